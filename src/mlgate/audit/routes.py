@@ -1,0 +1,52 @@
+"""The audit log over HTTP: list, verify and export (JSON Lines)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from mlgate.audit import service
+from mlgate.audit.schemas import AuditEntryRead, AuditVerification
+from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
+from mlgate.auth.schemas import Principal
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+Reader = Annotated[Principal, Depends(require_scope("audit:read"))]
+
+
+@router.get("", response_model=list[AuditEntryRead])
+def list_entries(
+    session: SessionDep,
+    actor: Reader,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    by: Annotated[str | None, Query(alias="actor")] = None,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntryRead]:
+    return service.get_all(
+        session,
+        object_type=object_type,
+        object_id=object_id,
+        actor=by,
+        limit=limit,
+        after_seq=after_seq,
+    )
+
+
+@router.get("/verify", response_model=AuditVerification)
+def verify(session: SessionDep, actor: Reader) -> AuditVerification:
+    return service.verify(session)
+
+
+@router.get("/export")
+def export(runtime: RuntimeDep, actor: Reader) -> StreamingResponse:
+    def lines() -> Iterator[str]:
+        with runtime.db.unit_of_work() as session:
+            for entry in service.iter_entries(session):
+                yield entry.model_dump_json() + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

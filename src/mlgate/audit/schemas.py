@@ -1,0 +1,35 @@
+"""Audit entry and verification shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["AuditEntryRead", "AuditVerification"]
+
+
+class AuditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    change: dict[str, Any]
+    digest: str
+    prev_hash: str
+    hash: str
+
+
+class AuditVerification(BaseModel):
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    reason: str | None = None

@@ -1,0 +1,1 @@
+"""Principals, scopes and API keys: who is calling and what they may do."""

@@ -1,0 +1,109 @@
+"""Principals, scopes and the API key shapes the API and CLI exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+__all__ = [
+    "ApiKeyCreate",
+    "ApiKeyIssued",
+    "ApiKeyRead",
+    "ApiKeyRotate",
+    "Principal",
+    "Scope",
+]
+
+
+class Scope(StrEnum):
+    """What a key may do. ``admin`` implies every scope; ``x:write`` implies ``x:read``."""
+
+    ADMIN = "admin"
+    REGISTRY_READ = "registry:read"
+    REGISTRY_WRITE = "registry:write"
+    APPROVALS_REQUEST = "approvals:request"
+    APPROVALS_REVIEW = "approvals:review"
+    DEPLOY = "deploy"
+    ROUTES_READ = "routes:read"
+    ROUTES_WRITE = "routes:write"
+    GATEWAY_INVOKE = "gateway:invoke"
+    AUDIT_READ = "audit:read"
+    PRIVACY_ADMIN = "privacy:admin"
+    SCAN_WRITE = "scan:write"
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    READINESS_READ = "readiness:read"
+    READINESS_WRITE = "readiness:write"
+    BACKUP_ADMIN = "backup:admin"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who acts: a key's owner (or a local operator / the system) and the scopes it holds."""
+
+    name: str
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    key_id: str | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, scope: str) -> bool:
+        if Scope.ADMIN in self.scopes or scope in self.scopes:
+            return True
+        resource, _, action = scope.partition(":")
+        return action == "read" and f"{resource}:write" in self.scopes
+
+    @property
+    def is_admin(self) -> bool:
+        return Scope.ADMIN in self.scopes
+
+    @classmethod
+    def system(cls, name: str = "system") -> Principal:
+        return cls(name=f"system:{name}", scopes=frozenset({Scope.ADMIN.value}))
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    owner: str = Field(min_length=1, max_length=100, description="The principal the key acts as.")
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: datetime | None = None
+    allowed_routes: list[str] | None = Field(
+        default=None, description="Gateway routes the key may call; none means every route."
+    )
+    groups: list[str] = Field(default_factory=list, description="Reviewer groups, e.g. security.")
+
+
+class ApiKeyRotate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_seconds: int | None = Field(
+        default=None, ge=0, description="How long the old key keeps working (default: settings)."
+    )
+
+
+class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    owner: str
+    lookup: str = Field(description="Public identifier: the first characters after mlg_.")
+    scopes: list[str]
+    groups: list[str]
+    allowed_routes: list[str] | None
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    successor_id: str | None
+
+
+class ApiKeyIssued(ApiKeyRead):
+    """A key as issued: the only time its secret value is shown."""
+
+    key: SecretStr

@@ -1,0 +1,1 @@
+"""The ``mlgate`` command line: one module per domain, all calling the same services."""

@@ -1,0 +1,66 @@
+"""What every command needs: the runtime, the acting principal, a console, a unit of work."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from mlgate.auth import service as auth
+from mlgate.auth.schemas import Principal
+from mlgate.config import Settings
+from mlgate.runtime import Runtime
+
+__all__ = ["CliState", "console", "err_console", "state"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class CliState:
+    """Settings overrides from global flags; the runtime is built on first use."""
+
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = {k: v for k, v in overrides.items() if v is not None}
+        self._runtime: Runtime | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings if self._runtime else Settings(**self.overrides)
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime.from_settings(Settings(**self.overrides))
+        return self._runtime
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.runtime.db.unit_of_work() as session:
+            yield session
+
+    def principal(self) -> Principal:
+        """The key's principal when MLGATE_API_KEY/--api-key is set, else the local operator."""
+        key = self.runtime.settings.api_key
+        if key is None:
+            return Principal(name=f"local:{getpass.getuser()}", scopes=frozenset({"admin"}))
+        with self.session() as session:
+            return auth.authenticate(
+                session, secret=self.runtime.secret, presented=key.get_secret_value()
+            )
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    obj = root.obj
+    assert isinstance(obj, CliState)
+    return obj

@@ -1,0 +1,119 @@
+"""The root ``mlgate`` command: global flags, sub-apps, and the one place errors become lines."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
+from typer.exceptions import TyperException
+
+from mlgate import __version__
+from mlgate.cli import audit, keys, registry, server
+from mlgate.cli.context import CliState, err_console
+from mlgate.config import Settings
+from mlgate.errors import MlgateError
+
+__all__ = ["app", "run"]
+
+logger = logging.getLogger("mlgate.cli")
+
+app = typer.Typer(
+    name="mlgate",
+    help="Govern, serve and recover ML models in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlgate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None, typer.Option(help="Store URL (env MLGATE_DATABASE_URL).", show_default=False)
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (env MLGATE_DATA_DIR).", show_default=False)
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    ctx.obj = CliState({"database_url": database_url, "data_dir": data_dir})
+    ctx.call_on_close(ctx.obj.close)
+
+
+app.command("init")(server.init)
+app.command("serve")(server.serve)
+app.add_typer(server.config_app, name="config")
+app.add_typer(server.db_app, name="db")
+app.add_typer(keys.app, name="keys")
+app.add_typer(audit.app, name="audit")
+app.add_typer(registry.models_app, name="models")
+app.add_typer(registry.versions_app, name="versions")
+
+
+def _log_level() -> str:
+    try:
+        level = Settings().log_level
+    except ValidationError:  # reported properly when a command builds its settings
+        return "WARNING"
+    return "DEBUG" if level == "DEBUG" else "WARNING"
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Entry point: one line on stderr and exit 1 for errors, 2 for usage; never a traceback."""
+    logging.basicConfig(level=_log_level(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except typer.Exit as exit_:
+        return exit_.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 1
+    except TyperException as error:  # usage errors: bad flag, missing argument, unknown command
+        show = getattr(error, "show", None)
+        if show is not None:
+            show()
+        return int(getattr(error, "exit_code", 2))
+    except MlgateError as error:
+        err_console.print(f"error: {error.detail}", markup=False, highlight=False)
+        return 1
+    except ValidationError as error:  # settings from env/mlgate.toml, or a schema a command built
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or error.title
+        err_console.print(f"error: {where}: {first['msg']}", markup=False, highlight=False)
+        return 1
+    except OperationalError as error:
+        logger.debug("database error", exc_info=error)
+        err_console.print(
+            "error: cannot use the database; check MLGATE_DATABASE_URL and that it is running "
+            f"({type(error.orig).__name__})",
+            markup=False,
+        )
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        logger.debug("unexpected error", exc_info=error)
+        err_console.print(
+            f"error: unexpected {type(error).__name__}; MLGATE_LOG_LEVEL=DEBUG shows details",
+            markup=False,
+        )
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def entrypoint() -> None:
+    sys.exit(run())

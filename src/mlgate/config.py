@@ -1,0 +1,137 @@
+"""Settings for every part of mlgate, read once from flags, env MLGATE_*, mlgate.toml and defaults.
+
+Precedence is CLI flag > environment > mlgate.toml > default. Nothing else in mlgate reads
+``os.environ``; code receives a ``Settings`` object (``get_settings()`` builds and caches it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings", "get_settings", "load_or_create_secret"]
+
+TOML_FILE = "mlgate.toml"
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Secrets are ``SecretStr`` so they never print by accident."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MLGATE_",
+        toml_file=TOML_FILE,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./var/mlgate.db",
+        description="SQLAlchemy URL of the store: SQLite (default) or postgresql+psycopg://…",
+    )
+    data_dir: Path = Field(default=Path("./var"), description="Blob store, keys and local state.")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret for key hashing; default: <data_dir>/secret.key (0600).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `mlgate serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `mlgate serve` binds.")
+    role: Literal["all", "control", "gateway"] = Field(
+        default="all", description="Which planes this process serves."
+    )
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis URL for state shared by gateway replicas."
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the server and CLI."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Key the CLI acts with; without one it acts as the local operator (admin).",
+    )
+    key_grace_seconds: int = Field(
+        default=24 * 3600, ge=0, description="How long a rotated API key keeps working."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, value: str) -> str:
+        # psycopg 3 is the driver we ship; accept the common spellings users paste.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain values with every secret replaced by ``'**********'``."""
+        shown: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                shown[name] = "**********"
+            elif name == "database_url":
+                shown[name] = _mask_url_password(str(value))
+            else:
+                shown[name] = str(value) if isinstance(value, Path) else value
+        return shown
+
+
+def _mask_url_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is shown as a placeholder, never echoed
+        return "<unparsable url>"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return Settings()
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """Read a 32-byte secret from ``path``, creating it (mode 0600) if it does not exist."""
+    if path.exists():
+        data = path.read_bytes().strip()
+        if len(data) < 32:
+            raise ValueError(f"secret file {path} is too short; delete it to create a new one")
+        return data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value

@@ -1,0 +1,110 @@
+"""Turn every error into an RFC 9457 problem+json response; users never see a traceback."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavailable, problem_type
+from mlgate.ids import new_id
+
+__all__ = ["RequestIdMiddleware", "install_error_handlers", "problem_response", "request_id"]
+
+logger = logging.getLogger(__name__)
+request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(error: MlgateError, *, instance: str | None = None) -> JSONResponse:
+    body = error.problem()
+    if instance:
+        body["instance"] = instance
+    body["request_id"] = request_id.get()
+    headers: dict[str, str] = {}
+    if isinstance(error, RateLimited | Unavailable) and error.retry_after is not None:
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return JSONResponse(body, status_code=error.status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location]
+    return ".".join(parts) if parts else "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MlgateError)
+    async def _mlgate(request: Request, error: MlgateError) -> JSONResponse:
+        return problem_response(error, instance=request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(_field_path(item.get("loc", ())), str(item.get("msg", "invalid")))
+            for item in error.errors()
+        ]
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is invalid"
+        return problem_response(Invalid(detail, errors=errors), instance=request.url.path)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
+        body = {
+            "type": problem_type("http-" + str(error.status_code)),
+            "title": str(error.detail) if error.status_code < 500 else "Error",
+            "status": error.status_code,
+            "detail": str(error.detail),
+            "instance": request.url.path,
+            "request_id": request_id.get(),
+        }
+        return JSONResponse(
+            body, status_code=error.status_code, headers=error.headers, media_type=PROBLEM_JSON
+        )
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, error: Exception) -> JSONResponse:
+        logger.error(
+            "internal error",
+            exc_info=error,
+            extra={"request_id": request_id.get(), "path": request.url.path},
+        )
+        internal = MlgateError(
+            f"internal error; quote request id {request_id.get()} when you report it"
+        )
+        return problem_response(internal, instance=request.url.path)
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (a caller's safe X-Request-Id, or a new ULID) and returns it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
+        )
+        rid = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_id()
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

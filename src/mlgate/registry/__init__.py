@@ -1,0 +1,1 @@
+"""The model registry: models, numbered versions and their content-addressed artifacts."""

@@ -1,0 +1,168 @@
+"""The registry over HTTP: models, versions (multipart upload) and artifact downloads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
+from mlgate.auth.schemas import Principal
+from mlgate.errors import FieldError, Invalid
+from mlgate.registry import service
+from mlgate.registry.blobstore import CHUNK
+from mlgate.registry.schemas import (
+    ModelCreate,
+    ModelRead,
+    ModelUpdate,
+    Page,
+    VersionCreate,
+    VersionRead,
+)
+
+router = APIRouter(prefix="/api/v1/models", tags=["registry"])
+Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
+Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
+Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0)]
+MAX_FILES = 1000
+
+
+@router.post("", status_code=201, response_model=ModelRead)
+def create_model(model_in: ModelCreate, session: SessionDep, actor: Writer) -> ModelRead:
+    return service.create_model(session, model_in=model_in, actor=actor)
+
+
+@router.get("", response_model=Page[ModelRead])
+def list_models(
+    session: SessionDep,
+    actor: Reader,
+    tag: str | None = None,
+    owner: str | None = None,
+    q: Annotated[str | None, Query(description="Substring of the model name.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ModelRead]:
+    return service.list_models(session, tag=tag, owner=owner, query=q, limit=limit, offset=offset)
+
+
+@router.get("/{name}", response_model=ModelRead)
+def show_model(name: str, session: SessionDep, actor: Reader) -> ModelRead:
+    return service.get_model(session, name=name)
+
+
+@router.patch("/{name}", response_model=ModelRead)
+def update_model(name: str, model_in: ModelUpdate, session: SessionDep, actor: Writer) -> ModelRead:
+    return service.update_model(session, name=name, model_in=model_in, actor=actor)
+
+
+@router.get("/{name}/versions", response_model=Page[VersionRead])
+def list_versions(
+    name: str,
+    session: SessionDep,
+    actor: Reader,
+    status: str | None = None,
+    framework: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[VersionRead]:
+    return service.list_versions(
+        session, model_name=name, status=status, framework=framework, limit=limit, offset=offset
+    )
+
+
+@router.get("/{name}/versions/{version}", response_model=VersionRead)
+def show_version(name: str, version: int, session: SessionDep, actor: Reader) -> VersionRead:
+    return service.get_version(session, model_name=name, version=version)
+
+
+@router.get("/{name}/versions/{version}/artifacts/{artifact:path}")
+def download_artifact(
+    name: str, version: int, artifact: str, runtime: RuntimeDep, session: SessionDep, actor: Reader
+) -> StreamingResponse:
+    read, handle = service.open_artifact(
+        session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
+    )
+    headers = {"Content-Length": str(read.size), "X-Content-SHA256": read.sha256}
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while chunk := handle.read(CHUNK):
+                yield chunk
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+
+
+@router.post(
+    "/{name}/versions",
+    status_code=201,
+    response_model=VersionRead,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["artifact"],
+                        "properties": {
+                            "metadata": {
+                                "type": "string",
+                                "description": "JSON of VersionCreate (framework, schemas, …).",
+                            },
+                            "artifact": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                                "description": "One part per file; its filename is the name.",
+                            },
+                        },
+                    }
+                }
+            }
+        }
+    },
+)
+async def register_version(
+    name: str, request: Request, runtime: RuntimeDep, actor: Writer
+) -> VersionRead:
+    """Upload artifacts as multipart parts named ``artifact`` and optional ``metadata`` JSON."""
+    form = await request.form(max_files=MAX_FILES, max_fields=10)
+    try:
+        version_in = _metadata(form.get("metadata"))
+        files = [item for item in form.getlist("artifact") if isinstance(item, UploadFile)]
+        uploads = [service.ArtifactUpload(name=f.filename or "", stream=f.file) for f in files]
+
+        def register() -> VersionRead:
+            with runtime.db.unit_of_work() as session:
+                return service.register_version(
+                    session,
+                    blobs=runtime.blobs,
+                    model_name=name,
+                    version_in=version_in,
+                    uploads=uploads,
+                    max_bytes=runtime.settings.max_upload_bytes,
+                    actor=actor,
+                )
+
+        return await run_in_threadpool(register)
+    finally:
+        await form.close()
+
+
+def _metadata(raw: object) -> VersionCreate:
+    try:
+        metadata = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
+        return VersionCreate.model_validate(metadata)
+    except json.JSONDecodeError as error:
+        raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
+    except ValidationError as error:
+        errors = [
+            FieldError("metadata." + ".".join(str(p) for p in e["loc"]), e["msg"])
+            for e in error.errors()
+        ]
+        raise Invalid("metadata is not valid", errors=errors) from error

@@ -1,0 +1,95 @@
+"""Every API route refuses a missing key (401) and a key without its scope (403)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from mlgate.auth.schemas import Scope
+from tests.conftest import KeyFactory, bearer
+
+OPEN_PATHS = {"/healthz", "/readyz"}
+
+
+def _required_scopes(dependant: Any) -> Iterator[str]:
+    for dependency in dependant.dependencies:
+        scope = getattr(dependency.call, "required_scope", None)
+        if scope:
+            yield scope
+        yield from _required_scopes(dependency)
+
+
+def _flatten(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI's lazily included routers
+        if included is not None:
+            yield from _flatten(included.routes)
+        else:
+            yield route
+
+
+def api_routes(client: TestClient) -> list[tuple[APIRoute, str, str]]:
+    routes = []
+    for route in _flatten(client.app.routes):  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
+            continue
+        path = re.sub(r"\{[^}]+\}", "1", route.path)
+        for method in sorted(route.methods):
+            routes.append((route, method, path))
+    return routes
+
+
+def test_every_api_route_declares_a_scope(client: TestClient) -> None:
+    routes = api_routes(client)
+    assert len(routes) >= 10
+    missing = [f"{m} {r.path}" for r, m, _ in routes if not list(_required_scopes(r.dependant))]
+    assert missing == []
+
+
+def test_every_api_route_without_a_key_is_401(client: TestClient) -> None:
+    for _route, method, path in api_routes(client):
+        response = client.request(method, path)
+        assert response.status_code == 401, f"{method} {path}"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
+
+
+def test_every_api_route_with_a_key_lacking_its_scope_is_403(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    for route, method, path in api_routes(client):
+        needed = set(_required_scopes(route.dependant))
+        resource = {s.split(":")[0] for s in needed}
+        others = [
+            s.value for s in Scope if s != Scope.ADMIN and s.value.split(":")[0] not in resource
+        ]
+        key = make_key(*others)
+        response = client.request(method, path, headers=bearer(key))
+        assert response.status_code == 403, f"{method} {path} needs {needed}"
+        assert response.json()["type"] == "urn:mlgate:problem:forbidden"
+
+
+@pytest.mark.parametrize("path", sorted(OPEN_PATHS))
+def test_health_checks_need_no_key(client: TestClient, path: str) -> None:
+    assert client.get(path).status_code == 200
+
+
+def test_revoked_key_is_refused_over_http(client: TestClient, make_key: KeyFactory) -> None:
+    admin_key = make_key("admin")
+    victim = make_key("registry:read")
+    assert client.get("/api/v1/models", headers=bearer(victim)).status_code == 200
+    keys = client.get("/api/v1/keys", headers=bearer(admin_key)).json()
+    victim_id = next(k["id"] for k in keys if k["lookup"] == victim[4:12])
+    assert (
+        client.post(f"/api/v1/keys/{victim_id}/revoke", headers=bearer(admin_key)).status_code
+        == 200
+    )
+    response = client.get("/api/v1/models", headers=bearer(victim))
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+    assert victim not in response.text
