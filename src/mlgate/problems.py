@@ -68,21 +68,20 @@ def install_error_handlers(app: FastAPI) -> None:
             body, status_code=error.status_code, headers=error.headers, media_type=PROBLEM_JSON
         )
 
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, error: Exception) -> JSONResponse:
-        logger.error(
-            "internal error",
-            exc_info=error,
-            extra={"request_id": request_id.get(), "path": request.url.path},
-        )
-        internal = MlgateError(
-            f"internal error; quote request id {request_id.get()} when you report it"
-        )
-        return problem_response(internal, instance=request.url.path)
+
+def internal_error_response(path: str) -> JSONResponse:
+    internal = MlgateError(
+        f"internal error; quote request id {request_id.get()} when you report it"
+    )
+    return problem_response(internal, instance=path)
 
 
 class RequestIdMiddleware:
-    """Gives each request an id (a caller's safe X-Request-Id, or a new ULID) and returns it."""
+    """Gives each request an id (a caller's safe X-Request-Id, or a new ULID) and returns it.
+
+    It is also the last line for unexpected errors: it logs them with the request id and answers
+    with a 500 problem that names the id and nothing of the error itself.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,7 +103,19 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_id(message)
+
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_tracking)
+        except Exception as error:
+            logger.error("internal error", exc_info=error, extra={"path": scope["path"]})
+            if started:  # nothing more can be said to this client; the log has it
+                raise
+            await internal_error_response(scope["path"])(scope, receive, send_with_id)
         finally:
             request_id.reset(token)

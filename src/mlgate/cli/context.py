@@ -19,7 +19,7 @@ from mlgate.runtime import Runtime
 __all__ = ["CliState", "console", "err_console", "state"]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class CliState:

@@ -1,0 +1,131 @@
+"""The CLI as an operator uses it, on both databases: one line and exit 1 on errors, 2 on usage."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from mlgate.auth.keys import KEY_PATTERN
+from tests.cli.conftest import Cli
+
+
+def test_init_is_idempotent_and_writes_the_admin_key_once_with_mode_0600(cli: Cli) -> None:
+    first = cli("init")
+    assert first.code == 0, first.err
+    key_file: Path = cli.data_dir / "admin.key"  # type: ignore[attr-defined]
+    assert "admin key written to" in first.out
+    key = key_file.read_text().strip()
+    assert re.fullmatch(KEY_PATTERN, key)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((key_file.parent / "secret.key").stat().st_mode) == 0o600
+    second = cli("init")
+    assert second.code == 0
+    assert "already issued" in second.out
+    assert key_file.read_text().strip() == key
+    assert (
+        len([line for line in cli("keys", "list", "--json").out.splitlines() if '"id"' in line])
+        == 1
+    )
+
+
+def test_keys_lifecycle_from_the_cli(cli: Cli) -> None:
+    cli("init")
+    created = cli("keys", "create", "ci", "--owner", "ci-bot", "--scope", "registry:write")
+    assert created.code == 0, created.err
+    key = created.out.strip().splitlines()[-1]
+    assert re.fullmatch(KEY_PATTERN, key)
+    listing = cli("keys", "list", "--json")
+    assert key not in listing.out
+    assert "ci-bot" in listing.out
+    key_id = re.search(r"key (\w+) for ci-bot", created.out).group(1)  # type: ignore[union-attr]
+    rotated = cli("keys", "rotate", key_id, "--grace", "60")
+    assert rotated.code == 0
+    assert "stops working in 60 s" in rotated.out
+    assert cli("keys", "revoke", key_id).code == 0
+    again = cli("keys", "revoke", key_id)
+    assert again.code == 1
+    assert again.err.strip() == f"error: API key '{key_id}' is already revoked"
+
+
+def test_unknown_scope_is_one_line_and_exit_1(cli: Cli) -> None:
+    cli("init")
+    result = cli("keys", "create", "x", "--owner", "o", "--scope", "root")
+    assert result.code == 1
+    assert len(result.err.strip().splitlines()) == 1
+    assert "unknown scope" in result.err
+
+
+def test_registry_from_the_cli(cli: Cli, tmp_path: Path) -> None:
+    cli("init")
+    artifact = tmp_path / "model.onnx"
+    artifact.write_bytes(b"onnx-bytes")
+    schema = tmp_path / "in.json"
+    schema.write_text('{"type": "object"}')
+    assert cli("models", "create", "churn", "--tag", "demo").code == 0
+    registered = cli(
+        "versions",
+        "register",
+        str(artifact),
+        "--model",
+        "churn",
+        "--framework",
+        "onnx",
+        "--input-schema",
+        str(schema),
+        "--git-commit",
+        "abc",
+    )
+    assert registered.code == 0, registered.err
+    assert "registered churn@1" in registered.out
+    shown = cli("versions", "show", "churn@1", "--json")
+    assert '"git_commit": "abc"' in shown.out
+    assert cli("models", "list", "--json").out.count('"name": "churn"') == 1
+    assert cli("audit", "verify").code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("models", "show", "ghost"), "model 'ghost' does not exist"),
+        (("versions", "show", "churn"), "is not MODEL@N"),
+        (("versions", "register", "/no/such/file", "--model", "m"), "is not a readable file"),
+        (("models", "create", "Bad Name"), "name"),
+    ],
+)
+def test_errors_are_one_line_with_exit_1(cli: Cli, args: tuple[str, ...], message: str) -> None:
+    cli("init")
+    result = cli(*args)
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.err + result.out
+
+
+def test_usage_errors_exit_2(cli: Cli) -> None:
+    assert cli("no-such-command").code == 2
+    assert cli("versions", "show").code == 2
+
+
+def test_config_show_masks_secrets(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLGATE_SECRET_KEY", "super-secret-value-1234567890")
+    result = cli("config", "show", "--json")
+    assert result.code == 0
+    assert "super-secret-value" not in result.out
+    assert '"secret_key": "**********"' in result.out
+
+
+def test_database_password_is_masked_in_config_show(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from mlgate.cli.main import run
+
+    url = "postgresql://user:hunter2@127.0.0.1:1/db"
+    assert run(["--database-url", url, "--data-dir", str(tmp_path), "config", "show"]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert "postgresql+psycopg://user:***@127.0.0.1:1/db" in out

@@ -1,0 +1,48 @@
+"""A real mlgate server on an ephemeral loopback port, for tests that go over the wire."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from mlgate.app import create_app
+from mlgate.runtime import Runtime
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: uvicorn.Server
+
+
+def wait_until(condition: object, *, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll ``condition()`` until true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def start_server(app: FastAPI) -> tuple[LiveServer, threading.Thread]:
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, what="uvicorn to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return LiveServer(url=f"http://127.0.0.1:{port}", server=server), thread
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    live, thread = start_server(create_app(runtime=runtime))
+    yield live
+    live.server.should_exit = True
+    thread.join(timeout=10)
