@@ -1,0 +1,72 @@
+"""Model cards as a pure library: schema, lint, render, import/export and diff; no database."""
+
+from mlgate.cards.diff import diff_cards
+from mlgate.cards.huggingface import from_huggingface, to_huggingface, to_huggingface_card
+from mlgate.cards.lint import is_placeholder, lint
+from mlgate.cards.mct import MCT_SCHEMA_VERSION, from_mct, to_mct
+from mlgate.cards.render import render_html, render_json, render_markdown
+from mlgate.cards.schemas import (
+    CardDiff,
+    CardLint,
+    Caveats,
+    ConfidenceInterval,
+    DataSection,
+    Dataset,
+    DecisionThreshold,
+    EthicalConsiderations,
+    Factors,
+    FairnessMetric,
+    FieldChange,
+    Finding,
+    IntendedUse,
+    Metrics,
+    ModelCard,
+    ModelDetails,
+    Owner,
+    PerformanceMetric,
+    QuantitativeAnalyses,
+    Risk,
+    SectionScore,
+    SensitiveData,
+    Severity,
+)
+from mlgate.cards.validation import validate_card
+
+__all__ = [
+    "MCT_SCHEMA_VERSION",
+    "CardDiff",
+    "CardLint",
+    "Caveats",
+    "ConfidenceInterval",
+    "DataSection",
+    "Dataset",
+    "DecisionThreshold",
+    "EthicalConsiderations",
+    "Factors",
+    "FairnessMetric",
+    "FieldChange",
+    "Finding",
+    "IntendedUse",
+    "Metrics",
+    "ModelCard",
+    "ModelDetails",
+    "Owner",
+    "PerformanceMetric",
+    "QuantitativeAnalyses",
+    "Risk",
+    "SectionScore",
+    "SensitiveData",
+    "Severity",
+    "diff_cards",
+    "from_huggingface",
+    "from_mct",
+    "is_placeholder",
+    "lint",
+    "render_html",
+    "render_json",
+    "render_markdown",
+    "to_huggingface",
+    "to_huggingface_card",
+    "to_mct",
+    "validate_card",
+]

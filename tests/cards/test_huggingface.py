@@ -1,0 +1,159 @@
+"""Hugging Face model cards: export with model-index, import, round trip, all offline."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+
+import pytest
+import yaml
+from huggingface_hub import ModelCard as HFModelCard
+from huggingface_hub import ModelCardData
+
+from mlgate.cards import ModelCard, from_huggingface, lint, to_huggingface, to_huggingface_card
+from mlgate.errors import Invalid
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to reach the Hub fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def front_matter(readme: str) -> dict[str, object]:
+    _, meta, _ = readme.split("---\n", 2)
+    loaded = yaml.safe_load(meta)
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_round_trip_keeps_every_field(full_card: ModelCard) -> None:
+    assert from_huggingface(to_huggingface(full_card)) == full_card
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a | b \\| c", "# not a heading\n- not a bullet\n\n  indented", "<b>&amp;</b> *x* _y_",
+     "[More Information Needed]", "line one\r\nline two: yes"],
+)
+def test_round_trip_keeps_awkward_text_in_every_field(
+    text: str, card_with_text: Callable[[str], ModelCard]
+) -> None:
+    card = card_with_text(text)
+    back = from_huggingface(to_huggingface(card))
+    expected = card_with_text(text.replace("\r\n", "\n").strip())
+    assert back == expected
+
+
+def test_export_carries_eval_results_in_model_index(full_card: ModelCard) -> None:
+    meta = front_matter(to_huggingface(full_card))
+    assert meta["license"] == "Apache-2.0"
+    assert meta["datasets"] == ["accounts-2024-2025", "holdout-2026q1"]
+    index = meta["model-index"]
+    assert isinstance(index, list)
+    assert index[0]["name"] == "churn"
+    results = index[0]["results"]
+    assert results[0]["dataset"] == {"name": "holdout-2026q1", "type": "holdout-2026q1"}
+    metrics = results[0]["metrics"]
+    assert metrics[0] == {"type": "auc", "name": "auc", "value": 0.91,
+                          "args": {"ci_low": 0.89, "ci_high": 0.93}}
+    assert metrics[1]["args"] == {"slice": "age 65+"}
+
+
+def test_export_is_a_huggingface_card_the_hub_library_reads(full_card: ModelCard) -> None:
+    card = HFModelCard(str(to_huggingface_card(full_card)))
+    data = card.data
+    assert isinstance(data, ModelCardData)
+    assert data.model_name == "churn"
+    assert [r.metric_value for r in data.eval_results or []] == [0.91, 0.87]
+    assert "## Uses" in card.text
+    assert "### Out-of-Scope Use" in card.text
+
+
+def test_export_escapes_html_in_the_body() -> None:
+    card = ModelCard.model_validate({
+        "model_details": {"name": "churn", "overview": "<script>alert(1)</script>"},
+    })
+    readme = to_huggingface(card)
+    assert "<script>" not in readme
+    assert from_huggingface(readme).model_details.overview == "<script>alert(1)</script>"
+
+
+HUB_README = """---
+license: mit
+datasets:
+- imdb
+model-index:
+- name: sentiment-small
+  results:
+  - task:
+      type: text-classification
+    dataset:
+      name: IMDb
+      type: imdb
+    metrics:
+    - type: accuracy
+      value: 0.93
+    - type: f1
+      value: not-a-number
+---
+
+# Model Card for sentiment-small
+
+<!-- Provide a quick summary of what the model is/does. -->
+
+## Model Details
+
+### Model Description
+
+A small sentiment classifier.
+
+## Uses
+
+### Direct Use [optional]
+
+Classify English movie reviews.
+
+### Out-of-Scope Use
+
+[More Information Needed]
+
+## Bias, Risks, and Limitations
+
+### Recommendations
+
+Users should be made aware of the risks.
+"""
+
+
+def test_import_of_a_card_written_on_the_hub() -> None:
+    card = from_huggingface(HUB_README)
+    assert card.model_details.name == "sentiment-small"
+    assert card.model_details.licenses == ["mit"]
+    assert card.model_details.overview == "A small sentiment classifier."
+    assert card.intended_use.primary_uses == ["Classify English movie reviews."]
+    assert [d.name for d in card.training_data.datasets] == ["imdb"]
+    [metric] = card.metrics.performance_metrics  # the non-numeric f1 is skipped
+    assert (metric.name, metric.value, metric.dataset) == ("accuracy", 0.93, "IMDb")
+    placeholders = [f.field for f in lint(card).findings if f.code == "placeholder"]
+    assert placeholders == ["intended_use.out_of_scope_uses[0]"]
+
+
+def test_import_without_a_model_name_is_invalid() -> None:
+    with pytest.raises(Invalid) as caught:
+        from_huggingface("---\nlicense: mit\n---\n\nJust text.\n")
+    assert caught.value.errors[0].field == "readme"
+
+
+@pytest.mark.parametrize(
+    "front", ["license: [unclosed", "- a list\n- not a mapping", "model-index: 5"]
+)
+def test_import_of_broken_front_matter_is_invalid(front: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        from_huggingface(f"---\n{front}\n---\n\n# Model Card for x\n")
+    assert caught.value.errors[0].field == "readme"
