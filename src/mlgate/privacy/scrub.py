@@ -1,0 +1,104 @@
+"""A logging filter that keeps secrets out of log records.
+
+It hides registered secret values (API keys, database passwords, master keys known at runtime)
+and anything shaped like a credential, in the message, its arguments, extra fields, exception
+text and stack text. It is a last line of defence: code should not log secrets at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from pydantic import SecretBytes, SecretStr
+
+from mlgate.privacy.credentials import iter_credentials
+
+__all__ = ["REDACTED", "SecretScrubFilter"]
+
+REDACTED = "[REDACTED]"
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+class SecretScrubFilter(logging.Filter):
+    """Scrubs records in place and always lets them through.
+
+    Attach it to handlers (``handler.addFilter(...)``) so it sees records from every logger.
+    Values shorter than ``min_length`` are not registered: scrubbing "abc" everywhere would
+    destroy logs without protecting anything.
+    """
+
+    def __init__(
+        self, secrets: list[str | SecretStr] | None = None, *, min_length: int = 6
+    ) -> None:
+        super().__init__()
+        self.min_length = min_length
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._known: re.Pattern[str] | None = None
+        for secret in secrets or []:
+            self.register(secret)
+
+    def register(self, secret: str | SecretStr | SecretBytes) -> None:
+        """Scrub this exact value from now on."""
+        value = secret.get_secret_value() if isinstance(secret, SecretStr | SecretBytes) else secret
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        if len(value) < self.min_length:
+            return
+        with self._lock:
+            self._values.add(value)
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._known = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def scrub(self, text: str) -> str:
+        """Return ``text`` with registered secrets and credential shapes replaced."""
+        known = self._known
+        if known is not None:
+            text = known.sub(REDACTED, text)
+        parts: list[str] = []
+        cursor = 0
+        for _, _, start, end in iter_credentials(text):
+            parts.append(text[cursor:start])
+            parts.append(REDACTED)
+            cursor = end
+        if not parts:
+            return text
+        parts.append(text[cursor:])
+        return "".join(parts)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: keep the raw parts, scrubbed
+            message = f"{record.msg} {record.args}"
+        record.msg = self.scrub(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+            # Formatters would render exc_info again, unscrubbed; exc_text is what they print.
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in _STANDARD:
+                record.__dict__[name] = self._scrub_value(value)
+        return True
+
+    def _scrub_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, SecretStr | SecretBytes):
+            return value
+        if isinstance(value, dict | list | tuple):
+            return self.scrub(repr(value))
+        return value
+
+    def __repr__(self) -> str:
+        return f"SecretScrubFilter(registered={len(self._values)})"

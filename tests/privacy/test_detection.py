@@ -1,0 +1,140 @@
+"""Detection of each entity type, overlap resolution and the Presidio adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mlgate.privacy import Detector, Finding, PresidioRecognizer, default_detector, detect
+from mlgate.privacy.pii import resolve_overlaps
+from mlgate.privacy.recognizers import builtin_recognizers
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(f.entity_type, text[f.start : f.end]) for f in detect(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail bob.smith@example.com now", ("EMAIL_ADDRESS", "bob.smith@example.com")),
+        ("call (212) 555-0199 today", ("PHONE_NUMBER", "(212) 555-0199")),
+        ("call +33 6 12 34 56 78", ("PHONE_NUMBER", "+33 6 12 34 56 78")),
+        ("card 4111 1111 1111 1111 ok", ("CREDIT_CARD", "4111 1111 1111 1111")),
+        ("amex 3782-822463-10005.", ("CREDIT_CARD", "3782-822463-10005")),
+        ("to DE89 3704 0044 0532 0130 00 please", ("IBAN_CODE", "DE89 3704 0044 0532 0130 00")),
+        ("iban GB82WEST12345698765432", ("IBAN_CODE", "GB82WEST12345698765432")),
+        ("from 192.168.10.1.", ("IP_ADDRESS", "192.168.10.1")),
+        ("from 2001:db8::8a2e:370:7334 ok", ("IP_ADDRESS", "2001:db8::8a2e:370:7334")),
+        ("ssn 123-45-6789", ("US_SSN", "123-45-6789")),
+        ("DNI 12345678Z", ("ES_NIF", "12345678Z")),
+        ("CF RSSMRA85T10A562S", ("IT_FISCAL_CODE", "RSSMRA85T10A562S")),
+        ("BSN 111222333", ("NL_BSN", "111222333")),
+        ("NIR 1 85 05 78 006 084 91", ("FR_NIR", "1 85 05 78 006 084 91")),
+        ("IdNr 36 574 261 809", ("DE_TAX_ID", "36 574 261 809")),
+        ("DOB: 12/03/1985", ("DATE_OF_BIRTH", "12/03/1985")),
+        ("she was born on March 4, 1990.", ("DATE_OF_BIRTH", "March 4, 1990")),
+        ("see https://docs.example.com/a?b=1.", ("URL", "https://docs.example.com/a?b=1")),
+        ("Authorization: Bearer abc.def-ghi_123", ("CREDENTIAL", "abc.def-ghi_123")),
+        ("key AKIAIOSFODNN7EXAMPLE", ("CREDENTIAL", "AKIAIOSFODNN7EXAMPLE")),
+        ("Mr. John Smith called", ("PERSON", "John Smith")),
+        ("name: Ingrid Lindqvist, city: Tampere", ("PERSON", "Ingrid Lindqvist")),
+        ("flight from Lisbon", ("LOCATION", "Lisbon")),
+    ],
+)
+def test_detects_each_entity_type_with_its_exact_span(text: str, expected: tuple[str, str]) -> None:
+    assert expected in found(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111 1111 1111 1112 (fails Luhn)",
+        "iban DE88 3704 0044 0532 0130 00 (wrong check digits)",
+        "version 256.1.2.3 and 10.0.0.300",
+        "mac 00:1a:2b:3c:4d:5e at 12:30:45",
+        "ssn 666-12-3456 and 000-12-3456",
+        "DNI 12345678A",
+        "meeting on 2024-03-12",
+        "key sk-short and mlg_test",
+        "reference 48291734",
+    ],
+)
+def test_invalid_look_alikes_are_not_reported(text: str) -> None:
+    assert found(text) == []
+
+
+def test_pem_private_key_block_is_one_credential() -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAK\nabc=\n-----END RSA PRIVATE KEY-----"
+    assert found(f"key:\n{pem}\nend") == [("CREDENTIAL", pem)]
+
+
+def test_entities_argument_restricts_the_types_reported() -> None:
+    text = "bob@example.com 4111 1111 1111 1111"
+    assert [f.entity_type for f in detect(text, ["CREDIT_CARD"])] == ["CREDIT_CARD"]
+
+
+def test_findings_have_presidio_result_shape() -> None:
+    (finding,) = detect("write to ann@example.org")
+    assert finding.to_dict() == {
+        "entity_type": "EMAIL_ADDRESS",
+        "start": 9,
+        "end": 24,
+        "score": 1.0,
+    }
+
+
+def test_overlaps_keep_highest_score_then_longest() -> None:
+    kept = resolve_overlaps(
+        [
+            Finding("PHONE_NUMBER", 0, 10, 0.6),
+            Finding("NL_BSN", 0, 9, 0.7),
+            Finding("URL", 20, 40, 0.8),
+            Finding("EMAIL_ADDRESS", 25, 35, 0.8),
+        ]
+    )
+    assert kept == [Finding("NL_BSN", 0, 9, 0.7), Finding("URL", 20, 40, 0.8)]
+
+
+@dataclass
+class _Result:
+    entity_type: str
+    start: int
+    end: int
+    score: float
+
+
+class _EmployeeIdRecognizer:
+    """Stands in for a Presidio recognizer: the adapter only needs ``analyze``."""
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any) -> list[_Result]:
+        assert nlp_artifacts is None
+        at = text.find("EMP-")
+        return [] if at < 0 else [_Result("EMPLOYEE_ID", at, at + 10, 0.9)]
+
+
+def test_a_presidio_style_recognizer_plugs_into_the_detector() -> None:
+    detector = default_detector().with_recognizers(
+        PresidioRecognizer(_EmployeeIdRecognizer(), ["EMPLOYEE_ID"])
+    )
+    text = "EMP-123456 wrote from bob@example.com"
+    assert [(f.entity_type, text[f.start : f.end]) for f in detect(text, detector=detector)] == [
+        ("EMPLOYEE_ID", "EMP-123456"),
+        ("EMAIL_ADDRESS", "bob@example.com"),
+    ]
+
+
+def test_a_real_presidio_pattern_recognizer_plugs_in() -> None:
+    presidio = pytest.importorskip("presidio_analyzer")
+    pattern = presidio.Pattern("ticket", r"TCK-\d{5}", 0.8)
+    recognizer = presidio.PatternRecognizer(supported_entity="TICKET", patterns=[pattern])
+    detector = Detector([PresidioRecognizer(recognizer, ["TICKET"])])
+    (finding,) = detector.analyze("see TCK-12345")
+    assert (finding.entity_type, finding.start, finding.end) == ("TICKET", 4, 13)
+
+
+def test_min_score_drops_weak_findings() -> None:
+    detector = Detector(builtin_recognizers(), min_score=0.65)
+    assert detect("call (212) 555-0199", detector=detector) == []
