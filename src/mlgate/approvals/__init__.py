@@ -1,0 +1,1 @@
+"""Approval workflow, deployment gate and approval notifications (webhook outbox)."""

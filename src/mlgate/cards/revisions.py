@@ -1,0 +1,55 @@
+"""Shapes of stored card revisions as the API and CLI exchange them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlgate.cards.schemas import ModelCard
+
+__all__ = ["CardFormat", "CardImport", "CardRevisionRead", "CardSet", "RenderFormat"]
+
+
+class CardFormat(StrEnum):
+    """Interchange formats for import and export."""
+
+    JSON = "json"
+    MCT = "mct"
+    HUGGINGFACE = "huggingface"
+
+
+class RenderFormat(StrEnum):
+    HTML = "html"
+    MARKDOWN = "markdown"
+    JSON = "json"
+
+
+class CardSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    card: ModelCard
+    comment: str = Field(default="", max_length=2_000)
+
+
+class CardImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: CardFormat
+    content: str = Field(
+        min_length=1, max_length=2_000_000, description="JSON text, MCT JSON or a HF README."
+    )
+    comment: str = Field(default="", max_length=2_000)
+
+
+class CardRevisionRead(BaseModel):
+    model: str
+    version: int
+    revision: int
+    completeness: float
+    source: str
+    comment: str
+    created_by: str
+    created_at: datetime
+    card: ModelCard

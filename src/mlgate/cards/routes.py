@@ -1,0 +1,141 @@
+"""Model cards over HTTP: set, show, history, lint, render, diff, import and export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse, Response
+
+from mlgate.auth.deps import SessionDep, require_scope
+from mlgate.auth.schemas import Principal
+from mlgate.cards import CardDiff, CardLint, service
+from mlgate.cards.revisions import CardFormat, CardImport, CardRevisionRead, CardSet, RenderFormat
+
+router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
+Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
+Revision = Annotated[int | None, Query(ge=1, description="Default: the newest revision.")]
+
+MEDIA_TYPES = {
+    RenderFormat.HTML: "text/html; charset=utf-8",
+    RenderFormat.MARKDOWN: "text/markdown; charset=utf-8",
+    RenderFormat.JSON: "application/json",
+}
+
+
+@router.get("/{model}/diff", response_model=CardDiff)
+def diff_versions(
+    model: str,
+    session: SessionDep,
+    actor: Reader,
+    from_version: Annotated[int, Query(ge=1)],
+    to_version: Annotated[int, Query(ge=1)],
+) -> CardDiff:
+    """The current card of one version against another's."""
+    return service.diff_versions(
+        session, model_name=model, from_version=from_version, to_version=to_version
+    )
+
+
+@router.put("/{model}/{version}", response_model=CardRevisionRead)
+def set_card(
+    model: str, version: int, body: CardSet, session: SessionDep, actor: Writer
+) -> CardRevisionRead:
+    """Add the next revision of the card (earlier revisions are kept)."""
+    return service.set_card(
+        session,
+        model_name=model,
+        version=version,
+        card=body.card,
+        actor=actor,
+        comment=body.comment,
+    )
+
+
+@router.get("/{model}/{version}", response_model=CardRevisionRead)
+def show_card(
+    model: str, version: int, session: SessionDep, actor: Reader, revision: Revision = None
+) -> CardRevisionRead:
+    return service.get_card(session, model_name=model, version=version, revision=revision)
+
+
+@router.get("/{model}/{version}/revisions", response_model=list[CardRevisionRead])
+def card_revisions(
+    model: str, version: int, session: SessionDep, actor: Reader
+) -> list[CardRevisionRead]:
+    return service.list_revisions(session, model_name=model, version=version)
+
+
+@router.get("/{model}/{version}/lint", response_model=CardLint)
+def lint_card(
+    model: str, version: int, session: SessionDep, actor: Reader, revision: Revision = None
+) -> CardLint:
+    return service.lint_card(session, model_name=model, version=version, revision=revision)
+
+
+@router.get("/{model}/{version}/render")
+def render_card(
+    model: str,
+    version: int,
+    session: SessionDep,
+    actor: Reader,
+    format: RenderFormat = RenderFormat.HTML,
+    revision: Revision = None,
+) -> Response:
+    text = service.render_card(
+        session, model_name=model, version=version, format=format, revision=revision
+    )
+    return Response(text, media_type=MEDIA_TYPES[format])
+
+
+@router.get("/{model}/{version}/diff", response_model=CardDiff)
+def diff_revisions(
+    model: str,
+    version: int,
+    session: SessionDep,
+    actor: Reader,
+    from_revision: Revision = None,
+    to_revision: Revision = None,
+) -> CardDiff:
+    """Between two revisions (default: the newest against the one before)."""
+    return service.diff_revisions(
+        session,
+        model_name=model,
+        version=version,
+        from_revision=from_revision,
+        to_revision=to_revision,
+    )
+
+
+@router.post("/{model}/{version}/import", response_model=CardRevisionRead)
+def import_card(
+    model: str, version: int, body: CardImport, session: SessionDep, actor: Writer
+) -> CardRevisionRead:
+    return service.import_card(
+        session,
+        model_name=model,
+        version=version,
+        text=body.content,
+        format=body.format,
+        actor=actor,
+        comment=body.comment,
+    )
+
+
+@router.get("/{model}/{version}/export", response_class=PlainTextResponse)
+def export_card(
+    model: str,
+    version: int,
+    session: SessionDep,
+    actor: Reader,
+    format: CardFormat = CardFormat.JSON,
+    revision: Revision = None,
+) -> PlainTextResponse:
+    text = service.export_card(
+        session, model_name=model, version=version, format=format, revision=revision
+    )
+    media = (
+        "text/markdown; charset=utf-8" if format == CardFormat.HUGGINGFACE else "application/json"
+    )
+    return PlainTextResponse(text, media_type=media)

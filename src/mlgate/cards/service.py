@@ -1,0 +1,271 @@
+"""Store model cards per version with their history; lint, render, diff, import and export.
+
+Setting a card adds a revision; nothing is overwritten, so "what did the card say when it was
+approved?" has an answer. The pure card library (``mlgate.cards``) does the parsing, scoring,
+rendering and diffing; this module only stores and finds.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.cards import (
+    CardDiff,
+    CardLint,
+    ModelCard,
+    diff_cards,
+    from_huggingface,
+    from_mct,
+    lint,
+    render_html,
+    render_json,
+    render_markdown,
+    to_huggingface,
+    to_mct,
+    validate_card,
+)
+from mlgate.cards.models import CardRevision
+from mlgate.cards.revisions import CardFormat, CardRevisionRead, RenderFormat
+from mlgate.clock import utcnow
+from mlgate.errors import Conflict, Invalid, NotFound
+from mlgate.ids import new_id
+from mlgate.registry import service as registry
+
+__all__ = [
+    "current_card",
+    "diff_revisions",
+    "diff_versions",
+    "export_card",
+    "get_card",
+    "import_card",
+    "lint_card",
+    "list_revisions",
+    "parse_card",
+    "render_card",
+    "set_card",
+]
+
+
+def _read(model_name: str, version: int, row: CardRevision) -> CardRevisionRead:
+    return CardRevisionRead(
+        model=model_name,
+        version=version,
+        revision=row.revision,
+        completeness=row.completeness,
+        source=row.source,
+        comment=row.comment,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        card=ModelCard.model_validate(row.content),
+    )
+
+
+def _revision_row(session: Session, version_id: str, revision: int | None) -> CardRevision | None:
+    query = select(CardRevision).where(CardRevision.version_id == version_id)
+    if revision is None:
+        query = query.order_by(CardRevision.revision.desc()).limit(1)
+    else:
+        query = query.where(CardRevision.revision == revision)
+    return session.scalars(query).one_or_none()
+
+
+def _row(session: Session, model_name: str, version: int, revision: int | None) -> CardRevision:
+    version_row = registry.get_version_row(session, model_name=model_name, version=version)
+    row = _revision_row(session, version_row.id, revision)
+    if row is None:
+        if revision is None:
+            raise NotFound(
+                f"{model_name}@{version} has no model card; add one with "
+                f"`mlgate cards set {model_name}@{version} --file card.json`"
+            )
+        raise NotFound(f"the card of {model_name}@{version} has no revision {revision}")
+    return row
+
+
+def current_card(session: Session, *, version_id: str) -> ModelCard | None:
+    """The newest card of a version (for gate checks), or None."""
+    row = _revision_row(session, version_id, None)
+    return None if row is None else ModelCard.model_validate(row.content)
+
+
+def set_card(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    card: ModelCard,
+    actor: Principal,
+    comment: str = "",
+    source: str = "json",
+    now: datetime | None = None,
+) -> CardRevisionRead:
+    """Add the next revision of the card of ``model_name@version``."""
+    now = now or utcnow()
+    version_row = registry.get_version_row(session, model_name=model_name, version=version)
+    content = json.loads(card.model_dump_json())
+    current = _revision_row(session, version_row.id, None)
+    if current is not None and current.content == content:
+        raise Conflict(
+            f"the card of {model_name}@{version} is unchanged (revision {current.revision})"
+        )
+    last = session.scalar(
+        select(func.max(CardRevision.revision)).where(CardRevision.version_id == version_row.id)
+    )
+    report = lint(card)
+    row = CardRevision(
+        id=new_id(),
+        version_id=version_row.id,
+        revision=(last or 0) + 1,
+        content=content,
+        completeness=report.completeness,
+        source=source,
+        comment=comment,
+        created_by=actor.name,
+        created_at=now,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(
+            f"the card of {model_name}@{version} was changed concurrently; try again"
+        ) from error
+    audit.record(
+        session,
+        actor=actor,
+        action="card.revised",
+        object_type="model_card",
+        object_id=f"{model_name}@{version}",
+        change={
+            "revision": row.revision,
+            "completeness": row.completeness,
+            "source": source,
+            "comment": comment,
+        },
+        now=now,
+    )
+    return _read(model_name, version, row)
+
+
+def get_card(
+    session: Session, *, model_name: str, version: int, revision: int | None = None
+) -> CardRevisionRead:
+    return _read(model_name, version, _row(session, model_name, version, revision))
+
+
+def list_revisions(session: Session, *, model_name: str, version: int) -> list[CardRevisionRead]:
+    version_row = registry.get_version_row(session, model_name=model_name, version=version)
+    rows = session.scalars(
+        select(CardRevision)
+        .where(CardRevision.version_id == version_row.id)
+        .order_by(CardRevision.revision)
+    )
+    return [_read(model_name, version, row) for row in rows]
+
+
+def lint_card(
+    session: Session, *, model_name: str, version: int, revision: int | None = None
+) -> CardLint:
+    return lint(get_card(session, model_name=model_name, version=version, revision=revision).card)
+
+
+def render_card(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    format: RenderFormat,
+    revision: int | None = None,
+) -> str:
+    card = get_card(session, model_name=model_name, version=version, revision=revision).card
+    renderers = {
+        RenderFormat.HTML: render_html,
+        RenderFormat.MARKDOWN: render_markdown,
+        RenderFormat.JSON: render_json,
+    }
+    return renderers[format](card)
+
+
+def diff_revisions(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    from_revision: int | None = None,
+    to_revision: int | None = None,
+) -> CardDiff:
+    """From ``from_revision`` (default: the one before ``to``) to ``to_revision`` (newest)."""
+    new = _row(session, model_name, version, to_revision)
+    old_number = from_revision if from_revision is not None else new.revision - 1
+    if old_number < 1:
+        raise Conflict(f"the card of {model_name}@{version} has a single revision; nothing to diff")
+    old = _row(session, model_name, version, old_number)
+    return diff_cards(ModelCard.model_validate(old.content), ModelCard.model_validate(new.content))
+
+
+def diff_versions(
+    session: Session, *, model_name: str, from_version: int, to_version: int
+) -> CardDiff:
+    """The current card of one version against the current card of another."""
+    old = _row(session, model_name, from_version, None)
+    new = _row(session, model_name, to_version, None)
+    return diff_cards(ModelCard.model_validate(old.content), ModelCard.model_validate(new.content))
+
+
+def parse_card(text: str, *, format: CardFormat) -> ModelCard:
+    """A card from interchange text; ``Invalid`` names what is wrong."""
+    if format == CardFormat.HUGGINGFACE:
+        return from_huggingface(text)
+    try:
+        data: Any = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Invalid.field("content", f"is not valid JSON: {error.msg}") from error
+    if not isinstance(data, dict):
+        raise Invalid.field("content", "must be a JSON object")
+    return from_mct(data) if format == CardFormat.MCT else validate_card(data)
+
+
+def import_card(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    text: str,
+    format: CardFormat,
+    actor: Principal,
+    comment: str = "",
+) -> CardRevisionRead:
+    card = parse_card(text, format=format)
+    return set_card(
+        session,
+        model_name=model_name,
+        version=version,
+        card=card,
+        actor=actor,
+        comment=comment or f"imported from {format.value}",
+        source=format.value,
+    )
+
+
+def export_card(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    format: CardFormat,
+    revision: int | None = None,
+) -> str:
+    card = get_card(session, model_name=model_name, version=version, revision=revision).card
+    if format == CardFormat.HUGGINGFACE:
+        return to_huggingface(card)
+    if format == CardFormat.MCT:
+        return json.dumps(to_mct(card), indent=2) + "\n"
+    return render_json(card)

@@ -1,0 +1,290 @@
+"""``mlgate review …``: request, queue, show and decide reviews; show and set policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlgate.approvals import policy as policies
+from mlgate.approvals import service
+from mlgate.approvals.gates import available_checks
+from mlgate.approvals.schemas import ApprovalRequestRead, RequestState
+from mlgate.cli.context import console, state
+from mlgate.cli.output import print_json, print_table
+from mlgate.errors import Forbidden, Invalid
+
+app = typer.Typer(help="Approval reviews: request, queue, decide.", no_args_is_help=True)
+policy_app = typer.Typer(help="Show and set approval policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Comment = Annotated[str, typer.Option("--comment", "-m", help="Why; recorded with the decision.")]
+Stage = Annotated[
+    str | None,
+    typer.Option(help="The stage you decide (default: the open one); 409 if it moved on."),
+]
+Ref = Annotated[str, typer.Argument(help="MODEL@N, or a request id.")]
+
+
+def parse_ref(ref: str) -> tuple[str, int]:
+    name, sep, number = ref.partition("@")
+    if not sep or not number.isdigit() or not name:
+        raise Invalid.field("ref", f"{ref!r} is not MODEL@N, e.g. churn@3")
+    return name, int(number)
+
+
+def _request_id(session: object, ref: str) -> str:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    if "@" not in ref:
+        return ref
+    name, number = parse_ref(ref)
+    return service.get_for_version(session, model_name=name, version=number).id
+
+
+def _show(request: ApprovalRequestRead, as_json: bool) -> None:
+    if as_json:
+        print_json(request)
+        return
+    where = f" at stage {request.current_stage}" if request.current_stage else ""
+    console.print(
+        f"[bold]{request.model}@{request.version}[/bold] {request.state.value}{where} "
+        f"(request {request.id}, round {request.round}, by {request.requester}, "
+        f"policy {request.policy_subject} v{request.policy_version})",
+        highlight=False,
+    )
+    print_table(
+        "stages",
+        ["#", "stage", "reviewers", "status", "approved by"],
+        [
+            (s.index + 1, s.name, ", ".join(s.reviewer_groups) or "any", s.status, s.approved_by)
+            for s in request.stages
+        ],
+    )
+    if request.gate_results:
+        print_table(
+            "gate checks of the open stage",
+            ["check", "passed", "reason"],
+            [(g.check, "yes" if g.passed else "NO", g.reason) for g in request.gate_results],
+        )
+    if request.decisions:
+        print_table(
+            "decisions",
+            ["round", "stage", "decision", "by", "at", "comment"],
+            [
+                (d.round, d.stage, d.kind.value, d.actor, d.created_at, d.comment)
+                for d in request.decisions
+            ],
+        )
+
+
+@app.command("request")
+def request_review(
+    ctx: typer.Context, ref: str, comment: Comment = "", as_json: AsJson = False
+) -> None:
+    """Submit MODEL@N for review under the model's current policy."""
+    cli = state(ctx)
+    name, number = parse_ref(ref)
+    actor = cli.principal()
+    if not actor.has("approvals:request"):
+        raise Forbidden("requesting a review needs the 'approvals:request' scope")
+    with cli.session() as session:
+        request = service.request_review(
+            session, model_name=name, version=number, requester=actor, comment=comment
+        )
+    _show(request, as_json)
+
+
+@app.command("queue")
+def review_queue(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """Requests whose open stage you may decide."""
+    cli = state(ctx)
+    actor = cli.principal()
+    with cli.session() as session:
+        items = service.queue(session, reviewer=actor)
+    if as_json:
+        print_json(items)
+        return
+    print_table(
+        f"review queue of {actor.name} ({len(items)})",
+        ["ref", "stage", "requester", "since", "gates"],
+        [
+            (
+                f"{r.model}@{r.version}",
+                r.current_stage,
+                r.requester,
+                r.updated_at,
+                "pass" if all(g.passed for g in r.gate_results) else "FAIL",
+            )
+            for r in items
+        ],
+    )
+
+
+@app.command("list")
+def list_reviews(
+    ctx: typer.Context,
+    state_: Annotated[RequestState | None, typer.Option("--state")] = None,
+    model: str | None = None,
+    as_json: AsJson = False,
+) -> None:
+    """All reviews, filtered by state or model."""
+    with state(ctx).session() as session:
+        items = service.list_requests(session, state=state_, model_name=model)
+    if as_json:
+        print_json(items)
+        return
+    print_table(
+        f"reviews ({len(items)})",
+        ["ref", "state", "stage", "requester", "updated"],
+        [
+            (f"{r.model}@{r.version}", r.state.value, r.current_stage, r.requester, r.updated_at)
+            for r in items
+        ],
+    )
+
+
+@app.command("show")
+def show(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
+    """A review's stages, gate checks and decisions."""
+    with state(ctx).session() as session:
+        request = service.get(session, request_id=_request_id(session, ref))
+    _show(request, as_json)
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
+) -> None:
+    """Approve the open stage (its gate checks must pass)."""
+    cli = state(ctx)
+    actor = cli.principal()
+    with cli.session() as session:
+        request = service.approve(
+            session,
+            request_id=_request_id(session, ref),
+            reviewer=actor,
+            comment=comment,
+            stage=stage,
+        )
+    _show(request, as_json)
+
+
+@app.command("reject")
+def reject(
+    ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
+) -> None:
+    """Reject the request (terminal: the version is rejected)."""
+    cli = state(ctx)
+    actor = cli.principal()
+    with cli.session() as session:
+        request = service.reject(
+            session,
+            request_id=_request_id(session, ref),
+            reviewer=actor,
+            comment=comment,
+            stage=stage,
+        )
+    _show(request, as_json)
+
+
+@app.command("request-changes")
+def request_changes(
+    ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
+) -> None:
+    """Send the request back to its requester; it restarts at the first stage on resubmit."""
+    cli = state(ctx)
+    actor = cli.principal()
+    with cli.session() as session:
+        request = service.request_changes(
+            session,
+            request_id=_request_id(session, ref),
+            reviewer=actor,
+            comment=comment,
+            stage=stage,
+        )
+    _show(request, as_json)
+
+
+@app.command("resubmit")
+def resubmit(ctx: typer.Context, ref: Ref, comment: Comment, as_json: AsJson = False) -> None:
+    """Resubmit a request that needs revision; review starts again at the first stage."""
+    cli = state(ctx)
+    actor = cli.principal()
+    with cli.session() as session:
+        request = service.resubmit(
+            session, request_id=_request_id(session, ref), requester=actor, comment=comment
+        )
+    _show(request, as_json)
+
+
+@app.command("checks")
+def checks(as_json: AsJson = False) -> None:
+    """The gate checks a policy may name."""
+    items = available_checks()
+    if as_json:
+        print_json(items)
+        return
+    print_table("gate checks", ["name", "description"], [(c.name, c.description) for c in items])
+
+
+@policy_app.command("show")
+def policy_show(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Argument(help="'default' or a model name.")] = "default",
+    version: Annotated[int | None, typer.Option(help="A given version.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a policy (the model's own, or the default)."""
+    with state(ctx).session() as session:
+        read = policies.get_policy(session, subject=subject, version=version)
+    if as_json:
+        print_json(read)
+        return
+    console.print(
+        f"[bold]policy {read.subject} v{read.version}[/bold] "
+        f"same reviewer across stages: {read.document.allow_same_reviewer_across_stages}",
+        highlight=False,
+    )
+    print_table(
+        "stages",
+        ["#", "stage", "scope", "groups", "gates"],
+        [
+            (
+                i + 1,
+                s.name,
+                s.reviewer_scope,
+                ", ".join(s.reviewer_groups) or "any",
+                ", ".join(g.check for g in s.gates),
+            )
+            for i, s in enumerate(read.document.stages)
+        ],
+    )
+
+
+@policy_app.command("set")
+def policy_set(
+    ctx: typer.Context,
+    subject: Annotated[str, typer.Argument(help="'default' or a model name.")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="Policy as YAML or JSON.")],
+    as_json: AsJson = False,
+) -> None:
+    """Add a new version of a policy from a YAML/JSON file."""
+    cli = state(ctx)
+    try:
+        text = file.read_text()
+    except OSError as error:
+        raise Invalid.field("file", f"cannot read {file}: {error.strerror}") from error
+    document = policies.parse_policy(text)
+    actor = cli.principal()
+    if not actor.is_admin:
+        raise Forbidden("setting a policy needs the 'admin' scope")
+    with cli.session() as session:
+        read = policies.set_policy(session, subject=subject, document=document, actor=actor)
+    if as_json:
+        print_json(read)
+        return
+    console.print(f"policy {read.subject} is now at version {read.version}")

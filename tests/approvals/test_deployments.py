@@ -1,0 +1,153 @@
+"""The deployment gate: only approved versions get aliases; rollback; protection; history."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlgate.approvals import deployments, service
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.errors import Conflict, Forbidden
+from mlgate.runtime import Runtime
+from tests.approvals.conftest import ADMIN, REQUESTER, VersionFactory, reviewer, simple_policy
+from tests.conftest import KeyFactory, bearer
+
+SOLO = simple_policy(("only", [], []))
+DEPLOYER = Principal(name="devon", scopes=frozenset({"deploy"}))
+
+
+def _approved(
+    runtime: Runtime, make_version: VersionFactory, model: str | None = None
+) -> tuple[str, int]:
+    name, number = make_version(model, policy_doc=SOLO if model is None else None)
+    with runtime.db.unit_of_work() as session:
+        request_id = service.request_review(
+            session, model_name=name, version=number, requester=REQUESTER
+        ).id
+        service.approve(session, request_id=request_id, reviewer=reviewer("avery"), comment="ok")
+    return name, number
+
+
+def test_an_unapproved_version_cannot_be_deployed(
+    client: TestClient, make_key: KeyFactory, make_version: VersionFactory
+) -> None:
+    name, number = make_version(policy_doc=SOLO)
+    response = client.put(
+        f"/api/v1/deployments/{name}/aliases/production",
+        json={"version": number},
+        headers=bearer(make_key("deploy")),
+    )
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["type"] == "urn:mlgate:problem:conflict"
+    assert "not approved" in problem["detail"]
+    assert f"mlgate review request {name}@{number}" in problem["detail"]
+
+
+def test_deploy_records_who_and_when_and_rollback_returns_to_the_previous_approved(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, v1 = _approved(runtime, make_version)
+    _, v2 = _approved(runtime, make_version, name)
+    _, v3 = make_version(name, policy_doc=None)  # registered, never approved
+    with runtime.db.unit_of_work() as session:
+        deployments.move_alias(
+            session, model_name=name, alias="production", version=v1, actor=DEPLOYER
+        )
+        moved = deployments.move_alias(
+            session, model_name=name, alias="production", version=v2, actor=DEPLOYER, comment="v2"
+        )
+        assert moved.version == v2
+        with pytest.raises(Conflict, match="not approved"):
+            deployments.move_alias(
+                session, model_name=name, alias="production", version=v3, actor=DEPLOYER
+            )
+    with runtime.db.unit_of_work() as session:
+        back = deployments.rollback(session, model_name=name, actor=DEPLOYER, comment="bad v2")
+        history = deployments.alias_history(session, model_name=name, alias="production")
+        entries = audit.get_all(session, object_type="model_alias")
+    assert back.version == v1
+    assert [(h.action, h.from_version, h.to_version) for h in history] == [
+        ("rolled_back", v2, v1),
+        ("deployed", v1, v2),
+        ("deployed", None, v1),
+    ]
+    assert [(e.action, e.actor) for e in entries] == [
+        ("alias.deployed", "devon"),
+        ("alias.deployed", "devon"),
+        ("alias.rolled_back", "devon"),
+    ]
+    assert entries[1].change["from_version"] == v1
+    assert entries[1].change["to_version"] == v2
+
+
+def test_rollback_without_an_earlier_version_is_a_conflict(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, v1 = _approved(runtime, make_version)
+    with runtime.db.unit_of_work() as session:
+        with pytest.raises(Conflict, match="no 'production' alias"):
+            deployments.rollback(session, model_name=name, actor=DEPLOYER)
+        deployments.move_alias(
+            session, model_name=name, alias="production", version=v1, actor=DEPLOYER
+        )
+        with pytest.raises(Conflict, match="no earlier approved"):
+            deployments.rollback(session, model_name=name, actor=DEPLOYER)
+
+
+def test_a_protected_alias_moves_only_for_an_admin(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, v1 = _approved(runtime, make_version)
+    _, v2 = _approved(runtime, make_version, name)
+    with runtime.db.unit_of_work() as session:
+        with pytest.raises(Forbidden):
+            deployments.set_protection(
+                session, model_name=name, alias="production", protected=True, actor=DEPLOYER
+            )
+        deployments.set_protection(
+            session, model_name=name, alias="production", protected=True, actor=ADMIN
+        )
+        with pytest.raises(Forbidden, match="protected"):
+            deployments.move_alias(
+                session, model_name=name, alias="production", version=v1, actor=DEPLOYER
+            )
+        deployments.move_alias(
+            session, model_name=name, alias="production", version=v1, actor=ADMIN
+        )
+        # Other aliases are not protected.
+        staging = deployments.move_alias(
+            session, model_name=name, alias="staging", version=v2, actor=DEPLOYER
+        )
+        assert deployments.resolve_alias(session, model_name=name, alias="production") == v1
+    assert staging.version == v2
+
+
+def test_deployments_over_http(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, v1 = _approved(runtime, make_version)
+    _, v2 = _approved(runtime, make_version, name)
+    deployer = bearer(make_key("deploy", owner="devon"))
+    reader = bearer(make_key("registry:read"))
+    for version in (v1, v2):
+        response = client.put(
+            f"/api/v1/deployments/{name}/aliases/production",
+            json={"version": version},
+            headers=deployer,
+        )
+        assert response.status_code == 200, response.text
+    back = client.post(
+        f"/api/v1/deployments/{name}/aliases/production/rollback", json={}, headers=deployer
+    )
+    assert back.json()["version"] == v1
+    assert client.get(f"/api/v1/deployments/{name}", headers=reader).json()[0]["version"] == v1
+    history = client.get(f"/api/v1/deployments/{name}/history", headers=reader).json()
+    assert [h["action"] for h in history] == ["rolled_back", "deployed", "deployed"]
+    protect = client.put(
+        f"/api/v1/deployments/{name}/aliases/production/protection",
+        json={"protected": True},
+        headers=deployer,
+    )
+    assert protect.status_code == 403

@@ -1,0 +1,199 @@
+"""Webhooks end to end: a real receiver on loopback, failures, backoff, signatures, dead letters."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from mlgate.approvals import outbox, service
+from mlgate.approvals.models import WebhookDelivery, WebhookSubscription
+from mlgate.approvals.schemas import WebhookCreate
+from mlgate.clock import utcnow
+from mlgate.runtime import Runtime
+from tests.approvals.conftest import ADMIN, REQUESTER, VersionFactory, reviewer
+from tests.conftest import KeyFactory, bearer
+
+MAX_ROUNDS = 12
+
+
+@dataclass
+class Receiver:
+    """Answers 500 to its first ``fail_first`` requests, then 204, and keeps what it got."""
+
+    fail_first: int
+    calls: int = 0
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(fail_first=3)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with state.lock:
+                state.calls += 1
+                failing = state.calls <= state.fail_first
+                if not failing:
+                    state.received.append((dict(self.headers.items()), body))
+            self.send_response(500 if failing else 204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def _subscribe(runtime: Runtime, url: str, events: list[str] | None = None) -> tuple[str, str]:
+    with runtime.db.unit_of_work() as session:
+        created = outbox.create_subscription(
+            session,
+            server_secret=runtime.secret,
+            webhook_in=WebhookCreate.model_validate({"url": url, "events": events or []}),
+            actor=ADMIN,
+        )
+    return created.id, created.signing_secret.get_secret_value()
+
+
+def _three_events(runtime: Runtime, make_version: VersionFactory) -> str:
+    name, number = make_version()
+    with runtime.db.unit_of_work() as session:
+        request_id = service.request_review(
+            session, model_name=name, version=number, requester=REQUESTER
+        ).id
+        service.approve(
+            session, request_id=request_id, reviewer=reviewer("dana", "data"), comment="ok"
+        )
+        service.request_changes(
+            session, request_id=request_id, reviewer=reviewer("sam", "security"), comment="no"
+        )
+    return request_id
+
+
+def test_receiver_gets_each_event_once_after_retries_and_can_verify_it(
+    runtime: Runtime, make_version: VersionFactory, receiver: Receiver
+) -> None:
+    subscription_id, secret = _subscribe(runtime, receiver.url)
+    request_id = _three_events(runtime, make_version)
+    now = utcnow()
+    rounds = 0
+    while rounds < MAX_ROUNDS:
+        report = outbox.deliver_due(runtime.db, server_secret=runtime.secret, now=now)
+        rounds += 1
+        with runtime.db.unit_of_work() as session:
+            pending = session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.state == "pending")
+            ).all()
+        if not pending:
+            break
+        assert report.delivered + report.failed + report.dead == report.attempted
+        # Jump the injected clock to the earliest retry, never sleeping.
+        now = min(p.next_attempt_at for p in pending if p.next_attempt_at is not None)
+    assert rounds < MAX_ROUNDS
+    assert receiver.calls == 3 + 3  # three failures, then each event once
+    events = [json.loads(body) for _, body in receiver.received]
+    assert sorted(e["type"] for e in events) == [
+        "approval.changes_requested",
+        "approval.requested",
+        "approval.stage_approved",
+    ]
+    assert len({e["id"] for e in events}) == 3
+    assert all(e["data"]["request_id"] == request_id for e in events)
+    for headers, body in receiver.received:
+        assert outbox.verify_signature(
+            secret,
+            timestamp=headers["X-Mlgate-Timestamp"],
+            body=body,
+            signature=headers["X-Mlgate-Signature"],
+            now=now,
+        )
+        # A replay much later, or a tampered body, is refused.
+        later = now + timedelta(minutes=10)
+        assert not outbox.verify_signature(
+            secret,
+            timestamp=headers["X-Mlgate-Timestamp"],
+            body=body,
+            signature=headers["X-Mlgate-Signature"],
+            now=later,
+        )
+        assert not outbox.verify_signature(
+            secret,
+            timestamp=headers["X-Mlgate-Timestamp"],
+            body=body + b" ",
+            signature=headers["X-Mlgate-Signature"],
+            now=now,
+        )
+    with runtime.db.unit_of_work() as session:
+        deliveries = outbox.list_deliveries(session, subscription_id=subscription_id)
+        row = session.get(WebhookSubscription, subscription_id)
+        assert row is not None
+        assert secret not in json.dumps([str(v) for v in row.__dict__.values()])
+    assert {(d.state, d.attempts, d.last_status) for d in deliveries} == {("delivered", 2, 204)}
+
+
+def test_backoff_doubles_until_the_delivery_is_dead_and_can_be_retried(
+    runtime: Runtime, make_version: VersionFactory, receiver: Receiver
+) -> None:
+    receiver.fail_first = 10**6
+    _subscribe(runtime, receiver.url, events=["approval.requested"])
+    _three_events(runtime, make_version)  # only one of the three events matches
+    now = utcnow()
+    delays = []
+    for _ in range(4):
+        report = outbox.deliver_due(
+            runtime.db, server_secret=runtime.secret, now=now, max_attempts=4
+        )
+        assert report.attempted == 1
+        with runtime.db.unit_of_work() as session:
+            row = session.scalars(select(WebhookDelivery)).one()
+        if row.next_attempt_at is not None:
+            delays.append(row.next_attempt_at - now)
+            now = row.next_attempt_at
+    assert delays == [timedelta(seconds=2), timedelta(seconds=4), timedelta(seconds=8)]
+    assert row.state == "dead"
+    assert outbox.deliver_due(runtime.db, server_secret=runtime.secret, now=now).attempted == 0
+    with runtime.db.unit_of_work() as session:
+        retried = outbox.retry_delivery(session, delivery_id=row.id, actor=ADMIN, now=now)
+    assert (retried.state, retried.attempts) == ("pending", 0)
+
+
+def test_delivery_state_is_visible_over_http_and_secret_shown_once(
+    client: TestClient,
+    make_key: KeyFactory,
+    receiver: Receiver,
+    runtime: Runtime,
+    make_version: VersionFactory,
+) -> None:
+    admin = bearer(make_key("admin"))
+    created = client.post("/api/v1/webhooks", json={"url": receiver.url}, headers=admin)
+    assert created.status_code == 201, created.text
+    secret = created.json()["signing_secret"]
+    assert len(secret) == 64
+    listed = client.get("/api/v1/webhooks", headers=admin).json()
+    assert "signing_secret" not in listed[0]
+    _three_events(runtime, make_version)
+    pending = client.get("/api/v1/webhooks/deliveries?state=pending", headers=admin).json()
+    assert len(pending) == 3
+    hook_id = created.json()["id"]
+    assert client.delete(f"/api/v1/webhooks/{hook_id}", headers=admin).status_code == 200
+    mine = client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=admin).json()
+    assert {d["state"] for d in mine} == {"cancelled"}
