@@ -1,0 +1,1 @@
+"""Backup, verify, restore and drills: prove the store can come back."""

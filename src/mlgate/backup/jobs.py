@@ -1,0 +1,187 @@
+"""Backup jobs as the server's scheduler and the CLI run them: each owns its units of work.
+
+A failed backup, a failed drill or a broken audit chain opens (or joins) an automatic incident
+in its own transaction, so the alert survives the rollback of the work that failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.backup import drills, service
+from mlgate.backup.cipher import load_key
+from mlgate.backup.retention import Retention
+from mlgate.backup.schemas import BackupRead, DrillRead, PruneResult
+from mlgate.clock import utcnow
+from mlgate.errors import MlgateError
+from mlgate.incidents import service as incidents
+from mlgate.incidents.schemas import Severity
+from mlgate.runtime import Runtime
+
+__all__ = [
+    "ScheduledRun",
+    "backup_job",
+    "drill_job",
+    "key_for",
+    "prune_job",
+    "retention_for",
+    "scheduled_run",
+    "verify_audit_job",
+]
+
+logger = logging.getLogger(__name__)
+Advance = Callable[[str, int, int], None]
+SYSTEM = Principal.system("backup")
+
+
+def key_for(runtime: Runtime, key_file: Path | None = None) -> bytes | None:
+    path = key_file or runtime.settings.backup_key_file
+    return load_key(path) if path is not None else None
+
+
+def retention_for(runtime: Runtime) -> Retention:
+    s = runtime.settings
+    return Retention(
+        daily=s.backup_keep_daily, weekly=s.backup_keep_weekly, monthly=s.backup_keep_monthly
+    )
+
+
+def _alert(
+    runtime: Runtime, *, cause_key: str, title: str, severity: Severity, detail: str
+) -> None:
+    try:
+        with runtime.db.unit_of_work() as session:
+            incidents.open_automatic(
+                session,
+                cause_key=cause_key,
+                title=title,
+                severity=severity,
+                detail=detail,
+                actor=SYSTEM,
+            )
+    except Exception:  # the original failure matters more than a failed alert; log both
+        logger.exception("could not open an incident for %s", cause_key)
+
+
+def backup_job(
+    runtime: Runtime,
+    *,
+    actor: Principal,
+    root: Path | None = None,
+    key: bytes | None = None,
+    progress: Advance | None = None,
+) -> BackupRead:
+    """Take a backup; on failure open the 'backup-failed' incident and re-raise."""
+    try:
+        with runtime.db.unit_of_work() as session:
+            return service.create_backup(
+                session,
+                db=runtime.db,
+                blobs=runtime.blobs,
+                root=root or runtime.settings.backups_path,
+                key=key,
+                actor=actor,
+                progress=progress,
+            )
+    except Exception as error:
+        detail = (
+            error.detail if isinstance(error, MlgateError) else f"{type(error).__name__}: {error}"
+        )
+        _alert(
+            runtime,
+            cause_key="backup-failed",
+            title="Backup failed",
+            severity=Severity.SEV2,
+            detail=detail,
+        )
+        raise
+
+
+def drill_job(
+    runtime: Runtime,
+    *,
+    actor: Principal,
+    backup: Path,
+    key: bytes | None,
+    scratch_root: Path | None = None,
+) -> DrillRead:
+    with runtime.db.unit_of_work() as session:
+        result = drills.run_drill(
+            session,
+            live_url=runtime.settings.database_url,
+            backup=backup,
+            key=key,
+            actor=actor,
+            scratch_root=scratch_root,
+        )
+    if not result.ok:
+        _alert(
+            runtime,
+            cause_key="backup-drill-failed",
+            title="Restore drill failed",
+            severity=Severity.SEV2,
+            detail=f"drill of {result.backup_id}: {result.detail}",
+        )
+    return result
+
+
+def prune_job(
+    runtime: Runtime, *, actor: Principal, root: Path | None = None, dry_run: bool = False
+) -> PruneResult:
+    with runtime.db.unit_of_work() as session:
+        return service.prune_backups(
+            session,
+            root=root or runtime.settings.backups_path,
+            policy=retention_for(runtime),
+            actor=actor,
+            dry_run=dry_run,
+        )
+
+
+def verify_audit_job(runtime: Runtime) -> bool:
+    """Verify the live audit chain; a broken chain opens the 'audit-chain-broken' incident."""
+    with runtime.db.unit_of_work() as session:
+        result = audit.verify(session)
+    if not result.ok:
+        _alert(
+            runtime,
+            cause_key="audit-chain-broken",
+            title="Audit chain verification failed",
+            severity=Severity.SEV1,
+            detail=f"entry {result.first_broken_seq}: {result.reason}",
+        )
+    return result.ok
+
+
+class ScheduledRun:
+    """What one scheduled tick did (for logs and tests)."""
+
+    def __init__(self) -> None:
+        self.backup: BackupRead | None = None
+        self.pruned: PruneResult | None = None
+        self.audit_ok: bool | None = None
+        self.error: str | None = None
+
+
+def scheduled_run(runtime: Runtime, *, now: datetime | None = None) -> ScheduledRun:
+    """The function a scheduler calls every few minutes: verify the audit chain, back up when the
+    newest backup is older than ``backup_interval_seconds``, then prune. Never raises."""
+    now = now or utcnow()
+    run = ScheduledRun()
+    try:
+        run.audit_ok = verify_audit_job(runtime)
+        root = runtime.settings.backups_path
+        latest = service.list_backups(root=root)
+        interval = timedelta(seconds=runtime.settings.backup_interval_seconds)
+        if not latest or now - latest[0].created_at >= interval:
+            run.backup = backup_job(runtime, actor=SYSTEM, root=root, key=key_for(runtime))
+            run.pruned = prune_job(runtime, actor=SYSTEM, root=root)
+    except Exception as error:  # reported through the incident backup_job opened; keep ticking
+        run.error = error.detail if isinstance(error, MlgateError) else type(error).__name__
+        logger.warning("scheduled backup run failed: %s", run.error)
+    return run

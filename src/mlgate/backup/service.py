@@ -1,0 +1,354 @@
+"""Take, list, verify and prune backups of a live store, while it keeps serving and writing.
+
+A backup is built in ``<backups>/.partial-<id>/``: the database snapshot (see ``snapshot``), then
+every blob the snapshot's artifacts reference (blobs are immutable and written before the rows
+that name them, so the snapshot never references a blob that is not there), then the manifest.
+Every file is fsynced, the directory renamed into place in one step, and an existing backup is
+never overwritten. Pruning and drills live in ``drills``; restore in ``restore``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from mlgate import __version__
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.backup import snapshot
+from mlgate.backup.archive import (
+    DecodedReader,
+    fsync_dir,
+    fsync_files,
+    read_manifest,
+    store_file,
+    stored_checksum,
+    write_manifest,
+)
+from mlgate.backup.cipher import CHUNK, key_id
+from mlgate.backup.restore import check_key
+from mlgate.backup.retention import Retention, select_kept
+from mlgate.backup.schemas import (
+    BackupRead,
+    EncryptionInfo,
+    Manifest,
+    ManifestFile,
+    PruneResult,
+    VerifyReport,
+)
+from mlgate.clock import utcnow
+from mlgate.errors import Conflict, Invalid, MlgateError, NotFound
+from mlgate.ids import new_id
+from mlgate.registry.blobstore import BlobStore
+from mlgate.store.database import Database
+
+__all__ = [
+    "create_backup",
+    "get_backup",
+    "list_backups",
+    "prune_backups",
+    "resolve_backup",
+    "verify_backup",
+]
+
+logger = logging.getLogger(__name__)
+Advance = Callable[[str, int, int], None]
+
+
+def _backup_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%S}Z-{new_id()[-6:].lower()}"
+
+
+def create_backup(
+    session: Session,
+    *,
+    db: Database,
+    blobs: BlobStore,
+    root: Path,
+    key: bytes | None,
+    actor: Principal,
+    progress: Advance | None = None,
+    now: datetime | None = None,
+) -> BackupRead:
+    """Back up the store behind ``db`` and the blobs it references into ``root/<id>``."""
+    started = time.monotonic()
+    now = now or utcnow()
+    backup_id = _backup_id(now)
+    final = root / backup_id
+    staging = root / f".partial-{backup_id}"
+    if final.exists():
+        raise Conflict(f"backup {backup_id} already exists; it is never overwritten")
+    root.mkdir(parents=True, exist_ok=True)
+    staging.mkdir(mode=0o700)
+    try:
+        manifest = _write_backup(db, blobs, staging, backup_id, key, now, progress, started)
+        if final.exists():
+            raise Conflict(f"backup {backup_id} already exists; it is never overwritten")
+        staging.rename(final)
+        fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    audit.record(
+        session,
+        actor=actor,
+        action="backup.created",
+        object_type="backup",
+        object_id=backup_id,
+        change={
+            "audit_head": manifest.audit_head.seq,
+            "files": len(manifest.files),
+            "bytes": sum(f.size for f in manifest.files),
+            "encrypted": manifest.encryption is not None,
+        },
+        now=now,
+    )
+    return _read(final, manifest)
+
+
+def _write_backup(
+    db: Database,
+    blobs: BlobStore,
+    staging: Path,
+    backup_id: str,
+    key: bytes | None,
+    now: datetime,
+    progress: Advance | None,
+    started: float,
+) -> Manifest:
+    suffix = ".enc" if key is not None else ""
+    raw = staging / ".snapshot.tmp"
+    if db.dialect == "sqlite":
+        summary = snapshot.snapshot_sqlite(db.url, raw)
+        db_name = "database/store.sqlite"
+    else:
+        summary = snapshot.snapshot_postgres(db.engine, raw)
+        db_name = "database/store.pgdump"
+    referenced = set(summary.blob_digests)
+    missing = sorted(d for d in referenced if not blobs.exists(d))
+    if missing:
+        raise Conflict(
+            f"{len(missing)} artifacts have no blob in the blob store, e.g. {missing[0]}"
+        )
+    # Blobs no artifact row names yet (other domains' files, uploads in flight) are kept too:
+    # harmless extras on restore, and never a missing file.
+    sizes = {d: blobs.size(d) for d in referenced}
+    for digest in blobs.iter_digests():
+        if digest not in sizes and blobs.exists(digest):
+            sizes[digest] = blobs.size(digest)
+    total = raw.stat().st_size + sum(sizes.values())
+    advance = (lambda n: progress("backing up", n, total)) if progress else None
+    files: list[ManifestFile] = []
+    with raw.open("rb") as source:
+        entry = store_file(
+            source,
+            staging / (db_name + suffix),
+            kind="database",
+            root=staging,
+            key=key,
+            progress=advance,
+        )
+    raw.unlink()
+    # The database copy was checked before storing; check what is stored decodes back to it.
+    with DecodedReader(staging, entry, key=key) as reader:
+        reader.read_all_into(None)
+    files.append(entry)
+    for digest in sorted(sizes):
+        try:
+            blob_stream = blobs.open(digest)
+        except NotFound:
+            if digest in referenced:
+                raise
+            continue  # an unreferenced upload that failed and was cleaned up meanwhile
+        with blob_stream:
+            files.append(
+                store_file(
+                    blob_stream,
+                    staging / "blobs" / digest[:2] / (digest + suffix),
+                    kind="blob",
+                    root=staging,
+                    key=key,
+                    progress=advance,
+                    sync=False,
+                )
+            )
+    fsync_files([staging / f.path for f in files if f.kind == "blob"])
+    for directory in {(staging / f.path).parent for f in files}:
+        fsync_dir(directory)
+    manifest = Manifest(
+        id=backup_id,
+        created_at=now,
+        mlgate_version=__version__,
+        dialect="sqlite" if db.dialect == "sqlite" else "postgresql",
+        schema_revisions=summary.revisions,
+        audit_head=summary.audit_head,
+        tables=summary.tables,
+        files=files,
+        encryption=EncryptionInfo(chunk_bytes=CHUNK, key_id=key_id(key)) if key else None,
+        duration_seconds=round(time.monotonic() - started, 3),
+    )
+    sealed = write_manifest(staging, manifest)
+    fsync_dir(staging)
+    return sealed
+
+
+def _read(path: Path, manifest: Manifest) -> BackupRead:
+    return BackupRead(
+        id=manifest.id,
+        path=str(path),
+        created_at=manifest.created_at,
+        dialect=manifest.dialect,
+        size_bytes=sum(f.size for f in manifest.files),
+        files=len(manifest.files),
+        encrypted=manifest.encryption is not None,
+        audit_head=manifest.audit_head,
+        schema_revisions=manifest.schema_revisions,
+    )
+
+
+def list_backups(*, root: Path) -> list[BackupRead]:
+    """Every readable backup under ``root``, newest first (unreadable ones are logged)."""
+    if not root.exists():
+        return []
+    found: list[BackupRead] = []
+    for path in root.iterdir():
+        if not path.is_dir() or path.name.startswith("."):
+            continue
+        try:
+            found.append(_read(path, read_manifest(path)))
+        except MlgateError as error:
+            logger.warning("skipping %s: %s", path.name, error.detail)
+    return sorted(found, key=lambda b: (b.created_at, b.id), reverse=True)
+
+
+def resolve_backup(*, root: Path, ref: str, allow_path: bool = True) -> Path:
+    """A backup directory from a path (if ``allow_path``), an id under ``root``, or ``latest``."""
+    if ref == "latest":
+        backups = list_backups(root=root)
+        if not backups:
+            raise NotFound(f"no backups in {root}; create one with `mlgate backup create`")
+        return Path(backups[0].path)
+    path = Path(ref)
+    if allow_path and path.is_dir():
+        return path
+    candidate = root / ref
+    if "/" not in ref and not ref.startswith(".") and candidate.is_dir():
+        return candidate
+    raise NotFound(f"no backup '{ref}'; list them with `mlgate backup list`")
+
+
+def get_backup(*, path: Path) -> BackupRead:
+    return _read(path, read_manifest(path))
+
+
+def verify_backup(*, path: Path, key: bytes | None) -> VerifyReport:
+    """Check every checksum; with the key (or unencrypted) also decode everything, run the
+    database's integrity check and verify the audit chain up to the recorded head."""
+    try:
+        manifest = read_manifest(path)
+    except Invalid as error:
+        return VerifyReport(
+            backup_id=path.name, ok=False, checked_files=0, deep=False, problems=[error.detail]
+        )
+    problems = [p for p in (stored_checksum(path, entry) for entry in manifest.files) if p]
+    report = VerifyReport(
+        backup_id=manifest.id,
+        ok=False,
+        checked_files=len(manifest.files),
+        deep=False,
+        problems=problems,
+    )
+    try:
+        check_key(manifest, key)
+    except Invalid as error:
+        if key is not None:
+            report.problems.append(error.detail)
+        report.ok = not report.problems
+        return report
+    if problems:
+        return report
+    report.deep = True
+    try:
+        _deep_check(path, manifest, key, report)
+    except MlgateError as error:
+        report.problems.append(error.detail)
+    report.ok = not report.problems
+    return report
+
+
+def _deep_check(path: Path, manifest: Manifest, key: bytes | None, report: VerifyReport) -> None:
+    for entry in manifest.files:
+        if entry.kind == "blob":
+            with DecodedReader(path, entry, key=key) as reader:
+                reader.read_all_into(None)
+    database = next(e for e in manifest.files if e.kind == "database")
+    with tempfile.TemporaryDirectory(prefix="mlgate-verify-") as scratch:
+        copy = Path(scratch) / "store"
+        with copy.open("wb") as out, DecodedReader(path, database, key=key) as reader:
+            reader.read_all_into(out)
+        head = manifest.audit_head.hash
+        if manifest.dialect == "sqlite":
+            report.integrity = snapshot.check_sqlite_file(copy)
+            if report.integrity != "ok":
+                report.problems.append(
+                    f"{database.path} fails its integrity check: {report.integrity}"
+                )
+                return
+            chain = snapshot.verify_audit_in_sqlite_file(copy, head)
+        else:
+            report.integrity = snapshot.check_pg_dump(copy)
+            if report.integrity != "ok":
+                report.problems.append(f"{database.path}: {report.integrity}")
+                return
+            chain = snapshot.verify_audit_in_pg_dump(copy, head)
+    report.audit_entries = chain.entries
+    if not chain.ok:
+        report.problems.append(
+            f"{database.path}: audit chain broken at entry {chain.first_broken_seq}: {chain.reason}"
+        )
+    elif chain.head_seq != manifest.audit_head.seq:
+        report.problems.append(
+            f"{database.path}: audit head is entry {chain.head_seq}, the manifest says"
+            f" {manifest.audit_head.seq}"
+        )
+
+
+def prune_backups(
+    session: Session | None,
+    *,
+    root: Path,
+    policy: Retention,
+    actor: Principal,
+    dry_run: bool = False,
+) -> PruneResult:
+    """Delete backups the grandfather-father-son policy does not keep (``--dry-run``: list them)."""
+    backups = list_backups(root=root)
+    kept = select_kept([(b.id, b.created_at) for b in backups], policy)
+    result = PruneResult(
+        dry_run=dry_run,
+        keep=[b.id for b in backups if b.id in kept],
+        delete=[b.id for b in backups if b.id not in kept],
+    )
+    if dry_run or not result.delete:
+        return result
+    for backup_id in result.delete:
+        doomed = root / f".deleting-{backup_id}"
+        (root / backup_id).rename(doomed)  # atomic: a backup is either listed whole or gone
+        shutil.rmtree(doomed)
+    if session is not None:
+        audit.record(
+            session,
+            actor=actor,
+            action="backup.pruned",
+            object_type="backup",
+            object_id="retention",
+            change={"deleted": result.delete, "kept": len(result.keep)},
+        )
+    return result

@@ -1,0 +1,249 @@
+"""``mlgate backup …``: create, verify, restore, list, prune and drill backups."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+from mlgate.backup import drills, jobs, service
+from mlgate.backup.cipher import generate_key
+from mlgate.backup.restore import restore_backup
+from mlgate.cli.context import console, state
+from mlgate.cli.output import print_json, print_table
+from mlgate.errors import Conflict, Unavailable
+
+app = typer.Typer(help="Back up, verify, restore and drill the store.", no_args_is_help=True)
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+KeyFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file", help="Backup key (default: MLGATE_BACKUP_KEY_FILE).", show_default=False
+    ),
+]
+From = Annotated[
+    Path | None, typer.Option("--from", help="Backup directory (default: <data_dir>/backups).")
+]
+Advance = Callable[[str, int, int], None]
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Advance | None]:
+    if not enabled:
+        yield None
+        return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def advance(phase: str, n: int, total: int) -> None:
+            progress.update(task, description=phase, total=total, advance=n)
+
+        yield advance
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    to: Annotated[
+        Path | None, typer.Option("--to", help="Directory to write the backup under.")
+    ] = None,
+    key_file: KeyFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Take a consistent online backup of the store and its blobs (the server keeps running)."""
+    cli = state(ctx)
+    runtime = cli.runtime
+    key = jobs.key_for(runtime, key_file)
+    actor = cli.principal()
+    with _progress(not as_json) as advance:
+        backup = jobs.backup_job(runtime, actor=actor, root=to, key=key, progress=advance)
+    if as_json:
+        print_json(backup)
+        return
+    lock = " (encrypted)" if backup.encrypted else ""
+    console.print(
+        f"backup {backup.id}{lock}: {backup.files} files, {backup.size_bytes} bytes, audit head"
+        f" {backup.audit_head.seq} -> {backup.path}"
+    )
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    backup: str,
+    source: From = None,
+    key_file: KeyFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check every checksum, the database's integrity and the audit chain; name what is broken."""
+    runtime = state(ctx).runtime
+    path = service.resolve_backup(root=source or runtime.settings.backups_path, ref=backup)
+    report = service.verify_backup(path=path, key=jobs.key_for(runtime, key_file))
+    if as_json:
+        print_json(report)
+    if not report.ok:
+        raise Conflict(f"backup {report.backup_id} is damaged: " + "; ".join(report.problems))
+    if not as_json:
+        depth = "" if report.deep else " (checksums only: give --key-file to open it)"
+        console.print(
+            f"backup {report.backup_id} verified: {report.checked_files} files,"
+            f" integrity {report.integrity or '-'},"
+            f" {report.audit_entries or 0} audit entries{depth}"
+        )
+
+
+@app.command("restore")
+def restore(
+    ctx: typer.Context,
+    backup: str,
+    target: Annotated[
+        str | None, typer.Option(help="Store URL (default: the configured one).")
+    ] = None,
+    blob_dir: Annotated[
+        Path | None, typer.Option(help="Blob directory (default: configured).")
+    ] = None,
+    source: From = None,
+    key_file: KeyFile = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Move a non-empty target aside (renamed, never deleted)."),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would happen.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Restore BACKUP into an empty store, then verify it against its manifest."""
+    cli = state(ctx)
+    settings = cli.settings
+    path = service.resolve_backup(root=source or settings.backups_path, ref=backup)
+    key = jobs.key_for(cli.runtime, key_file)
+    actor = cli.principal()
+    cli.runtime.db.dispose()  # the target may be this very store: hold no connection to it
+    with _progress(not as_json and not dry_run) as advance:
+        result = restore_backup(
+            backup=path,
+            target_url=target or settings.database_url,
+            blob_dir=blob_dir or settings.blob_dir,
+            key=key,
+            actor=actor,
+            force=force,
+            dry_run=dry_run,
+            progress=advance,
+        )
+    if as_json:
+        print_json(result)
+        return
+    if dry_run:
+        console.print(f"dry run: restoring {result.backup_id} into {result.target} would:")
+        for action in result.actions:
+            console.print(f"  - {action}")
+        return
+    for aside in result.moved_aside:
+        console.print(f"moved aside: {aside}")
+    console.print(
+        f"restored {result.backup_id} into {result.target} and verified it"
+        f" ({result.bytes_restored} bytes in {result.seconds:.1f} s)"
+    )
+
+
+@app.command("list")
+def list_backups(ctx: typer.Context, source: From = None, as_json: AsJson = False) -> None:
+    """List backups, newest first."""
+    root = source or state(ctx).settings.backups_path
+    backups = service.list_backups(root=root)
+    if as_json:
+        print_json(backups)
+        return
+    print_table(
+        f"backups in {root} ({len(backups)})",
+        ["id", "created", "dialect", "bytes", "files", "encrypted", "audit head"],
+        [
+            (b.id, b.created_at, b.dialect, b.size_bytes, b.files, b.encrypted, b.audit_head.seq)
+            for b in backups
+        ],
+    )
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    source: From = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Delete backups outside the daily/weekly/monthly retention (MLGATE_BACKUP_KEEP_*)."""
+    cli = state(ctx)
+    result = jobs.prune_job(cli.runtime, actor=cli.principal(), root=source, dry_run=dry_run)
+    if as_json:
+        print_json(result)
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(f"{verb} {len(result.delete)} backups, keeping {len(result.keep)}")
+    for backup_id in result.delete:
+        console.print(f"  - {backup_id}")
+
+
+@app.command("drill")
+def drill(
+    ctx: typer.Context,
+    backup: Annotated[str, typer.Argument(help="Backup id or path.")] = "latest",
+    source: From = None,
+    key_file: KeyFile = None,
+    as_json: AsJson = False,
+) -> None:
+    """Restore a backup into scratch, verify and smoke-check it; record RTO and RPO."""
+    cli = state(ctx)
+    runtime = cli.runtime
+    path = service.resolve_backup(root=source or runtime.settings.backups_path, ref=backup)
+    result = jobs.drill_job(
+        runtime, actor=cli.principal(), backup=path, key=jobs.key_for(runtime, key_file)
+    )
+    if as_json:
+        print_json(result)
+    if not result.ok:
+        raise Unavailable(f"drill of {result.backup_id} failed: {result.detail}")
+    if not as_json:
+        console.print(
+            f"drill ok: {result.backup_id} restored in {result.rto_seconds:.2f} s (RTO), backup"
+            f" age {result.rpo_seconds:.0f} s (RPO); gateway: {result.gateway_check}"
+        )
+
+
+@app.command("drills")
+def list_drills(ctx: typer.Context, limit: int = 20, as_json: AsJson = False) -> None:
+    """Recorded drills: when, which backup, RTO, RPO, outcome."""
+    with state(ctx).session() as session:
+        rows = drills.list_drills(session, limit=limit)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        "restore drills",
+        ["at", "backup", "rto s", "rpo s", "ok", "detail"],
+        [(d.at, d.backup_id, d.rto_seconds, d.rpo_seconds, d.ok, d.detail) for d in rows],
+    )
+
+
+@app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option("--out", help="Key file to create (mode 0600).")],
+) -> None:
+    """Create a random AES-256 backup key file; keep it apart from the backups."""
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as error:
+        raise Conflict(f"{out} exists; a key file is never overwritten") from error
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generate_key().hex() + "\n")
+    console.print(f"backup key written to {out}; set MLGATE_BACKUP_KEY_FILE={out}")

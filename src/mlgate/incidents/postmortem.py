@@ -1,0 +1,86 @@
+"""Blameless postmortems: prefilled from the incident, rendered to Markdown and HTML.
+
+What the team has written (``set_postmortem``) wins; what they have not yet written is
+prefilled from the incident — its summary, impact flags, the first event as the trigger, tasks
+as action items and the whole timeline — so the draft exists the moment the incident does.
+HTML is rendered with Jinja2 autoescaping: timeline text comes from users and alerts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from mlgate.clock import utcnow
+from mlgate.incidents.schemas import ActionItem, IncidentRead, Postmortem
+
+__all__ = ["build", "render_html", "render_markdown"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+TODO = "_To be written._"
+
+
+def _impact(incident: IncidentRead) -> str:
+    parts = []
+    if incident.user_impact:
+        parts.append("users saw errors or degraded answers")
+    if incident.data_loss:
+        parts.append("data was lost")
+    if incident.rollback:
+        parts.append("a rollback was needed")
+    if incident.affected_routes:
+        parts.append("routes: " + ", ".join(incident.affected_routes))
+    if incident.affected_models:
+        parts.append("models: " + ", ".join(incident.affected_models))
+    return "; ".join(parts) if parts else TODO
+
+
+def build(incident: IncidentRead, written: dict[str, str] | None = None) -> Postmortem:
+    written = {k: v for k, v in (written or {}).items() if v}
+    end = incident.closed_at or utcnow()
+    first = incident.events[0].text if incident.events else ""
+    return Postmortem(
+        incident_number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        opened_at=incident.opened_at,
+        closed_at=incident.closed_at,
+        duration_minutes=round((end - incident.opened_at).total_seconds() / 60, 1),
+        commander=incident.commander,
+        summary=written.get("summary") or incident.summary or TODO,
+        impact=written.get("impact") or _impact(incident),
+        root_causes=written.get("root_causes") or TODO,
+        trigger=written.get("trigger") or first or TODO,
+        resolution=written.get("resolution") or TODO,
+        detection=written.get("detection")
+        or ("an automatic alert" if incident.cause_key else f"reported by {incident.created_by}"),
+        action_items=[
+            ActionItem(title=t.title, owner=t.owner, due_at=t.due_at, done=t.done_at is not None)
+            for t in incident.tasks
+        ],
+        went_well=written.get("went_well") or TODO,
+        went_wrong=written.get("went_wrong") or TODO,
+        lucky=written.get("lucky") or TODO,
+        timeline=incident.events,
+        required_because=incident.postmortem_reasons,
+    )
+
+
+def _environment(autoescape: bool) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=autoescape,  # noqa: S701 - off only for Markdown; render_html escapes
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_markdown(postmortem: Postmortem) -> str:
+    return _environment(False).get_template("postmortem.md.j2").render(pm=postmortem)
+
+
+def render_html(postmortem: Postmortem) -> str:
+    return _environment(True).get_template("postmortem.html.j2").render(pm=postmortem)
