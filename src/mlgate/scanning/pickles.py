@@ -1,0 +1,180 @@
+"""Disassembles pickle streams with pickletools, never loading them, and applies the import policy.
+
+The scanner replays the unpickler's stack and memo with inert values (pickle_vm), so a global
+whose module and name were assembled from memoised strings (STACK_GLOBAL after BINGET) is still
+resolved. What cannot be resolved to constant strings is itself a finding: a benign pickler never
+does that.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import re
+import warnings
+from typing import IO, Any, cast
+
+from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.pickle_vm import UNKNOWN, Call, GlobalRef, Machine, Malformed, step
+from mlgate.scanning.policy import classify_global, normalise_global
+from mlgate.scanning.schemas import Severity
+from mlgate.scanning.sniff import looks_like_pickle
+from mlgate.scanning.stream import Stream
+
+__all__ = ["scan_pickle_bytes", "scan_pickle_stream"]
+
+_MAX_NESTED = 64 << 20
+_MAX_STREAMS = 64
+_TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
+
+
+def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
+    if op == "EXT":
+        m.loc.report(Severity.HIGH, "pickle.extension-code",
+                     "an extension-registry code imports a global the scanner cannot see",
+                     subject=str(name), offset=offset)
+        return UNKNOWN
+    if not isinstance(module, str) or not isinstance(name, str):
+        m.loc.report(Severity.HIGH, "pickle.unresolved-global",
+                     f"{op} operands are not constant strings, so the imported name cannot be "
+                     "known", subject=op, offset=offset)
+        return UNKNOWN
+    m.globals_seen += 1
+    verdict = classify_global(module, name)
+    mod, attr = normalise_global(module.strip(), name.strip())
+    if verdict is not None:
+        m.loc.report(verdict.severity, verdict.rule, verdict.reason, subject=f"{mod}.{attr}",
+                     offset=offset)
+    return GlobalRef(mod, attr)
+
+
+def _nested(m: Machine, value: bytes, offset: int) -> None:
+    """A bytes constant that parses as a pickle is scanned: something may ``loads`` it."""
+    if (m.loc.depth >= MAX_DEPTH or len(value) > _MAX_NESTED
+            or not looks_like_pickle(value[:256], value[-1:])):
+        return
+    probe = Sink()
+    nested = _machine(Location(m.loc.file, probe, m.loc.member, m.loc.depth + 1))
+    try:
+        _disassemble(Stream(io.BytesIO(value)), nested)
+    except Malformed:
+        if nested.globals_seen == 0:
+            return  # raw data that merely starts like a pickle
+    m.loc.report(Severity.INFO, "pickle.nested", "a bytes constant holds another pickle",
+                 offset=offset)
+    for finding in probe.findings:
+        m.loc.sink.findings.append(finding.model_copy(
+            update={"message": f"nested pickle: {finding.message}", "offset": offset}))
+
+
+def _itemsize(dtype: Any) -> int | None:
+    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 for object dtype."""
+    if not isinstance(dtype, Call) or not isinstance(dtype.args, tuple) or not dtype.args:
+        return None
+    match = re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d*)", str(dtype.args[0]))
+    if match is None:
+        return None
+    kind, digits = match.group(1), match.group(2)
+    if kind == "O":
+        return 0
+    if kind in "?b" and not digits:
+        return 1
+    if not digits:
+        return None
+    return int(digits) * 4 if kind == "U" else int(digits)
+
+
+class _Joblib:
+    """Skips the raw array data joblib writes right after a NumpyArrayWrapper's BUILD."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+
+    def __call__(self, m: Machine, target: Call, offset: int) -> None:
+        if target.func != _JOBLIB_WRAPPER:
+            return
+        stream, state = self.stream, target.state
+        if not isinstance(state, dict):
+            raise Malformed("joblib array wrapper without a state dict", offset)
+        shape, size = state.get("shape"), _itemsize(state.get("dtype"))
+        if size == 0:  # object arrays are written as a complete pickle inline
+            _disassemble(stream, _machine(m.loc, stream))
+            return
+        if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not size:
+            raise Malformed("joblib array wrapper with an unreadable shape or dtype", offset)
+        count = 1
+        for dim in shape:
+            count *= dim
+        if state.get("numpy_array_alignment_bytes") is not None:
+            padding = stream.read(1)
+            if not padding or not stream.skip(padding[0]):
+                raise Malformed("joblib array padding is truncated", stream.tell())
+        if count < 0 or not stream.skip(count * size):
+            raise Malformed("joblib array data is truncated", stream.tell())
+
+
+def _machine(loc: Location, stream: Stream | None = None) -> Machine:
+    on_build = _Joblib(stream) if stream is not None else (lambda m, target, offset: None)
+    return Machine(loc, on_import=_import, on_bytes=_nested, on_build=on_build)
+
+
+def _disassemble(stream: Stream, m: Machine) -> Any:
+    """Runs one pickle to its STOP; returns the value left on the stack."""
+    source, origin = stream.direct()
+    try:
+        if source is not None:  # C-speed reads; the source's own tell() gives the offsets
+            for opcode, arg, pos in pickletools.genops(source):
+                if step(m, opcode.name, arg, (pos or 0) - origin):
+                    return m.stack[-1] if m.stack else None
+        else:
+            for opcode, arg, pos in pickletools.genops(cast("IO[bytes]", stream)):
+                if step(m, opcode.name, arg, pos if pos is not None else stream.tell()):
+                    return m.stack[-1] if m.stack else None
+    except (ValueError, EOFError, OverflowError, MemoryError, UnicodeError) as exc:
+        raise Malformed(str(exc), stream.tell()) from exc
+    raise Malformed("pickle ended before STOP", stream.tell())
+
+
+def scan_pickle_stream(stream: Stream, loc: Location) -> None:
+    """Scans each pickle in ``stream`` back to back; malformed input is a finding, not an error."""
+    # pickletools warns on odd string escapes that pickle itself accepts; they are not findings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _scan_streams(stream, loc)
+
+
+def _scan_streams(stream: Stream, loc: Location) -> None:
+    legacy_left = 0
+    for index in range(_MAX_STREAMS):
+        start = stream.tell()
+        try:
+            value = _disassemble(stream, _machine(loc, stream))
+        except Malformed as exc:
+            loc.report(Severity.HIGH, "pickle.malformed",
+                       f"the pickle stream is malformed or truncated ({exc}); it cannot be "
+                       "vouched for", offset=exc.offset if exc.offset is not None else start)
+            return
+        if index == 0 and value == _TORCH_LEGACY_MAGIC:
+            legacy_left = 4  # protocol, sys_info, the model, storage keys; then raw storages
+        elif legacy_left:
+            legacy_left -= 1
+            if legacy_left == 0:
+                return
+        head = stream.peek(64)
+        if not head:
+            return
+        if legacy_left or looks_like_pickle(head):
+            continue
+        loc.report(Severity.MEDIUM, "pickle.trailing-data",
+                   "data follows the pickle's STOP opcode and is not another pickle",
+                   offset=stream.tell())
+        return
+    loc.report(Severity.MEDIUM, "pickle.too-many-streams",
+               f"more than {_MAX_STREAMS} pickles back to back; the rest was not scanned",
+               offset=stream.tell())
+
+
+def scan_pickle_bytes(data: bytes, loc: Location) -> None:
+    """Scans an in-memory pickle (or several back to back)."""
+    scan_pickle_stream(Stream(io.BytesIO(data)), loc)

@@ -1,0 +1,194 @@
+"""The pickle import policy: an allowlist of safe globals and a list of dangerous callables."""
+
+from __future__ import annotations
+
+import _compat_pickle
+from dataclasses import dataclass
+
+from mlgate.scanning.schemas import Severity
+
+__all__ = ["Verdict", "classify_global", "normalise_global"]
+
+# Exact "module.name" globals that rebuild tensors, arrays and plain containers and run no code.
+SAFE_GLOBALS: frozenset[str] = frozenset(
+    {
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "collections.Counter",
+        "collections.deque",
+        "copyreg._reconstructor",
+        "_codecs.encode",
+        "builtins.set",
+        "builtins.frozenset",
+        "builtins.slice",
+        "builtins.complex",
+        "builtins.bytearray",
+        "builtins.range",
+        "builtins.object",
+        "builtins.list",
+        "builtins.dict",
+        "builtins.tuple",
+        "builtins.int",
+        "builtins.float",
+        "builtins.str",
+        "builtins.bytes",
+        "builtins.bool",
+        "datetime.datetime",
+        "datetime.date",
+        "datetime.time",
+        "datetime.timedelta",
+        "datetime.timezone",
+        "decimal.Decimal",
+        "uuid.UUID",
+        "argparse.Namespace",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy.core.numeric._frombuffer",
+        "numpy._core.multiarray._reconstruct",
+        "numpy._core.multiarray.scalar",
+        "numpy._core.numeric._frombuffer",
+        "numpy.random._pickle.__randomstate_ctor",
+        "numpy.random._pickle.__bit_generator_ctor",
+        "numpy.random._pickle.__generator_ctor",
+        "numpy.random.mtrand.RandomState",
+        "numpy.random._mt19937.MT19937",
+        "numpy.random._pcg64.PCG64",
+        "joblib.numpy_pickle.NumpyArrayWrapper",
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
+        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+        "torch.Size",
+        "torch.device",
+        "torch.Tensor",
+        "torch.nn.parameter.Parameter",
+        "torch.serialization._get_layout",
+        "torch._tensor._rebuild_from_type_v2",
+    }
+)
+
+# Module prefixes whose classes only hold data (estimators, layers, dtypes). Only class-like
+# names pass: functions there (sklearn.datasets.fetch_openml reaches the network) do not.
+CLASS_PREFIXES: tuple[str, ...] = (
+    "sklearn.",
+    "scipy.sparse.",
+    "numpy.dtypes.",
+    "torch.nn.modules.",
+)
+# Prefixes whose every name is safe to import and call.
+SAFE_PREFIXES: tuple[str, ...] = ("torch._utils._rebuild_",)
+
+# Exceptions carved out of SAFE_PREFIXES: helpers that run code or load files.
+UNSAFE_UNDER_SAFE_PREFIX: tuple[str, ...] = ("sklearn.utils._testing", "sklearn.externals")
+
+_TORCH_STORAGES = frozenset(
+    f"torch.{kind}Storage"
+    for kind in (
+        "Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
+        "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4",
+        "Untyped", "Typed",
+    )
+)
+_TORCH_DTYPES = frozenset(
+    f"torch.{name}"
+    for name in (
+        "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
+        "bool", "complex64", "complex128", "half", "float", "double", "long", "int", "short",
+        "strided", "sparse_coo", "contiguous_format", "preserve_format", "channels_last",
+    )
+)
+
+# Whole modules (and their submodules) that reach the OS, the network or the interpreter.
+DANGEROUS_MODULES: frozenset[str] = frozenset(
+    {
+        "os", "posix", "nt", "subprocess", "runpy", "pty", "socket", "shutil", "sys",
+        "importlib", "webbrowser", "requests", "httpx", "urllib", "urllib2", "urllib3", "http",
+        "ftplib", "telnetlib", "smtplib", "ctypes", "multiprocessing", "code", "codeop", "pdb",
+        "bdb", "pickle", "_pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve",
+        "commands", "popen2", "asyncio", "signal", "tempfile", "pathlib", "glob", "zipimport",
+        "pkgutil", "platform", "timeit", "cProfile", "profile", "trace", "pydoc", "venv",
+        "distutils", "setuptools", "pip", "io", "_io", "fileinput", "linecache", "_posixsubprocess",
+        "posixpath", "ntpath", "types", "inspect", "gc", "threading", "_thread"
+    }
+)
+
+# Single callables outside those modules that run code, open files or unpickle again.
+DANGEROUS_GLOBALS: frozenset[str] = frozenset(
+    {
+        "builtins.eval", "builtins.exec", "builtins.compile", "builtins.getattr",
+        "builtins.setattr", "builtins.delattr", "builtins.__import__", "builtins.open",
+        "builtins.breakpoint", "builtins.input", "builtins.globals", "builtins.locals",
+        "builtins.vars", "builtins.help", "builtins.memoryview", "builtins.type",
+        "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
+        "functools.partial", "functools.reduce",
+        "torch.load", "torch.storage._load_from_bytes", "torch.hub.load", "torch.jit.load",
+        "torch.serialization.load", "torch._C._jit_load", "numpy.load",
+        "numpy.testing._private.utils.runstring", "numpy.f2py.compile", "numpy.lib.npyio.load",
+        "joblib.load", "joblib.numpy_pickle.load", "keras.models.load_model",
+        "jinja2.Template", "pandas.read_pickle", "pandas.io.pickle.read_pickle",
+        "sklearn.datasets", "sklearn.utils._testing", "torch.hub", "torch.utils.cpp_extension",
+    }
+)
+
+# Roots of libraries that serialise their own classes; an unknown name there is less suspicious.
+KNOWN_ML_ROOTS = frozenset(
+    {"torch", "numpy", "sklearn", "scipy", "pandas", "collections", "xgboost", "lightgbm",
+     "transformers", "tokenizers", "joblib", "datetime", "catboost"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy says about one imported global."""
+
+    severity: Severity
+    rule: str
+    reason: str
+
+
+def normalise_global(module: str, name: str) -> tuple[str, str]:
+    """(module, name) after Python 2 names are mapped the way ``pickle.Unpickler`` maps them."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
+def _under(dotted: str, module: str) -> bool:
+    return dotted == module or dotted.startswith(module + ".")
+
+
+def classify_global(module: str, name: str) -> Verdict | None:
+    """None for an allowlisted global, else the finding it deserves."""
+    mod, name = normalise_global(module.strip(), name.strip())
+    full = f"{mod}.{name}"
+    parts = name.split(".")
+    if full in DANGEROUS_GLOBALS or any(_under(full, g) for g in DANGEROUS_GLOBALS):
+        return Verdict(Severity.CRITICAL, "pickle.dangerous-global",
+                       f"'{full}' can execute code, touch files or load another pickle")
+    if full in SAFE_GLOBALS:  # exact names only, so pathlib.PosixPath passes, pathlib.Path.open not
+        return None
+    root = mod.split(".", 1)[0]
+    if root in DANGEROUS_MODULES or any(p in DANGEROUS_MODULES for p in parts[:-1]):
+        return Verdict(Severity.CRITICAL, "pickle.dangerous-global",
+                       f"'{full}' reaches '{root}' or a module that touches the OS, network or "
+                       "interpreter")
+    if any(p.startswith("__") and p.endswith("__") for p in parts):
+        return Verdict(Severity.CRITICAL, "pickle.dunder-access",
+                       f"'{full}' reaches a dunder attribute, a common sandbox escape")
+    if full in _TORCH_STORAGES or full in _TORCH_DTYPES:
+        return None
+    if any(full.startswith(p) for p in SAFE_PREFIXES):
+        return None
+    if (
+        any(full.startswith(p) for p in CLASS_PREFIXES)
+        and parts[-1].lstrip("_")[:1].isupper()
+        and not any(full.startswith(u) for u in UNSAFE_UNDER_SAFE_PREFIX)
+    ):
+        return None
+    if root in KNOWN_ML_ROOTS:
+        return Verdict(Severity.MEDIUM, "pickle.unlisted-global",
+                       f"'{full}' is not on the allowlist of safe globals")
+    return Verdict(Severity.HIGH, "pickle.unlisted-global",
+                   f"'{full}' is not on the allowlist; loading this pickle imports and may call it")

@@ -1,0 +1,187 @@
+"""Scans model artifacts: recognises each file's format by its content and runs its checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zipfile
+from pathlib import Path
+
+from mlgate.errors import NotFound
+from mlgate.scanning import archives, graphs, tensors
+from mlgate.scanning.blob import Blob, file_blob, memory_blob
+from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.pickles import scan_pickle_stream
+from mlgate.scanning.policy import classify_global
+from mlgate.scanning.schemas import ScannedFile, ScanReport, Severity
+from mlgate.scanning.sniff import detect_format, zip_kind
+
+__all__ = ["detect_format", "scan_path"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_FILES = 100_000
+
+# What each extension promises; content that disagrees is reported (as info).
+_EXPECTED: dict[str, set[str]] = {
+    ".pkl": {"pickle"}, ".pickle": {"pickle"},
+    ".pt": {"pickle", "pytorch-zip", "tar"}, ".pth": {"pickle", "pytorch-zip", "tar"},
+    ".ckpt": {"pickle", "pytorch-zip", "tar"},
+    ".joblib": {"pickle", "gzip", "bz2", "xz", "zlib"},
+    ".npy": {"npy"}, ".npz": {"npz", "zip"}, ".h5": {"hdf5"}, ".hdf5": {"hdf5"},
+    ".keras": {"keras-zip"}, ".onnx": {"onnx"}, ".safetensors": {"safetensors"},
+    ".skops": {"skops"}, ".gguf": {"gguf"},
+}
+def _scan_zip(blob: Blob, loc: Location) -> str:
+    if blob.path is None and blob.data is None:  # a zip inside a container: load it once
+        data = blob.read_all()
+        if data is None:
+            loc.report(Severity.MEDIUM, "archive.too-large",
+                       "nested archive too large to open in memory; not scanned")
+            return "zip"
+        blob = memory_blob(blob.name, data)
+    names = archives.scan_zip(blob, loc, scan_blob)
+    kind = zip_kind(names)
+    if kind == "keras-zip":
+        handle = blob.seekable()
+        if handle is not None:
+            with handle, zipfile.ZipFile(handle) as archive:
+                graphs.check_keras_config(archive.read("config.json"), loc)
+    elif kind == "skops":
+        _scan_skops(blob, loc)
+    return kind
+
+
+def _scan_skops(blob: Blob, loc: Location) -> None:
+    """skops lists what it would import; anything it does not trust by default is a finding."""
+    try:
+        from skops.io import get_untrusted_types
+    except ImportError:
+        loc.report(Severity.MEDIUM, "skops.unscannable", "skops is not installed")
+        return
+    data = blob.read_all()
+    if data is None:
+        loc.report(Severity.MEDIUM, "skops.unscannable", "skops file too large to inspect")
+        return
+    try:
+        untrusted = get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises anything on hostile input
+        loc.report(Severity.HIGH, "skops.malformed",
+                   f"skops schema cannot be read ({str(exc)[:200]})")
+        return
+    for type_name in untrusted:
+        module, _, name = type_name.rpartition(".")
+        verdict = classify_global(module, name)
+        if verdict is not None:
+            loc.report(verdict.severity, "skops.untrusted-type",
+                       f"skops would need to trust '{type_name}': {verdict.reason}",
+                       subject=type_name)
+        else:
+            loc.report(Severity.INFO, "skops.untrusted-type",
+                       f"'{type_name}' is not trusted by skops but is on mlgate's allowlist",
+                       subject=type_name)
+
+
+def scan_blob(blob: Blob, loc: Location) -> None:
+    """Scans one file or archive member; members of archives come back through here."""
+    _scan_blob(blob, loc)
+
+
+def _scan_blob(blob: Blob, loc: Location) -> str:
+    kind = detect_format(blob)
+    if loc.depth > MAX_DEPTH and kind != "unknown":
+        loc.report(Severity.MEDIUM, "archive.too-deep", "containers nested too deeply to scan")
+        return kind
+    if kind == "pickle":
+        with blob.stream() as stream:
+            scan_pickle_stream(stream, loc)
+    elif kind == "zip":
+        kind = _scan_zip(blob, loc)
+    elif kind == "tar":
+        archives.scan_tar(blob, loc, scan_blob)
+    elif kind in ("gzip", "bz2", "xz", "zlib"):
+        inner = archives.compressed_blob(blob, kind)
+        scan_blob(inner, loc.deeper())
+    elif kind == "npy":
+        tensors.scan_npy(blob, loc)
+    elif kind == "safetensors":
+        tensors.scan_safetensors(blob, loc)
+    elif kind == "gguf":
+        tensors.scan_gguf(blob, loc)
+    elif kind == "hdf5":
+        if loc.member is None or not blob.name.endswith(".weights.h5"):
+            graphs.scan_hdf5(blob, loc)
+    elif kind == "savedmodel":
+        graphs.scan_saved_model(blob, loc)
+    elif kind == "onnx?":
+        kind = "onnx" if graphs.scan_onnx(blob, loc) else "unknown"
+    return kind
+
+
+def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> int:
+    display = str(path.relative_to(root)) if path != root else path.name
+    loc = Location(display, sink)
+    blob = file_blob(path)
+    try:
+        kind = _scan_blob(blob, loc)
+    except OSError as exc:
+        loc.report(Severity.HIGH, "file.unreadable", f"file cannot be read ({exc.strerror})")
+        kind = "unreadable"
+    except Exception as exc:  # a parser bug must fail closed: the file counts as unscanned
+        logger.exception("scanner failed on %s", display)
+        loc.report(Severity.HIGH, "scanner.error",
+                   f"the scanner failed on this file ({type(exc).__name__}); treat it as unscanned")
+        kind = "error"
+    expected = _EXPECTED.get(path.suffix.lower())
+    if expected is not None and kind not in expected:
+        loc.report(Severity.INFO, "file.extension-mismatch",
+                   f"extension '{path.suffix}' does not match the content ({kind})",
+                   subject=kind)
+    if kind == "unknown":
+        loc.report(Severity.INFO, "file.unrecognised", "format not recognised; not scanned")
+    files.append(ScannedFile(path=display, format=kind, size=blob.size))
+    return blob.size
+
+
+def _walk(root: Path, sink: Sink) -> list[Path]:
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root.resolve()):
+                    Location(str(path.relative_to(root)), sink).report(
+                        Severity.HIGH, "file.symlink-escape",
+                        "symlink points outside the scanned directory", subject=str(target))
+                continue
+            found.append(path)
+            if len(found) >= _MAX_FILES:
+                Location(str(root), sink).report(Severity.MEDIUM, "file.too-many",
+                                                 f"stopped after {_MAX_FILES} files")
+                return found
+    return found
+
+
+def scan_path(path: str | os.PathLike[str]) -> ScanReport:
+    """Scans a file or a directory tree of model artifacts; never loads or runs any of them."""
+    root = Path(path)
+    if not root.exists():
+        raise NotFound(f"nothing to scan at '{root}'; pass an existing file or directory")
+    started = time.perf_counter()
+    sink = Sink()
+    files: list[ScannedFile] = []
+    paths = _walk(root, sink) if root.is_dir() else [root]
+    total = sum(_scan_file(p, root, sink, files) for p in paths)
+    findings = sorted(sink.findings, key=lambda f: (-f.severity.rank, f.file, f.offset or 0))
+    return ScanReport(
+        target=str(root),
+        findings=findings,
+        files=files,
+        files_scanned=len(files),
+        bytes_scanned=total,
+        duration_s=time.perf_counter() - started,
+        max_severity=findings[0].severity if findings else None,
+    )

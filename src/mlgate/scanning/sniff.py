@@ -1,0 +1,116 @@
+"""Recognises artifact formats by content (magic bytes and opcode structure), not by name."""
+
+from __future__ import annotations
+
+import itertools
+import pickletools
+import re
+import warnings
+
+from mlgate.scanning.blob import Blob
+
+__all__ = ["detect_format", "looks_like_pickle", "zip_kind"]
+
+_P0_GLOBAL = re.compile(rb"^\(?[ci][A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n")
+_P0_START = frozenset(b"(c}])NIFLSVXKJMGTUBCi")
+
+
+def _opcodes_parse(head: bytes) -> bool:
+    """True when ``head`` reads as at least two valid opcodes (running out of bytes is fine)."""
+    count = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            for opcode, _, _ in itertools.islice(pickletools.genops(head), 64):
+                count += 1
+                if opcode.name == "STOP":
+                    break
+        except ValueError as exc:
+            return count >= 2 and ("exhausted" in str(exc) or "only" in str(exc))
+    return count >= 2
+
+
+def might_be_protocol0(head: bytes) -> bool:
+    """A cheap first test on ``head`` alone; only then is the content's last byte worth reading."""
+    return bool(head) and head[0] in _P0_START and _opcodes_parse(head)
+
+
+def looks_like_pickle(head: bytes, last: bytes | None = None) -> bool:
+    """True when ``head`` starts like a pickle of any protocol (0-5).
+
+    Protocols 2-5 announce themselves with PROTO; for 0 and 1 the stream must open with a
+    global or, when ``last`` (the final byte of the content) is known, parse and end in STOP.
+    """
+    if len(head) >= 2 and head[0] == 0x80:
+        return head[1] <= 5
+    if not head or head[0] not in _P0_START:
+        return False
+    if _P0_GLOBAL.match(head):
+        return True
+    return last == b"." and _opcodes_parse(head)
+
+
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"\xfd7": "xz"}
+
+
+def _last_byte(blob: Blob) -> bytes | None:
+    if blob.path is None:
+        if blob.data is not None:
+            return blob.data[-1:]
+        data = blob.read_all(64 << 20) if 0 < blob.size <= 64 << 20 else None
+        return data[-1:] if data else None
+    with open(blob.path, "rb") as handle:
+        handle.seek(max(blob.size - 1, 0))
+        return handle.read(1)
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    if len(head) < 10:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and length >= 2
+
+
+def detect_format(blob: Blob) -> str:
+    """The format of ``blob`` judged from its bytes (SavedModel is the one judged by name)."""
+    head = blob.head(1024)
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        return "hdf5"
+    if head[:4] == b"GGUF":
+        return "gguf"
+    if head[:2] in _COMPRESSED and (head[:3] == b"BZh" or head[:2] != b"BZ"):
+        return _COMPRESSED[head[:2]]
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if looks_like_pickle(head) or (
+        might_be_protocol0(head) and looks_like_pickle(head, _last_byte(blob))
+    ):
+        return "pickle"
+    if head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
+        return "zlib"
+    if _is_safetensors(head, blob.size):
+        return "safetensors"
+    if blob.name == "saved_model.pb":
+        return "savedmodel"
+    if head[:1] == b"\x08":
+        return "onnx?"
+    return "unknown"
+
+
+def zip_kind(names: list[str]) -> str:
+    base = {n.rsplit("/", 1)[-1] for n in names}
+    if "data.pkl" in base:
+        return "pytorch-zip"
+    if "schema.json" in names:
+        return "skops"
+    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+        return "keras-zip"
+    if names and all(n.endswith(".npy") for n in names):
+        return "npz"
+    return "zip"

@@ -1,0 +1,109 @@
+"""Hostile bytes never crash the scanner: malformed input becomes a finding, not an exception."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mlgate.scanning.blob import memory_blob
+from mlgate.scanning.context import Location, Sink
+from mlgate.scanning.pickles import scan_pickle_bytes
+from mlgate.scanning.scanner import scan_blob
+from mlgate.scanning.schemas import Severity
+from tests.scanning.corpus import Exploit, memo_stack_global
+
+SEEDS = [
+    pickle.dumps(OrderedDict(a=[1, 2.5, "x"], b=(b"\x00" * 8, None)), protocol=p)
+    for p in range(6)
+] + [pickle.dumps(Exploit(), protocol=2), memo_stack_global()]
+
+
+def _containers() -> list[bytes]:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("archive/data.pkl", SEEDS[2])
+        archive.writestr("archive/data/0", b"\x80\x02" + b"\x01" * 30,
+                         compress_type=zipfile.ZIP_DEFLATED)
+    npy = io.BytesIO()
+    np.save(npy, np.arange(4.0))
+    return [buf.getvalue(), gzip.compress(SEEDS[4]), npy.getvalue()]
+
+
+CONTAINERS = _containers()
+
+
+@st.composite
+def mutated(draw: st.DrawFn, seeds: list[bytes]) -> bytes:
+    data = bytearray(draw(st.sampled_from(seeds)))
+    for _ in range(draw(st.integers(1, 8))):
+        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        pos = draw(st.integers(0, max(len(data) - 1, 0)))
+        if action == "flip" and data:
+            data[pos] = draw(st.integers(0, 255))
+        elif action == "insert":
+            data[pos:pos] = draw(st.binary(min_size=1, max_size=8))
+        elif action == "delete" and data:
+            del data[pos]
+        elif action == "truncate":
+            del data[pos:]
+    return bytes(data)
+
+
+def mutated_pickles() -> st.SearchStrategy[bytes]:
+    return mutated(SEEDS)
+
+
+FUZZ = settings(max_examples=300, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(st.binary(max_size=512) | mutated_pickles())
+def test_pickle_scanner_never_raises(data: bytes) -> None:
+    sink = Sink()
+    scan_pickle_bytes(data, Location("fuzz.pkl", sink))
+    for finding in sink.findings:
+        assert finding.severity in Severity
+
+
+@FUZZ
+@given(mutated_pickles())
+def test_mutated_pickle_is_never_silently_clean_when_it_breaks(data: bytes) -> None:
+    sink = Sink()
+    scan_pickle_bytes(data, Location("fuzz.pkl", sink))
+    try:
+        pickletools_ok = _parses(data)
+    except Exception:
+        pickletools_ok = False
+    if not pickletools_ok:
+        assert sink.findings, "a stream pickletools rejects must produce a finding"
+
+
+def _parses(data: bytes) -> bool:
+    import pickletools
+
+    return any(opcode.name == "STOP" for opcode, _, _ in pickletools.genops(data))
+
+
+@FUZZ
+@given(st.sampled_from([b"PK\x03\x04", b"\x93NUMPY\x01\x00", b"GGUF\x03\x00\x00\x00",
+                        b"\x1f\x8b\x08", b"\x78\x9c", b"\x89HDF\r\n\x1a\n",
+                        b"\x10\x00\x00\x00\x00\x00\x00\x00{", b"\x08\x07"]),
+       st.binary(max_size=300))
+def test_every_format_reader_survives_garbage(magic: bytes, tail: bytes) -> None:
+    sink = Sink()
+    scan_blob(memory_blob("fuzz.bin", magic + tail), Location("fuzz.bin", sink))
+
+
+@FUZZ
+@given(mutated(CONTAINERS))
+def test_mutated_containers_never_raise(data: bytes) -> None:
+    sink = Sink()
+    scan_blob(memory_blob("fuzz.pt", data), Location("fuzz.pt", sink))
