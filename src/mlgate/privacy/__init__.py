@@ -1,4 +1,9 @@
-"""PII detection and redaction, envelope encryption and log scrubbing (pure library, no SQL)."""
+"""PII detection and redaction, envelope encryption and log scrubbing, and the privacy admin.
+
+This package root re-exports the pure library (no SQL). The admin — secret store, request-log
+payloads, retention, legal holds, subject requests, records of processing — is reached through
+``mlgate.privacy.service`` (and ``routes``/``cli``), never imported from here.
+"""
 
 from mlgate.privacy.crypto import (
     Envelope,

@@ -1,0 +1,146 @@
+"""Payload logging by route log mode, done in the request-log writer thread, never per request.
+
+The gateway hands each record's inputs and outputs (``CapturedPayload``) to :class:`PayloadSink`
+only for routes in mode ``redacted`` or ``full``. The sink runs inside the batch writer's thread:
+
+- ``redacted``: every string is run through the PII detector and entities become ``<TYPE>``;
+  the redacted JSON is stored as is.
+- ``full``: the JSON is sealed with AES-256-GCM under the subject's data key from the key store
+  (the route's key when the request names no subject); the record id is the associated data.
+
+Both keep the entity types the detector saw (``categories``) for the records of processing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.orm import Session
+
+from mlgate.errors import Invalid
+from mlgate.gateway.requestlog import RequestLogRecord
+from mlgate.privacy.crypto import MasterKeyProvider
+from mlgate.privacy.keys import PrivacyKeys
+from mlgate.privacy.keystore import KeyStore
+from mlgate.privacy.models import RequestPayload
+from mlgate.privacy.payload import redact_json
+from mlgate.privacy.pii import detect
+from mlgate.privacy.redact import Replace
+from mlgate.store.database import Database
+
+__all__ = ["PayloadSink", "key_ref", "open_payload"]
+
+logger = logging.getLogger(__name__)
+LOGGED_MODES = ("redacted", "full")
+
+
+def key_ref(route: str, subject: str | None) -> str:
+    """The key-store entry a ``full`` payload is sealed under."""
+    return subject if subject is not None else f"route:{route}"
+
+
+class _Recording:
+    """A ``Replace`` operator that also notes which entity types it replaced."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+        self._replace = Replace()
+
+    def __call__(self, value: str, entity_type: str) -> str:
+        self.seen.add(entity_type)
+        return self._replace(value, entity_type)
+
+
+def _categories(value: Any, seen: set[str], depth: int = 0) -> None:
+    if depth > 200:
+        return
+    if isinstance(value, dict):
+        for item in value.values():
+            _categories(item, seen, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _categories(item, seen, depth + 1)
+    elif isinstance(value, str):
+        seen.update(f.entity_type for f in detect(value))
+
+
+def _seal(key: bytes, document: Any, record_id: str) -> bytes:
+    nonce = os.urandom(12)
+    plain = json.dumps(document, separators=(",", ":"), default=str).encode()
+    return nonce + AESGCM(key).encrypt(nonce, plain, record_id.encode())
+
+
+def open_payload(row: RequestPayload, keys_session: Session, master: MasterKeyProvider) -> Any:
+    """The payload of ``row`` in clear: the redacted body, or the decrypted ``full`` payload.
+
+    Raises ``Invalid`` when the data key is gone (the subject was erased): nothing can read it.
+    """
+    if row.mode != "full":
+        return row.body
+    if row.sealed is None or row.key_ref is None:
+        return None
+    key = KeyStore.data_key(keys_session, ref=row.key_ref, master=master)
+    if key is None:
+        raise Invalid(f"payload {row.id} is unreadable: its data key was destroyed (erased)")
+    try:
+        plain = AESGCM(key).decrypt(row.sealed[:12], row.sealed[12:], row.id.encode())
+    except InvalidTag as exc:
+        raise Invalid(f"payload {row.id} does not decrypt: it was altered") from exc
+    return json.loads(plain)
+
+
+class PayloadSink:
+    """A ``RequestLogWriter`` sink that stores payloads by log mode (runs in the writer thread)."""
+
+    def __init__(self, db: Database, keys: PrivacyKeys) -> None:
+        self._db = db
+        self._keys = keys
+
+    def __call__(self, records: Sequence[RequestLogRecord]) -> None:
+        captured = [r for r in records if r.payload is not None and r.payload.mode in LOGGED_MODES]
+        if not captured:
+            return
+        rows: list[RequestPayload] = []
+        keystore = self._keys.keystore
+        master = self._keys.master
+        # The key store commits first: a payload row never exists without its key.
+        with keystore.unit_of_work() as keys_session:
+            for record in captured:
+                rows.append(self._row(keys_session, master, record))
+        with self._db.unit_of_work() as session:
+            session.add_all(rows)
+
+    @staticmethod
+    def _row(
+        keys_session: Session, master: MasterKeyProvider, record: RequestLogRecord
+    ) -> RequestPayload:
+        captured = record.payload
+        assert captured is not None
+        inputs = redact_json(captured.inputs) if captured.redact_inputs else captured.inputs
+        document = {"inputs": inputs, "outputs": captured.outputs}
+        row = RequestPayload(
+            id=record.id,
+            at=record.at,
+            route=record.route,
+            subject=record.subject,
+            mode=captured.mode,
+        )
+        if captured.mode == "redacted":
+            recording = _Recording()
+            row.body = redact_json(document, recording)
+            row.categories = sorted(recording.seen)
+            return row
+        seen: set[str] = set()
+        _categories(document, seen)
+        ref = key_ref(record.route, record.subject)
+        key = KeyStore.data_key_or_create(keys_session, ref=ref, master=master)
+        row.categories = sorted(seen)
+        row.sealed = _seal(key, document, record.id)
+        row.key_ref = ref
+        return row

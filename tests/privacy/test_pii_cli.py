@@ -1,0 +1,61 @@
+"""``mlgate pii scan|redact`` on text and JSON Lines files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.privacy.conftest import CliRunner
+
+LINES = [
+    {"id": 1, "note": "write to jane.doe@example.com"},
+    {"id": 2, "nested": {"phone": "call +1 415 555 2671", "ok": "nothing here"}},
+    {"id": 3, "note": "no pii"},
+]
+
+
+def _jsonl(tmp_path: Path) -> Path:
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in LINES))
+    return path
+
+
+def test_scan_reports_types_and_places_never_values(cli: CliRunner, tmp_path: Path) -> None:
+    scanned = cli("pii", "scan", str(_jsonl(tmp_path)), "--json")
+    assert scanned.code == 0, scanned.err
+    report = json.loads(scanned.out)
+    assert report["counts"]["EMAIL_ADDRESS"] == 1
+    assert report["counts"]["PHONE_NUMBER"] == 1
+    paths = {(f["line"], f["path"]) for f in report["findings"]}
+    assert paths == {(1, "$.note"), (2, "$.nested.phone")}
+    assert "jane.doe" not in scanned.out
+
+
+def test_redact_writes_a_copy_and_refuses_to_overwrite(cli: CliRunner, tmp_path: Path) -> None:
+    source = _jsonl(tmp_path)
+    target = tmp_path / "clean.jsonl"
+    done = cli("pii", "redact", str(source), "-o", str(target))
+    assert done.code == 0, done.err
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert rows[0]["note"] == "write to <EMAIL_ADDRESS>"
+    assert rows[1]["nested"]["ok"] == "nothing here"
+    assert rows[2] == LINES[2]
+    again = cli("pii", "redact", str(source), "-o", str(target))
+    assert again.code == 1
+    assert "exists" in again.err
+
+
+def test_text_files_are_redacted_line_by_line(cli: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_text("hello jane.doe@example.com\nsecond line\n")
+    done = cli("pii", "redact", str(source), "--operator", "mask")
+    assert done.code == 0, done.err
+    assert "jane.doe@example.com" not in done.out
+    assert done.out.splitlines()[1] == "second line"
+    bad = cli("pii", "scan", str(tmp_path / "records.jsonl"))
+    assert bad.code == 2
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
+    failed = cli("pii", "scan", str(broken))
+    assert failed.code == 1
+    assert "line 1" in failed.err

@@ -1,0 +1,154 @@
+"""Retention purges exactly the expired records (injected clock); legal holds are respected."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.gateway.models import RequestLog
+from mlgate.ids import new_id
+from mlgate.privacy import service
+from mlgate.privacy.models import RequestPayload
+from mlgate.privacy.schemas import HoldCreate
+from mlgate.privacy.subjects import subject_pseudonym
+from mlgate.runtime import Runtime
+from tests.privacy.conftest import CliRunner, serve_upstream_route
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+SECOND = timedelta(seconds=1)
+
+
+def _log(runtime: Runtime, route: str, at: datetime, subject: str | None = None) -> str:
+    record_id = new_id()
+    pseudonym = subject_pseudonym(runtime.secret, subject)
+    with runtime.db.unit_of_work() as session:
+        session.add(
+            RequestLog(
+                id=record_id,
+                at=at,
+                route=route,
+                model="m",
+                version=1,
+                target=None,
+                status=200,
+                outcome="ok",
+                latency_ms=1.0,
+                attempts=1,
+                key_id=None,
+                subject=pseudonym,
+                request_id="r",
+            )
+        )
+        session.add(
+            RequestPayload(
+                id=record_id,
+                at=at,
+                route=route,
+                subject=pseudonym,
+                mode="redacted",
+                categories=[],
+                body={"inputs": "x"},
+            )
+        )
+    return record_id
+
+
+def _remaining(runtime: Runtime) -> tuple[set[str], set[str]]:
+    with runtime.db.unit_of_work() as session:
+        logs = set(session.scalars(select(RequestLog.id)))
+        payloads = set(session.scalars(select(RequestPayload.id)))
+    return logs, payloads
+
+
+def _routes(runtime: Runtime) -> None:
+    url = "http://127.0.0.1:9"  # never called: purging reads only the routes' retention
+    serve_upstream_route(runtime, route="short", model="short-m", url=url, retention_days=1)
+    serve_upstream_route(runtime, route="long", model="long-m", url=url, retention_days=10)
+
+
+def test_purge_deletes_exactly_the_expired_records(runtime: Runtime, admin: Principal) -> None:
+    _routes(runtime)
+    expired = {
+        _log(runtime, "short", NOW - DAY),  # exactly at the limit: retained a full day
+        _log(runtime, "short", NOW - 5 * DAY),
+        _log(runtime, "long", NOW - 10 * DAY - SECOND),
+        _log(runtime, "gone", NOW - 30 * DAY),  # a deleted route keeps the default 30 days
+    }
+    kept = {
+        _log(runtime, "short", NOW - DAY + SECOND),
+        _log(runtime, "long", NOW - 9 * DAY),
+        _log(runtime, "gone", NOW - 29 * DAY),
+        _log(runtime, "short", NOW),
+    }
+
+    dry = service.purge_job(runtime, now=NOW, dry_run=True, actor=admin)
+    assert (dry.logs, dry.payloads) == (4, 4)
+    assert _remaining(runtime) == (expired | kept, expired | kept)
+
+    result = service.purge_job(runtime, now=NOW, actor=admin)
+    assert (result.logs, result.payloads) == (4, 4)
+    assert {r.route: r.logs for r in result.routes} == {"gone": 1, "long": 1, "short": 2}
+    assert _remaining(runtime) == (kept, kept)
+    with runtime.db.unit_of_work() as session:
+        assert [e.action for e in audit.get_all(session)].count("privacy.purged") == 1
+    again = service.purge_job(runtime, now=NOW, actor=admin)
+    assert (again.logs, again.payloads) == (0, 0)
+
+
+def test_legal_holds_suspend_purging_until_lifted(runtime: Runtime, admin: Principal) -> None:
+    _routes(runtime)
+    held_route = _log(runtime, "long", NOW - 20 * DAY)
+    held_subject = _log(runtime, "short", NOW - 5 * DAY, subject="carol@example.com")
+    other_subject = _log(runtime, "short", NOW - 5 * DAY, subject="dave@example.com")
+    with runtime.db.unit_of_work() as session:
+        route_hold = service.add_hold(
+            session,
+            secret=runtime.secret,
+            hold_in=HoldCreate(kind="route", target="long", reason="case 17"),
+            actor=admin,
+        )
+        subject_hold = service.add_hold(
+            session,
+            secret=runtime.secret,
+            hold_in=HoldCreate(kind="subject", target="carol@example.com", reason="case 18"),
+            actor=admin,
+        )
+        assert "carol" not in subject_hold.target  # stored as the pseudonym only
+
+    result = service.purge_job(runtime, now=NOW, actor=admin)
+    assert result.logs == 1
+    assert result.spared_by_subject_holds == 1
+    assert next(r for r in result.routes if r.route == "long").held
+    assert _remaining(runtime)[0] == {held_route, held_subject}
+    assert other_subject not in _remaining(runtime)[1]
+
+    with runtime.db.unit_of_work() as session:
+        service.remove_hold(session, hold_id=route_hold.id, actor=admin)
+        service.remove_hold(session, hold_id=subject_hold.id, actor=admin)
+        assert service.list_holds(session) == []
+    service.purge_job(runtime, now=NOW, actor=admin)
+    assert _remaining(runtime) == (set(), set())
+
+
+def test_purge_and_holds_from_the_cli(cli: CliRunner, runtime: Runtime) -> None:
+    assert cli("init").code == 0
+    old = _log(runtime, "gone", datetime.now(UTC) - 31 * DAY)
+    added = cli("privacy", "hold", "add", "--route", "gone", "--reason", "audit", "--json")
+    assert added.code == 0, added.err
+    assert cli("privacy", "hold", "add", "--route", "gone", "--reason", "again").code == 1
+    held = cli("privacy", "purge", "--json")
+    assert held.code == 0
+    assert '"logs": 0' in held.out
+    hold_id = cli("privacy", "hold", "list", "--json").out.split('"id": "')[1].split('"')[0]
+    assert cli("privacy", "hold", "remove", hold_id).code == 0
+    dry = cli("privacy", "purge", "--dry-run", "--json")
+    assert '"logs": 1' in dry.out
+    assert old in _remaining(runtime)[0]
+    done = cli("privacy", "purge")
+    assert done.code == 0
+    assert "deleted 1 log(s)" in done.out
+    assert _remaining(runtime) == (set(), set())
