@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -25,6 +26,13 @@ from mlgate.config import Settings
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
 from mlgate.store.migrate import upgrade
+
+# Wall-clock deadlines per example make property tests flaky on a busy 2-core machine; the
+# properties are about behaviour, not speed (speed is measured in bench/).
+hypothesis.settings.register_profile(
+    "mlgate", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow]
+)
+hypothesis.settings.load_profile("mlgate")
 
 PG_ADMIN_URL = "postgresql+psycopg://127.0.0.1:5432/test"
 TEST_SECRET = "test-secret-" + "x" * 40

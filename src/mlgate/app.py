@@ -9,29 +9,85 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from mlgate import __version__
+from mlgate.approvals import outbox
+from mlgate.approvals.routes import router as approvals_router
 from mlgate.audit.routes import router as audit_router
 from mlgate.auth.routes import router as keys_router
+from mlgate.backup import jobs as backup_jobs
+from mlgate.backup.routes import router as backup_router
 from mlgate.bodylimit import BodySizeLimit
+from mlgate.cards.routes import router as cards_router
 from mlgate.config import Settings, get_settings
+from mlgate.gateway.dataplane import Gateway
+from mlgate.gateway.routes import client as gateway_client_router
+from mlgate.gateway.routes import control as routes_router
 from mlgate.health import router as health_router
+from mlgate.incidents.routes import router as incidents_router
+from mlgate.jobs import Scheduler
+from mlgate.privacy import jobs as privacy_jobs
+from mlgate.privacy import serving as privacy_serving
+from mlgate.privacy.routes import privacy_router, secrets_router
 from mlgate.problems import RequestIdMiddleware, install_error_handlers
+from mlgate.readiness.routes import router as readiness_router
 from mlgate.registry.routes import router as registry_router
 from mlgate.runtime import Runtime
+from mlgate.scanning.routes import router as scanning_router
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 API_BODY_LIMIT = 10 * 1024 * 1024
+WEBHOOK_INTERVAL = 2.0
+BACKUP_CHECK_INTERVAL = 300.0
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or (runtime.settings if runtime else get_settings())
     runtime = runtime or Runtime.from_settings(settings)
 
+    serves_gateway = settings.role in ("all", "gateway")
+    serves_control = settings.role in ("all", "control")
+    privacy = privacy_serving.privacy_for(runtime)
+    gateway = (
+        Gateway(
+            runtime,
+            log_sinks=privacy_serving.payload_sinks(runtime, privacy),
+            resolve_secret=privacy_serving.secret_resolver(privacy),
+        )
+        if serves_gateway
+        else None
+    )
+
+    scheduler = Scheduler()
+    scheduler.add(
+        "webhook-delivery",
+        WEBHOOK_INTERVAL,
+        lambda: outbox.deliver_due(runtime.db, server_secret=runtime.secret),
+    )
+    if settings.backup_schedule:
+        # Verifies the audit chain, backs up when the newest backup is older than the
+        # interval, prunes; failures open incidents.
+        scheduler.add("backup", BACKUP_CHECK_INTERVAL, lambda: backup_jobs.scheduled_run(runtime))
+    scheduler.add(
+        "privacy-purge",
+        settings.privacy_purge_interval_seconds,
+        lambda: privacy_jobs.purge_job(runtime),
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        runtime.close()
+        if gateway is not None:
+            await gateway.start()
+        if serves_control:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            if gateway is not None:
+                await gateway.stop()
+            privacy.close()
+            runtime.close()
 
     app = FastAPI(
         title="mlgate",
@@ -40,16 +96,32 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.readiness_checks = []
+    app.state.gateway = gateway
+    app.state.scheduler = scheduler
+    app.state.privacy = privacy
     install_error_handlers(app)
     app.include_router(health_router)
+    if gateway is not None:  # first: the hot path should not be matched after 100 routes
+        app.include_router(gateway_client_router)
     if settings.role in ("all", "control"):
         for router in (keys_router, audit_router, registry_router):
             app.include_router(router)
+        app.include_router(approvals_router)
+        app.include_router(cards_router)
+        app.include_router(incidents_router)
+        app.include_router(readiness_router)
+        app.include_router(backup_router)
+        app.include_router(routes_router)
+        app.include_router(privacy_router)
+        app.include_router(secrets_router)
+        app.include_router(scanning_router)
 
     def limit_for(path: str) -> int:
         if path.startswith("/api/v1/models/") and path.endswith("/versions"):
             return settings.max_upload_bytes
+        if gateway is not None and path.startswith("/v1/routes/"):
+            route = gateway.table.routes.get(path.split("/")[3])
+            return route.limits.max_body_bytes if route else API_BODY_LIMIT
         return API_BODY_LIMIT
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)

@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(
         default=None, description="Redis URL for state shared by gateway replicas."
     )
+    redis_prefix: str = Field(
+        default="mlgate",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Namespace of this deployment's keys in Redis (limits, breakers).",
+    )
+    incident_breaker_open_seconds: float = Field(
+        default=60.0, gt=0, description="A breaker open this long opens an automatic incident."
+    )
+    incident_degraded_rate: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="A route answering degraded or 503 above this share of a minute's requests"
+        " opens an automatic incident.",
+    )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
     )
@@ -64,6 +79,60 @@ class Settings(BaseSettings):
     )
     key_grace_seconds: int = Field(
         default=24 * 3600, ge=0, description="How long a rotated API key keeps working."
+    )
+    backup_dir: Path | None = Field(
+        default=None, description="Where backups are written; default: <data_dir>/backups."
+    )
+    backup_key_file: Path | None = Field(
+        default=None,
+        description="File holding the 32-byte hex key that encrypts backups (AES-256-GCM);"
+        " unset: backups are not encrypted.",
+    )
+    backup_schedule: bool = Field(
+        default=True, description="The control-plane server takes backups on a schedule."
+    )
+    backup_interval_seconds: int = Field(
+        default=24 * 3600, ge=60, description="How often the scheduled backup job runs."
+    )
+    backup_keep_daily: int = Field(default=7, ge=0, description="Daily backups kept by prune.")
+    backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backups kept by prune.")
+    backup_keep_monthly: int = Field(
+        default=12, ge=0, description="Monthly backups kept by prune."
+    )
+    incident_postmortem_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="An incident lasting longer than this needs a postmortem before closing.",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Master key (64 hex digits or base64 of 32 bytes) wrapping secret and"
+        " subject data keys; unset: <data_dir>/master.key, or Vault transit when vault_url is set.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="File holding the master key (created 0600 by `mlgate init`);"
+        " default: <data_dir>/master.key.",
+    )
+    vault_url: str | None = Field(
+        default=None, description="Vault address; set it to wrap data keys with Vault transit."
+    )
+    vault_token: SecretStr | None = Field(default=None, description="Token for Vault transit.")
+    vault_transit_key: str = Field(
+        default="mlgate", description="Name of the Vault transit key that wraps data keys."
+    )
+    keystore_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the subject key store, kept apart from the main store"
+        " and its backups; default: sqlite:///<data_dir>/keystore.db.",
+    )
+    privacy_purge_interval_seconds: int = Field(
+        default=3600, ge=60, description="How often the server purges expired request logs."
+    )
+    advisories_dir: Path | None = Field(
+        default=None,
+        description="Offline OSV advisory database (a directory or zip of PyPI advisories) that"
+        " dependency audits read; unset: dependencies are reported unknown, never clean.",
     )
 
     @field_validator("database_url")
@@ -94,13 +163,25 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
 
+    @property
+    def backups_path(self) -> Path:
+        return self.backup_dir or self.data_dir / "backups"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def keystore_database_url(self) -> str:
+        return self.keystore_url or f"sqlite:///{self.data_dir / 'keystore.db'}"
+
     def masked(self) -> dict[str, Any]:
         """The settings as plain values with every secret replaced by ``'**********'``."""
         shown: dict[str, Any] = {}
         for name, value in self.model_dump().items():
             if isinstance(value, SecretStr):
                 shown[name] = "**********"
-            elif name == "database_url":
+            elif name in ("database_url", "keystore_url") and value is not None:
                 shown[name] = _mask_url_password(str(value))
             else:
                 shown[name] = str(value) if isinstance(value, Path) else value

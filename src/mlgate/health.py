@@ -32,12 +32,13 @@ async def readyz(request: Request) -> JSONResponse:
         checks["migrations"] = "current" if migrate.is_current(runtime.db.engine) else "pending"
 
     await run_in_threadpool(check_store)
-    extra = getattr(request.app.state, "readiness_checks", [])
-    for name, probe in extra:
-        checks[name] = await probe()
-    ready = checks.get("database") == "ok" and checks.get("migrations") == "current"
-    ready = ready and all(v in ("ok", "current") for k, v in checks.items())
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"checks": checks}
+    gateway = getattr(request.app.state, "gateway", None)
+    if gateway is not None:
+        checks["route_table"] = "ok" if gateway.table.revision >= 0 else "not compiled"
+        # Open breakers are reported, not failed on: a replica whose upstreams are sick is
+        # still the best place to send traffic (it degrades and fails fast).
+        body["breakers"] = await gateway.breaker_states()
+    ready = all(value in ("ok", "current") for value in checks.values())
+    body["status"] = "ready" if ready else "not ready"
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -46,3 +46,18 @@ def live_server(runtime: Runtime) -> Iterator[LiveServer]:
     yield live
     live.server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def iris_onnx() -> bytes:
+    """A logistic regression on iris (ships with scikit-learn), converted with skl2onnx."""
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = load_iris(return_X_y=True)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    onnx_model = to_onnx(
+        model, features[:1].astype("float32"), options={id(model): {"zipmap": False}}
+    )
+    return onnx_model.SerializeToString()

@@ -16,7 +16,11 @@ def test_health_and_readiness_answer_without_a_key(live_server: LiveServer) -> N
         assert http.get("/healthz").json() == {"status": "ok"}
         ready = http.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json()["checks"] == {"database": "ok", "migrations": "current"}
+        assert ready.json()["checks"] == {
+            "database": "ok",
+            "migrations": "current",
+            "route_table": "ok",
+        }
 
 
 def test_register_and_fetch_a_version_over_the_wire(

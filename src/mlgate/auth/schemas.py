@@ -31,6 +31,7 @@ class Scope(StrEnum):
     ROUTES_WRITE = "routes:write"
     GATEWAY_INVOKE = "gateway:invoke"
     AUDIT_READ = "audit:read"
+    METRICS_READ = "metrics:read"
     PRIVACY_ADMIN = "privacy:admin"
     SCAN_WRITE = "scan:write"
     INCIDENTS_READ = "incidents:read"

@@ -13,7 +13,17 @@ from sqlalchemy.exc import OperationalError
 from typer.exceptions import TyperException
 
 from mlgate import __version__
-from mlgate.cli import audit, keys, registry, server
+from mlgate.cli import audit, deploy, keys, registry, review, server, webhooks
+from mlgate.cli import backup as backup_cli
+from mlgate.cli import cards as cards_cli
+from mlgate.cli import demo as demo_cli
+from mlgate.cli import incidents as incidents_cli
+from mlgate.cli import pii as pii_cli
+from mlgate.cli import privacy as privacy_cli
+from mlgate.cli import readiness as readiness_cli
+from mlgate.cli import routes as routes_cli
+from mlgate.cli import scan as scan_cli
+from mlgate.cli import secrets as secrets_cli
 from mlgate.cli.context import CliState, err_console
 from mlgate.config import Settings
 from mlgate.errors import MlgateError
@@ -56,12 +66,33 @@ def main(
 
 app.command("init")(server.init)
 app.command("serve")(server.serve)
+app.command("demo")(demo_cli.demo)
+app.add_typer(routes_cli.app, name="routes")
 app.add_typer(server.config_app, name="config")
 app.add_typer(server.db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(audit.app, name="audit")
+app.add_typer(backup_cli.app, name="backup")
+app.add_typer(incidents_cli.app, name="incidents")
 app.add_typer(registry.models_app, name="models")
 app.add_typer(registry.versions_app, name="versions")
+app.add_typer(review.app, name="review")
+app.command("deploy")(deploy.deploy)
+app.command("rollback")(deploy.rollback)
+app.add_typer(deploy.aliases_app, name="aliases")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(cards_cli.app, name="cards")
+app.command("assess")(readiness_cli.assess)
+app.command("attest")(readiness_cli.attest)
+app.command("maturity")(readiness_cli.maturity)
+app.add_typer(readiness_cli.debt_app, name="debt")
+app.add_typer(secrets_cli.app, name="secrets")
+app.add_typer(privacy_cli.app, name="privacy")
+app.add_typer(pii_cli.app, name="pii")
+app.add_typer(scan_cli.app, name="scan")
+app.command("sign")(scan_cli.sign)
+app.command("verify")(scan_cli.verify)
+app.command("audit-model")(scan_cli.audit_model)
 
 
 def _log_level() -> str:
@@ -72,9 +103,21 @@ def _log_level() -> str:
     return "DEBUG" if level == "DEBUG" else "WARNING"
 
 
+def _scrub_logs() -> None:
+    """Keep secrets out of every log line (mlgate.privacy.logscrub)."""
+    from mlgate.privacy.logscrub import install_log_scrubbing, register_settings_secrets
+
+    scrubber = install_log_scrubbing()
+    try:
+        register_settings_secrets(scrubber, Settings())
+    except ValidationError:  # reported properly when a command builds its settings
+        return
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 1 for errors, 2 for usage; never a traceback."""
     logging.basicConfig(level=_log_level(), format="%(levelname)s %(name)s: %(message)s")
+    _scrub_logs()
     try:
         result = app(args=argv, standalone_mode=False)
     except typer.Exit as exit_:

@@ -10,6 +10,7 @@ import typer
 from mlgate.auth import service as auth
 from mlgate.cli.context import console, state
 from mlgate.errors import Unavailable
+from mlgate.privacy.keys import ensure_local_keys
 from mlgate.store import migrate
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -23,6 +24,7 @@ def init(ctx: typer.Context) -> None:
     runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(runtime.db.engine)
     _ = runtime.secret  # created on first use, mode 0600
+    ensure_local_keys(runtime.settings)  # master key file and the subject key store
     with cli.session() as session:
         issued = auth.bootstrap_admin(
             session, secret=runtime.secret, key_file=runtime.admin_key_file
@@ -30,6 +32,7 @@ def init(ctx: typer.Context) -> None:
     console.print(f"store ready: {runtime.settings.masked()['database_url']}")
     if issued is not None:
         console.print(f"admin key written to {runtime.admin_key_file} (mode 0600); keep it safe")
+        console.print("new here? `mlgate demo` trains, reviews, deploys and routes a small model")
     else:
         console.print(f"admin key already issued (see {runtime.admin_key_file})")
 

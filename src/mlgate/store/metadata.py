@@ -15,6 +15,14 @@ MODEL_MODULES = (
     "mlgate.auth.models",
     "mlgate.audit.models",
     "mlgate.registry.models",
+    "mlgate.gateway.models",
+    "mlgate.readiness.models",
+    "mlgate.approvals.models",
+    "mlgate.cards.models",
+    "mlgate.backup.models",
+    "mlgate.incidents.models",
+    "mlgate.privacy.models",
+    "mlgate.scanning.models",
 )
 
 

@@ -1,0 +1,275 @@
+"""Gateway benchmark: what mlgate adds on the hot path, measured against baselines in one run.
+
+1. The same minimal upstream called directly and through one gateway worker: added latency
+   (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread).
+2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio).
+3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
+   direct onnxruntime call at batch size 1.
+
+    .venv/bin/python bench/gateway.py [--seconds 10]      (needs `wrk`: apt-get install wrk)
+
+Everything runs on this machine's loopback; the load generator, the upstream and the gateway
+share its cores, so absolute numbers are lower than on separate hosts. Ratios are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from pydantic import SecretStr
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from common import summarise_ms, write_result
+from loadgen import fixed_rate, wrk_throughput
+from mlgate.approvals import deployments, policy
+from mlgate.approvals import service as approvals
+from mlgate.approvals.schemas import PolicyDocument, StagePolicy
+from mlgate.auth import service as auth
+from mlgate.auth.schemas import ApiKeyCreate, Principal, Scope
+from mlgate.config import Settings
+from mlgate.demo import INPUT_SCHEMA, train_onnx
+from mlgate.gateway import service as routes
+from mlgate.gateway.schemas import RouteCreate
+from mlgate.registry import service as registry
+from mlgate.registry.schemas import ModelCreate, VersionCreate
+from mlgate.runtime import Runtime
+from mlgate.store.migrate import upgrade
+
+SECRET = "bench-secret-" + "x" * 40
+ADMIN = Principal(name="bench", scopes=frozenset({"admin"}))
+REVIEWER = Principal(name="reviewer", scopes=frozenset({"approvals:review"}))
+ROW = [[5.1, 3.5, 1.4, 0.2]]
+MLGATE = str(Path(sys.executable).parent / "mlgate")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def serve_model(
+    runtime: Runtime, model: str, artifact: bytes, framework: str, schema: dict[str, Any] | None
+) -> None:
+    with runtime.db.unit_of_work() as session:
+        registry.create_model(session, model_in=ModelCreate(name=model), actor=ADMIN)
+        policy.set_policy(
+            session,
+            subject=model,
+            actor=ADMIN,
+            document=PolicyDocument(stages=[StagePolicy(name="review")]),
+        )
+        registry.register_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=model,
+            actor=ADMIN,
+            version_in=VersionCreate(framework=framework, input_schema=schema),
+            uploads=[registry.ArtifactUpload(name="model.onnx", stream=io.BytesIO(artifact))],
+            max_bytes=1 << 30,
+        )
+        request = approvals.request_review(session, model_name=model, version=1, requester=ADMIN)
+        approvals.approve(session, request_id=request.id, reviewer=REVIEWER, comment="bench")
+        deployments.move_alias(
+            session, model_name=model, alias="production", version=1, actor=ADMIN
+        )
+
+
+def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
+    upgrade(runtime.db.engine)
+    serve_model(runtime, "echo", b"served by the upstream", "http", None)
+    serve_model(runtime, "iris", onnx, "onnx", INPUT_SCHEMA)
+    with runtime.db.unit_of_work() as session:
+        routes.create_route(
+            session,
+            actor=ADMIN,
+            route_in=RouteCreate(
+                name="passthrough",
+                model="echo",
+                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
+            ),
+        )
+        routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
+        key = auth.create(
+            session,
+            secret=runtime.secret,
+            actor=ADMIN,
+            key_in=ApiKeyCreate(name="bench", owner="bench", scopes=[Scope.GATEWAY_INVOKE]),
+        )
+    return key.key.get_secret_value()
+
+
+def latency_at_rate(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    rate: float,
+    seconds: float,
+    *,
+    warm_up: bool = False,
+) -> dict[str, float]:
+    latencies, errors = asyncio.run(fixed_rate(url, body, headers, rate=rate, seconds=seconds))
+    if errors and not warm_up:
+        raise RuntimeError(f"{errors} requests failed against {url}")
+    return summarise_ms(latencies)
+
+
+def onnx_costs(onnx: bytes, n: int = 5000) -> dict[str, float]:
+    """Direct onnxruntime vs mlgate's ONNX backend (+ schema validation), batch size 1."""
+    import onnxruntime as ort
+
+    from mlgate.gateway.backends.base import InferenceRequest
+    from mlgate.gateway.backends.onnx import OnnxBackend
+    from mlgate.gateway.table import _validator
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(onnx, sess_options=options, providers=["CPUExecutionProvider"])
+    array = np.asarray(ROW, dtype=np.float32)
+    for _ in range(200):
+        session.run(None, {"X": array})
+    start = time.perf_counter()
+    for _ in range(n):
+        session.run(None, {"X": array})
+    direct = n / (time.perf_counter() - start)
+    validator = _validator(INPUT_SCHEMA)
+
+    async def through_backend() -> float:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.onnx"
+            path.write_bytes(onnx)
+            import hashlib
+
+            backend = await OnnxBackend.load(
+                "iris", path=path, expected_sha256=hashlib.sha256(onnx).hexdigest()
+            )
+            request = InferenceRequest(inputs=ROW)
+            for _ in range(200):
+                await backend.infer(request, timeout=1)
+            start = time.perf_counter()
+            for _ in range(n):
+                validator.validate(ROW)
+                await backend.infer(request, timeout=1)
+            elapsed = time.perf_counter() - start
+            backend.close()
+            return n / elapsed
+
+    backend = asyncio.run(through_backend())
+    return {
+        "direct_onnxruntime_per_s": round(direct),
+        "mlgate_backend_per_s": round(backend),
+        "backend_vs_direct_ratio": round(backend / direct, 3),
+        "backend_overhead_us": round((1 / backend - 1 / direct) * 1e6, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=500)
+    args = parser.parse_args()
+    onnx, _ = train_onnx(1.0)
+    results: dict[str, Any] = {"rate_rps": args.rate, "seconds": args.seconds}
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            upstream_port, gateway_port = free_port(), free_port()
+            upstream = f"http://127.0.0.1:{upstream_port}"
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, str(Path(__file__).parent / "upstream.py"), str(upstream_port)]
+                )
+            )
+            settings = Settings(
+                database_url=f"sqlite:///{tmp}/bench.db",
+                data_dir=Path(tmp),
+                secret_key=SecretStr(SECRET),
+            )
+            runtime = Runtime.from_settings(settings)
+            key = setup(runtime, upstream, onnx)
+            runtime.close()
+            env = {
+                **os.environ,
+                "MLGATE_SECRET_KEY": SECRET,
+                "MLGATE_LOG_LEVEL": "WARNING",
+                "MLGATE_DATABASE_URL": settings.database_url,
+                "MLGATE_DATA_DIR": tmp,
+            }
+            processes.append(
+                subprocess.Popen(
+                    [MLGATE, "serve", "--role", "gateway", "--port", str(gateway_port)],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+            gateway = f"http://127.0.0.1:{gateway_port}"
+            wait_up(upstream)
+            wait_up(f"{gateway}/healthz")
+            auth_header = {"Authorization": f"Bearer {key}"}
+            body = json.dumps({"inputs": ROW}).encode()
+            direct_url = f"{upstream}/predict"
+            through_url = f"{gateway}/v1/routes/passthrough/predict"
+            onnx_url = f"{gateway}/v1/routes/onnx/predict"
+            for rate in (50, 200, args.rate):  # warm up: connections, pools, caches
+                latency_at_rate(through_url, body, auth_header, rate, 2, warm_up=True)
+                latency_at_rate(direct_url, body, {}, rate, 1, warm_up=True)
+            direct = latency_at_rate(direct_url, body, {}, args.rate, args.seconds)
+            through = latency_at_rate(through_url, body, auth_header, args.rate, args.seconds)
+            results["latency_direct"] = direct
+            results["latency_through_mlgate"] = through
+            results["added_p50_ms"] = round(through["p50_ms"] - direct["p50_ms"], 3)
+            results["added_p99_ms"] = round(through["p99_ms"] - direct["p99_ms"], 3)
+            seconds = int(args.seconds)
+            bare = wrk_throughput(direct_url, body, {}, seconds=seconds)
+            passthrough = wrk_throughput(through_url, body, auth_header, seconds=seconds)
+            in_process = wrk_throughput(onnx_url, body, auth_header, seconds=seconds)
+            results["throughput_rps"] = {
+                "bare_upstream": bare,
+                "through_mlgate_http": passthrough,
+                "through_mlgate_onnx": in_process,
+            }
+            results["throughput_ratio_mlgate_vs_bare"] = round(passthrough / bare, 3)
+            results["throughput_ratio_onnx_vs_http_route"] = round(in_process / passthrough, 3)
+        finally:
+            for process in processes:
+                process.kill()
+                process.wait()
+    results["onnx_backend"] = onnx_costs(onnx)
+    results["targets"] = {
+        "added_p50_ms<=1": results["added_p50_ms"] <= 1,
+        "added_p99_ms<=5": results["added_p99_ms"] <= 5,
+        "throughput>=50%_of_bare": results["throughput_ratio_mlgate_vs_bare"] >= 0.5,
+        "onnx_route>=90%_of_http_route": results["throughput_ratio_onnx_vs_http_route"] >= 0.9,
+    }
+    print(json.dumps(results, indent=2))
+    print(f"wrote {write_result('gateway', results)}")
+
+
+if __name__ == "__main__":
+    main()

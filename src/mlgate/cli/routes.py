@@ -1,0 +1,194 @@
+"""``mlgate routes create|show|list|set-fallbacks|set-canary|delete``: what the gateway serves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from mlgate.cli.context import console, state
+from mlgate.cli.output import print_json, print_table
+from mlgate.errors import Conflict, FieldError, Invalid
+from mlgate.gateway import service
+from mlgate.gateway.schemas import RouteCreate, RouteRead, RouteUpdate
+
+app = typer.Typer(help="Create and change gateway routes.", no_args_is_help=True)
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _parse(schema: Any, data: dict[str, Any]) -> Any:
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        errors = [FieldError(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
+        raise Invalid(
+            "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
+        ) from error
+
+
+def _target(ref: str, upstream: str | None = None, protocol: str = "json") -> dict[str, Any]:
+    """MODEL[@N|@alias] as a target spec, optionally served by an upstream URL."""
+    model, _, which = ref.partition("@")
+    target: dict[str, Any] = {"model": model}
+    if which.isdigit():
+        target["version"] = int(which)
+    elif which:
+        target["alias"] = which
+    if upstream:
+        target["upstream"] = {"url": upstream, "protocol": protocol}
+    return target
+
+
+def _show(route: RouteRead) -> None:
+    primary = route.primary.describe() if route.primary else f"{route.model}@production"
+    console.print(f"[bold]{route.name}[/bold] → {primary}")
+    for fallback in route.fallbacks:
+        console.print(f"  fallback {fallback.describe()}")
+    if route.canary:
+        console.print(f"  canary {route.canary.target.describe()} at {route.canary.percent}%")
+    r = route.resilience
+    console.print(
+        f"  deadline {r.deadline_ms} ms, attempt {r.attempt_timeout_ms} ms, "
+        f"{r.max_attempts} attempts, degradation {route.degradation.mode}, log {route.log_mode}"
+    )
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str,
+    model: Annotated[str, typer.Option(help="The model whose production version is served.")],
+    upstream: Annotated[str | None, typer.Option(help="Serve through this model server.")] = None,
+    protocol: Annotated[str, typer.Option(help="json, kserve, mlflow or openai.")] = "json",
+    fallback: Annotated[
+        list[str] | None, typer.Option("--fallback", help="MODEL@N fallback; repeatable.")
+    ] = None,
+    spec: Annotated[
+        Path | None, typer.Option(help="JSON file with the rest of the route spec.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a route; every target must be an approved version."""
+    cli = state(ctx)
+    body: dict[str, Any] = json.loads(spec.read_text()) if spec else {}
+    body.update({"name": name, "model": model})
+    if upstream:
+        body["primary"] = _target(model, upstream, protocol)
+    if fallback:
+        body["fallbacks"] = [_target(ref) for ref in fallback]
+    route_in = _parse(RouteCreate, body)
+    actor = cli.principal()
+    with cli.session() as session:
+        route = service.create_route(session, route_in=route_in, actor=actor)
+    if as_json:
+        print_json(route)
+        return
+    _show(route)
+
+
+@app.command("list")
+def list_routes(ctx: typer.Context, as_json: AsJson = False) -> None:
+    """List routes."""
+    with state(ctx).session() as session:
+        routes = service.get_all(session)
+    if as_json:
+        print_json(routes)
+        return
+    rows = [
+        (
+            r.name,
+            r.model,
+            len(r.fallbacks),
+            f"{r.canary.percent}%" if r.canary else "-",
+            r.degradation.mode,
+            r.log_mode,
+        )
+        for r in routes
+    ]
+    print_table("routes", ["name", "model", "fallbacks", "canary", "degradation", "log"], rows)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
+    """Show one route."""
+    with state(ctx).session() as session:
+        route = service.get_route(session, name=name)
+    if as_json:
+        print_json(route)
+        return
+    _show(route)
+
+
+@app.command("set-fallbacks")
+def set_fallbacks(
+    ctx: typer.Context,
+    name: str,
+    fallback: Annotated[list[str], typer.Argument(help="MODEL@N in order; none clears them.")],
+) -> None:
+    """Replace the ordered fallback list."""
+    cli = state(ctx)
+    update = _parse(RouteUpdate, {"fallbacks": [_target(ref) for ref in fallback]})
+    actor = cli.principal()
+    with cli.session() as session:
+        route = service.update_route(session, name=name, route_in=update, actor=actor)
+    _show(route)
+
+
+@app.command("set-canary")
+def set_canary(
+    ctx: typer.Context,
+    name: str,
+    target: Annotated[str | None, typer.Argument(help="MODEL@N, or nothing to remove it.")] = None,
+    percent: Annotated[float, typer.Option(help="Share of callers sent to the canary.")] = 10.0,
+    sticky_by: Annotated[str, typer.Option(help="key or subject.")] = "key",
+) -> None:
+    """Send a sticky share of callers to another approved version."""
+    cli = state(ctx)
+    if target is None:
+        update = RouteUpdate(clear_canary=True)
+    else:
+        update = _parse(
+            RouteUpdate,
+            {"canary": {"target": _target(target), "percent": percent, "sticky_by": sticky_by}},
+        )
+    actor = cli.principal()
+    with cli.session() as session:
+        route = service.update_route(session, name=name, route_in=update, actor=actor)
+    _show(route)
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str,
+    confirm: Annotated[
+        str | None, typer.Option(help="Retype the route's name to confirm (or --yes).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would go; change nothing.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Delete a route (its model and versions stay)."""
+    cli = state(ctx)
+    if dry_run:
+        with cli.session() as session:
+            route = service.get_route(session, name=name)
+        if as_json:
+            print_json({"dry_run": True, "would_delete": route.model_dump(mode="json")})
+        else:
+            console.print(f"would delete route {route.name} (model {route.model})")
+        return
+    if not yes and confirm != name:
+        raise Conflict(f"refusing to delete route '{name}': pass --confirm {name} or --yes")
+    actor = cli.principal()
+    with cli.session() as session:
+        route = service.delete_route(session, name=name, actor=actor)
+    if as_json:
+        print_json({"deleted": route.model_dump(mode="json")})
+    else:
+        console.print(f"deleted route {route.name}")

@@ -1,0 +1,1 @@
+"""The data plane: route table, backends, resilience and the gateway app."""

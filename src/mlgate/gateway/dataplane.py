@@ -1,0 +1,500 @@
+"""The data plane: authenticate, limit, validate, route, call resiliently, degrade, log.
+
+Per request it touches only memory (the route table, breakers, caches) and, when configured,
+Redis for shared limits and breakers. SQL is read by the refresher, off the hot path, when the
+audit-chain head moves; the new table is compiled, its backends loaded, and then swapped in
+with one assignment, so a request sees either the old table or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from mlgate.auth.keys import hash_key, parse_key
+from mlgate.clock import utcnow
+from mlgate.errors import FieldError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from mlgate.gateway.backends.base import Backend, InferenceRequest
+from mlgate.gateway.backends.http import make_client
+from mlgate.gateway.call import AllTargetsFailed, Attempt, Target, call_with_resilience
+from mlgate.gateway.ratelimit import RateLimiter
+from mlgate.gateway.requestlog import (
+    CapturedPayload,
+    RecordSink,
+    RequestLogRecord,
+    RequestLogWriter,
+)
+from mlgate.gateway.resilience import Bulkhead, CircuitBreaker, Deadline, RetryBudget, RetryPolicy
+from mlgate.gateway.table import CompiledRoute, CompiledTarget, KeyGrant, RouteTable
+from mlgate.gateway.targets import TargetPool
+from mlgate.gateway.watch import IncidentWatch
+from mlgate.ids import new_id
+from mlgate.monitoring.metrics import GatewayMetrics
+from mlgate.privacy.subjects import subject_pseudonym
+from mlgate.runtime import Runtime
+
+__all__ = ["Answer", "Caller", "Gateway", "served_by"]
+
+logger = logging.getLogger(__name__)
+CACHE_ENTRIES = 1024
+STALE_CHECK_SPACING = 0.2
+STALE_WAITERS = 32
+_STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    grant: KeyGrant
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    body: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+
+
+@dataclass
+class _RouteState:
+    budget: RetryBudget
+    cache: OrderedDict[str, tuple[float, Any, CompiledTarget]] = field(default_factory=OrderedDict)
+
+
+SecretResolver = Callable[[Session, str], SecretStr]
+PAYLOAD_MODES = ("redacted", "full")
+
+
+class Gateway:
+    """The data plane of one process.
+
+    ``log_sinks`` receive every written batch of request logs in the writer thread (privacy's
+    PayloadSink stores payloads of routes in log mode redacted/full there); ``resolve_secret``
+    turns an upstream's secret name into its value when the route table is compiled.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        refresh_seconds: float = 1.0,
+        log_sinks: Sequence[RecordSink] = (),
+        resolve_secret: SecretResolver | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.resolve_secret = resolve_secret
+        self.refresh_seconds = refresh_seconds
+        self.table = RouteTable.empty()
+        self.metrics = GatewayMetrics()
+        redis_url = runtime.settings.redis_url
+        url = redis_url.get_secret_value() if redis_url else None
+        prefix = runtime.settings.redis_prefix
+        self.limiter = RateLimiter(url, prefix=f"{prefix}:rl")
+        self._redis: Any = None
+        if url:
+            from redis.asyncio import Redis
+
+            self._redis = Redis.from_url(url)
+        self._pool: TargetPool | None = None
+        self._states: dict[str, _RouteState] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        self.watch = IncidentWatch(runtime)
+        self._stopping = asyncio.Event()
+        self._refresh_lock = asyncio.Lock()
+        self._last_stale_check = 0.0
+        self._stale_lock = asyncio.Lock()
+        self._stale_waiters = 0
+        self.log = RequestLogWriter(
+            runtime.db,
+            on_drop=self.metrics.logs_dropped.inc,
+            on_written=self.metrics.logs_written.inc,
+            sinks=log_sinks,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        blobs = self.runtime.blobs
+        self._pool = TargetPool(
+            client=make_client(),
+            blob_path=blobs.path,
+            redis=self._redis,
+            redis_prefix=f"{self.runtime.settings.redis_prefix}:breaker:",
+        )
+        self.log.start()
+        try:
+            await self.refresh()
+        except Exception:  # e.g. a store not migrated yet: serve nothing, retry every tick
+            logger.exception("initial route table could not be compiled")
+        self._stopping = asyncio.Event()
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_loop())
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            # Not cancelled: a refresh in flight finishes, so its thread gives its database
+            # connection back before the engine is disposed.
+            self._stopping.set()
+            await self._refresher
+        await self.log.stop()
+        if self._pool is not None:
+            self._pool.retire(keep=set())
+            await self._pool.client.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def _refresh_loop(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.refresh_seconds)
+            if self._stopping.is_set():
+                return
+            try:
+                if await asyncio.to_thread(self._head) != self.table.revision:
+                    await self.refresh()
+            except Exception:  # the old table keeps serving; the next tick tries again
+                logger.exception("route table refresh failed")
+            try:
+                states = await self.breaker_states()
+                await asyncio.to_thread(self.watch.report, states)
+            except Exception:
+                logger.exception("incident watch failed")
+
+    def _head(self) -> int:
+        from mlgate.audit import service as audit
+
+        with self.runtime.db.unit_of_work() as session:
+            return audit.head(session)[0]
+
+    async def _catch_up(self) -> None:
+        """Catch up with the control plane now (unknown keys only), five head checks a second.
+
+        A key issued a moment ago works at once instead of after the next refresh tick. Checks
+        are serialised and spaced, and at most ``STALE_WAITERS`` requests wait for one, so a
+        flood of unknown keys costs at most five tiny queries a second and bounded memory.
+        """
+        if self._stale_waiters >= STALE_WAITERS:
+            return
+        self._stale_waiters += 1
+        try:
+            async with self._stale_lock:
+                pause = STALE_CHECK_SPACING - (time.monotonic() - self._last_stale_check)
+                if pause > 0:
+                    await asyncio.sleep(pause)
+                self._last_stale_check = time.monotonic()
+                if await asyncio.to_thread(self._head) != self.table.revision:
+                    await self.refresh()
+        finally:
+            self._stale_waiters -= 1
+
+    async def refresh(self) -> RouteTable:
+        """Compile the table from SQL, load new backends, then swap the table in."""
+        from mlgate.gateway.table import compile_route_table
+
+        async with self._refresh_lock:
+
+            def compile_() -> RouteTable:
+                with self.runtime.db.unit_of_work() as session:
+                    return compile_route_table(session, resolve_secret=self.resolve_secret)
+
+            table = await asyncio.to_thread(compile_)
+            assert self._pool is not None
+            await self._pool.prepare(list(table.routes.values()))
+            for name, route in table.routes.items():
+                state = self._states.get(name)
+                ratio = route.resilience.retry_budget_ratio
+                if state is None or state.budget.ratio != ratio:
+                    self._states[name] = _RouteState(budget=RetryBudget(ratio=ratio))
+            self.table = table
+            self.metrics.table_revision.set(table.revision)
+            used = {t.name for r in table.routes.values() for t in (*r.targets, r.canary) if t}
+            self._pool.retire(keep=used)
+            return table
+
+    # -- the hot path ----------------------------------------------------------------------
+
+    async def authenticate(
+        self, presented: str | None, route: str, scope: str = "gateway:invoke"
+    ) -> KeyGrant:
+        if not presented:
+            raise Unauthorized("an API key is required: send 'Authorization: Bearer mlg_…'")
+        parsed = parse_key(presented)
+        if parsed is None:
+            raise Unauthorized("the API key is malformed or its checksum does not match")
+        digest = hash_key(self.runtime.secret, parsed.value)
+        grant = self.table.keys.get(digest)
+        if grant is None:
+            await self._catch_up()  # someone else's refresh may have brought the key, too
+            grant = self.table.keys.get(digest)
+        if grant is None:
+            raise Unauthorized("the API key is not known (or was revoked)")
+        self.authorize(grant, route, scope)
+        return grant
+
+    @staticmethod
+    def authorize(grant: KeyGrant, route: str, scope: str = "gateway:invoke") -> None:
+        reason = grant.may_call(route, utcnow(), scope)
+        if reason is not None:
+            raise (Unauthorized if "expired" in reason else Forbidden)(reason)
+
+    def route(self, name: str) -> CompiledRoute:
+        route = self.table.routes.get(name)
+        if route is None:
+            raise NotFound(f"route '{name}' does not exist")
+        return route
+
+    async def check_limits(self, route: CompiledRoute, grant: KeyGrant) -> None:
+        try:
+            if route.limits.route_rate:
+                await self.limiter.hit(route.limits.route_rate, "route", route.name)
+            if route.limits.key_rate:
+                await self.limiter.hit(route.limits.key_rate, "key", grant.key_id, route.name)
+        except Exception as error:
+            limit = "route" if "route" in str(getattr(error, "detail", "")) else "key"
+            self.metrics.rate_limited.labels(route.name, limit).inc()
+            raise
+
+    def ordered_targets(self, route: CompiledRoute, caller: Caller) -> list[CompiledTarget]:
+        targets = list(route.targets)
+        if route.canary is not None and route.canary_percent > 0:
+            sticky = caller.subject if route.sticky_by == "subject" else caller.grant.key_id
+            bucket = int.from_bytes(hashlib.sha256(f"{route.name}:{sticky}".encode()).digest()[:4])
+            if bucket % 10_000 < route.canary_percent * 100:
+                targets = [route.canary, *[t for t in targets if t.name != route.canary.name]]
+        return targets
+
+    def live(self, targets: list[CompiledTarget]) -> list[tuple[CompiledTarget, Backend]]:
+        """The targets whose backends are loaded, with them (a refused load is left out)."""
+        assert self._pool is not None
+        backends = self._pool.backends
+        return [(t, backends[t.name]) for t in targets if t.name in backends]
+
+    def budget(self, route: CompiledRoute) -> RetryBudget:
+        return self._states[route.name].budget
+
+    @property
+    def breakers(self) -> dict[str, CircuitBreaker]:
+        assert self._pool is not None
+        return self._pool.breakers
+
+    @property
+    def bulkheads(self) -> dict[str, Bulkhead]:
+        assert self._pool is not None
+        return self._pool.bulkheads
+
+    @staticmethod
+    def validate(target: CompiledTarget, inputs: Any) -> None:
+        if target.validator is None:
+            return
+        errors = sorted(target.validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))
+        if errors:
+            fields = [
+                FieldError(".".join(["inputs", *map(str, e.absolute_path)]), e.message)
+                for e in errors[:20]
+            ]
+            raise Invalid(
+                "inputs do not match the model's input schema: "
+                + "; ".join(f"{f.field}: {f.message}" for f in fields),
+                errors=fields,
+            )
+
+    async def predict(self, route_name: str, caller: Caller, payload: Any) -> Answer:
+        started = time.perf_counter()
+        route = self.route(route_name)
+        state = self._states[route.name]
+        if not isinstance(payload, dict) or "inputs" not in payload:
+            raise Invalid.field("inputs", "the body must be a JSON object with 'inputs'")
+        inputs = payload["inputs"]
+        ordered = self.ordered_targets(route, caller)
+        if not ordered:
+            raise Unavailable(
+                f"route '{route.name}' has no approved target to serve", retry_after=5
+            )
+        self.validate(ordered[0], inputs)
+        live = self.live(ordered)
+        request = InferenceRequest(inputs=inputs, parameters=payload.get("parameters"))
+        r = route.resilience
+        try:
+            outcome = await call_with_resilience(
+                [Target(t.name, backend) for t, backend in live],
+                request,
+                deadline=Deadline.after(r.deadline_ms / 1000),
+                policy=RetryPolicy(
+                    max_attempts=r.max_attempts, attempt_timeout=r.attempt_timeout_ms / 1000
+                ),
+                budget=state.budget,
+                breakers=self.breakers,
+                bulkheads=self.bulkheads,
+            )
+        except AllTargetsFailed as failure:
+            self._count_attempts(route, failure.attempts)
+            return self._degrade(route, state, inputs, failure, started, caller)
+        served = next(t for t, _ in live if t.name == outcome.target)
+        self._count_attempts(route, outcome.attempts)
+        if outcome.fallback:
+            self.metrics.fallbacks.labels(route.name).inc()
+        if route.degradation.mode == "cached":
+            self._remember(route, state, inputs, outcome.value.outputs, served)
+        self.finish(
+            route,
+            served,
+            "ok",
+            200,
+            started,
+            len(outcome.attempts),
+            caller,
+            payload=(inputs, outcome.value.outputs),
+        )
+        return Answer(
+            body={
+                "outputs": outcome.value.outputs,
+                "model": served.model,
+                "version": served.version,
+            },
+            headers=served_by(served, degraded="false"),
+        )
+
+    def _count_attempts(self, route: CompiledRoute, attempts: tuple[Attempt, ...]) -> None:
+        seen: set[str] = set()
+        for attempt in attempts:
+            self.metrics.attempts.labels(route.name, attempt.target, attempt.outcome).inc()
+            if attempt.reached_backend and attempt.target in seen:
+                self.metrics.retries.labels(route.name).inc()
+            if attempt.reached_backend:
+                seen.add(attempt.target)
+
+    def _cache_key(self, inputs: Any) -> str:
+        canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _remember(
+        self,
+        route: CompiledRoute,
+        state: _RouteState,
+        inputs: Any,
+        outputs: Any,
+        served: CompiledTarget,
+    ) -> None:
+        key = self._cache_key(inputs)
+        state.cache[key] = (time.monotonic(), outputs, served)
+        state.cache.move_to_end(key)
+        while len(state.cache) > CACHE_ENTRIES:
+            state.cache.popitem(last=False)
+
+    def _degrade(
+        self,
+        route: CompiledRoute,
+        state: _RouteState,
+        inputs: Any,
+        failure: AllTargetsFailed,
+        started: float,
+        caller: Caller,
+    ) -> Answer:
+        mode = route.degradation.mode
+        attempts = len(failure.attempts)
+        if mode == "static":
+            self.metrics.degraded.labels(route.name, "static").inc()
+            self.finish(route, None, "degraded_static", 200, started, attempts, caller)
+            return Answer(
+                body={"outputs": route.degradation.static_response, "degraded": "static"},
+                headers={
+                    "X-MLGate-Model": route.model,
+                    "X-MLGate-Version": "",
+                    "X-MLGate-Degraded": "static",
+                },
+            )
+        if mode == "cached":
+            hit = state.cache.get(self._cache_key(inputs))
+            if hit is not None and time.monotonic() - hit[0] <= route.degradation.cache_ttl_seconds:
+                _, outputs, served = hit
+                self.metrics.degraded.labels(route.name, "cached").inc()
+                self.finish(route, served, "degraded_cached", 200, started, attempts, caller)
+                return Answer(
+                    body={
+                        "outputs": outputs,
+                        "model": served.model,
+                        "version": served.version,
+                        "degraded": "cached",
+                    },
+                    headers=served_by(served, degraded="cached"),
+                )
+        if all(not a.reached_backend for a in failure.attempts):
+            self.metrics.shed.labels(route.name).inc()
+        self.finish(route, None, "unavailable", 503, started, attempts, caller)
+        raise Unavailable(
+            f"route '{route.name}': every target failed and no degraded answer is configured "
+            "or cached",
+            retry_after=failure.retry_after,
+        )
+
+    def finish(
+        self,
+        route: CompiledRoute,
+        served: CompiledTarget | None,
+        outcome: str,
+        status: int,
+        started: float,
+        attempts: int,
+        caller: Caller,
+        *,
+        payload: tuple[Any, Any] | None = None,
+    ) -> None:
+        """Count the request and emit its log record; ``payload`` is (inputs, outputs)."""
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(route.name, served.name if served else "-", outcome).inc()
+        self.metrics.latency.labels(route.name).observe(elapsed)
+        self.watch.count(route.name, degraded=outcome != "ok")
+        if route.log_mode == "off":
+            return
+        self.log.emit(
+            RequestLogRecord(
+                id=new_id(),
+                at=utcnow(),
+                route=route.name,
+                model=served.model if served else route.model,
+                version=served.version if served else None,
+                target=served.name if served else None,
+                status=status,
+                outcome=outcome,
+                latency_ms=round(elapsed * 1000, 3),
+                attempts=attempts,
+                key_id=caller.grant.key_id,
+                subject=subject_pseudonym(self.runtime.secret, caller.subject),
+                request_id=_request_id(),
+                payload=CapturedPayload(route.log_mode, payload[0], payload[1], route.redact_inputs)
+                if payload is not None and route.log_mode in PAYLOAD_MODES
+                else None,
+            )
+        )
+
+    async def breaker_states(self) -> dict[str, str]:
+        if self._pool is None:
+            return {}
+        states = {name: str(await b.state()) for name, b in self._pool.breakers.items()}
+        for name, value in states.items():
+            self.metrics.breaker_state.labels(name).set(_STATE_VALUE.get(value, 0))
+        return states
+
+
+def served_by(target: CompiledTarget, *, degraded: str) -> dict[str, str]:
+    return {
+        "X-MLGate-Model": target.model,
+        "X-MLGate-Version": str(target.version),
+        "X-MLGate-Degraded": degraded,
+    }
+
+
+def _request_id() -> str:
+    from mlgate.problems import request_id
+
+    return request_id.get()

@@ -1,0 +1,153 @@
+"""Route specifications: what a route serves, how it survives failures, and who may call it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlgate.ids import NAME_PATTERN
+
+__all__ = [
+    "Canary",
+    "Degradation",
+    "GatewayLimits",
+    "Resilience",
+    "RouteCreate",
+    "RouteRead",
+    "RouteUpdate",
+    "TargetSpec",
+    "Upstream",
+]
+
+Protocol = Literal["json", "kserve", "mlflow", "openai"]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Upstream(_Spec):
+    """An HTTP model server that serves a registered version."""
+
+    url: str = Field(pattern=r"^https?://", description="Base URL of the model server.")
+    protocol: Protocol = "json"
+    upstream_model: str | None = Field(
+        default=None, description="Model name the server knows (KServe, OpenAI)."
+    )
+    secret: str | None = Field(
+        default=None, description="Name of a stored secret sent as 'Authorization: Bearer …'."
+    )
+
+
+class TargetSpec(_Spec):
+    """One approved model version, by number or by alias, run in-process or by an upstream."""
+
+    model: str = Field(pattern=NAME_PATTERN)
+    version: int | None = Field(default=None, ge=1, description="Pinned version, else the alias.")
+    alias: str = Field(default="production", pattern=NAME_PATTERN)
+    upstream: Upstream | None = Field(
+        default=None, description="Serve through this HTTP server; none: in-process (ONNX)."
+    )
+
+    def describe(self) -> str:
+        where = f" via {self.upstream.url}" if self.upstream else ""
+        return f"{self.model}@{self.version or self.alias}{where}"
+
+
+class Canary(_Spec):
+    target: TargetSpec
+    percent: float = Field(gt=0, le=100)
+    sticky_by: Literal["key", "subject"] = Field(
+        default="key", description="Keep one caller on one version: by API key or subject header."
+    )
+
+
+class Resilience(_Spec):
+    deadline_ms: int = Field(default=2000, ge=10, le=600_000)
+    attempt_timeout_ms: int = Field(default=1000, ge=5, le=600_000)
+    max_attempts: int = Field(default=2, ge=1, le=10)
+    retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    breaker_min_calls: int = Field(default=20, ge=1)
+    breaker_window_seconds: float = Field(default=10.0, gt=0)
+    breaker_open_seconds: float = Field(default=10.0, gt=0)
+    breaker_half_open_probes: int = Field(default=3, ge=1)
+    bulkhead: int = Field(default=64, ge=1, description="Concurrent calls per target.")
+
+
+class Degradation(_Spec):
+    mode: Literal["none", "static", "cached"] = "none"
+    static_response: Any = None
+    cache_ttl_seconds: int = Field(default=300, ge=1)
+
+    @model_validator(mode="after")
+    def _static_needs_a_response(self) -> Degradation:
+        if self.mode == "static" and self.static_response is None:
+            raise ValueError("degradation mode 'static' needs static_response")
+        return self
+
+
+class GatewayLimits(_Spec):
+    route_rate: str | None = Field(default=None, description="e.g. '100/second' for the route.")
+    key_rate: str | None = Field(default=None, description="e.g. '10/second' per API key.")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+    @field_validator("route_rate", "key_rate")
+    @classmethod
+    def _parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            from limits import parse
+
+            try:
+                parse(value)
+            except ValueError as error:
+                raise ValueError(f"not a rate like '100/second': {error}") from error
+        return value
+
+
+class RouteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    primary: TargetSpec | None = Field(
+        default=None, description="Default: the model's production alias, in-process."
+    )
+    fallbacks: list[TargetSpec] = Field(default_factory=list, max_length=10)
+    canary: Canary | None = None
+    resilience: Resilience = Field(default_factory=Resilience)
+    degradation: Degradation = Field(default_factory=Degradation)
+    limits: GatewayLimits = Field(default_factory=GatewayLimits)
+    log_mode: Literal["off", "metadata", "redacted", "full"] = "metadata"
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    subject_header: str = Field(default="X-MLGate-Subject", max_length=100)
+    redact_inputs: bool = False
+    require_signature: bool = False
+
+
+class RouteCreate(RouteBody):
+    name: str = Field(pattern=NAME_PATTERN)
+    model: str = Field(pattern=NAME_PATTERN)
+
+
+class RouteUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fallbacks: list[TargetSpec] | None = None
+    canary: Canary | None = None
+    clear_canary: bool = False
+    resilience: Resilience | None = None
+    degradation: Degradation | None = None
+    limits: GatewayLimits | None = None
+    log_mode: Literal["off", "metadata", "redacted", "full"] | None = None
+    retention_days: int | None = Field(default=None, ge=1, le=3650)
+    redact_inputs: bool | None = None
+    require_signature: bool | None = None
+
+
+class RouteRead(RouteBody):
+    name: str
+    model: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime

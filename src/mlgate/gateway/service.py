@@ -1,0 +1,173 @@
+"""Routes in the control plane: create, change and delete them; only approved versions fit.
+
+Every target a route names must resolve to an approved version when the route is written
+(409 otherwise); the route table compiler checks again, because approval can be withdrawn.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mlgate.approvals import deployments
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.clock import utcnow
+from mlgate.errors import Conflict, NotFound
+from mlgate.gateway.models import Route
+from mlgate.gateway.schemas import RouteBody, RouteCreate, RouteRead, RouteUpdate, TargetSpec
+from mlgate.ids import new_id
+from mlgate.registry import service as registry
+from mlgate.registry.models import Model, ModelVersion
+
+__all__ = [
+    "create_route",
+    "delete_route",
+    "get_all",
+    "get_route",
+    "resolve_target",
+    "update_route",
+]
+
+
+def resolve_target(session: Session, target: TargetSpec) -> ModelVersion:
+    """The approved version a target names, or Conflict saying why it cannot be served."""
+    if target.version is None:
+        try:
+            number = deployments.resolve_alias(session, model_name=target.model, alias=target.alias)
+        except NotFound as error:
+            raise Conflict(
+                f"{target.describe()} cannot be served: {error.detail}; deploy an approved "
+                f"version with `mlgate deploy {target.model}@N --alias {target.alias}`"
+            ) from error
+    else:
+        number = target.version
+    version = registry.get_version_row(session, model_name=target.model, version=number)
+    if version.status != "approved":
+        raise Conflict(
+            f"{target.model}@{number} is not approved (status '{version.status}'); only approved "
+            f"versions can be served. Request a review with `mlgate review request "
+            f"{target.model}@{number}`"
+        )
+    return version
+
+
+def _check_targets(session: Session, model: str, body: RouteBody) -> None:
+    targets = [body.primary or TargetSpec(model=model), *body.fallbacks]
+    if body.canary is not None:
+        targets.append(body.canary.target)
+    for target in targets:
+        resolve_target(session, target)
+
+
+def _read(row: Route, model_name: str) -> RouteRead:
+    return RouteRead(
+        name=row.name,
+        model=model_name,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        **row.spec,
+    )
+
+
+def _row(session: Session, name: str) -> tuple[Route, str]:
+    found = session.execute(
+        select(Route, Model.name).join(Model, Model.id == Route.model_id).where(Route.name == name)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"route '{name}' does not exist; list routes with `mlgate routes list`")
+    return found[0], found[1]
+
+
+def create_route(
+    session: Session, *, route_in: RouteCreate, actor: Principal, now: datetime | None = None
+) -> RouteRead:
+    now = now or utcnow()
+    model = session.scalars(select(Model).where(Model.name == route_in.model)).one_or_none()
+    if model is None:
+        raise NotFound(f"model '{route_in.model}' does not exist")
+    if session.scalar(select(Route.id).where(Route.name == route_in.name)) is not None:
+        raise Conflict(f"route '{route_in.name}' already exists")
+    _check_targets(session, route_in.model, route_in)
+    spec = RouteBody.model_validate(route_in.model_dump(exclude={"name", "model"}))
+    row = Route(
+        id=new_id(),
+        name=route_in.name,
+        model_id=model.id,
+        spec=spec.model_dump(mode="json"),
+        created_at=now,
+        created_by=actor.name,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as error:
+        raise Conflict(f"route '{route_in.name}' already exists") from error
+    audit.record(
+        session,
+        actor=actor,
+        action="route.created",
+        object_type="route",
+        object_id=row.name,
+        change={"model": route_in.model, **row.spec},
+        now=now,
+    )
+    return _read(row, route_in.model)
+
+
+def update_route(
+    session: Session, *, name: str, route_in: RouteUpdate, actor: Principal
+) -> RouteRead:
+    row, model_name = _row(session, name)
+    spec = RouteBody.model_validate(row.spec)
+    changes = route_in.model_dump(exclude_unset=True, exclude={"clear_canary"})
+    if route_in.clear_canary:
+        changes["canary"] = None
+    merged = RouteBody.model_validate({**spec.model_dump(), **changes})
+    _check_targets(session, model_name, merged)
+    row.spec = merged.model_dump(mode="json")
+    row.updated_at = utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="route.updated",
+        object_type="route",
+        object_id=name,
+        change=RouteUpdate.model_validate(changes).model_dump(mode="json", exclude_unset=True)
+        | ({"canary": None} if route_in.clear_canary else {}),
+    )
+    return _read(row, model_name)
+
+
+def delete_route(session: Session, *, name: str, actor: Principal) -> RouteRead:
+    row, model_name = _row(session, name)
+    read = _read(row, model_name)
+    session.delete(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="route.deleted",
+        object_type="route",
+        object_id=name,
+        change={"model": model_name},
+    )
+    return read
+
+
+def get_route(session: Session, *, name: str) -> RouteRead:
+    row, model_name = _row(session, name)
+    return _read(row, model_name)
+
+
+def get_all(session: Session) -> list[RouteRead]:
+    rows = session.execute(
+        select(Route, Model.name).join(Model, Model.id == Route.model_id).order_by(Route.name)
+    ).all()
+    return [_read(route, model_name) for route, model_name in rows]

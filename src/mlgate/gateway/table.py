@@ -1,0 +1,239 @@
+"""The route table: an immutable snapshot of what the gateway may serve, compiled from SQL.
+
+The data plane never queries SQL per request. It holds one ``RouteTable`` and swaps it for a
+new one when the control plane changes (a new audit-chain head means something changed).
+Compilation is where "only approved versions are served" is enforced: a target whose version
+is not approved (any more) is left out and named in ``problems``; keys that may call the
+gateway are carried as HMACs with their grants, so authentication needs no query either.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgate.audit import service as audit
+from mlgate.auth.models import ApiKey
+from mlgate.auth.schemas import Scope
+from mlgate.clock import ensure_utc, utcnow
+from mlgate.errors import Conflict, NotFound
+from mlgate.gateway import service
+from mlgate.gateway.schemas import Degradation, GatewayLimits, Resilience, RouteRead, TargetSpec
+from mlgate.gateway.schemas import Upstream as UpstreamSpec
+
+__all__ = ["CompiledRoute", "CompiledTarget", "KeyGrant", "RouteTable", "compile_route_table"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTarget:
+    name: str
+    model: str
+    version: int
+    framework: str
+    artifact_sha256: str | None
+    upstream: UpstreamSpec | None
+    validator: Any = field(default=None, compare=False, repr=False)
+    # Request headers for an upstream (its secret as a bearer token); values stay SecretStr.
+    headers: Mapping[str, SecretStr] = field(default_factory=dict, compare=False, repr=False)
+    # Set when the route requires a signature: the loader verifies it before loading.
+    require_signature: bool = False
+    signature: Any = field(default=None, compare=False, repr=False)  # scanning SignedManifest
+    artifacts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRoute:
+    name: str
+    model: str
+    targets: tuple[CompiledTarget, ...]  # primary first, then fallbacks
+    canary: CompiledTarget | None
+    canary_percent: float
+    sticky_by: str
+    resilience: Resilience
+    degradation: Degradation
+    limits: GatewayLimits
+    log_mode: str
+    retention_days: int
+    subject_header: str
+    redact_inputs: bool
+    require_signature: bool
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyGrant:
+    key_id: str
+    owner: str
+    scopes: frozenset[str]
+    allowed_routes: frozenset[str] | None
+    expires_at: datetime | None
+
+    def may_call(self, route: str, now: datetime, scope: str = Scope.GATEWAY_INVOKE) -> str | None:
+        """None if this key may call ``route`` now, else the reason it may not."""
+        if self.expires_at is not None and self.expires_at <= now:
+            return "the API key has expired"
+        if Scope.ADMIN not in self.scopes and scope not in self.scopes:
+            return f"this key lacks the '{scope}' scope"
+        if route and self.allowed_routes is not None and route not in self.allowed_routes:
+            return f"this key may not call route '{route}'"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    revision: int
+    routes: Mapping[str, CompiledRoute]
+    keys: Mapping[str, KeyGrant]
+    compiled_at: datetime
+
+    @classmethod
+    def empty(cls) -> RouteTable:
+        return cls(-1, MappingProxyType({}), MappingProxyType({}), utcnow())
+
+
+def _validator(schema: dict[str, Any] | None) -> Any:
+    if not schema:
+        return None
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+SecretResolver = Callable[[Session, str], SecretStr]
+
+
+def _headers(
+    session: Session, spec: TargetSpec, resolve_secret: SecretResolver | None
+) -> dict[str, SecretStr]:
+    if spec.upstream is None or spec.upstream.secret is None:
+        return {}
+    if resolve_secret is None:
+        raise Conflict(
+            f"{spec.describe()} needs secret '{spec.upstream.secret}' but has no secret store"
+        )
+    token = resolve_secret(session, spec.upstream.secret)
+    return {"Authorization": SecretStr("Bearer " + token.get_secret_value())}
+
+
+def _compile_target(
+    session: Session,
+    spec: TargetSpec,
+    resolve_secret: SecretResolver | None = None,
+    require_signature: bool = False,
+) -> CompiledTarget:
+    version = service.resolve_target(session, spec)
+    signature = None
+    if require_signature:
+        from mlgate.scanning.service import signed_manifest
+
+        signature = signed_manifest(session, version_id=version.id)
+        if signature is None:
+            raise Conflict(
+                f"{spec.model}@{version.version} is not signed and the route requires a "
+                f"signature; sign it with `mlgate sign {spec.model}@{version.version} --key KEY`"
+            )
+    sha256 = None
+    if spec.upstream is None:
+        artifacts = sorted(version.artifacts, key=lambda a: (not a.name.endswith(".onnx"), a.name))
+        if not artifacts:
+            raise Conflict(f"{spec.model}@{version.version} has no artifact to load")
+        sha256 = artifacts[0].sha256
+    return CompiledTarget(
+        name=f"{spec.model}@{version.version}"
+        + (f"+{spec.upstream.url}" if spec.upstream else "")
+        + ("+signed" if require_signature else ""),
+        model=spec.model,
+        version=version.version,
+        framework=version.framework,
+        artifact_sha256=sha256,
+        upstream=spec.upstream,
+        validator=_validator(version.input_schema),
+        headers=_headers(session, spec, resolve_secret),
+        require_signature=require_signature,
+        signature=signature,
+        artifacts={a.name: a.sha256 for a in version.artifacts} if require_signature else {},
+    )
+
+
+def _compile_route(
+    session: Session, route: RouteRead, resolve_secret: SecretResolver | None = None
+) -> CompiledRoute:
+    problems: list[str] = []
+    targets: list[CompiledTarget] = []
+    for spec in [route.primary or TargetSpec(model=route.model), *route.fallbacks]:
+        try:
+            targets.append(
+                _compile_target(session, spec, resolve_secret, route.require_signature)
+            )
+        except (Conflict, NotFound) as error:
+            problems.append(f"{spec.describe()}: {error.detail}")
+    canary = None
+    if route.canary is not None:
+        try:
+            canary = _compile_target(
+                session, route.canary.target, resolve_secret, route.require_signature
+            )
+        except (Conflict, NotFound) as error:
+            problems.append(f"canary {route.canary.target.describe()}: {error.detail}")
+    for problem in problems:
+        logger.warning("route target refused", extra={"route": route.name, "problem": problem})
+    return CompiledRoute(
+        name=route.name,
+        model=route.model,
+        targets=tuple(targets),
+        canary=canary,
+        canary_percent=route.canary.percent if route.canary and canary else 0.0,
+        sticky_by=route.canary.sticky_by if route.canary else "key",
+        resilience=route.resilience,
+        degradation=route.degradation,
+        limits=route.limits,
+        log_mode=route.log_mode,
+        retention_days=route.retention_days,
+        subject_header=route.subject_header,
+        redact_inputs=route.redact_inputs,
+        require_signature=route.require_signature,
+        problems=tuple(problems),
+    )
+
+
+def _key_grants(session: Session) -> dict[str, KeyGrant]:
+    grants: dict[str, KeyGrant] = {}
+    for row in session.scalars(select(ApiKey).where(ApiKey.revoked_at.is_(None))):
+        scopes = frozenset(row.scopes)
+        grants[row.key_hash] = KeyGrant(
+            key_id=row.id,
+            owner=row.owner,
+            scopes=scopes,
+            allowed_routes=frozenset(row.allowed_routes)
+            if row.allowed_routes is not None
+            else None,
+            expires_at=ensure_utc(row.expires_at) if row.expires_at else None,
+        )
+    return grants
+
+
+def compile_route_table(
+    session: Session, *, resolve_secret: SecretResolver | None = None
+) -> RouteTable:
+    """Read routes, approvals, keys (and upstream secrets) once and freeze them into a table."""
+    revision, _ = audit.head(session)
+    routes = {
+        route.name: _compile_route(session, route, resolve_secret)
+        for route in service.get_all(session)
+    }
+    return RouteTable(
+        revision=revision,
+        routes=MappingProxyType(routes),
+        keys=MappingProxyType(_key_grants(session)),
+        compiled_at=utcnow(),
+    )

@@ -1,0 +1,123 @@
+"""Turns compiled targets into live backends, breakers and bulkheads, reused across tables."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mlgate.errors import MlgateError
+from mlgate.gateway.backends import GenericJson, HttpBackend, KServeV2, MlflowScoring, OpenAIChat
+from mlgate.gateway.backends.adapters import Adapter
+from mlgate.gateway.backends.base import Backend
+from mlgate.gateway.resilience import BreakerConfig, Bulkhead, CircuitBreaker, MemoryBreaker
+from mlgate.gateway.table import CompiledRoute, CompiledTarget
+
+__all__ = ["TargetPool"]
+
+logger = logging.getLogger(__name__)
+
+
+def _adapter(target: CompiledTarget) -> Adapter:
+    upstream = target.upstream
+    assert upstream is not None
+    if upstream.protocol == "kserve":
+        return KServeV2(model=upstream.upstream_model or target.model)
+    if upstream.protocol == "mlflow":
+        return MlflowScoring()
+    if upstream.protocol == "openai":
+        return OpenAIChat(model=upstream.upstream_model)
+    return GenericJson()
+
+
+def breaker_config(route: CompiledRoute) -> BreakerConfig:
+    r = route.resilience
+    return BreakerConfig(
+        failure_rate=r.breaker_failure_rate,
+        minimum_calls=r.breaker_min_calls,
+        window_seconds=r.breaker_window_seconds,
+        open_seconds=r.breaker_open_seconds,
+        half_open_probes=r.breaker_half_open_probes,
+        probe_successes=min(2, r.breaker_half_open_probes),
+    )
+
+
+@dataclass
+class TargetPool:
+    """Live objects per target name. Loading happens at table swap, never per request."""
+
+    client: httpx.AsyncClient
+    blob_path: Any  # Callable[[str], Path]: where the blob store keeps a sha256
+    redis: Any = None  # redis.asyncio.Redis when breakers are shared
+    redis_prefix: str = "mlgate:breaker:"
+    backends: dict[str, Backend] = field(default_factory=dict)
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    bulkheads: dict[str, Bulkhead] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    async def prepare(self, routes: list[CompiledRoute]) -> None:
+        """Load every target the routes name that is not loaded yet."""
+        for route in routes:
+            for target in (*route.targets, *((route.canary,) if route.canary else ())):
+                if target.name in self.backends:
+                    continue
+                try:
+                    self.backends[target.name] = await self._load(target)
+                    self.failed.pop(target.name, None)
+                except MlgateError as error:
+                    self.failed[target.name] = error.detail
+                    logger.error("target refused at load", extra={"target": target.name})
+                    continue
+                self.breakers[target.name] = self._breaker(target.name, route)
+                self.bulkheads[target.name] = Bulkhead(target.name, route.resilience.bulkhead)
+
+    def _breaker(self, name: str, route: CompiledRoute) -> CircuitBreaker:
+        if self.redis is not None:
+            from mlgate.gateway.resilience import RedisBreaker
+
+            return RedisBreaker(name, self.redis, breaker_config(route), prefix=self.redis_prefix)
+        return MemoryBreaker(name, breaker_config(route))
+
+    async def _load(self, target: CompiledTarget) -> Backend:
+        if target.require_signature:  # refuse before loading anything (raises Invalid)
+            from mlgate.scanning.manifest import verify_manifest
+
+            await asyncio.to_thread(
+                verify_manifest, self.blob_path, target.artifacts, target.signature
+            )
+        if target.upstream is not None:
+            return HttpBackend(
+                target.name,
+                client=self.client,
+                base_url=target.upstream.url,
+                adapter=_adapter(target),
+                headers=target.headers,
+            )
+        if target.framework not in ("onnx", ""):
+            raise MlgateError(
+                f"{target.name}: framework '{target.framework}' cannot run in-process; "
+                "serve it through an upstream model server"
+            )
+        from mlgate.gateway.backends.onnx import OnnxBackend
+
+        assert target.artifact_sha256 is not None
+        path: Path = self.blob_path(target.artifact_sha256)
+        return await OnnxBackend.load(
+            target.name, path=path, expected_sha256=target.artifact_sha256
+        )
+
+    def retire(self, keep: set[str]) -> None:
+        """Close backends no route uses any more."""
+        for name in list(self.backends):
+            if name in keep:
+                continue
+            backend = self.backends.pop(name)
+            self.breakers.pop(name, None)
+            self.bulkheads.pop(name, None)
+            close = getattr(backend, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,116 @@
+"""Wire protocols as an upstream sees them, through httpx's MockTransport."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from mlgate.errors import Invalid
+from mlgate.gateway.backends import (
+    Adapter,
+    GenericJson,
+    HttpBackend,
+    InferenceRequest,
+    KServeV2,
+    MlflowScoring,
+    OpenAIChat,
+)
+from mlgate.gateway.resilience import ProtocolFailure
+
+pytestmark = pytest.mark.anyio
+
+
+class Upstream:
+    """Records what was sent and answers with a fixed JSON body."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.seen: list[tuple[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append((request.url.path, json.loads(request.content)))
+        return httpx.Response(200, json=self.answer)
+
+
+async def call(adapter: Adapter, upstream: Upstream, request: InferenceRequest) -> Any:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
+        backend = HttpBackend("m", client=client, base_url="http://model:8080/", adapter=adapter)
+        return (await backend.infer(request, timeout=5)).outputs
+
+
+async def test_kserve_rows_become_one_fp32_tensor_and_outputs_are_reshaped() -> None:
+    upstream = Upstream(
+        {"outputs": [{"name": "probs", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]}
+    )
+    outputs = await call(KServeV2(model="iris"), upstream, InferenceRequest([[1, 2, 3]] * 2))
+    path, body = upstream.seen[0]
+    assert path == "/v2/models/iris/infer"
+    assert body["inputs"] == [
+        {"name": "input-0", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, 1, 2, 3]}
+    ]
+    assert outputs == {"probs": [[1, 2], [3, 4]]}
+
+
+async def test_kserve_named_inputs_become_named_tensors() -> None:
+    upstream = Upstream({"outputs": [{"name": "y", "shape": [3], "data": [0, 1, 0]}]})
+    request = InferenceRequest({"a": [[1.0], [2.0], [3.0]], "b": [[4.0], [5.0], [6.0]]})
+    outputs = await call(KServeV2(model="m"), upstream, request)
+    assert [t["name"] for t in upstream.seen[0][1]["inputs"]] == ["a", "b"]
+    assert upstream.seen[0][1]["inputs"][1]["shape"] == [3, 1]
+    assert outputs == {"y": [0, 1, 0]}
+
+
+async def test_mlflow_answers_from_version_one_and_two_are_both_read() -> None:
+    assert await call(MlflowScoring(), Upstream([1, 0]), InferenceRequest([[1]])) == [1, 0]
+    upstream = Upstream({"predictions": [0.3]})
+    assert await call(MlflowScoring(), upstream, InferenceRequest([[1]], {"k": 1})) == [0.3]
+    assert upstream.seen[0] == ("/invocations", {"inputs": [[1]], "params": {"k": 1}})
+
+
+async def test_generic_json_forwards_parameters() -> None:
+    upstream = Upstream({"outputs": [1]})
+    assert await call(GenericJson("/score"), upstream, InferenceRequest([[1]], {"t": 2})) == [1]
+    assert upstream.seen[0] == ("/score", {"inputs": [[1]], "parameters": {"t": 2}})
+
+
+async def test_chat_model_is_pinned_by_the_route() -> None:
+    answer = {"choices": [{"message": {"content": "hi"}}]}
+    upstream = Upstream(answer)
+    request = InferenceRequest({"model": "gpt-huge", "messages": [{"role": "user"}]})
+    assert await call(OpenAIChat(model="small"), upstream, request) == answer
+    assert upstream.seen[0][1]["model"] == "small"
+
+
+async def test_chat_request_without_messages_is_invalid() -> None:
+    with pytest.raises(Invalid):
+        await call(OpenAIChat(), Upstream({}), InferenceRequest({"prompt": "x"}))
+
+
+@pytest.mark.parametrize(
+    ("adapter", "answer"),
+    [
+        (GenericJson(), {"result": 1}),
+        (KServeV2(model="m"), {"outputs": "nope"}),
+        (MlflowScoring(), {"other": 1}),
+        (OpenAIChat(), {"id": "x"}),
+    ],
+)
+async def test_answers_breaking_the_protocol_are_protocol_failures(
+    adapter: Adapter, answer: Any
+) -> None:
+    inputs: Any = {"messages": []} if isinstance(adapter, OpenAIChat) else [[1.0]]
+    with pytest.raises(ProtocolFailure):
+        await call(adapter, Upstream(answer), InferenceRequest(inputs))
+
+
+async def test_non_streaming_protocols_refuse_to_stream() -> None:
+    handler: Callable[[httpx.Request], httpx.Response] = Upstream({})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        backend = HttpBackend("m", client=client, base_url="http://m", adapter=GenericJson())
+        assert not backend.streams
+        with pytest.raises(ProtocolFailure):
+            await backend.stream(InferenceRequest([[1]]), timeout=5)

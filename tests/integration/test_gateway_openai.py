@@ -1,0 +1,115 @@
+"""The official openai client against mlgate's OpenAI-compatible route, plain and streaming."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from mlgate.runtime import Runtime
+from tests.conftest import KeyFactory
+from tests.faults.upstream import BreakStream, FaultyUpstream, Status
+from tests.integration import world
+from tests.integration.conftest import LiveServer
+
+
+@pytest.fixture
+def chat_upstreams(runtime: Runtime) -> Iterator[tuple[FaultyUpstream, FaultyUpstream]]:
+    with FaultyUpstream() as primary, FaultyUpstream() as fallback:
+        world.served_model(
+            runtime, "assistant", b"an LLM served elsewhere", framework="openai", schema=None
+        )
+        world.create_route(
+            runtime,
+            name="assistant",
+            model="assistant",
+            primary={
+                "model": "assistant",
+                "upstream": {"url": primary.url, "protocol": "openai", "upstream_model": "m1"},
+            },
+            fallbacks=[
+                {
+                    "model": "assistant",
+                    "version": 1,
+                    "upstream": {"url": fallback.url, "protocol": "openai"},
+                }
+            ],
+            resilience={"max_attempts": 1},
+        )
+        yield primary, fallback
+
+
+def client_for(server: LiveServer, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=key, max_retries=0, timeout=10)
+
+
+def test_plain_chat_completion_through_the_route(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    primary, _ = chat_upstreams
+    client = client_for(live_server, make_key("gateway:invoke"))
+    completion = client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert completion.choices[0].message.content == "hi"
+    assert completion.model == "m1"  # the route pins the upstream's model name
+    assert primary.received == 1
+    assert all("mlg_" not in value for value in primary.last_headers.values())  # key not forwarded
+
+
+def test_streaming_chat_completion_is_passed_through(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    client = client_for(live_server, make_key("gateway:invoke"))
+    stream = client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "hello"}], stream=True
+    )
+    chunks = [chunk.choices[0].delta.content for chunk in stream if chunk.choices]
+    assert "".join(c for c in chunks if c)
+
+
+def test_stream_falls_back_before_the_first_byte(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    primary, fallback = chat_upstreams
+    primary.fault = Status(503)
+    client = client_for(live_server, make_key("gateway:invoke"))
+    stream = client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "hello"}], stream=True
+    )
+    assert [c for c in stream if c.choices]
+    assert fallback.received == 1
+
+
+def test_stream_broken_after_the_first_byte_ends_the_stream_without_fallback(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    primary, fallback = chat_upstreams
+    primary.fault = BreakStream()
+    client = client_for(live_server, make_key("gateway:invoke"))
+    stream = client.chat.completions.create(
+        model="assistant", messages=[{"role": "user", "content": "hello"}], stream=True
+    )
+    with pytest.raises((openai.APIError, httpx.HTTPError)):  # the client sees the stream break
+        list(stream)
+    assert fallback.received == 0
+
+
+def test_unknown_route_is_a_404_for_the_client(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    client = client_for(live_server, make_key("gateway:invoke"))
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
