@@ -2,7 +2,8 @@
 
 1. The same minimal upstream called directly and through one gateway worker: added latency
    (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread).
-2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio).
+2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), and
+   the cost of log mode ``redacted`` (PII found and replaced in the writer thread) vs ``metadata``.
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
    direct onnxruntime call at batch size 1.
 
@@ -113,6 +114,16 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
                 name="passthrough",
                 model="echo",
                 primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
+            ),
+        )
+        routes.create_route(
+            session,
+            actor=ADMIN,
+            route_in=RouteCreate(
+                name="redacted",
+                model="echo",
+                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
+                log_mode="redacted",
             ),
         )
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
@@ -249,11 +260,23 @@ def main() -> None:
             bare = wrk_throughput(direct_url, body, {}, seconds=seconds)
             passthrough = wrk_throughput(through_url, body, auth_header, seconds=seconds)
             in_process = wrk_throughput(onnx_url, body, auth_header, seconds=seconds)
+            redacted_url = f"{gateway}/v1/routes/redacted/predict"
+            pii_body = json.dumps(
+                {"inputs": ["write to jane.doe@example.com or call +1 415 555 0100"]}
+            ).encode()
+            redacted = wrk_throughput(redacted_url, pii_body, auth_header, seconds=seconds)
+            metadata_pii = wrk_throughput(through_url, pii_body, auth_header, seconds=seconds)
+            results["latency_redacted_log_mode"] = latency_at_rate(
+                redacted_url, pii_body, auth_header, args.rate, args.seconds
+            )
             results["throughput_rps"] = {
                 "bare_upstream": bare,
                 "through_mlgate_http": passthrough,
                 "through_mlgate_onnx": in_process,
+                "log_mode_metadata_pii_body": metadata_pii,
+                "log_mode_redacted_pii_body": redacted,
             }
+            results["throughput_ratio_redacted_vs_metadata"] = round(redacted / metadata_pii, 3)
             results["throughput_ratio_mlgate_vs_bare"] = round(passthrough / bare, 3)
             results["throughput_ratio_onnx_vs_http_route"] = round(in_process / passthrough, 3)
         finally:

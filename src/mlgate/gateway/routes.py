@@ -17,7 +17,8 @@ from mlgate.gateway import service
 from mlgate.gateway.chat import chat_completion
 from mlgate.gateway.dataplane import Caller, Gateway
 from mlgate.gateway.schemas import Canary, RouteCreate, RouteRead, RouteUpdate, TargetSpec
-from mlgate.gateway.table import KeyGrant
+from mlgate.gateway.table import CompiledRoute, KeyGrant
+from mlgate.privacy.subjects import subject_at
 
 control = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 client = APIRouter(tags=["gateway"])
@@ -85,6 +86,14 @@ async def _json_body(request: Request) -> Any:
         raise Invalid.field("body", f"is not valid JSON: {error}") from error
 
 
+def _subject(request: Request, route: CompiledRoute, payload: Any) -> str | None:
+    """The data subject: the route's header, else the JSON path it names in the body."""
+    subject = request.headers.get(route.subject_header)
+    if subject is None and route.subject_path:
+        subject = subject_at(payload, route.subject_path)
+    return subject
+
+
 async def invoke_grant(request: Request, gateway: GatewayDep) -> KeyGrant:
     route = request.path_params.get("route", "")
     return await gateway.authenticate(presented_key(request), route)
@@ -103,7 +112,7 @@ async def predict(
     compiled = gateway.route(route)
     await gateway.check_limits(compiled, grant)
     payload = await _json_body(request)
-    caller = Caller(grant=grant, subject=request.headers.get(compiled.subject_header))
+    caller = Caller(grant=grant, subject=_subject(request, compiled, payload))
     answer = await gateway.predict(route, caller, payload)
     return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
@@ -129,7 +138,7 @@ async def chat_completions(
     gateway.authorize(grant, route)
     compiled = gateway.route(route)
     await gateway.check_limits(compiled, grant)
-    caller = Caller(grant=grant, subject=request.headers.get(compiled.subject_header))
+    caller = Caller(grant=grant, subject=_subject(request, compiled, payload))
     answer = await chat_completion(gateway, compiled, caller, payload)
     if isinstance(answer.body, dict):
         return JSONResponse(answer.body, headers=answer.headers)

@@ -121,6 +121,12 @@ class RouteBody(BaseModel):
     log_mode: Literal["off", "metadata", "redacted", "full"] = "metadata"
     retention_days: int = Field(default=30, ge=1, le=3650)
     subject_header: str = Field(default="X-MLGate-Subject", max_length=100)
+    subject_path: str | None = Field(
+        default=None,
+        max_length=200,
+        description="JSON path of the data subject in the body (e.g. $.customer.id), used when "
+        "the subject header is absent.",
+    )
     redact_inputs: bool = False
     require_signature: bool = False
 

@@ -16,10 +16,11 @@ from mlgate.approvals import deployments
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, NotFound
+from mlgate.errors import Conflict, Invalid, NotFound
 from mlgate.gateway.models import Route
 from mlgate.gateway.schemas import RouteBody, RouteCreate, RouteRead, RouteUpdate, TargetSpec
 from mlgate.ids import new_id
+from mlgate.privacy.payload import JsonPath
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
 
@@ -56,6 +57,11 @@ def resolve_target(session: Session, target: TargetSpec) -> ModelVersion:
 
 
 def _check_targets(session: Session, model: str, body: RouteBody) -> None:
+    if body.subject_path is not None:
+        try:
+            JsonPath(body.subject_path)
+        except Invalid as error:
+            raise Invalid.field("subject_path", error.detail) from error
     targets = [body.primary or TargetSpec(model=model), *body.fallbacks]
     if body.canary is not None:
         targets.append(body.canary.target)

@@ -66,6 +66,7 @@ class CompiledRoute:
     log_mode: str
     retention_days: int
     subject_header: str
+    subject_path: str | None
     redact_inputs: bool
     require_signature: bool
     problems: tuple[str, ...]
@@ -200,6 +201,7 @@ def _compile_route(
         log_mode=route.log_mode,
         retention_days=route.retention_days,
         subject_header=route.subject_header,
+        subject_path=route.subject_path,
         redact_inputs=route.redact_inputs,
         require_signature=route.require_signature,
         problems=tuple(problems),
