@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 
-import httpx
+import aiohttp
 import pytest
 
 from mlgate.gateway.backends import make_client
@@ -49,6 +49,6 @@ def upstream(start_upstream: Callable[[], FaultyUpstream]) -> FaultyUpstream:
 
 
 @pytest.fixture
-async def client(anyio_backend: str) -> AsyncIterator[httpx.AsyncClient]:
+async def client(anyio_backend: str) -> AsyncIterator[aiohttp.ClientSession]:
     async with make_client() as shared:
         yield shared

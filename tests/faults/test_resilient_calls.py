@@ -7,7 +7,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
-import httpx
+import aiohttp
 import pytest
 
 from mlgate.gateway.backends import GenericJson, HttpBackend, InferenceRequest, OpenAIChat
@@ -37,7 +37,7 @@ ROWS = [[1.0, 2.0]]
 NO_WAIT = RetryPolicy(max_attempts=3, base_delay=0.0)
 
 
-def target(name: str, upstream: FaultyUpstream, client: httpx.AsyncClient) -> Target:
+def target(name: str, upstream: FaultyUpstream, client: aiohttp.ClientSession) -> Target:
     backend = HttpBackend(name, client=client, base_url=upstream.url, adapter=GenericJson())
     return Target(name, backend)
 
@@ -58,7 +58,7 @@ async def gather_bounded(
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_flaky_primary_with_healthy_fallback_serves_nearly_every_call(
-    start_upstream: Callable[[], FaultyUpstream], client: httpx.AsyncClient
+    start_upstream: Callable[[], FaultyUpstream], client: aiohttp.ClientSession
 ) -> None:
     primary, fallback = start_upstream(), start_upstream()
     primary.fault = Flaky(rate=0.5, seed=7)
@@ -88,7 +88,7 @@ async def test_flaky_primary_with_healthy_fallback_serves_nearly_every_call(
 
 @pytest.mark.parametrize("fault", [Hang(), Reset(), Status(503), Latency(ms=2_000)])
 async def test_all_targets_down_raises_unavailable_within_the_deadline(
-    start_upstream: Callable[[], FaultyUpstream], client: httpx.AsyncClient, fault: Fault
+    start_upstream: Callable[[], FaultyUpstream], client: aiohttp.ClientSession, fault: Fault
 ) -> None:
     upstreams = [start_upstream(), start_upstream()]
     for upstream in upstreams:
@@ -111,7 +111,7 @@ async def test_all_targets_down_raises_unavailable_within_the_deadline(
 
 async def test_open_breaker_lets_only_half_open_probes_reach_the_upstream(
     start_upstream: Callable[[], FaultyUpstream],
-    client: httpx.AsyncClient,
+    client: aiohttp.ClientSession,
     clock: ManualClock,
 ) -> None:
     sick, fallback = start_upstream(), start_upstream()
@@ -155,7 +155,7 @@ async def test_open_breaker_lets_only_half_open_probes_reach_the_upstream(
 
 
 async def test_failed_probe_reopens_the_breaker(
-    upstream: FaultyUpstream, client: httpx.AsyncClient, clock: ManualClock
+    upstream: FaultyUpstream, client: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
     upstream.fault = Status(503)
     config = BreakerConfig(minimum_calls=2, open_seconds=10, half_open_probes=1, probe_successes=1)
@@ -188,7 +188,7 @@ async def test_failed_probe_reopens_the_breaker(
 
 @pytest.mark.parametrize("requests", [50, 400])
 async def test_retries_reaching_a_dead_upstream_never_exceed_the_budget(
-    upstream: FaultyUpstream, client: httpx.AsyncClient, requests: int
+    upstream: FaultyUpstream, client: aiohttp.ClientSession, requests: int
 ) -> None:
     upstream.fault = Status(503)
     budget = RetryBudget(ratio=0.1, min_per_second=1, window=10)
@@ -212,7 +212,7 @@ async def test_retries_reaching_a_dead_upstream_never_exceed_the_budget(
 
 
 async def test_retry_after_beyond_the_deadline_falls_back_instead_of_waiting(
-    start_upstream: Callable[[], FaultyUpstream], client: httpx.AsyncClient
+    start_upstream: Callable[[], FaultyUpstream], client: aiohttp.ClientSession
 ) -> None:
     busy, fallback = start_upstream(), start_upstream()
     busy.fault = Status(429, retry_after="30")
@@ -231,7 +231,7 @@ async def test_retry_after_beyond_the_deadline_falls_back_instead_of_waiting(
 
 
 async def test_short_retry_after_is_honoured_on_the_same_target(
-    upstream: FaultyUpstream, client: httpx.AsyncClient
+    upstream: FaultyUpstream, client: aiohttp.ClientSession
 ) -> None:
     upstream.fault = Status(503, retry_after="0")
     targets = [target("only", upstream, client)]
@@ -247,7 +247,7 @@ async def test_short_retry_after_is_honoured_on_the_same_target(
 
 
 async def test_full_bulkhead_sends_calls_to_the_fallback_at_once(
-    start_upstream: Callable[[], FaultyUpstream], client: httpx.AsyncClient
+    start_upstream: Callable[[], FaultyUpstream], client: aiohttp.ClientSession
 ) -> None:
     slow, fallback = start_upstream(), start_upstream()
     slow.fault = Latency(ms=300)
@@ -271,7 +271,7 @@ async def test_full_bulkhead_sends_calls_to_the_fallback_at_once(
 
 
 async def test_stream_falls_back_before_the_first_byte_and_holds_the_slot_until_closed(
-    start_upstream: Callable[[], FaultyUpstream], client: httpx.AsyncClient
+    start_upstream: Callable[[], FaultyUpstream], client: aiohttp.ClientSession
 ) -> None:
     down, healthy = start_upstream(), start_upstream()
     down.fault = Reset()

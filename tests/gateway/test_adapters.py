@@ -1,13 +1,13 @@
-"""Wire protocols as an upstream sees them, through httpx's MockTransport."""
+"""Wire protocols as an upstream sees them: a recording aiohttp server on loopback."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from mlgate.errors import Invalid
 from mlgate.gateway.backends import (
@@ -18,6 +18,7 @@ from mlgate.gateway.backends import (
     KServeV2,
     MlflowScoring,
     OpenAIChat,
+    make_client,
 )
 from mlgate.gateway.resilience import ProtocolFailure
 
@@ -31,14 +32,20 @@ class Upstream:
         self.answer = answer
         self.seen: list[tuple[str, Any]] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.seen.append((request.url.path, json.loads(request.content)))
-        return httpx.Response(200, json=self.answer)
+    async def handle(self, request: web.Request) -> web.Response:
+        self.seen.append((request.path, json.loads(await request.read())))
+        return web.json_response(self.answer)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", self.handle)
+        return app
 
 
 async def call(adapter: Adapter, upstream: Upstream, request: InferenceRequest) -> Any:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(upstream)) as client:
-        backend = HttpBackend("m", client=client, base_url="http://model:8080/", adapter=adapter)
+    async with TestServer(upstream.app(), host="127.0.0.1") as server, make_client() as client:
+        url = str(server.make_url("/"))
+        backend = HttpBackend("m", client=client, base_url=url, adapter=adapter)
         return (await backend.infer(request, timeout=5)).outputs
 
 
@@ -108,8 +115,7 @@ async def test_answers_breaking_the_protocol_are_protocol_failures(
 
 
 async def test_non_streaming_protocols_refuse_to_stream() -> None:
-    handler: Callable[[httpx.Request], httpx.Response] = Upstream({})
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+    async with make_client() as client:
         backend = HttpBackend("m", client=client, base_url="http://m", adapter=GenericJson())
         assert not backend.streams
         with pytest.raises(ProtocolFailure):

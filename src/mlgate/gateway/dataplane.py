@@ -149,7 +149,7 @@ class Gateway:
         await self.log.stop()
         if self._pool is not None:
             self._pool.retire(keep=set())
-            await self._pool.client.aclose()
+            await self._pool.client.close()
         if self._redis is not None:
             await self._redis.aclose()
 

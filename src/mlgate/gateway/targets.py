@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 
 from mlgate.errors import MlgateError
 from mlgate.gateway.backends import GenericJson, HttpBackend, KServeV2, MlflowScoring, OpenAIChat
@@ -50,7 +50,7 @@ def breaker_config(route: CompiledRoute) -> BreakerConfig:
 class TargetPool:
     """Live objects per target name. Loading happens at table swap, never per request."""
 
-    client: httpx.AsyncClient
+    client: aiohttp.ClientSession
     blob_path: Any  # Callable[[str], Path]: where the blob store keeps a sha256
     redis: Any = None  # redis.asyncio.Redis when breakers are shared
     redis_prefix: str = "mlgate:breaker:"
