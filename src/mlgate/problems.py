@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavailable, problem_type
@@ -112,6 +113,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_tracking)
+        except ClientDisconnect:  # the caller went away mid-request: nobody to answer
+            logger.debug("client disconnected", extra={"path": scope["path"]})
         except Exception as error:
             logger.error("internal error", exc_info=error, extra={"path": scope["path"]})
             if started:  # nothing more can be said to this client; the log has it

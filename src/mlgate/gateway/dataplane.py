@@ -294,8 +294,8 @@ class Gateway:
 
     @staticmethod
     def validate(target: CompiledTarget, inputs: Any) -> None:
-        if target.validator is None:
-            return
+        if target.validator is None or target.validator.is_valid(inputs):
+            return  # the common case: one pass, no error objects built
         errors = sorted(target.validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))
         if errors:
             fields = [
