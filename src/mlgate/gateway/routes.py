@@ -68,7 +68,8 @@ def delete_route(name: str, session: SessionDep, actor: Writer) -> RouteRead:
 # -- client endpoints: no SQL; keys come from the route table ---------------------------------
 
 
-def gateway_of(request: Request) -> Gateway:
+async def gateway_of(request: Request) -> Gateway:
+    # async on purpose: FastAPI runs a sync dependency on a worker thread, a hop per request.
     gateway: Gateway | None = getattr(request.app.state, "gateway", None)
     if gateway is None:
         raise NotFound("this process does not run the gateway (role 'control')")
