@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,9 @@ class PayloadSink:
         with keystore.unit_of_work() as keys_session:
             for record in captured:
                 rows.append(self._row(keys_session, master, record))
+                # Detection is CPU-bound Python on this thread: hand the GIL back after each
+                # record so the event loop serving requests is not starved for a whole batch.
+                time.sleep(0)
         with self._db.unit_of_work() as session:
             session.add_all(rows)
 
