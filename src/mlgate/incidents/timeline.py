@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mlgate.approvals import outbox
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import ensure_utc, utcnow
@@ -139,6 +140,25 @@ def record_change(
         object_type="incident",
         object_id=f"INC-{row.number}",
         change=change,
+        now=now,
+    )
+    # Subscribers (pagers, chat) hear of every change through the same webhook outbox as
+    # approvals, in the same transaction: an event exists exactly when the change does.
+    outbox.emit(
+        session,
+        event_type=f"incident.{action}",
+        subject=f"INC-{row.number}",
+        payload={
+            "number": row.number,
+            "title": row.title,
+            "severity": row.severity,
+            "status": row.status,
+            "commander": row.commander,
+            "affected_routes": row.affected_routes,
+            "affected_models": row.affected_models,
+            "change": change,
+            "by": actor.name,
+        },
         now=now,
     )
 
