@@ -23,7 +23,16 @@ from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.ids import new_id
 
-__all__ = ["GENESIS_HASH", "count", "get_all", "head", "iter_entries", "record", "verify"]
+__all__ = [
+    "GENESIS_HASH",
+    "count",
+    "get_all",
+    "head",
+    "iter_entries",
+    "latest",
+    "record",
+    "verify",
+]
 
 GENESIS_HASH = "0" * 64
 HEAD_ROW_ID = 1
@@ -133,6 +142,17 @@ def get_all(
         query = query.where(AuditEntry.actor == actor)
     rows = session.scalars(query.limit(limit))
     return [AuditEntryRead.model_validate(row) for row in rows]
+
+
+def latest(session: Session, *, action: str) -> AuditEntryRead | None:
+    """The newest entry with ``action`` (e.g. the last ``backup.created``), if any."""
+    row = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.action == action)
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).one_or_none()
+    return AuditEntryRead.model_validate(row) if row else None
 
 
 def iter_entries(session: Session, *, batch: int = 1000) -> Iterator[AuditEntryRead]:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mlgate.audit import service as audit
 from mlgate.readiness.facts import CardFacts, Facts, RouteFacts
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
@@ -207,15 +208,19 @@ def _privacy(session: Session, model: Model, version: ModelVersion, facts: Facts
 
 
 def _backups(session: Session, model: Model, version: ModelVersion, facts: Facts) -> Facts:
-    """The last successful restore drill (backup ages need the backup directory: not here)."""
+    """The last backup (from its audit entry) and the last successful restore drill."""
+    update: dict[str, object] = {}
+    created = audit.latest(session, action="backup.created")
+    if created is not None:
+        update["last_backup_at"] = created.at
     drills = _optional("mlgate.backup.drills")
-    if drills is None:
+    if drills is not None:
+        passed = [drill.at for drill in drills.list_drills(session, limit=50) if drill.ok]
+        if passed:
+            update["last_drill_at"] = max(passed)
+    if not update:
         return facts
-    passed = [drill.at for drill in drills.list_drills(session, limit=50) if drill.ok]
-    if not passed:
-        return facts
-    backups = facts.backups.model_copy(update={"last_drill_at": max(passed)})
-    return facts.model_copy(update={"backups": backups})
+    return facts.model_copy(update={"backups": facts.backups.model_copy(update=update)})
 
 
 def _runbooks(session: Session, model: Model, version: ModelVersion, facts: Facts) -> Facts:
