@@ -9,21 +9,9 @@ import aiohttp
 import pytest
 
 from mlgate.gateway.backends import make_client
+from tests.clocks import ManualClock
 
 from .upstream import FaultyUpstream
-
-
-class ManualClock:
-    """Seconds that only move when the test says so (for breaker timing)."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-
-class ManualClock:
-    """Monotonic seconds that only move when the test says so."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clocks import ManualClock
 
 
 @pytest.fixture
