@@ -27,8 +27,8 @@ from mlgate.gateway.resilience import (
     RetryBudget,
     RetryPolicy,
 )
+from tests.clocks import ManualClock
 
-from .conftest import ManualClock
 from .upstream import SSE_EVENTS, Fault, FaultyUpstream, Flaky, Hang, Latency, Ok, Reset, Status
 
 pytestmark = pytest.mark.anyio

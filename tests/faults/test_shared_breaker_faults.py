@@ -20,8 +20,8 @@ from mlgate.gateway.resilience import (
     RetryBudget,
     RetryPolicy,
 )
+from tests.clocks import ManualClock
 
-from .conftest import ManualClock
 from .upstream import FaultyUpstream, Ok, Status
 
 pytestmark = pytest.mark.anyio

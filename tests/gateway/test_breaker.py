@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlgate.gateway.resilience import BreakerConfig, BreakerState, MemoryBreaker
-
-from .conftest import ManualClock
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.anyio
 

@@ -17,8 +17,7 @@ from mlgate.gateway.resilience import (
     RetryPolicy,
     StatusFailure,
 )
-
-from .conftest import ManualClock
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.anyio
 

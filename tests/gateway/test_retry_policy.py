@@ -16,8 +16,7 @@ from mlgate.gateway.resilience import (
     TimeoutFailure,
     parse_retry_after,
 )
-
-from .conftest import ManualClock
+from tests.clocks import ManualClock
 
 
 def test_deadline_counts_down_and_never_goes_negative(clock: ManualClock) -> None:

@@ -12,8 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from mlgate.gateway.resilience import BreakerConfig, BreakerState, MemoryBreaker, RedisBreaker
-
-from .conftest import ManualClock
+from tests.clocks import ManualClock
 
 pytestmark = pytest.mark.anyio
 
