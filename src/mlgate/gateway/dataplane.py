@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +25,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import FieldError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from mlgate.gateway.backends.base import Backend, InferenceRequest
 from mlgate.gateway.backends.http import make_client
+from mlgate.gateway.cache import AnswerCache
 from mlgate.gateway.call import AllTargetsFailed, Attempt, Target, call_with_resilience
 from mlgate.gateway.ratelimit import RateLimiter
 from mlgate.gateway.requestlog import (
@@ -47,7 +46,6 @@ from mlgate.runtime import Runtime
 __all__ = ["Answer", "Caller", "Gateway", "served_by"]
 
 logger = logging.getLogger(__name__)
-CACHE_ENTRIES = 1024
 STALE_CHECK_SPACING = 0.2
 STALE_WAITERS = 32
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
@@ -69,7 +67,7 @@ class Answer:
 @dataclass
 class _RouteState:
     budget: RetryBudget
-    cache: OrderedDict[str, tuple[float, Any, CompiledTarget]] = field(default_factory=OrderedDict)
+    cache: AnswerCache = field(default_factory=AnswerCache)
 
 
 SecretResolver = Callable[[Session, str], SecretStr]
@@ -344,7 +342,7 @@ class Gateway:
         if outcome.fallback:
             self.metrics.fallbacks.labels(route.name).inc()
         if route.degradation.mode == "cached":
-            self._remember(route, state, inputs, outcome.value.outputs, served)
+            state.cache.remember(inputs, outcome.value.outputs, served)
         self.finish(
             route,
             served,
@@ -373,24 +371,6 @@ class Gateway:
             if attempt.reached_backend:
                 seen.add(attempt.target)
 
-    def _cache_key(self, inputs: Any) -> str:
-        canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-    def _remember(
-        self,
-        route: CompiledRoute,
-        state: _RouteState,
-        inputs: Any,
-        outputs: Any,
-        served: CompiledTarget,
-    ) -> None:
-        key = self._cache_key(inputs)
-        state.cache[key] = (time.monotonic(), outputs, served)
-        state.cache.move_to_end(key)
-        while len(state.cache) > CACHE_ENTRIES:
-            state.cache.popitem(last=False)
-
     def _degrade(
         self,
         route: CompiledRoute,
@@ -414,9 +394,9 @@ class Gateway:
                 },
             )
         if mode == "cached":
-            hit = state.cache.get(self._cache_key(inputs))
-            if hit is not None and time.monotonic() - hit[0] <= route.degradation.cache_ttl_seconds:
-                _, outputs, served = hit
+            hit = state.cache.recall(inputs, ttl=route.degradation.cache_ttl_seconds)
+            if hit is not None:
+                outputs, served = hit
                 self.metrics.degraded.labels(route.name, "cached").inc()
                 self.finish(route, served, "degraded_cached", 200, started, attempts, caller)
                 return Answer(
