@@ -12,7 +12,7 @@ from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory
 from tests.faults.upstream import BreakStream, FaultyUpstream, Status
 from tests.integration import world
-from tests.integration.conftest import LiveServer
+from tests.integration.conftest import LiveServer, wait_until
 
 
 @pytest.fixture
@@ -113,3 +113,38 @@ def test_unknown_route_is_a_404_for_the_client(
     client = client_for(live_server, make_key("gateway:invoke"))
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+
+
+def test_a_redacted_chat_route_logs_the_conversation_with_pii_replaced(
+    runtime: Runtime, live_server: LiveServer, make_key: KeyFactory
+) -> None:
+    from sqlalchemy import text
+
+    with FaultyUpstream() as upstream:
+        world.served_model(runtime, "bot", b"an LLM", framework="openai", schema=None)
+        world.create_route(
+            runtime,
+            name="bot",
+            model="bot",
+            primary={"model": "bot", "upstream": {"url": upstream.url, "protocol": "openai"}},
+            log_mode="redacted",
+        )
+        client = client_for(live_server, make_key("gateway:invoke"))
+        client.chat.completions.create(
+            model="bot", messages=[{"role": "user", "content": "mail jane.doe@example.com"}]
+        )
+
+    def stored_bodies() -> list[object]:
+        with runtime.db.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT body FROM request_payloads WHERE route = 'bot'")
+                ).scalars()
+            )
+
+    wait_until(stored_bodies, timeout=10, what="the batch writer to store the payload")
+    bodies = stored_bodies()
+    assert len(bodies) == 1
+    stored = str(bodies[0])
+    assert "jane.doe@example.com" not in stored
+    assert "EMAIL" in stored

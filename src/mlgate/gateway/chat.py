@@ -80,8 +80,17 @@ async def chat_completion(
             f"route '{route.name}': every chat target failed", retry_after=failure.retry_after
         ) from None
     served = next(t for t, _ in live if t.name == answered.target)
-    gateway.finish(route, served, "ok", 200, started, len(answered.attempts), caller)
     body = answered.value.outputs
+    gateway.finish(
+        route,
+        served,
+        "ok",
+        200,
+        started,
+        len(answered.attempts),
+        caller,
+        payload=(request.inputs, body),  # logged as the route's mode says (redacted, full)
+    )
     return ChatAnswer(
         body=body if isinstance(body, dict) else {"choices": body},
         headers=served_by(served, degraded="false"),
