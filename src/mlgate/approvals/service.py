@@ -306,6 +306,39 @@ def approve(
     return readmodel.read(session, row)
 
 
+def _end_round(
+    session: Session,
+    *,
+    request_id: str,
+    reviewer: Principal,
+    comment: str,
+    stage: str | None,
+    now: datetime | None,
+    state: RequestState,
+    kind: DecisionKind,
+    action: str,
+    version_status: str | None = None,
+) -> ApprovalRequestRead:
+    """A reviewer's decision that ends the current round: reject or request changes."""
+    now = now or utcnow()
+    row = readmodel.request_row(session, request_id)
+    _decidable(session, row, reviewer, stage)
+    row.state = state.value
+    if version_status is not None:
+        readmodel.names_of(session, row)[1].status = version_status
+    _transition(
+        session,
+        row,
+        kind=kind,
+        action=action,
+        actor=reviewer,
+        comment=comment,
+        stage_index=row.stage_index,
+        now=now,
+    )
+    return readmodel.read(session, row)
+
+
 @_one_winner
 def reject(
     session: Session,
@@ -316,22 +349,19 @@ def reject(
     stage: str | None = None,
     now: datetime | None = None,
 ) -> ApprovalRequestRead:
-    now = now or utcnow()
-    row = readmodel.request_row(session, request_id)
-    _decidable(session, row, reviewer, stage)
-    row.state = RequestState.REJECTED.value
-    readmodel.names_of(session, row)[1].status = "rejected"
-    _transition(
+    """Reject the request: terminal, and the version's status becomes ``rejected``."""
+    return _end_round(
         session,
-        row,
+        request_id=request_id,
+        reviewer=reviewer,
+        comment=comment,
+        stage=stage,
+        now=now,
+        state=RequestState.REJECTED,
         kind=DecisionKind.REJECTED,
         action="approval.rejected",
-        actor=reviewer,
-        comment=comment,
-        stage_index=row.stage_index,
-        now=now,
+        version_status="rejected",
     )
-    return readmodel.read(session, row)
 
 
 @_one_winner
@@ -344,21 +374,18 @@ def request_changes(
     stage: str | None = None,
     now: datetime | None = None,
 ) -> ApprovalRequestRead:
-    now = now or utcnow()
-    row = readmodel.request_row(session, request_id)
-    _decidable(session, row, reviewer, stage)
-    row.state = RequestState.NEEDS_REVISION.value
-    _transition(
+    """Send the request back to its requester (``needs_revision``) until it is resubmitted."""
+    return _end_round(
         session,
-        row,
+        request_id=request_id,
+        reviewer=reviewer,
+        comment=comment,
+        stage=stage,
+        now=now,
+        state=RequestState.NEEDS_REVISION,
         kind=DecisionKind.CHANGES_REQUESTED,
         action="approval.changes_requested",
-        actor=reviewer,
-        comment=comment,
-        stage_index=row.stage_index,
-        now=now,
     )
-    return readmodel.read(session, row)
 
 
 @_one_winner

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -155,15 +156,19 @@ def show(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
     _show(request, as_json)
 
 
-@app.command("approve")
-def approve(
-    ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
+def _decide(
+    ctx: typer.Context,
+    decision: Callable[..., ApprovalRequestRead],
+    ref: str,
+    comment: str,
+    stage: str | None,
+    as_json: bool,
 ) -> None:
-    """Approve the open stage (its gate checks must pass)."""
+    """Run one reviewer decision (approve, reject, request changes) as the CLI's principal."""
     cli = state(ctx)
     actor = cli.principal()
     with cli.session() as session:
-        request = service.approve(
+        request = decision(
             session,
             request_id=_request_id(session, ref),
             reviewer=actor,
@@ -171,6 +176,14 @@ def approve(
             stage=stage,
         )
     _show(request, as_json)
+
+
+@app.command("approve")
+def approve(
+    ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
+) -> None:
+    """Approve the open stage (its gate checks must pass)."""
+    _decide(ctx, service.approve, ref, comment, stage, as_json)
 
 
 @app.command("reject")
@@ -178,17 +191,7 @@ def reject(
     ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
 ) -> None:
     """Reject the request (terminal: the version is rejected)."""
-    cli = state(ctx)
-    actor = cli.principal()
-    with cli.session() as session:
-        request = service.reject(
-            session,
-            request_id=_request_id(session, ref),
-            reviewer=actor,
-            comment=comment,
-            stage=stage,
-        )
-    _show(request, as_json)
+    _decide(ctx, service.reject, ref, comment, stage, as_json)
 
 
 @app.command("request-changes")
@@ -196,17 +199,7 @@ def request_changes(
     ctx: typer.Context, ref: Ref, comment: Comment, stage: Stage = None, as_json: AsJson = False
 ) -> None:
     """Send the request back to its requester; it restarts at the first stage on resubmit."""
-    cli = state(ctx)
-    actor = cli.principal()
-    with cli.session() as session:
-        request = service.request_changes(
-            session,
-            request_id=_request_id(session, ref),
-            reviewer=actor,
-            comment=comment,
-            stage=stage,
-        )
-    _show(request, as_json)
+    _decide(ctx, service.request_changes, ref, comment, stage, as_json)
 
 
 @app.command("resubmit")
