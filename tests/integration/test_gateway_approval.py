@@ -74,13 +74,8 @@ def test_a_direct_table_edit_does_not_get_an_unapproved_version_served(
 ) -> None:
     world.create_route(two_versions, name="r", model="iris")
     with two_versions.db.engine.begin() as connection:
-        spec = json.loads(
-            connection.execute(text("SELECT spec FROM routes WHERE name = 'r'")).scalar_one()
-            if two_versions.db.dialect == "sqlite"
-            else json.dumps(
-                connection.execute(text("SELECT spec FROM routes WHERE name = 'r'")).scalar_one()
-            )
-        )
+        raw = connection.execute(text("SELECT spec FROM routes WHERE name = 'r'")).scalar_one()
+        spec = raw if isinstance(raw, dict) else json.loads(raw)  # JSONB on PG, text on SQLite
         spec["primary"] = {"model": "iris", "version": 2, "alias": "production", "upstream": None}
         spec["canary"] = {
             "target": {"model": "iris", "version": 2, "alias": "production", "upstream": None},
