@@ -1,7 +1,9 @@
 """Gateway benchmark: what mlgate adds on the hot path, measured against baselines in one run.
 
 1. The same minimal upstream called directly and through one gateway worker: added latency
-   (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread).
+   (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread);
+   also through a bare Python proxy with no logic at all (bench/proxy.py: the ceiling of any
+   Python gateway on one worker here), and through mlgate with request logs off.
 2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), and
    the cost of log mode ``redacted`` (PII found and replaced in the writer thread) vs ``metadata``.
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
@@ -126,6 +128,16 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
                 log_mode="redacted",
             ),
         )
+        routes.create_route(
+            session,
+            actor=ADMIN,
+            route_in=RouteCreate(
+                name="unlogged",
+                model="echo",
+                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
+                log_mode="off",
+            ),
+        )
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
         key = auth.create(
             session,
@@ -157,7 +169,7 @@ def onnx_costs(onnx: bytes, n: int = 5000) -> dict[str, float]:
 
     from mlgate.gateway.backends.base import InferenceRequest
     from mlgate.gateway.backends.onnx import OnnxBackend
-    from mlgate.gateway.table import _validator
+    from mlgate.gateway.validation import compile_validator
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -169,7 +181,8 @@ def onnx_costs(onnx: bytes, n: int = 5000) -> dict[str, float]:
     for _ in range(n):
         session.run(None, {"X": array})
     direct = n / (time.perf_counter() - start)
-    validator = _validator(INPUT_SCHEMA)
+    validator = compile_validator(INPUT_SCHEMA)
+    assert validator is not None
 
     async def through_backend() -> float:
         with tempfile.TemporaryDirectory() as tmp:
@@ -185,7 +198,7 @@ def onnx_costs(onnx: bytes, n: int = 5000) -> dict[str, float]:
                 await backend.infer(request, timeout=1)
             start = time.perf_counter()
             for _ in range(n):
-                validator.validate(ROW)
+                validator.check(ROW)
                 await backend.infer(request, timeout=1)
             elapsed = time.perf_counter() - start
             backend.close()
@@ -210,11 +223,15 @@ def main() -> None:
     processes: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            upstream_port, gateway_port = free_port(), free_port()
+            upstream_port, gateway_port, proxy_port = free_port(), free_port(), free_port()
             upstream = f"http://127.0.0.1:{upstream_port}"
+            here = Path(__file__).parent
+            processes.append(
+                subprocess.Popen([sys.executable, str(here / "upstream.py"), str(upstream_port)])
+            )
             processes.append(
                 subprocess.Popen(
-                    [sys.executable, str(Path(__file__).parent / "upstream.py"), str(upstream_port)]
+                    [sys.executable, str(here / "proxy.py"), str(proxy_port), f"{upstream}/predict"]
                 )
             )
             settings = Settings(
@@ -241,6 +258,7 @@ def main() -> None:
             )
             gateway = f"http://127.0.0.1:{gateway_port}"
             wait_up(upstream)
+            wait_up(f"http://127.0.0.1:{proxy_port}")
             wait_up(f"{gateway}/healthz")
             auth_header = {"Authorization": f"Bearer {key}"}
             body = json.dumps({"inputs": ROW}).encode()
@@ -258,6 +276,12 @@ def main() -> None:
             results["added_p99_ms"] = round(through["p99_ms"] - direct["p99_ms"], 3)
             seconds = int(args.seconds)
             bare = wrk_throughput(direct_url, body, {}, seconds=seconds)
+            python_proxy = wrk_throughput(
+                f"http://127.0.0.1:{proxy_port}/predict", body, {}, seconds=seconds
+            )
+            unlogged = wrk_throughput(
+                f"{gateway}/v1/routes/unlogged/predict", body, auth_header, seconds=seconds
+            )
             passthrough = wrk_throughput(through_url, body, auth_header, seconds=seconds)
             in_process = wrk_throughput(onnx_url, body, auth_header, seconds=seconds)
             redacted_url = f"{gateway}/v1/routes/redacted/predict"
@@ -271,6 +295,8 @@ def main() -> None:
             )
             results["throughput_rps"] = {
                 "bare_upstream": bare,
+                "bare_python_proxy": python_proxy,
+                "through_mlgate_http_log_off": unlogged,
                 "through_mlgate_http": passthrough,
                 "through_mlgate_onnx": in_process,
                 "log_mode_metadata_pii_body": metadata_pii,
@@ -278,6 +304,10 @@ def main() -> None:
             }
             results["throughput_ratio_redacted_vs_metadata"] = round(redacted / metadata_pii, 3)
             results["throughput_ratio_mlgate_vs_bare"] = round(passthrough / bare, 3)
+            results["throughput_ratio_python_proxy_vs_bare"] = round(python_proxy / bare, 3)
+            results["throughput_ratio_mlgate_vs_python_proxy"] = round(
+                passthrough / python_proxy, 3
+            )
             results["throughput_ratio_onnx_vs_http_route"] = round(in_process / passthrough, 3)
         finally:
             for process in processes:

@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from mlgate.auth.schemas import Scope
+from mlgate.gateway.frontdoor import CLIENT_ENDPOINTS
 from tests.conftest import KeyFactory, bearer
 
 OPEN_PATHS = {"/healthz", "/readyz"}
@@ -44,6 +45,14 @@ def api_routes(client: TestClient) -> list[tuple[APIRoute, str, str]]:
     return routes
 
 
+def front_door_routes() -> list[tuple[str, str, str]]:
+    """(method, path, scope) of the client endpoints served before FastAPI's routing."""
+    return [
+        (method, re.sub(r"\{[^}]+\}", "1", path), scope)
+        for (method, path), scope in CLIENT_ENDPOINTS.items()
+    ]
+
+
 def test_every_api_route_declares_a_scope(client: TestClient) -> None:
     routes = api_routes(client)
     assert len(routes) >= 10
@@ -57,6 +66,23 @@ def test_every_api_route_without_a_key_is_401(client: TestClient) -> None:
         assert response.status_code == 401, f"{method} {path}"
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
+
+
+def test_client_endpoints_refuse_a_missing_key_and_a_key_without_their_scope(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    routes = front_door_routes()
+    assert {path for _, path, _ in routes} == {"/v1/routes/1/predict", "/v1/chat/completions"}
+    for method, path, scope in routes:
+        missing = client.request(method, path)
+        assert missing.status_code == 401, f"{method} {path}"
+        assert missing.headers["content-type"] == "application/problem+json"
+        others = [s.value for s in Scope if s not in (Scope.ADMIN, Scope(scope))]
+        key = make_key(*others)
+        client.portal.call(client.app.state.gateway.refresh)  # type: ignore[attr-defined]
+        refused = client.request(method, path, headers=bearer(key))
+        assert refused.status_code == 403, f"{method} {path} needs {scope}"
+        assert refused.json()["type"] == "urn:mlgate:problem:forbidden"
 
 
 def test_every_api_route_with_a_key_lacking_its_scope_is_403(

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 
-import aiohttp
 import pytest
 
 from mlgate.gateway.backends import make_client
+from mlgate.gateway.backends.wire import Http1Client
 from tests.clocks import ManualClock
 
 from .upstream import FaultyUpstream
@@ -37,6 +37,6 @@ def upstream(start_upstream: Callable[[], FaultyUpstream]) -> FaultyUpstream:
 
 
 @pytest.fixture
-async def client(anyio_backend: str) -> AsyncIterator[aiohttp.ClientSession]:
+async def client(anyio_backend: str) -> AsyncIterator[Http1Client]:
     async with make_client() as shared:
         yield shared

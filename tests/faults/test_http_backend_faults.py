@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import time
 
-import aiohttp
 import pytest
 
 from mlgate.gateway.backends import (
@@ -16,6 +15,7 @@ from mlgate.gateway.backends import (
     MlflowScoring,
     OpenAIChat,
 )
+from mlgate.gateway.backends.wire import Http1Client
 from mlgate.gateway.resilience import (
     ConnectFailure,
     ProtocolFailure,
@@ -40,20 +40,18 @@ pytestmark = pytest.mark.anyio
 ROWS = [[1.0, 2.0], [3.0, 4.0]]
 
 
-def generic(upstream: FaultyUpstream, client: aiohttp.ClientSession) -> HttpBackend:
+def generic(upstream: FaultyUpstream, client: Http1Client) -> HttpBackend:
     return HttpBackend("m", client=client, base_url=upstream.url, adapter=GenericJson())
 
 
-async def test_generic_json_round_trip(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
-) -> None:
+async def test_generic_json_round_trip(upstream: FaultyUpstream, client: Http1Client) -> None:
     result = await generic(upstream, client).infer(InferenceRequest(ROWS), timeout=5)
     assert result.outputs == ROWS
     assert upstream.received_on("/predict") == 1
 
 
 async def test_kserve_v2_sends_tensors_and_reshapes_outputs(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     backend = HttpBackend("m", client=client, base_url=upstream.url, adapter=KServeV2(model="iris"))
     result = await backend.infer(InferenceRequest(ROWS), timeout=5)
@@ -62,7 +60,7 @@ async def test_kserve_v2_sends_tensors_and_reshapes_outputs(
 
 
 async def test_mlflow_accepts_rows_and_dataframe_split(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     backend = HttpBackend("m", client=client, base_url=upstream.url, adapter=MlflowScoring())
     rows = await backend.infer(InferenceRequest(ROWS), timeout=5)
@@ -72,7 +70,7 @@ async def test_mlflow_accepts_rows_and_dataframe_split(
 
 
 async def test_upstream_secret_header_is_sent_but_never_shown(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     backend = HttpBackend(
         "llm",
@@ -88,7 +86,7 @@ async def test_upstream_secret_header_is_sent_but_never_shown(
 
 
 async def test_chat_stream_passes_sse_through_and_marks_first_byte(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     backend = HttpBackend("llm", client=client, base_url=upstream.url, adapter=OpenAIChat())
     stream = await backend.stream(InferenceRequest({"messages": []}), timeout=5)
@@ -99,7 +97,7 @@ async def test_chat_stream_passes_sse_through_and_marks_first_byte(
 
 
 async def test_stream_broken_after_first_byte_raises_stream_interrupted(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     upstream.fault = BreakStream()
     backend = HttpBackend("llm", client=client, base_url=upstream.url, adapter=OpenAIChat())
@@ -117,7 +115,7 @@ async def test_stream_broken_after_first_byte_raises_stream_interrupted(
 
 
 async def test_stream_failing_before_first_byte_raises_a_retryable_failure(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     upstream.fault = Status(503, retry_after="2")
     backend = HttpBackend("llm", client=client, base_url=upstream.url, adapter=OpenAIChat())
@@ -133,7 +131,7 @@ async def test_stream_failing_before_first_byte_raises_a_retryable_failure(
 )
 async def test_error_statuses_become_status_failures(
     upstream: FaultyUpstream,
-    client: aiohttp.ClientSession,
+    client: Http1Client,
     status: int,
     retry_after: str | None,
     retryable: bool,
@@ -147,14 +145,14 @@ async def test_error_statuses_become_status_failures(
 
 
 async def test_connection_reset_is_a_connect_failure(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     upstream.fault = Reset()
     with pytest.raises(ConnectFailure):
         await generic(upstream, client).infer(InferenceRequest(ROWS), timeout=5)
 
 
-async def test_refused_connection_is_a_connect_failure(client: aiohttp.ClientSession) -> None:
+async def test_refused_connection_is_a_connect_failure(client: Http1Client) -> None:
     with socket.socket() as probe:  # a port that was free a moment ago refuses connections
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -167,7 +165,7 @@ async def test_refused_connection_is_a_connect_failure(client: aiohttp.ClientSes
 
 @pytest.mark.parametrize("fault", [Hang(), SlowBody(chunk_delay_ms=200, chunks=10)])
 async def test_hang_and_slow_body_time_out_within_the_timeout(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession, fault: Hang | SlowBody
+    upstream: FaultyUpstream, client: Http1Client, fault: Hang | SlowBody
 ) -> None:
     upstream.fault = fault
     started = time.monotonic()
@@ -177,7 +175,7 @@ async def test_hang_and_slow_body_time_out_within_the_timeout(
 
 
 async def test_malformed_json_is_a_protocol_failure(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession
+    upstream: FaultyUpstream, client: Http1Client
 ) -> None:
     upstream.fault = Malformed()
     with pytest.raises(ProtocolFailure) as caught:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from mlgate.gateway.backends import GenericJson, HttpBackend, InferenceRequest
+from mlgate.gateway.backends.wire import Http1Client
 from mlgate.gateway.call import AllTargetsFailed, Target, call_with_resilience
 from mlgate.gateway.resilience import (
     BreakerConfig,
@@ -40,7 +40,7 @@ async def redis(anyio_backend: str) -> AsyncIterator[Redis]:
 
 
 async def test_a_trip_seen_by_one_replica_protects_the_target_from_the_other(
-    upstream: FaultyUpstream, client: aiohttp.ClientSession, redis: Redis, clock: ManualClock
+    upstream: FaultyUpstream, client: Http1Client, redis: Redis, clock: ManualClock
 ) -> None:
     prefix = f"test-{uuid.uuid4().hex}:"  # unique keys: runs in parallel never meet
     config = BreakerConfig(minimum_calls=4, open_seconds=10, half_open_probes=1, probe_successes=1)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from mlgate.auth.keys import hash_key, parse_key
 from mlgate.clock import utcnow
-from mlgate.errors import FieldError, Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from mlgate.errors import Forbidden, Invalid, NotFound, Unauthorized, Unavailable
 from mlgate.gateway.backends.base import Backend, InferenceRequest
 from mlgate.gateway.backends.http import make_client
 from mlgate.gateway.cache import AnswerCache
@@ -292,19 +292,8 @@ class Gateway:
 
     @staticmethod
     def validate(target: CompiledTarget, inputs: Any) -> None:
-        if target.validator is None or target.validator.is_valid(inputs):
-            return  # the common case: one pass, no error objects built
-        errors = sorted(target.validator.iter_errors(inputs), key=lambda e: list(e.absolute_path))
-        if errors:
-            fields = [
-                FieldError(".".join(["inputs", *map(str, e.absolute_path)]), e.message)
-                for e in errors[:20]
-            ]
-            raise Invalid(
-                "inputs do not match the model's input schema: "
-                + "; ".join(f"{f.field}: {f.message}" for f in fields),
-                errors=fields,
-            )
+        if target.validator is not None:
+            target.validator.check(inputs)
 
     async def predict(self, route_name: str, caller: Caller, payload: Any) -> Answer:
         started = time.perf_counter()
@@ -364,8 +353,9 @@ class Gateway:
 
     def _count_attempts(self, route: CompiledRoute, attempts: tuple[Attempt, ...]) -> None:
         seen: set[str] = set()
+        m = self.metrics
         for attempt in attempts:
-            self.metrics.attempts.labels(route.name, attempt.target, attempt.outcome).inc()
+            m.child(m.attempts, route.name, attempt.target, attempt.outcome).inc()
             if attempt.reached_backend and attempt.target in seen:
                 self.metrics.retries.labels(route.name).inc()
             if attempt.reached_backend:
@@ -431,8 +421,9 @@ class Gateway:
     ) -> None:
         """Count the request and emit its log record; ``payload`` is (inputs, outputs)."""
         elapsed = time.perf_counter() - started
-        self.metrics.requests.labels(route.name, served.name if served else "-", outcome).inc()
-        self.metrics.latency.labels(route.name).observe(elapsed)
+        m = self.metrics
+        m.child(m.requests, route.name, served.name if served else "-", outcome).inc()
+        m.child(m.latency, route.name).observe(elapsed)
         self.watch.count(route.name, degraded=outcome != "ok")
         if route.log_mode == "off":
             return

@@ -1,24 +1,24 @@
-"""Routes over HTTP: the control API (/api/v1/routes) and the client endpoints (/v1/…)."""
+"""Routes over HTTP: the control API (/api/v1/routes) and /metrics.
+
+The client endpoints (/v1/routes/{route}/predict, /v1/chat/completions) are served by
+``frontdoor.ClientEndpoints`` in front of FastAPI: they are the hot path.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlgate.auth.deps import SessionDep, presented_key, require_scope
 from mlgate.auth.schemas import Principal
-from mlgate.errors import Invalid, NotFound
+from mlgate.errors import NotFound
 from mlgate.gateway import service
-from mlgate.gateway.chat import chat_completion
-from mlgate.gateway.dataplane import Caller, Gateway
+from mlgate.gateway.dataplane import Gateway
 from mlgate.gateway.schemas import Canary, RouteCreate, RouteRead, RouteUpdate, TargetSpec
-from mlgate.gateway.table import CompiledRoute, KeyGrant
-from mlgate.privacy.subjects import subject_at
+from mlgate.gateway.table import KeyGrant
 
 control = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 client = APIRouter(tags=["gateway"])
@@ -77,74 +77,6 @@ async def gateway_of(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(gateway_of)]
-
-
-async def _json_body(request: Request) -> Any:
-    body = await request.body()
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise Invalid.field("body", f"is not valid JSON: {error}") from error
-
-
-def _subject(request: Request, route: CompiledRoute, payload: Any) -> str | None:
-    """The data subject: the route's header, else the JSON path it names in the body."""
-    subject = request.headers.get(route.subject_header)
-    if subject is None and route.subject_path:
-        subject = subject_at(payload, route.subject_path)
-    return subject
-
-
-async def invoke_grant(request: Request, gateway: GatewayDep) -> KeyGrant:
-    route = request.path_params.get("route", "")
-    return await gateway.authenticate(presented_key(request), route)
-
-
-invoke_grant.required_scope = "gateway:invoke"  # type: ignore[attr-defined]
-
-
-@client.post("/v1/routes/{route}/predict")
-async def predict(
-    route: str,
-    request: Request,
-    gateway: GatewayDep,
-    grant: Annotated[KeyGrant, Depends(invoke_grant)],
-) -> JSONResponse:
-    compiled = gateway.route(route)
-    await gateway.check_limits(compiled, grant)
-    payload = await _json_body(request)
-    caller = Caller(grant=grant, subject=_subject(request, compiled, payload))
-    answer = await gateway.predict(route, caller, payload)
-    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
-
-
-async def chat_grant(request: Request, gateway: GatewayDep) -> KeyGrant:
-    # The route is named inside the body; it is checked against the key once the body is read.
-    return await gateway.authenticate(presented_key(request), "")
-
-
-chat_grant.required_scope = "gateway:invoke"  # type: ignore[attr-defined]
-
-
-@client.post("/v1/chat/completions")
-async def chat_completions(
-    request: Request,
-    gateway: GatewayDep,
-    grant: Annotated[KeyGrant, Depends(chat_grant)],
-) -> Response:
-    payload = await _json_body(request)
-    route = payload.get("model") if isinstance(payload, dict) else None
-    if not isinstance(route, str):
-        raise Invalid.field("model", "name the route to call in 'model'")
-    gateway.authorize(grant, route)
-    compiled = gateway.route(route)
-    await gateway.check_limits(compiled, grant)
-    caller = Caller(grant=grant, subject=_subject(request, compiled, payload))
-    answer = await chat_completion(gateway, compiled, caller, payload)
-    if isinstance(answer.body, dict):
-        return JSONResponse(answer.body, headers=answer.headers)
-    stream: AsyncIterator[bytes] = answer.body
-    return StreamingResponse(stream, media_type="text/event-stream", headers=answer.headers)
 
 
 async def metrics_grant(request: Request, gateway: GatewayDep) -> KeyGrant:

@@ -16,7 +16,6 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from mlgate.errors import Conflict, NotFound
 from mlgate.gateway import service
 from mlgate.gateway.schemas import Degradation, GatewayLimits, Resilience, RouteRead, TargetSpec
 from mlgate.gateway.schemas import Upstream as UpstreamSpec
+from mlgate.gateway.validation import InputValidator, compile_validator
 
 __all__ = ["CompiledRoute", "CompiledTarget", "KeyGrant", "RouteTable", "compile_route_table"]
 
@@ -43,7 +43,7 @@ class CompiledTarget:
     framework: str
     artifact_sha256: str | None
     upstream: UpstreamSpec | None
-    validator: Any = field(default=None, compare=False, repr=False)
+    validator: InputValidator | None = field(default=None, compare=False, repr=False)
     # Request headers for an upstream (its secret as a bearer token); values stay SecretStr.
     headers: Mapping[str, SecretStr] = field(default_factory=dict, compare=False, repr=False)
     # Set when the route requires a signature: the loader verifies it before loading.
@@ -103,13 +103,6 @@ class RouteTable:
         return cls(-1, MappingProxyType({}), MappingProxyType({}), utcnow())
 
 
-def _validator(schema: dict[str, Any] | None) -> Any:
-    if not schema:
-        return None
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
-
-
 SecretResolver = Callable[[Session, str], SecretStr]
 
 
@@ -158,7 +151,7 @@ def _compile_target(
         framework=version.framework,
         artifact_sha256=sha256,
         upstream=spec.upstream,
-        validator=_validator(version.input_schema),
+        validator=compile_validator(version.input_schema),
         headers=_headers(session, spec, resolve_secret),
         require_signature=require_signature,
         signature=signature,
@@ -173,9 +166,7 @@ def _compile_route(
     targets: list[CompiledTarget] = []
     for spec in [route.primary or TargetSpec(model=route.model), *route.fallbacks]:
         try:
-            targets.append(
-                _compile_target(session, spec, resolve_secret, route.require_signature)
-            )
+            targets.append(_compile_target(session, spec, resolve_secret, route.require_signature))
         except (Conflict, NotFound) as error:
             problems.append(f"{spec.describe()}: {error.detail}")
     canary = None

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from mlgate.errors import MlgateError
 from mlgate.gateway.backends import GenericJson, HttpBackend, KServeV2, MlflowScoring, OpenAIChat
 from mlgate.gateway.backends.adapters import Adapter
 from mlgate.gateway.backends.base import Backend
+from mlgate.gateway.backends.wire import Http1Client
 from mlgate.gateway.resilience import BreakerConfig, Bulkhead, CircuitBreaker, MemoryBreaker
 from mlgate.gateway.table import CompiledRoute, CompiledTarget
 
@@ -50,7 +49,7 @@ def breaker_config(route: CompiledRoute) -> BreakerConfig:
 class TargetPool:
     """Live objects per target name. Loading happens at table swap, never per request."""
 
-    client: aiohttp.ClientSession
+    client: Http1Client
     blob_path: Any  # Callable[[str], Path]: where the blob store keeps a sha256
     redis: Any = None  # redis.asyncio.Redis when breakers are shared
     redis_prefix: str = "mlgate:breaker:"
@@ -90,13 +89,16 @@ class TargetPool:
                 verify_manifest, self.blob_path, target.artifacts, target.signature
             )
         if target.upstream is not None:
-            return HttpBackend(
-                target.name,
-                client=self.client,
-                base_url=target.upstream.url,
-                adapter=_adapter(target),
-                headers=target.headers,
-            )
+            try:
+                return HttpBackend(
+                    target.name,
+                    client=self.client,
+                    base_url=target.upstream.url,
+                    adapter=_adapter(target),
+                    headers=target.headers,
+                )
+            except ValueError as error:  # names the header or URL part, never a value
+                raise MlgateError(f"{target.name}: {error}") from None
         if target.framework not in ("onnx", ""):
             raise MlgateError(
                 f"{target.name}: framework '{target.framework}' cannot run in-process; "

@@ -106,7 +106,8 @@ class _TimeWindow:
             self._counts.add("failures")
 
     def totals(self) -> tuple[int, int]:
-        return self._counts.total("calls"), self._counts.total("failures")
+        calls, failures = self._counts.totals()
+        return calls, failures
 
     def reset(self) -> None:
         self._counts.reset()

@@ -57,5 +57,14 @@ class SlidingCounts:
             if epoch > oldest
         )
 
+    def totals(self) -> list[int]:
+        """Every event's count, in the order of ``names``: one pass over the buckets."""
+        oldest = self._epoch() - self.buckets
+        sums = [0] * len(self._slots)
+        for epoch, values in zip(self._epochs, self._values, strict=True):
+            if epoch > oldest:
+                sums = [a + b for a, b in zip(sums, values, strict=True)]
+        return sums
+
     def reset(self) -> None:
         self._epochs = [-1] * self.buckets

@@ -1,0 +1,119 @@
+"""The client endpoints keep the API's contract although they are served before FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlgate.app import create_app
+from mlgate.runtime import Runtime
+from tests.conftest import KeyFactory, bearer
+from tests.faults.upstream import FaultyUpstream
+from tests.integration import world
+
+PREDICT = "/v1/routes/echo/predict"
+
+
+@pytest.fixture
+def gateway(runtime: Runtime) -> Iterator[tuple[TestClient, FaultyUpstream]]:
+    with FaultyUpstream() as upstream:
+        world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
+        world.create_route(
+            runtime,
+            name="echo",
+            model="echo",
+            primary={"model": "echo", "upstream": {"url": upstream.url}},
+            limits={"max_body_bytes": 1024},
+        )
+        with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+            yield client, upstream
+
+
+def test_an_answer_carries_a_new_request_id_or_the_callers_safe_one(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, _ = gateway
+    key = make_key("gateway:invoke")
+    fresh = client.post(PREDICT, json={"inputs": [1]}, headers=bearer(key))
+    assert fresh.status_code == 200
+    assert len(fresh.headers["x-request-id"]) == 26
+    mine = client.post(
+        PREDICT, json={"inputs": [1]}, headers={**bearer(key), "X-Request-Id": "trace-42"}
+    )
+    assert mine.headers["x-request-id"] == "trace-42"
+    unsafe = client.post(
+        PREDICT, json={"inputs": [1]}, headers={**bearer(key), "X-Request-Id": "a b<c>"}
+    )
+    assert unsafe.headers["x-request-id"] != "a b<c>"
+
+
+def test_other_methods_get_a_405_problem_naming_post(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, upstream = gateway
+    response = client.get(PREDICT, headers=bearer(make_key("gateway:invoke")))
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:mlgate:problem:http-405"
+    assert upstream.received == 0
+
+
+def test_a_body_over_the_routes_limit_is_a_413_and_never_reaches_the_model(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, upstream = gateway
+    key = make_key("gateway:invoke")
+    declared = client.post(PREDICT, json={"inputs": ["x" * 2000]}, headers=bearer(key))
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"inputs": ["'
+        for _ in range(20):
+            yield b"y" * 100
+        yield b'"]}'
+
+    streamed = client.post(
+        PREDICT, content=chunks(), headers={**bearer(key), "Content-Type": "application/json"}
+    )
+    for response in (declared, streamed):
+        assert response.status_code == 413
+        assert response.json()["type"] == "urn:mlgate:problem:payload-too-large"
+        assert response.headers["x-request-id"]
+    assert upstream.received == 0
+
+
+def test_a_body_that_is_not_json_is_a_422_naming_the_body(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, upstream = gateway
+    response = client.post(
+        PREDICT,
+        content=b"{not json",
+        headers={**bearer(make_key("gateway:invoke")), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body"
+    assert upstream.received == 0
+
+
+def test_a_missing_key_is_refused_before_the_body_is_read(
+    gateway: tuple[TestClient, FaultyUpstream],
+) -> None:
+    client, upstream = gateway
+    response = client.post(PREDICT, content=b"{not json")
+    assert response.status_code == 401
+    assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
+    assert upstream.received == 0
+
+
+def test_paths_that_only_look_like_client_endpoints_go_to_the_api(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, _ = gateway
+    key = make_key("gateway:invoke")
+    for path in ("/v1/routes//predict", "/v1/routes/a/b/predict", "/v1/routes/echo/predictx"):
+        response = client.post(path, json={"inputs": [1]}, headers=bearer(key))
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/problem+json"
