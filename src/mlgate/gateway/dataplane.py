@@ -67,6 +67,7 @@ class Answer:
 @dataclass
 class _RouteState:
     budget: RetryBudget
+    policy: RetryPolicy
     cache: AnswerCache = field(default_factory=AnswerCache)
 
 
@@ -210,9 +211,15 @@ class Gateway:
             await self._pool.prepare(list(table.routes.values()))
             for name, route in table.routes.items():
                 state = self._states.get(name)
-                ratio = route.resilience.retry_budget_ratio
-                if state is None or state.budget.ratio != ratio:
-                    self._states[name] = _RouteState(budget=RetryBudget(ratio=ratio))
+                r = route.resilience
+                policy = RetryPolicy(
+                    max_attempts=r.max_attempts, attempt_timeout=r.attempt_timeout_ms / 1000
+                )
+                if state is None or state.budget.ratio != r.retry_budget_ratio:
+                    budget = RetryBudget(ratio=r.retry_budget_ratio)
+                    self._states[name] = _RouteState(budget=budget, policy=policy)
+                else:
+                    state.policy = policy
             self.table = table
             self.metrics.table_revision.set(table.revision)
             used = {t.name for r in table.routes.values() for t in (*r.targets, r.canary) if t}
@@ -316,9 +323,7 @@ class Gateway:
                 [Target(t.name, backend) for t, backend in live],
                 request,
                 deadline=Deadline.after(r.deadline_ms / 1000),
-                policy=RetryPolicy(
-                    max_attempts=r.max_attempts, attempt_timeout=r.attempt_timeout_ms / 1000
-                ),
+                policy=state.policy,
                 budget=state.budget,
                 breakers=self.breakers,
                 bulkheads=self.bulkheads,

@@ -16,7 +16,17 @@ class SlidingCounts:
     ``window`` seconds after it happened. Not thread-safe: one instance lives on one event loop.
     """
 
-    __slots__ = ("_clock", "_epochs", "_slots", "_values", "_width", "buckets", "window")
+    __slots__ = (
+        "_clock",
+        "_epochs",
+        "_seen",
+        "_slots",
+        "_sums",
+        "_values",
+        "_width",
+        "buckets",
+        "window",
+    )
 
     def __init__(
         self,
@@ -36,35 +46,45 @@ class SlidingCounts:
         # _values[b][i]: count of event i in bucket b, valid only while _epochs[b] is current.
         self._epochs = [-1] * buckets
         self._values = [[0] * len(names) for _ in range(buckets)]
+        # The totals over the window as of epoch _seen; summed again only when the epoch moves
+        # (once per bucket width), so adding and reading are O(1) at any request rate.
+        self._seen: int | None = None
+        self._sums = [0] * len(names)
 
-    def _epoch(self) -> int:
-        return math.floor(self._clock() / self._width)
+    def _sync(self) -> int:
+        epoch = math.floor(self._clock() / self._width)
+        if epoch != self._seen:
+            self._seen = epoch
+            oldest = epoch - self.buckets
+            sums = [0] * len(self._slots)
+            for bucket_epoch, values in zip(self._epochs, self._values, strict=True):
+                if bucket_epoch > oldest:
+                    sums = [a + b for a, b in zip(sums, values, strict=True)]
+            self._sums = sums
+        return epoch
 
     def add(self, name: str, amount: int = 1) -> None:
-        epoch = self._epoch()
+        epoch = self._sync()
         index = epoch % self.buckets
         if self._epochs[index] != epoch:
+            if self._epochs[index] > epoch - self.buckets:  # the clock went back: still counted
+                self._sums = [a - b for a, b in zip(self._sums, self._values[index], strict=True)]
             self._epochs[index] = epoch
             self._values[index] = [0] * len(self._slots)
-        self._values[index][self._slots[name]] += amount
+        slot = self._slots[name]
+        self._values[index][slot] += amount
+        self._sums[slot] += amount
 
     def total(self, name: str) -> int:
-        slot = self._slots[name]
-        oldest = self._epoch() - self.buckets
-        return sum(
-            values[slot]
-            for epoch, values in zip(self._epochs, self._values, strict=True)
-            if epoch > oldest
-        )
+        self._sync()
+        return self._sums[self._slots[name]]
 
     def totals(self) -> list[int]:
-        """Every event's count, in the order of ``names``: one pass over the buckets."""
-        oldest = self._epoch() - self.buckets
-        sums = [0] * len(self._slots)
-        for epoch, values in zip(self._epochs, self._values, strict=True):
-            if epoch > oldest:
-                sums = [a + b for a, b in zip(sums, values, strict=True)]
-        return sums
+        """Every event's count, in the order of ``names``."""
+        self._sync()
+        return list(self._sums)
 
     def reset(self) -> None:
         self._epochs = [-1] * self.buckets
+        self._seen = None
+        self._sums = [0] * len(self._slots)

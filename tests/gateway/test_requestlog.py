@@ -1,0 +1,70 @@
+"""Request logs: written in batches and read back intact; a full queue drops, never waits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from mlgate.gateway.models import RequestLog
+from mlgate.gateway.requestlog import RequestLogRecord, RequestLogWriter
+from mlgate.ids import new_id
+from mlgate.store.database import Database
+
+pytestmark = pytest.mark.anyio
+
+
+def record(at: datetime, **changes: object) -> RequestLogRecord:
+    values: dict[str, object] = {
+        "id": new_id(),
+        "at": at,
+        "route": "iris",
+        "model": "iris",
+        "version": 3,
+        "target": "iris@3",
+        "status": 200,
+        "outcome": "ok",
+        "latency_ms": 1.25,
+        "attempts": 1,
+        "key_id": "key-1",
+        "subject": None,
+        "request_id": "req-1",
+    }
+    values.update(changes)
+    return RequestLogRecord(**values)  # type: ignore[arg-type]
+
+
+async def test_records_read_back_through_the_orm_as_they_were_emitted(db: Database) -> None:
+    written: list[int] = []
+    writer = RequestLogWriter(db, linger=0, on_written=written.append)
+    emitted = [
+        record(datetime(2026, 11, 24, 9, 30, 1, 123456, tzinfo=UTC)),
+        record(datetime(2026, 11, 24, 9, 30, 2, tzinfo=UTC), subject="f" * 64, version=None),
+    ]
+    writer.start()
+    for item in emitted:
+        writer.emit(item)
+    await writer.stop()
+    assert sum(written) == 2
+    with db.sessions() as session:
+        rows = {row.id: row for row in session.scalars(select(RequestLog))}
+    for item in emitted:
+        row = rows[item.id]
+        assert row.at == item.at
+        assert (row.route, row.version, row.status, row.subject) == (
+            item.route,
+            item.version,
+            item.status,
+            item.subject,
+        )
+
+
+async def test_a_full_queue_drops_and_counts_records_without_waiting(db: Database) -> None:
+    dropped: list[int] = []
+    writer = RequestLogWriter(db, capacity=3, on_drop=lambda: dropped.append(1))
+    now = datetime.now(UTC)
+    for _ in range(5):  # the writer is not started: nothing drains the queue
+        writer.emit(record(now))
+    assert writer.dropped == 2
+    assert len(dropped) == 2

@@ -1,0 +1,42 @@
+"""Record ids are ULIDs: 26 Crockford characters, unique, sorted by creation time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ulid import ULID
+
+from mlgate.ids import new_id
+
+
+def test_an_id_is_a_ulid_carrying_the_time_it_was_made() -> None:
+    before = time.time()
+    made = new_id()
+    after = time.time()
+    assert len(made) == 26
+    parsed = ULID.from_str(made)  # the reference implementation reads it back
+    assert str(parsed) == made
+    assert before - 0.001 <= parsed.timestamp <= after + 0.001
+
+
+def test_ids_made_in_a_row_are_unique_and_sort_in_creation_order() -> None:
+    made = [new_id() for _ in range(20_000)]  # many share a millisecond
+    assert len(set(made)) == len(made)
+    assert made == sorted(made)
+
+
+def test_ids_made_on_several_threads_never_collide() -> None:
+    made: list[list[str]] = [[] for _ in range(4)]
+
+    def work(out: list[str]) -> None:
+        out.extend(new_id() for _ in range(5_000))
+
+    threads = [threading.Thread(target=work, args=(out,)) for out in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    everything = [i for out in made for i in out]
+    assert len(everything) == 20_000
+    assert len(set(everything)) == 20_000
