@@ -274,6 +274,15 @@ def main() -> None:
             results["latency_through_mlgate"] = through
             results["added_p50_ms"] = round(through["p50_ms"] - direct["p50_ms"], 3)
             results["added_p99_ms"] = round(through["p99_ms"] - direct["p99_ms"], 3)
+            redacted_url = f"{gateway}/v1/routes/redacted/predict"
+            pii_body = json.dumps(
+                {"inputs": ["write to jane.doe@example.com or call +1 415 555 0100"]}
+            ).encode()
+            # Before the throughput runs: after one, the log writer is still working through
+            # its backlog (up to 10,000 queued records) and its redaction competes for the GIL.
+            results["latency_redacted_log_mode"] = latency_at_rate(
+                redacted_url, pii_body, auth_header, args.rate, args.seconds
+            )
             seconds = int(args.seconds)
             bare = wrk_throughput(direct_url, body, {}, seconds=seconds)
             python_proxy = wrk_throughput(
@@ -284,15 +293,8 @@ def main() -> None:
             )
             passthrough = wrk_throughput(through_url, body, auth_header, seconds=seconds)
             in_process = wrk_throughput(onnx_url, body, auth_header, seconds=seconds)
-            redacted_url = f"{gateway}/v1/routes/redacted/predict"
-            pii_body = json.dumps(
-                {"inputs": ["write to jane.doe@example.com or call +1 415 555 0100"]}
-            ).encode()
             redacted = wrk_throughput(redacted_url, pii_body, auth_header, seconds=seconds)
             metadata_pii = wrk_throughput(through_url, pii_body, auth_header, seconds=seconds)
-            results["latency_redacted_log_mode"] = latency_at_rate(
-                redacted_url, pii_body, auth_header, args.rate, args.seconds
-            )
             results["throughput_rps"] = {
                 "bare_upstream": bare,
                 "bare_python_proxy": python_proxy,

@@ -117,3 +117,17 @@ def test_paths_that_only_look_like_client_endpoints_go_to_the_api(
         response = client.post(path, json={"inputs": [1]}, headers=bearer(key))
         assert response.status_code == 404, path
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_openapi_document_describes_the_client_endpoints(
+    gateway: tuple[TestClient, FaultyUpstream],
+) -> None:
+    client, _ = gateway
+    spec = client.get("/openapi.json").json()
+    predict = spec["paths"]["/v1/routes/{route}/predict"]["post"]
+    body = predict["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert body == "#/components/schemas/PredictRequest"
+    assert "inputs" in spec["components"]["schemas"]["PredictRequest"]["required"]
+    assert {"200", "401", "403", "422", "503"} <= set(predict["responses"])
+    chat = spec["paths"]["/v1/chat/completions"]["post"]
+    assert "text/event-stream" in chat["responses"]["200"]["content"]

@@ -11,8 +11,11 @@ from mlgate.ids import NAME_PATTERN
 
 __all__ = [
     "Canary",
+    "ChatCompletionRequest",
     "Degradation",
     "GatewayLimits",
+    "PredictRequest",
+    "PredictResponse",
     "Resilience",
     "RouteCreate",
     "RouteRead",
@@ -157,3 +160,37 @@ class RouteRead(RouteBody):
     created_at: datetime
     created_by: str
     updated_at: datetime
+
+
+# -- the client endpoints (documented in OpenAPI; served by frontdoor.ClientEndpoints) ------
+
+
+class PredictRequest(BaseModel):
+    inputs: Any = Field(
+        description="What the model takes (rows, named tensors, any JSON), checked against "
+        "the served version's input schema before any backend is called."
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="Passed on to backends that take parameters."
+    )
+
+
+class PredictResponse(BaseModel):
+    outputs: Any
+    model: str
+    version: int | None = Field(description="The version that answered; absent if degraded.")
+    degraded: Literal["static", "cached"] | None = Field(
+        default=None,
+        description="Present when every target failed and a degraded answer "
+        "was served (also in the X-MLGate-Degraded header).",
+    )
+
+
+class ChatCompletionRequest(BaseModel):
+    """An OpenAI chat completion request; ``model`` names the route. Other fields pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="The route to call.")
+    messages: list[dict[str, Any]]
+    stream: bool = Field(default=False, description="Server-sent events, passed through.")
