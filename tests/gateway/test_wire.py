@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from mlgate.gateway.backends import HttpBackend, InferenceRequest, OpenAIChat
 from mlgate.gateway.backends.wire import (
     ConnectionClosed,
     Http1Client,
@@ -20,6 +21,7 @@ from mlgate.gateway.backends.wire import (
     ResponseInvalid,
     request_head,
 )
+from mlgate.gateway.resilience import ProtocolFailure
 
 pytestmark = pytest.mark.anyio
 
@@ -760,3 +762,44 @@ def test_origin_of_gives_default_ports_and_path_with_query(
     url: str, origin: Origin, path: str
 ) -> None:
     assert Origin.of(url) == (origin, path)
+
+
+async def test_trailers_of_a_chunked_answer_do_not_join_its_headers() -> None:
+    respond = CHUNKED_HEAD + chunk(b"body") + b"0\r\nX-Trailer: late\r\n\r\n"
+    async with ScriptedServer(answering(lambda _: respond)) as server, Http1Client() as client:
+        async with asyncio.timeout(LIMIT):
+            stream = await client.open_stream(server.origin, server.head(), b"a")
+            headers_at_start = list(stream.headers)
+            assert await stream.read() == b"body"
+            await stream.aclose()
+    assert stream.header(b"x-trailer") is None
+    assert stream.headers == headers_at_start
+
+
+async def test_a_finished_stream_read_again_is_empty_instead_of_waiting() -> None:
+    respond = CHUNKED_HEAD + chunk(b"once") + LAST_CHUNK
+    async with ScriptedServer(answering(lambda _: respond)) as server, Http1Client() as client:
+        async with asyncio.timeout(LIMIT):
+            stream = await client.open_stream(server.origin, server.head(), b"a")
+            assert await stream.read() == b"once"
+            assert await stream.read() == b""
+            await stream.aclose()
+            await stream.aclose()  # twice is harmless: the connection is pooled once
+            first, second = await asyncio.gather(  # at once: pooled twice, both would share it
+                client.post(server.origin, server.head(), b"b"),
+                client.post(server.origin, server.head(), b"c"),
+            )
+    assert (first.body, second.body) == (b"once", b"once")
+    assert server.connections == 2
+
+
+async def test_a_backend_refuses_a_compressed_stream_before_its_first_byte() -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n\r\n"
+    respond = head + chunk(gzip.compress(b"data: {}\n\n")) + LAST_CHUNK
+    async with ScriptedServer(answering(lambda _: respond)) as server, Http1Client() as client:
+        backend = HttpBackend(
+            "llm", client=client, base_url=f"http://127.0.0.1:{server.port}", adapter=OpenAIChat()
+        )
+        async with asyncio.timeout(LIMIT):
+            with pytest.raises(ProtocolFailure, match="compressed"):
+                await backend.stream(InferenceRequest({"messages": []}), timeout=LIMIT)

@@ -135,6 +135,10 @@ class HttpBackend:
             async with asyncio.timeout(timeout):
                 answer = await self._client.open_stream(self._origin, self._head, body)
                 _raise_for_status(answer.status, answer.header(b"retry-after"))
+                if answer.header(b"content-encoding") not in (None, "identity"):
+                    # Passed through as is, compressed bytes would reach a client that was
+                    # never told they are compressed; we asked for none.
+                    raise ProtocolFailure("upstream compressed a stream it was not asked to")
                 chunks = answer.chunks()
                 first = await anext(chunks, b"")
                 if not first:

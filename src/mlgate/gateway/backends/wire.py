@@ -160,6 +160,8 @@ class _Connection(asyncio.Protocol):
             raise ResponseInvalid("the upstream sent an answer nobody asked for")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._headers_done:  # a chunked body's trailers: not part of the answer's headers
+            return
         name = name.lower()
         if name in (b"content-length", b"transfer-encoding"):
             self._framed = True
@@ -275,7 +277,7 @@ class StreamAnswer:
         return _header(self.headers, name)
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        while True:
+        while not self._done:
             chunk = await self._connection.next_chunk()
             if chunk is None:
                 self._done = True
