@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,22 +58,32 @@ class TargetPool:
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     bulkheads: dict[str, Bulkhead] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    built_from: dict[str, str] = field(default_factory=dict)  # name -> _fingerprint at load
 
     async def prepare(self, routes: list[CompiledRoute]) -> None:
-        """Load every target the routes name that is not loaded yet."""
+        """Load every target the routes name that is not loaded yet, or not as it is now.
+
+        A loaded target whose upstream settings or secret changed (a rotated upstream key, say)
+        is loaded again; its breaker and bulkhead stay, since it is the same target.
+        """
         for route in routes:
             for target in (*route.targets, *((route.canary,) if route.canary else ())):
+                built_from = _fingerprint(target)
                 if target.name in self.backends:
-                    continue
+                    if self.built_from.get(target.name) == built_from:
+                        continue
+                    _close(self.backends.pop(target.name))
                 try:
                     self.backends[target.name] = await self._load(target)
+                    self.built_from[target.name] = built_from
                     self.failed.pop(target.name, None)
                 except MlgateError as error:
                     self.failed[target.name] = error.detail
                     logger.error("target refused at load", extra={"target": target.name})
                     continue
-                self.breakers[target.name] = self._breaker(target.name, route)
-                self.bulkheads[target.name] = Bulkhead(target.name, route.resilience.bulkhead)
+                if target.name not in self.breakers:
+                    self.breakers[target.name] = self._breaker(target.name, route)
+                    self.bulkheads[target.name] = Bulkhead(target.name, route.resilience.bulkhead)
 
     def _breaker(self, name: str, route: CompiledRoute) -> CircuitBreaker:
         if self.redis is not None:
@@ -117,9 +128,24 @@ class TargetPool:
         for name in list(self.backends):
             if name in keep:
                 continue
-            backend = self.backends.pop(name)
+            _close(self.backends.pop(name))
             self.breakers.pop(name, None)
             self.bulkheads.pop(name, None)
-            close = getattr(backend, "close", None)
-            if close is not None:
-                close()
+            self.built_from.pop(name, None)
+
+
+def _fingerprint(target: CompiledTarget) -> str:
+    """A digest of what a target's backend is built from (kept in memory, never shown)."""
+    digest = hashlib.sha256()
+    if target.upstream is not None:
+        digest.update(target.upstream.model_dump_json().encode())
+    for name, value in sorted(target.headers.items()):
+        digest.update(f"\0{name}\0{value.get_secret_value()}".encode())
+    digest.update(f"\0{target.artifact_sha256}".encode())
+    return digest.hexdigest()
+
+
+def _close(backend: Backend) -> None:
+    close = getattr(backend, "close", None)
+    if close is not None:
+        close()
