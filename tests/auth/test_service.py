@@ -139,3 +139,21 @@ def test_last_used_at_is_recorded(runtime: Runtime, admin: Principal) -> None:
     authenticate(runtime, key)
     with runtime.db.unit_of_work() as session:
         assert service.get(session, key_id=key_id).last_used_at is not None
+
+
+def test_use_reported_by_the_gateway_is_kept_to_a_minutes_resolution(
+    runtime: Runtime, admin: Principal
+) -> None:
+    key_id, _ = issue(runtime, admin)
+    first = utcnow()
+    with runtime.db.unit_of_work() as session:
+        service.mark_used(session, key_ids=[key_id], now=first)
+    with runtime.db.unit_of_work() as session:  # within the minute: not rewritten
+        service.mark_used(session, key_ids=[key_id], now=first + timedelta(seconds=30))
+    with runtime.db.unit_of_work() as session:
+        assert service.get(session, key_id=key_id).last_used_at == first
+    later = first + service.LAST_USED_RESOLUTION
+    with runtime.db.unit_of_work() as session:
+        service.mark_used(session, key_ids=[key_id, "no-such-key"], now=later)
+    with runtime.db.unit_of_work() as session:
+        assert service.get(session, key_id=key_id).last_used_at == later

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hmac
 import os
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
@@ -202,6 +203,15 @@ def authenticate(
         scopes=frozenset(row.scopes),
         key_id=row.id,
         groups=frozenset(row.groups),
+    )
+
+
+def mark_used(session: Session, *, key_ids: Collection[str], now: datetime | None = None) -> None:
+    """Record keys as used now (the gateway learns of use in memory and reports it here)."""
+    now = now or utcnow()
+    stale = or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= now - LAST_USED_RESOLUTION)
+    session.execute(
+        update(ApiKey).where(ApiKey.id.in_(list(key_ids)), stale).values(last_used_at=now)
     )
 
 

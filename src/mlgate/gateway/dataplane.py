@@ -114,6 +114,7 @@ class Gateway:
         self._last_stale_check = 0.0
         self._stale_lock = asyncio.Lock()
         self._stale_waiters = 0
+        self._used_keys: set[str] = set()
         self.log = RequestLogWriter(
             runtime.db,
             on_drop=self.metrics.logs_dropped.inc,
@@ -145,6 +146,8 @@ class Gateway:
             # connection back before the engine is disposed.
             self._stopping.set()
             await self._refresher
+            with contextlib.suppress(Exception):  # best effort on the way out
+                await self.report_key_use()
         await self.log.stop()
         if self._pool is not None:
             self._pool.retire(keep=set())
@@ -168,6 +171,30 @@ class Gateway:
                 await asyncio.to_thread(self.watch.report, states)
             except Exception:
                 logger.exception("incident watch failed")
+            try:
+                await self.report_key_use()
+            except Exception:  # kept for the next tick
+                logger.exception("key use could not be recorded")
+
+    async def report_key_use(self) -> None:
+        """Write the keys used since the last report to their ``last_used_at`` (one UPDATE).
+
+        The hot path only adds a key id to a set: no SQL per request.
+        """
+        used, self._used_keys = self._used_keys, set()
+        if not used:
+            return
+        from mlgate.auth import service as auth
+
+        def write() -> None:
+            with self.runtime.db.unit_of_work() as session:
+                auth.mark_used(session, key_ids=used)
+
+        try:
+            await asyncio.to_thread(write)
+        except BaseException:
+            self._used_keys |= used
+            raise
 
     def _head(self) -> int:
         from mlgate.audit import service as audit
@@ -244,6 +271,7 @@ class Gateway:
         if grant is None:
             raise Unauthorized("the API key is not known (or was revoked)")
         self.authorize(grant, route, scope)
+        self._used_keys.add(grant.key_id)
         return grant
 
     @staticmethod
