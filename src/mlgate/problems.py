@@ -17,7 +17,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavailable, problem_type
 from mlgate.ids import new_id
 
-__all__ = ["RequestIdMiddleware", "install_error_handlers", "problem_response", "request_id"]
+__all__ = [
+    "RequestIdMiddleware",
+    "install_error_handlers",
+    "problem_parts",
+    "problem_response",
+    "request_id",
+    "request_id_for",
+]
 
 logger = logging.getLogger(__name__)
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -25,7 +32,10 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PROBLEM_JSON = "application/problem+json"
 
 
-def problem_response(error: MlgateError, *, instance: str | None = None) -> JSONResponse:
+def problem_parts(
+    error: MlgateError, *, instance: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The problem document of ``error`` and the headers that go with it (Retry-After)."""
     body = error.problem()
     if instance:
         body["instance"] = instance
@@ -33,7 +43,17 @@ def problem_response(error: MlgateError, *, instance: str | None = None) -> JSON
     headers: dict[str, str] = {}
     if isinstance(error, RateLimited | Unavailable) and error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    return body, headers
+
+
+def problem_response(error: MlgateError, *, instance: str | None = None) -> JSONResponse:
+    body, headers = problem_parts(error, instance=instance)
     return JSONResponse(body, status_code=error.status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def request_id_for(incoming: str) -> str:
+    """The caller's X-Request-Id when it is safe to echo and log, else a new ULID."""
+    return incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_id()
 
 
 def _field_path(location: tuple[Any, ...] | list[Any]) -> str:
@@ -94,7 +114,7 @@ class RequestIdMiddleware:
         incoming = next(
             (v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-request-id"), ""
         )
-        rid = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else new_id()
+        rid = request_id_for(incoming)
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from mlgate.auth import service
+from mlgate.auth.keys import presented
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Forbidden
 from mlgate.runtime import Runtime
@@ -36,13 +37,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def presented_key(request: Request) -> str | None:
     """The key from ``Authorization: Bearer …`` or ``X-API-Key``."""
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer" and value:
-            return value.strip()
-        return authorization.strip()
-    return request.headers.get("x-api-key")
+    return presented(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 def get_principal(request: Request, runtime: RuntimeDep) -> Principal:

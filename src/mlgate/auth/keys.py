@@ -14,7 +14,7 @@ import secrets
 import zlib
 from dataclasses import dataclass
 
-__all__ = ["KEY_PATTERN", "ParsedKey", "generate_key", "hash_key", "parse_key"]
+__all__ = ["KEY_PATTERN", "ParsedKey", "generate_key", "hash_key", "parse_key", "presented"]
 
 PREFIX = "mlg_"
 BODY_LENGTH = 40
@@ -65,3 +65,13 @@ def parse_key(value: str) -> ParsedKey | None:
 
 def hash_key(secret: bytes, value: str) -> str:
     return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+
+
+def presented(authorization: str | None, api_key: str | None) -> str | None:
+    """The key a request presents: ``Authorization: Bearer …`` first, else ``X-API-Key``."""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() == "bearer" and value:
+            return value.strip()
+        return authorization.strip()
+    return api_key

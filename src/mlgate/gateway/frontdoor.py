@@ -13,27 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
-from mlgate.errors import (
-    Invalid,
-    MlgateError,
-    PayloadTooLarge,
-    RateLimited,
-    Unavailable,
-)
+from mlgate.auth.keys import presented
+from mlgate.errors import Invalid, MlgateError, PayloadTooLarge
 from mlgate.gateway.chat import chat_completion
 from mlgate.gateway.dataplane import Caller, Gateway
 from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, PredictResponse
 from mlgate.gateway.table import CompiledRoute
-from mlgate.ids import new_id
 from mlgate.privacy.subjects import subject_at
-from mlgate.problems import PROBLEM_JSON, request_id
+from mlgate.problems import PROBLEM_JSON, problem_parts, request_id, request_id_for
 
 __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_endpoints"]
 
@@ -46,7 +39,6 @@ CLIENT_ENDPOINTS = {
     ("POST", "/v1/routes/{route}/predict"): INVOKE,
     ("POST", CHAT_PATH): INVOKE,
 }
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _JSON = b"application/json"
 
 
@@ -71,15 +63,7 @@ class _Call:
         return value.decode("latin-1") if value is not None else None
 
     def presented_key(self) -> str | None:
-        """The key from ``Authorization: Bearer …`` or ``X-API-Key`` (as the API reads it)."""
-        authorization = self.headers.get(b"authorization")
-        if authorization:
-            scheme, _, value = authorization.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and value:
-                return value.strip()
-            return authorization.decode("latin-1").strip()
-        key = self.headers.get(b"x-api-key")
-        return key.decode("latin-1") if key is not None else None
+        return presented(self.header("authorization"), self.header("x-api-key"))
 
     async def json_body(self, limit: int) -> Any:
         length = self.headers.get(b"content-length")
@@ -127,12 +111,7 @@ class _Call:
         await self.send({"type": "http.response.body", "body": body})
 
     async def answer_problem(self, error: MlgateError) -> None:
-        body = error.problem()
-        body["instance"] = self.path
-        body["request_id"] = self.request_id
-        headers = {}
-        if isinstance(error, RateLimited | Unavailable) and error.retry_after is not None:
-            headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        body, headers = problem_parts(error, instance=self.path)
         if error.status == 405:
             headers["Allow"] = "POST"
         await self.answer_bytes(error.status, orjson.dumps(body), PROBLEM_JSON.encode(), headers)
@@ -214,8 +193,7 @@ class ClientEndpoints:
         route: str,
     ) -> None:
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
-        text = incoming.decode("latin-1")
-        rid = text if _SAFE_REQUEST_ID.fullmatch(text) else new_id()
+        rid = request_id_for(incoming.decode("latin-1"))
         token = request_id.set(rid)
         call = _Call(scope, receive, send, rid)
         try:
