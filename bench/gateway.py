@@ -109,35 +109,14 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
     serve_model(runtime, "echo", b"served by the upstream", "http", None)
     serve_model(runtime, "iris", onnx, "onnx", INPUT_SCHEMA)
     with runtime.db.unit_of_work() as session:
-        routes.create_route(
-            session,
-            actor=ADMIN,
-            route_in=RouteCreate(
-                name="passthrough",
-                model="echo",
-                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
-            ),
-        )
-        routes.create_route(
-            session,
-            actor=ADMIN,
-            route_in=RouteCreate(
-                name="redacted",
-                model="echo",
-                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
-                log_mode="redacted",
-            ),
-        )
-        routes.create_route(
-            session,
-            actor=ADMIN,
-            route_in=RouteCreate(
-                name="unlogged",
-                model="echo",
-                primary={"model": "echo", "upstream": {"url": upstream_url}},  # type: ignore[arg-type]
-                log_mode="off",
-            ),
-        )
+        upstream = {"model": "echo", "upstream": {"url": upstream_url}}
+        for name, log_mode in (
+            ("passthrough", "metadata"),
+            ("redacted", "redacted"),
+            ("unlogged", "off"),
+        ):
+            spec = RouteCreate(name=name, model="echo", primary=upstream, log_mode=log_mode)  # type: ignore[arg-type]
+            routes.create_route(session, actor=ADMIN, route_in=spec)
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
         key = auth.create(
             session,

@@ -19,14 +19,7 @@ PREDICT = "/v1/routes/echo/predict"
 @pytest.fixture
 def gateway(runtime: Runtime) -> Iterator[tuple[TestClient, FaultyUpstream]]:
     with FaultyUpstream() as upstream:
-        world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
-        world.create_route(
-            runtime,
-            name="echo",
-            model="echo",
-            primary={"model": "echo", "upstream": {"url": upstream.url}},
-            limits={"max_body_bytes": 1024},
-        )
+        world.upstream_route(runtime, "echo", upstream.url, limits={"max_body_bytes": 1024})
         with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
             yield client, upstream
 

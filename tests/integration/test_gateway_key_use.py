@@ -16,13 +16,7 @@ def test_a_key_used_on_the_gateway_gets_its_last_used_time(
 ) -> None:
     admin, used, idle = make_key("admin"), make_key("gateway:invoke"), make_key("gateway:invoke")
     with FaultyUpstream() as upstream:
-        world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
-        world.create_route(
-            runtime,
-            name="echo",
-            model="echo",
-            primary={"model": "echo", "upstream": {"url": upstream.url}},
-        )
+        world.upstream_route(runtime, "echo", upstream.url)
         with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
             for _ in range(3):
                 answer = client.post(

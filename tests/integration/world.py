@@ -82,3 +82,15 @@ def served_model(runtime: Runtime, model: str, artifact: bytes, **options: Any) 
 def create_route(runtime: Runtime, **spec: Any) -> None:
     with runtime.db.unit_of_work() as session:
         routes.create_route(session, route_in=RouteCreate(**spec), actor=REQUESTER)
+
+
+def upstream_route(runtime: Runtime, name: str, url: str, **spec: Any) -> None:
+    """Route ``name`` to model ``echo`` (approved, deployed) served by the upstream at ``url``."""
+    served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
+    create_route(
+        runtime,
+        name=name,
+        model="echo",
+        primary={"model": "echo", "upstream": {"url": url}},
+        **spec,
+    )
