@@ -8,14 +8,19 @@ HTML is rendered with Jinja2 autoescaping: timeline text comes from users and al
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy.orm import Session
 
+from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.incidents.schemas import ActionItem, IncidentRead, Postmortem
+from mlgate.errors import Invalid
+from mlgate.incidents.schemas import ActionItem, IncidentRead, Postmortem, PostmortemUpdate
+from mlgate.incidents.timeline import DEFAULT_POSTMORTEM_MINUTES, get_row, log_change, read
 
-__all__ = ["build", "render_html", "render_markdown"]
+__all__ = ["build", "get_postmortem", "render_html", "render_markdown", "set_postmortem"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 TODO = "_To be written._"
@@ -65,6 +70,45 @@ def build(incident: IncidentRead, written: dict[str, str] | None = None) -> Post
         lucky=written.get("lucky") or TODO,
         timeline=incident.events,
         required_because=incident.postmortem_reasons,
+    )
+
+
+def set_postmortem(
+    session: Session,
+    *,
+    ref: str,
+    postmortem_in: PostmortemUpdate,
+    actor: Principal,
+    now: datetime | None = None,
+) -> IncidentRead:
+    """Merge these sections over what was written before: sections not given stay as they were."""
+    now = now or utcnow()
+    row = get_row(session, ref=ref, lock=True)
+    changes = postmortem_in.model_dump(exclude_none=True)
+    if not changes:
+        raise Invalid("nothing to change; give at least one postmortem field")
+    row.postmortem = {**(row.postmortem or {}), **changes}
+    log_change(
+        session,
+        row,
+        actor=actor,
+        kind="postmortem",
+        text=f"postmortem edited: {', '.join(sorted(changes))}",
+        action="postmortem_edited",
+        change={"fields": sorted(changes)},
+        now=now,
+    )
+    return read(session, row)
+
+
+def get_postmortem(
+    session: Session, *, ref: str, threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES
+) -> Postmortem:
+    """The postmortem draft: what the team wrote, the rest prefilled from the incident."""
+    row = get_row(session, ref=ref)
+    return build(
+        read(session, row, threshold_minutes=threshold_minutes),
+        {k: str(v) for k, v in (row.postmortem or {}).items()},
     )
 
 

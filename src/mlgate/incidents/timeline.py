@@ -1,7 +1,7 @@
 """The incident record's primitives: reading it, appending to its timeline, auditing a change.
 
-Every operation in ``service`` goes through these, so a change always lands on the timeline
-and in the audit log the same way, and every reader sees the same postmortem rule.
+Every incident operation goes through these, so a change always lands on the timeline and in
+the audit log the same way, and every reader sees the same postmortem rule.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "REQUIRED_POSTMORTEM_FIELDS",
     "append_event",
     "get_row",
+    "log_change",
     "postmortem_reasons",
     "read",
     "record_change",
@@ -161,6 +162,27 @@ def record_change(
         },
         now=now,
     )
+
+
+def log_change(
+    session: Session,
+    row: Incident,
+    *,
+    actor: Principal,
+    kind: str,
+    text: str,
+    data: dict[str, Any] | None = None,
+    action: str,
+    change: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Put one change on the timeline and in the audit log, in that order.
+
+    Apply the change to ``row`` before calling: the audit entry's webhook carries the incident
+    as it is now, and the timeline flush writes the change along with the event.
+    """
+    append_event(session, row, actor=actor, kind=kind, text=text, data=data, now=now)
+    record_change(session, row, actor=actor, action=action, change=change, now=now)
 
 
 def get_row(session: Session, *, ref: str, lock: bool = False) -> Incident:
