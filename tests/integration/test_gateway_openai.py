@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from sqlalchemy import text
 
 from mlgate.runtime import Runtime
-from tests.conftest import KeyFactory
+from tests.conftest import KeyFactory, bearer
 from tests.faults.upstream import BreakStream, FaultyUpstream, Status
 from tests.integration import world
 from tests.integration.conftest import LiveServer, wait_until
@@ -103,6 +104,14 @@ def test_stream_broken_after_the_first_byte_ends_the_stream_without_fallback(
     with pytest.raises((openai.APIError, httpx.HTTPError)):  # the client sees the stream break
         list(stream)
     assert fallback.received == 0
+    metrics = httpx.get(f"{live_server.url}/metrics", headers=bearer(make_key("metrics:read")))
+    counted = [
+        line
+        for line in metrics.text.splitlines()
+        if line.startswith('mlgate_gateway_requests_total{outcome="interrupted",route="assistant"')
+    ]
+    assert len(counted) == 1
+    assert counted[0].endswith(" 1.0")
 
 
 def test_unknown_route_is_a_404_for_the_client(
@@ -115,11 +124,16 @@ def test_unknown_route_is_a_404_for_the_client(
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
 
 
-def test_a_redacted_chat_route_logs_the_conversation_with_pii_replaced(
-    runtime: Runtime, live_server: LiveServer, make_key: KeyFactory
-) -> None:
-    from sqlalchemy import text
+def stored_payloads(runtime: Runtime, route: str) -> list[str]:
+    with runtime.db.engine.connect() as connection:
+        query = text("SELECT body FROM request_payloads WHERE route = :route")
+        return [str(body) for body in connection.execute(query, {"route": route}).scalars()]
 
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_redacted_chat_route_logs_the_conversation_with_pii_replaced(
+    runtime: Runtime, live_server: LiveServer, make_key: KeyFactory, stream: bool
+) -> None:
     with FaultyUpstream() as upstream:
         world.served_model(runtime, "bot", b"an LLM", framework="openai", schema=None)
         world.create_route(
@@ -130,21 +144,21 @@ def test_a_redacted_chat_route_logs_the_conversation_with_pii_replaced(
             log_mode="redacted",
         )
         client = client_for(live_server, make_key("gateway:invoke"))
-        client.chat.completions.create(
-            model="bot", messages=[{"role": "user", "content": "mail jane.doe@example.com"}]
-        )
+        messages = [{"role": "user", "content": "mail jane.doe@example.com"}]
+        if stream:  # logged when the stream ends, with what was streamed
+            chunks = client.chat.completions.create(model="bot", messages=messages, stream=True)
+            assert [c for c in chunks if c.choices]
+        else:
+            client.chat.completions.create(model="bot", messages=messages)
 
-    def stored_bodies() -> list[object]:
-        with runtime.db.engine.connect() as connection:
-            return list(
-                connection.execute(
-                    text("SELECT body FROM request_payloads WHERE route = 'bot'")
-                ).scalars()
-            )
-
-    wait_until(stored_bodies, timeout=10, what="the batch writer to store the payload")
-    bodies = stored_bodies()
+    wait_until(
+        lambda: stored_payloads(runtime, "bot"),
+        timeout=10,
+        what="the batch writer to store the payload",
+    )
+    bodies = stored_payloads(runtime, "bot")
     assert len(bodies) == 1
-    stored = str(bodies[0])
-    assert "jane.doe@example.com" not in stored
-    assert "EMAIL" in stored
+    assert "jane.doe@example.com" not in bodies[0]
+    assert "EMAIL" in bodies[0]
+    if stream:
+        assert "llo" in bodies[0]  # the streamed answer's second event

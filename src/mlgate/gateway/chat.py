@@ -6,8 +6,9 @@ after that, a broken upstream ends the client's stream (it cannot be replayed el
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,14 @@ from mlgate.gateway.call import (
     call_with_resilience,
     stream_with_resilience,
 )
-from mlgate.gateway.dataplane import Caller, Gateway, served_by
+from mlgate.gateway.dataplane import PAYLOAD_MODES, Caller, Gateway, served_by
 from mlgate.gateway.resilience import Deadline, RetryPolicy
+from mlgate.gateway.resilience.failures import StreamInterrupted
 from mlgate.gateway.table import CompiledRoute
 
-__all__ = ["ChatAnswer", "chat_completion"]
+__all__ = ["MAX_CAPTURED", "ChatAnswer", "chat_completion"]
+
+MAX_CAPTURED = 1024 * 1024  # bytes of a streamed answer kept for a payload log
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +36,33 @@ class ChatAnswer:
     headers: dict[str, str]
 
 
-async def _relay(stream: UpstreamStream) -> AsyncIterator[bytes]:
-    """Pass the upstream's bytes on; close it (and free its bulkhead slot) however we stop."""
+async def _relay(
+    stream: UpstreamStream, *, capture: bool, done: Callable[[str, bytes | None], None]
+) -> AsyncIterator[bytes]:
+    """Pass the upstream's bytes on; close it (and free its bulkhead slot) however we stop.
+
+    ``done(outcome, captured)`` runs once at the end: ``ok``, ``interrupted`` (the upstream
+    broke) or ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes of the
+    stream when ``capture`` is set (for routes whose log mode keeps payloads), else None.
+    """
+    kept: list[bytes] = []
+    size = 0
+    outcome = "ok"
     try:
         async for chunk in stream:
+            if capture and size < MAX_CAPTURED:
+                kept.append(chunk[: MAX_CAPTURED - size])
+                size += len(kept[-1])
             yield chunk
+    except StreamInterrupted:
+        outcome = "interrupted"
+        raise
+    except (asyncio.CancelledError, GeneratorExit):
+        outcome = "client_closed"
+        raise
     finally:
         await stream.aclose()
+        done(outcome, b"".join(kept) if capture else None)
 
 
 async def chat_completion(
@@ -69,10 +93,18 @@ async def chat_completion(
         if payload.get("stream"):
             streamed = await stream_with_resilience(targets, request, **options)  # type: ignore[arg-type]
             served = next(t for t, _ in live if t.name == streamed.target)
-            gateway.finish(route, served, "ok", 200, started, len(streamed.attempts), caller)
-            return ChatAnswer(
-                body=_relay(streamed.value), headers=served_by(served, degraded="false")
-            )
+
+            def done(outcome: str, captured: bytes | None) -> None:
+                # Logged when the stream ends, as the route's mode says (redacted, full).
+                answer = captured.decode("utf-8", "replace") if captured is not None else None
+                payload = (request.inputs, answer) if captured is not None else None
+                attempts = len(streamed.attempts)
+                gateway.finish(
+                    route, served, outcome, 200, started, attempts, caller, payload=payload
+                )
+
+            relay = _relay(streamed.value, capture=route.log_mode in PAYLOAD_MODES, done=done)
+            return ChatAnswer(body=relay, headers=served_by(served, degraded="false"))
         answered = await call_with_resilience(targets, request, **options)  # type: ignore[arg-type]
     except AllTargetsFailed as failure:
         gateway.finish(route, None, "unavailable", 503, started, len(failure.attempts), caller)

@@ -457,7 +457,7 @@ class Gateway:
         m = self.metrics
         m.child(m.requests, route.name, served.name if served else "-", outcome).inc()
         m.child(m.latency, route.name).observe(elapsed)
-        self.watch.count(route.name, degraded=outcome != "ok")
+        self.watch.count(route.name, degraded=outcome not in ("ok", "client_closed"))
         if route.log_mode == "off":
             return
         self.log.emit(

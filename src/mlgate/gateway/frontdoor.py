@@ -138,6 +138,9 @@ class _Call:
             for task in (pumping, watching):
                 task.cancel()
             await asyncio.gather(pumping, watching, return_exceptions=True)
+            closer = getattr(chunks, "aclose", None)
+            if closer is not None:  # now, not whenever the generator is collected: it frees
+                await closer()  # the upstream connection and bulkhead slot and logs the call
         if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
             raise pumping.exception()  # type: ignore[misc]  # the caller's stream must break
 
