@@ -44,6 +44,7 @@ MALFORMED_INPUTS = [
     pytest.param({"x": [1.0, 2.0, 3.0, 4.0]}, id="object"),
     pytest.param("rows", id="string"),
     pytest.param(None, id="null"),
+    pytest.param([[1e39, 0.0, 0.0, 0.0]], id="beyond-float32"),
 ]
 
 # How long one call of the slow model should take at least: far above the scheduling noise of

@@ -151,6 +151,8 @@ class OnnxBackend:
     __slots__ = ("_feature_count", "_input_name", "_output_names", "_runners", "_session", "name")
 
     def __init__(self, name: str, session: ort.InferenceSession, threads: int = 2):
+        if threads < 1:
+            raise ValueError("an in-process model needs at least one thread")
         self.name = name
         self._session = session
         first_input = session.get_inputs()[0]
@@ -199,7 +201,10 @@ class OnnxBackend:
         # into 1.0, and the model would answer for numbers nobody sent.
         if array.dtype.kind not in "iuf":
             raise Invalid.field("inputs", "must be a list of rows of numbers")
-        array = array.astype(np.float32, copy=False)
+        with np.errstate(over="ignore"):  # JSON has no inf or NaN: any here is an overflow
+            array = array.astype(np.float32, copy=False)
+        if not np.isfinite(array).all():
+            raise Invalid.field("inputs", "numbers must fit in 32-bit floats (about ±3.4e38)")
         if array.ndim == 1:
             array = array.reshape(1, -1)
         if array.ndim != 2 or array.shape[0] == 0:
