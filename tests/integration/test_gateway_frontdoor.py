@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from mlgate.app import create_app
 from mlgate.runtime import Runtime
@@ -124,3 +125,16 @@ def test_the_openapi_document_describes_the_client_endpoints(
     assert {"200", "401", "403", "422", "503"} <= set(predict["responses"])
     chat = spec["paths"]["/v1/chat/completions"]["post"]
     assert "text/event-stream" in chat["responses"]["200"]["content"]
+
+
+def test_the_request_log_carries_the_request_id_the_caller_saw(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory, runtime: Runtime
+) -> None:
+    client, _ = gateway
+    headers = {**bearer(make_key("gateway:invoke")), "X-Request-Id": "trace-77"}
+    answer = client.post(PREDICT, json={"inputs": [1]}, headers=headers)
+    assert answer.headers["x-request-id"] == "trace-77"
+    client.portal.call(client.app.state.gateway.log.flush)  # type: ignore[attr-defined]
+    with runtime.db.engine.connect() as connection:
+        logged = connection.execute(text("SELECT request_id FROM request_logs")).scalars().all()
+    assert logged == ["trace-77"]

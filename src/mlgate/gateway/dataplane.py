@@ -55,6 +55,7 @@ _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 class Caller:
     grant: KeyGrant
     subject: str | None
+    request_id: str = "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +475,7 @@ class Gateway:
                 attempts=attempts,
                 key_id=caller.grant.key_id,
                 subject=subject_pseudonym(self.runtime.secret, caller.subject),
-                request_id=_request_id(),
+                request_id=caller.request_id,
                 payload=CapturedPayload(route.log_mode, payload[0], payload[1], route.redact_inputs)
                 if payload is not None and route.log_mode in PAYLOAD_MODES
                 else None,
@@ -496,9 +497,3 @@ def served_by(target: CompiledTarget, *, degraded: str) -> dict[str, str]:
         "X-MLGate-Version": str(target.version),
         "X-MLGate-Degraded": degraded,
     }
-
-
-def _request_id() -> str:
-    from mlgate.problems import request_id
-
-    return request_id.get()

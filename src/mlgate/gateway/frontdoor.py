@@ -230,7 +230,7 @@ class ClientEndpoints:
         compiled = gateway.route(name)
         await gateway.check_limits(compiled, grant)
         payload = await call.json_body(compiled.limits.max_body_bytes)
-        caller = Caller(grant=grant, subject=_subject(call, compiled, payload))
+        caller = Caller(grant, _subject(call, compiled, payload), call.request_id)
         answer = await gateway.predict(name, caller, payload)
         await call.answer_json(answer.status, answer.body, answer.headers)
 
@@ -245,7 +245,7 @@ class ClientEndpoints:
         gateway.authorize(grant, route)
         compiled = gateway.route(route)
         await gateway.check_limits(compiled, grant)
-        caller = Caller(grant=grant, subject=_subject(call, compiled, payload))
+        caller = Caller(grant, _subject(call, compiled, payload), call.request_id)
         answer = await chat_completion(gateway, compiled, caller, payload)
         if isinstance(answer.body, dict):
             await call.answer_json(200, answer.body, answer.headers)
