@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,37 +32,57 @@ MAX_CAPTURED = 1024 * 1024  # bytes of a streamed answer kept for a payload log
 
 @dataclass(frozen=True, slots=True)
 class ChatAnswer:
-    body: dict[str, Any] | AsyncIterator[bytes]
+    body: dict[str, Any] | AsyncIterable[bytes]
     headers: dict[str, str]
 
 
-async def _relay(
-    stream: UpstreamStream, *, capture: bool, done: Callable[[str, bytes | None], None]
-) -> AsyncIterator[bytes]:
-    """Pass the upstream's bytes on; close it (and free its bulkhead slot) however we stop.
+class _Relay:
+    """Passes an upstream's stream on and closes it (freeing its bulkhead slot) however it ends.
 
     ``done(outcome, captured)`` runs once at the end: ``ok``, ``interrupted`` (the upstream
-    broke) or ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes of the
-    stream when ``capture`` is set (for routes whose log mode keeps payloads), else None.
+    broke) or ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes when
+    ``capture`` is set (routes whose log mode keeps payloads), else None. ``aclose()`` ends it
+    even if it was never iterated, when a generator's ``finally`` would not run.
     """
-    kept: list[bytes] = []
-    size = 0
-    outcome = "ok"
-    try:
-        async for chunk in stream:
-            if capture and size < MAX_CAPTURED:
-                kept.append(chunk[: MAX_CAPTURED - size])
-                size += len(kept[-1])
-            yield chunk
-    except StreamInterrupted:
-        outcome = "interrupted"
-        raise
-    except (asyncio.CancelledError, GeneratorExit):
-        outcome = "client_closed"
-        raise
-    finally:
-        await stream.aclose()
-        done(outcome, b"".join(kept) if capture else None)
+
+    def __init__(
+        self, stream: UpstreamStream, *, capture: bool, done: Callable[[str, bytes | None], None]
+    ) -> None:
+        self._stream, self._capture, self._done = stream, capture, done
+        self._iterator = self._run()
+        self._started = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._started = True
+        return self._iterator
+
+    async def aclose(self) -> None:
+        if self._started:
+            await self._iterator.aclose()
+            return
+        self._started = True
+        await self._stream.aclose()
+        self._done("client_closed", None)
+
+    async def _run(self) -> AsyncGenerator[bytes, None]:
+        kept: list[bytes] = []
+        size = 0
+        outcome = "ok"
+        try:
+            async for chunk in self._stream:
+                if self._capture and size < MAX_CAPTURED:
+                    kept.append(chunk[: MAX_CAPTURED - size])
+                    size += len(kept[-1])
+                yield chunk
+        except StreamInterrupted:
+            outcome = "interrupted"
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = "client_closed"
+            raise
+        finally:
+            await self._stream.aclose()
+            self._done(outcome, b"".join(kept) if self._capture else None)
 
 
 async def chat_completion(
@@ -103,7 +123,7 @@ async def chat_completion(
                     route, served, outcome, 200, started, attempts, caller, payload=payload
                 )
 
-            relay = _relay(streamed.value, capture=route.log_mode in PAYLOAD_MODES, done=done)
+            relay = _Relay(streamed.value, capture=route.log_mode in PAYLOAD_MODES, done=done)
             return ChatAnswer(body=relay, headers=served_by(served, degraded="false"))
         answered = await call_with_resilience(targets, request, **options)  # type: ignore[arg-type]
     except AllTargetsFailed as failure:

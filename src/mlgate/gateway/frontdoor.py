@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -116,7 +116,7 @@ class _Call:
             headers["Allow"] = "POST"
         await self.answer_bytes(error.status, orjson.dumps(body), PROBLEM_JSON.encode(), headers)
 
-    async def answer_stream(self, chunks: AsyncIterator[bytes], headers: dict[str, str]) -> None:
+    async def answer_stream(self, chunks: AsyncIterable[bytes], headers: dict[str, str]) -> None:
         """Relay a stream; stop (and close the upstream) as soon as the caller goes away."""
         self.started = True
         await self.send(self._start(200, b"text/event-stream", headers))

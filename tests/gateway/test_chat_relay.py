@@ -1,0 +1,76 @@
+"""A relayed chat stream frees its upstream and logs once, however it ends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mlgate.gateway.backends.base import UpstreamStream
+from mlgate.gateway.chat import _Relay
+from mlgate.gateway.resilience import StreamInterrupted
+
+pytestmark = pytest.mark.anyio
+
+
+class Upstream:
+    """An upstream stream whose closing and bulkhead slot the test can see."""
+
+    def __init__(self, chunks: list[bytes], *, break_after: int | None = None) -> None:
+        self.closed = 0
+        self.slot_released = 0
+        self.ended: list[tuple[str, bytes | None]] = []
+
+        async def rest() -> AsyncIterator[bytes]:
+            for index, chunk in enumerate(chunks[1:], start=1):
+                if break_after is not None and index > break_after:
+                    raise StreamInterrupted("upstream broke")
+                yield chunk
+
+        async def close() -> None:
+            self.closed += 1
+
+        self.stream = UpstreamStream(chunks[0], rest(), close)
+        self.stream.add_close_callback(self._release)
+
+    def _release(self) -> None:
+        self.slot_released += 1
+
+    def done(self, outcome: str, captured: bytes | None) -> None:
+        self.ended.append((outcome, captured))
+
+
+async def test_a_complete_stream_is_passed_on_captured_and_logged_as_ok() -> None:
+    upstream = Upstream([b"a", b"b", b"c"])
+    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    assert [chunk async for chunk in relay] == [b"a", b"b", b"c"]
+    assert upstream.ended == [("ok", b"abc")]
+    assert (upstream.closed, upstream.slot_released) == (1, 1)
+
+
+async def test_a_broken_upstream_ends_as_interrupted() -> None:
+    upstream = Upstream([b"a", b"b", b"c"], break_after=1)
+    relay = _Relay(upstream.stream, capture=False, done=upstream.done)
+    with pytest.raises(StreamInterrupted):
+        _ = [chunk async for chunk in relay]
+    assert upstream.ended == [("interrupted", None)]
+    assert upstream.slot_released == 1
+
+
+async def test_a_caller_gone_mid_stream_ends_as_client_closed() -> None:
+    upstream = Upstream([b"a", b"b", b"c"])
+    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    async for _ in relay:
+        break  # the caller went away after the first chunk
+    await relay.aclose()
+    assert upstream.ended == [("client_closed", b"a")]
+    assert upstream.slot_released == 1
+
+
+async def test_a_stream_never_iterated_is_still_closed_and_logged_once() -> None:
+    upstream = Upstream([b"a", b"b"])
+    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    await relay.aclose()
+    await relay.aclose()
+    assert upstream.ended == [("client_closed", None)]
+    assert (upstream.closed, upstream.slot_released) == (1, 1)
