@@ -26,7 +26,11 @@ from mlgate.incidents.timeline import append_event, log_change, read, record_cha
 __all__ = ["open_automatic", "open_incident"]
 
 
-def _insert(
+# Each lost insert means another opening committed first, so a handful covers any real burst.
+INSERT_ATTEMPTS = 5
+
+
+def _new_row(
     session: Session,
     *,
     incident_in: IncidentCreate,
@@ -35,7 +39,7 @@ def _insert(
     now: datetime,
 ) -> Incident:
     number = (session.scalar(select(func.max(Incident.number))) or 0) + 1
-    row = Incident(
+    return Incident(
         id=new_id(),
         number=number,
         title=incident_in.title,
@@ -57,19 +61,38 @@ def _insert(
         events=[],
         tasks=[],
     )
-    session.add(row)
+
+
+def _inserted(session: Session, row: Incident) -> bool:
+    """Insert ``row``; False when a concurrent opening took its number or open cause key.
+
+    The savepoint confines the IntegrityError to this insert, so the caller's transaction goes
+    on. PostgreSQL reports a unique conflict only once the other transaction has committed, so
+    under READ COMMITTED the next statement sees the winner (its number, its open incident).
+    """
     try:
-        session.flush()
-    except IntegrityError as error:
-        raise Conflict("another incident was opened at the same moment; try again") from error
-    return row
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+def _lost_race() -> Conflict:
+    return Conflict("another incident was opened at the same moment; try again")
 
 
 def open_incident(
     session: Session, *, incident_in: IncidentCreate, actor: Principal, now: datetime | None = None
 ) -> IncidentRead:
     now = now or utcnow()
-    row = _insert(session, incident_in=incident_in, cause_key=None, actor=actor, now=now)
+    for _ in range(INSERT_ATTEMPTS):
+        row = _new_row(session, incident_in=incident_in, cause_key=None, actor=actor, now=now)
+        if _inserted(session, row):
+            break
+    else:
+        raise _lost_race()
     log_change(
         session,
         row,
@@ -97,16 +120,31 @@ def open_automatic(
 ) -> IncidentRead:
     """Open an incident for ``cause_key``, or add this event to the one already open for it.
 
-    A repeated cause never opens a second incident; a more severe repeat raises the severity.
+    A repeated cause never opens a second incident, not even when two openers race: the one
+    whose insert loses records its event as a repeat on the winner's incident. A more severe
+    repeat raises the severity.
     """
     now = now or utcnow()
     actor = actor or Principal.system("incidents")
     if not cause_key.strip():
         raise Invalid.field("cause_key", "must not be empty")
-    row = session.scalars(
-        select(Incident).where(Incident.open_cause_key == cause_key).with_for_update()
-    ).one_or_none()
-    if row is None:
+    for _ in range(INSERT_ATTEMPTS):
+        existing = session.scalars(
+            select(Incident).where(Incident.open_cause_key == cause_key).with_for_update()
+        ).one_or_none()
+        if existing is not None:
+            return _recur(
+                session,
+                existing,
+                cause_key=cause_key,
+                title=title,
+                severity=severity,
+                detail=detail,
+                affected_routes=affected_routes or [],
+                affected_models=affected_models or [],
+                actor=actor,
+                now=now,
+            )
         incident_in = IncidentCreate(
             title=title,
             severity=severity,
@@ -114,20 +152,38 @@ def open_automatic(
             affected_routes=affected_routes or [],
             affected_models=affected_models or [],
         )
-        row = _insert(session, incident_in=incident_in, cause_key=cause_key, actor=actor, now=now)
+        row = _new_row(session, incident_in=incident_in, cause_key=cause_key, actor=actor, now=now)
         row.commander = None  # nobody has taken command of an automatic incident yet
-        log_change(
-            session,
-            row,
-            actor=actor,
-            kind="opened",
-            text=f"opened automatically ({cause_key}) as {row.severity}: {detail or title}",
-            data={"cause_key": cause_key},
-            action="opened",
-            change={"title": title, "severity": row.severity, "cause_key": cause_key},
-            now=now,
-        )
-        return read(session, row)
+        if _inserted(session, row):
+            log_change(
+                session,
+                row,
+                actor=actor,
+                kind="opened",
+                text=f"opened automatically ({cause_key}) as {row.severity}: {detail or title}",
+                data={"cause_key": cause_key},
+                action="opened",
+                change={"title": title, "severity": row.severity, "cause_key": cause_key},
+                now=now,
+            )
+            return read(session, row)
+    raise _lost_race()
+
+
+def _recur(
+    session: Session,
+    row: Incident,
+    *,
+    cause_key: str,
+    title: str,
+    severity: Severity,
+    detail: str,
+    affected_routes: list[str],
+    affected_models: list[str],
+    actor: Principal,
+    now: datetime,
+) -> IncidentRead:
+    """Add a repeat of ``cause_key`` to its open incident, locked by the caller."""
     # A repeat can write two timeline events (recurred, severity) but is one audited change.
     append_event(
         session,
@@ -142,8 +198,8 @@ def open_automatic(
     if severity.value < row.severity:  # "SEV1" < "SEV2": lower number is more severe
         change["severity"] = severity.value
         set_severity(session, row, severity=severity.value, actor=actor, now=now)
-    row.affected_routes = sorted(set(row.affected_routes) | set(affected_routes or []))
-    row.affected_models = sorted(set(row.affected_models) | set(affected_models or []))
+    row.affected_routes = sorted(set(row.affected_routes) | set(affected_routes))
+    row.affected_models = sorted(set(row.affected_models) | set(affected_models))
     session.flush()
     record_change(session, row, actor=actor, action="updated", change=change, now=now)
     return read(session, row)
