@@ -8,6 +8,7 @@ measure themselves, never with fixed durations, so they hold on a loaded 2-core 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import threading
 import time
@@ -22,7 +23,11 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 from skl2onnx import to_onnx
-from sklearn.linear_model import LogisticRegression
+from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlgate.errors import Conflict, Invalid
 from mlgate.gateway.backends import InferenceRequest
@@ -45,6 +50,63 @@ MALFORMED_INPUTS = [
     pytest.param("rows", id="string"),
     pytest.param(None, id="null"),
     pytest.param([[1e39, 0.0, 0.0, 0.0]], id="beyond-float32"),
+]
+
+# Named inputs the two-input model (a float "age" and a string "city") must refuse: the field
+# each refusal names, and what its message says.
+MALFORMED_NAMED_INPUTS = [
+    pytest.param({"age": [[30.0]]}, "inputs", "missing 'city'", id="missing-input"),
+    pytest.param(
+        {"age": [[30.0]], "city": [["north"]], "town": [["x"]]},
+        "inputs",
+        "unknown 'town'",
+        id="unknown-input",
+    ),
+    pytest.param(
+        {"age": [[30.0], [50.0]], "city": [["north"]]},
+        "inputs.city",
+        "has 1 rows but inputs.age has 2",
+        id="row-count-mismatch",
+    ),
+    pytest.param(
+        {"age": [["30"]], "city": [["north"]]}, "inputs.age", "rows of numbers", id="age-as-text"
+    ),
+    pytest.param(
+        {"age": [[None]], "city": [["north"]]}, "inputs.age", "rows of numbers", id="null-age"
+    ),
+    pytest.param(
+        {"age": [[1e39]], "city": [["north"]]}, "inputs.age", "32-bit floats", id="huge-age"
+    ),
+    pytest.param(
+        {"age": [[30.0, 1.0]], "city": [["north"]]},
+        "inputs.age",
+        "each row must have 1 numbers, not 2",
+        id="wrong-width",
+    ),
+    pytest.param(
+        {"age": [[30.0]], "city": [[1]]}, "inputs.city", "rows of strings", id="number-as-city"
+    ),
+    pytest.param(
+        {"age": [[30.0], [50.0]], "city": [["north"], [1]]},
+        "inputs.city",
+        "rows of strings",
+        id="strings-and-numbers",
+    ),
+    pytest.param(
+        {"age": [[30.0]], "city": [[None]]}, "inputs.city", "rows of strings", id="null-city"
+    ),
+    pytest.param({"age": [[30.0]], "city": []}, "inputs.city", "non-empty", id="empty-city"),
+    pytest.param({"age": [[30.0]], "city": "north"}, "inputs.city", "rows", id="bare-string"),
+    pytest.param([[30.0, "north"]], "inputs", "object keyed by input name", id="rows"),
+]
+
+# Rows the integer model (3 int64 counts) must refuse.
+MALFORMED_COUNTS = [
+    pytest.param([[1.5, 2, 3]], id="fraction"),
+    pytest.param([[1.0, 2.0, 3.0]], id="floats"),
+    pytest.param([[True, False, True]], id="booleans"),
+    pytest.param([["1", "2", "3"]], id="numbers-as-strings"),
+    pytest.param([[1, 2]], id="wrong-width"),
 ]
 
 # How long one call of the slow model should take at least: far above the scheduling noise of
@@ -77,6 +139,37 @@ def runner_threads(name: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(f"onnx-{name}-")]
 
 
+@contextlib.asynccontextmanager
+async def serving(path: Path, name: str) -> AsyncIterator[OnnxBackend]:
+    loaded = await load(path, name)
+    try:
+        yield loaded
+    finally:
+        loaded.close()
+
+
+def save(onnx_model: Any, directory: Path, name: str) -> Path:
+    path = directory / f"{name}.onnx"
+    path.write_bytes(onnx_model.SerializeToString())
+    return path
+
+
+@dataclass(frozen=True)
+class Converted:
+    """A scikit-learn model and its ONNX conversion, to compare the backend's answers with."""
+
+    estimator: Any
+    path: Path
+
+
+def tabular_rows(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ages (float32) and cities (strings), one column each, as the two-input model takes."""
+    rng = np.random.default_rng(seed)
+    ages = rng.normal(40, 10, size=(rows, 1)).astype(np.float32)
+    cities = rng.choice(["north", "south", "east"], size=(rows, 1)).astype(object)
+    return ages, cities
+
+
 @pytest.fixture(scope="module")
 def classifier() -> LogisticRegression:
     rng = np.random.default_rng(0)
@@ -96,6 +189,73 @@ def model_file(classifier: LogisticRegression, tmp_path_factory: pytest.TempPath
     path = tmp_path_factory.mktemp("models") / "clf.onnx"
     path.write_bytes(onnx_model.SerializeToString())
     return path
+
+
+@pytest.fixture(scope="module")
+def regression_features() -> np.ndarray:
+    return np.random.default_rng(1).integers(0, 10, size=(100, 3))
+
+
+@pytest.fixture(scope="module")
+def double_model(
+    regression_features: np.ndarray, tmp_path_factory: pytest.TempPathFactory
+) -> Converted:
+    """A regression that takes float64 (skl2onnx's DoubleTensorType)."""
+    features = regression_features + 0.25
+    regression = LinearRegression().fit(features, features @ [1.0, 2.0, -1.0])
+    onnx_model = to_onnx(regression, features[:1], target_opset=17)
+    return Converted(regression, save(onnx_model, tmp_path_factory.mktemp("models"), "double"))
+
+
+@pytest.fixture(scope="module")
+def int_model(
+    regression_features: np.ndarray, tmp_path_factory: pytest.TempPathFactory
+) -> Converted:
+    """A regression that takes 3 int64 counts (skl2onnx's Int64TensorType) named ``counts``."""
+    regression = LinearRegression().fit(regression_features, regression_features @ [1.0, 2.0, -1.0])
+    onnx_model = to_onnx(
+        regression, initial_types=[("counts", Int64TensorType([None, 3]))], target_opset=17
+    )
+    return Converted(regression, save(onnx_model, tmp_path_factory.mktemp("models"), "int"))
+
+
+@pytest.fixture(scope="module")
+def string_model(tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    """A classifier of one string column (skl2onnx's StringTensorType), one-hot encoded."""
+    _, cities = tabular_rows(200, seed=2)
+    pipeline = Pipeline([("encode", OneHotEncoder()), ("classify", LogisticRegression())])
+    pipeline.fit(cities, cities[:, 0] == "south")
+    onnx_model = to_onnx(
+        pipeline,
+        initial_types=[("city", StringTensorType([None, 1]))],
+        options={id(pipeline[-1]): {"zipmap": False}},
+        target_opset=17,
+    )
+    return Converted(pipeline, save(onnx_model, tmp_path_factory.mktemp("models"), "city"))
+
+
+@pytest.fixture(scope="module")
+def tabular_model(tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    """A pipeline with two named inputs, a float ``age`` scaled and a string ``city`` encoded."""
+    ages, cities = tabular_rows(300, seed=4)
+    labels = (ages[:, 0] > 40) ^ (cities[:, 0] == "south")
+    pipeline = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer([("age", StandardScaler(), [0]), ("city", OneHotEncoder(), [1])]),
+            ),
+            ("classify", LogisticRegression()),
+        ]
+    )
+    pipeline.fit(np.hstack([ages, cities]), labels)
+    onnx_model = to_onnx(
+        pipeline,
+        initial_types=[("age", FloatTensorType([None, 1])), ("city", StringTensorType([None, 1]))],
+        options={id(pipeline[-1]): {"zipmap": False}},
+        target_opset=17,
+    )
+    return Converted(pipeline, save(onnx_model, tmp_path_factory.mktemp("models"), "tabular"))
 
 
 @pytest.fixture
@@ -185,6 +345,86 @@ async def test_answers_labels_and_probabilities_like_the_original_model(
 async def test_a_single_row_is_accepted(backend: OnnxBackend) -> None:
     result = await backend.infer(InferenceRequest([0.0, 0.0, 0.0, 0.0]), timeout=5)
     assert len(result.outputs["labels"]) == 1
+
+
+async def test_a_single_input_model_also_takes_its_input_by_name(backend: OnnxBackend) -> None:
+    rows = [[0.5, 0.5, 2.0, 0.0], [-1.0, -1.0, 0.0, 0.0]]
+    by_rows = await backend.infer(InferenceRequest(rows), timeout=5)
+    by_name = await backend.infer(InferenceRequest({"X": rows}), timeout=5)
+    assert by_name.outputs == by_rows.outputs
+
+
+async def test_a_double_input_model_answers_like_the_original_model(
+    double_model: Converted, anyio_backend: str
+) -> None:
+    rows = [[0.1, 2.000001, 3.5], [7.25, 0.0, 1e-9]]
+    async with serving(double_model.path, "double") as loaded:
+        result = await loaded.infer(InferenceRequest(rows), timeout=5)
+    # Sent as float64: float32 would lose the sixth decimal of 2.000001.
+    expected = double_model.estimator.predict(np.asarray(rows))
+    assert np.allclose(np.ravel(result.outputs["variable"]), expected, rtol=1e-12, atol=0)
+
+
+async def test_an_int64_input_model_answers_like_the_original_model(
+    int_model: Converted, anyio_backend: str
+) -> None:
+    rows = [[1, 2, 3], [9, 0, 4]]
+    async with serving(int_model.path, "int") as loaded:
+        by_rows = await loaded.infer(InferenceRequest(rows), timeout=5)
+        by_name = await loaded.infer(InferenceRequest({"counts": rows}), timeout=5)
+    expected = int_model.estimator.predict(np.asarray(rows))
+    assert np.allclose(np.ravel(by_rows.outputs["variable"]), expected, atol=1e-4)
+    assert by_name.outputs == by_rows.outputs
+
+
+@pytest.mark.parametrize("rows", MALFORMED_COUNTS)
+async def test_an_int64_input_refuses_what_is_not_rows_of_integers(
+    int_model: Converted, anyio_backend: str, rows: object
+) -> None:
+    async with serving(int_model.path, "int-refusing") as loaded:
+        with pytest.raises(Invalid) as by_rows:
+            await loaded.infer(InferenceRequest(rows), timeout=5)
+        with pytest.raises(Invalid, match="integers") as by_name:
+            await loaded.infer(InferenceRequest({"counts": rows}), timeout=5)
+    assert [error.field for error in by_rows.value.errors] == ["inputs"]
+    assert [error.field for error in by_name.value.errors] == ["inputs.counts"]
+
+
+async def test_a_string_input_model_takes_rows_of_strings(
+    string_model: Converted, anyio_backend: str
+) -> None:
+    rows = [["south"], ["north"], ["east"]]
+    async with serving(string_model.path, "city") as loaded:
+        result = await loaded.infer(InferenceRequest(rows), timeout=5)
+        one_row = await loaded.infer(InferenceRequest(["south"]), timeout=5)
+    expected = string_model.estimator.predict_proba(np.asarray(rows, dtype=object))
+    assert np.allclose(result.outputs["probabilities"], expected, atol=1e-5)
+    assert one_row.outputs["labels"] == result.outputs["labels"][:1]
+
+
+async def test_a_two_input_model_answers_by_name_like_the_original_model(
+    tabular_model: Converted, anyio_backend: str
+) -> None:
+    ages, cities = tabular_rows(20, seed=9)
+    inputs = {"city": cities.tolist(), "age": ages.tolist()}  # any order of names
+    async with serving(tabular_model.path, "tabular") as loaded:
+        result = await loaded.infer(InferenceRequest(inputs), timeout=5)
+    table = np.hstack([ages, cities])
+    assert result.outputs["labels"] == tabular_model.estimator.predict(table).tolist()
+    assert np.allclose(
+        result.outputs["probabilities"], tabular_model.estimator.predict_proba(table), atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(("inputs", "field", "says"), MALFORMED_NAMED_INPUTS)
+async def test_malformed_named_inputs_are_invalid_and_name_their_field(
+    tabular_model: Converted, anyio_backend: str, inputs: object, field: str, says: str
+) -> None:
+    async with serving(tabular_model.path, "tabular-refusing") as loaded:
+        with pytest.raises(Invalid) as refused:
+            await loaded.infer(InferenceRequest(inputs), timeout=5)
+    assert [error.field for error in refused.value.errors] == [field]
+    assert says in refused.value.errors[0].message
 
 
 async def test_refuses_a_file_whose_sha256_does_not_match(

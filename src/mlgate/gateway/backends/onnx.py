@@ -1,8 +1,14 @@
 """Models run in-process with onnxruntime, loaded only when the artifact's sha256 matches.
 
-Overhead per call is kept to converting JSON rows into one float32 array, one ``session.run``
+Inputs come as rows (``[[...], ...]``) for a model with one input, or, for any model, as an
+object keyed by input name (``{"age": [[...]], "city": [[...]]}``, MLflow's and KServe v2's
+named tensors). Each becomes one array of the type its input declares (float32, float64,
+integers, bool or strings), refused with ``Invalid`` naming the field before the model runs.
+
+Overhead per call is kept to converting JSON into one array per input, one ``session.run``
 on the backend's own threads (never the event loop, never anyio's default pool that sync routes
-share) and ``tolist()`` on the answer; the session and its input/output names are built once.
+share) and ``tolist()`` on the answer; the session, its input converters and output names are
+built once.
 
 Why not ``run_in_executor``: a thread pool hands each call over and back on its own, and that
 hand-off, not inference, was most of the cost of a small model (measured: 170 µs per call vs
@@ -21,21 +27,46 @@ import hmac
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from mlgate.errors import Conflict, Invalid
+from mlgate.errors import Conflict, Invalid, MlgateError
 from mlgate.gateway.backends.base import InferenceRequest, InferenceResult
 from mlgate.gateway.resilience.failures import ConnectFailure, ProtocolFailure, TimeoutFailure
 
 __all__ = ["OnnxBackend", "read_verified"]
 
 _OUTPUT_NAMES = {"label": "labels", "output_label": "labels", "probabilities": "probabilities"}
+
+_Array = np.ndarray[Any, np.dtype[Any]]
+
+# The ONNX tensor types JSON can carry, as the numpy types onnxruntime takes for them.
+_DTYPES: dict[str, np.dtype[Any]] = {
+    f"tensor({onnx_name})": np.dtype(numpy_name)
+    for onnx_name, numpy_name in [
+        ("float", "float32"),
+        ("double", "float64"),
+        ("int8", "int8"),
+        ("int16", "int16"),
+        ("int32", "int32"),
+        ("int64", "int64"),
+        ("uint8", "uint8"),
+        ("uint16", "uint16"),
+        ("uint32", "uint32"),
+        ("uint64", "uint64"),
+        ("bool", "bool"),
+        ("string", "object"),
+    ]
+}
+# For each kind of input: the kinds of parsed JSON it takes, and what to call its values.
+_ACCEPTED = {"f": "iuf", "i": "iu", "u": "iu", "b": "b", "O": "O"}
+_NOUNS = {"f": "numbers", "i": "integers", "u": "integers", "b": "booleans", "O": "strings"}
 
 
 def read_verified(path: Path, expected_sha256: str) -> bytes:
@@ -145,20 +176,79 @@ def _settle(results: list[_Answer]) -> None:
             future.set_exception(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _Input:
+    """One input of the model: its name, the numpy type it takes and its row width, if fixed."""
+
+    name: str
+    dtype: np.dtype[Any]
+    width: int | None
+
+    @classmethod
+    def of(cls, node: ort.NodeArg, model: str) -> _Input:
+        dtype = _DTYPES.get(node.type)
+        if dtype is None:
+            raise MlgateError(
+                f"{model}: input '{node.name}' takes {node.type}, which JSON cannot carry; "
+                "serve the model through an upstream model server"
+            )
+        width = node.shape[1] if len(node.shape) > 1 else None
+        return cls(node.name, dtype, width if isinstance(width, int) else None)
+
+    def rows(self, value: Any, field: str) -> _Array:
+        """``value`` (rows, or one row) as this input's array, or Invalid naming ``field``."""
+        kind = self.dtype.kind
+        try:
+            array = np.asarray(value, dtype=object if kind == "O" else None)
+        except (TypeError, ValueError):
+            raise Invalid.field(field, f"must be a list of rows of {_NOUNS[kind]}") from None
+        # Only values of the input's own kind: a cast would turn null into NaN and "1" or true
+        # into 1.0 (or 1 into "1"), and the model would answer for values nobody sent.
+        if array.dtype.kind not in _ACCEPTED[kind] or (
+            kind == "O" and not all(isinstance(item, str) for item in array.flat)
+        ):
+            raise Invalid.field(field, f"must be a list of rows of {_NOUNS[kind]}")
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+        if array.ndim != 2 or array.size == 0:
+            raise Invalid.field(field, f"must be a non-empty list of rows of {_NOUNS[kind]}")
+        if self.width is not None and array.shape[1] != self.width:
+            raise Invalid.field(
+                field, f"each row must have {self.width} {_NOUNS[kind]}, not {array.shape[1]}"
+            )
+        if kind == "f":
+            with np.errstate(over="ignore"):  # JSON has no inf or NaN: any here is an overflow
+                array = array.astype(self.dtype, copy=False)
+            if not np.isfinite(array).all():
+                limit = np.finfo(self.dtype).max
+                raise Invalid.field(
+                    field,
+                    f"numbers must fit in {self.dtype.itemsize * 8}-bit floats "
+                    f"(about ±{limit:.1e})",
+                )
+        elif kind in "iu" and array.dtype != self.dtype:
+            limits = np.iinfo(self.dtype)
+            if array.min() < limits.min or array.max() > limits.max:
+                raise Invalid.field(
+                    field, f"integers must fit in {self.dtype} ({limits.min} to {limits.max})"
+                )
+            array = array.astype(self.dtype)
+        return array
+
+
 class OnnxBackend:
     """One ONNX model in this process; build it with :meth:`load`."""
 
-    __slots__ = ("_feature_count", "_input_name", "_output_names", "_runners", "_session", "name")
+    __slots__ = ("_inputs", "_only_input", "_output_names", "_runners", "_session", "name")
 
     def __init__(self, name: str, session: ort.InferenceSession, threads: int = 2):
         if threads < 1:
             raise ValueError("an in-process model needs at least one thread")
         self.name = name
         self._session = session
-        first_input = session.get_inputs()[0]
-        self._input_name: str = first_input.name
-        width = first_input.shape[1] if len(first_input.shape) > 1 else None
-        self._feature_count: int | None = width if isinstance(width, int) else None
+        self._inputs = {node.name: _Input.of(node, name) for node in session.get_inputs()}
+        # Rows without names are for a model with one input only: the common case, kept short.
+        self._only_input = next(iter(self._inputs.values())) if len(self._inputs) == 1 else None
         self._output_names: list[str] = [output.name for output in session.get_outputs()]
         self._runners = _Runners(name, threads, self._run)
 
@@ -192,42 +282,57 @@ class OnnxBackend:
     def close(self) -> None:
         self._runners.stop()
 
-    def _to_array(self, inputs: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
-        try:
-            array = np.asarray(inputs)
-        except (TypeError, ValueError):
-            raise Invalid.field("inputs", "must be a list of rows of numbers") from None
-        # Only integers and floats: a cast to float32 would turn null into NaN and "1" or true
-        # into 1.0, and the model would answer for numbers nobody sent.
-        if array.dtype.kind not in "iuf":
-            raise Invalid.field("inputs", "must be a list of rows of numbers")
-        with np.errstate(over="ignore"):  # JSON has no inf or NaN: any here is an overflow
-            array = array.astype(np.float32, copy=False)
-        if not np.isfinite(array).all():
-            raise Invalid.field("inputs", "numbers must fit in 32-bit floats (about ±3.4e38)")
-        if array.ndim == 1:
-            array = array.reshape(1, -1)
-        if array.ndim != 2 or array.shape[0] == 0:
-            raise Invalid.field("inputs", "must be a non-empty list of rows of numbers")
-        if self._feature_count is not None and array.shape[1] != self._feature_count:
+    def _feeds(self, inputs: Any) -> dict[str, _Array]:
+        """The model's feeds from rows (one input) or an object keyed by input name."""
+        if not isinstance(inputs, dict):
+            if self._only_input is None:
+                raise Invalid.field(
+                    "inputs",
+                    f"this model takes several inputs; send an object keyed by input "
+                    f"name: {_listed(self._inputs)}",
+                )
+            return {self._only_input.name: self._only_input.rows(inputs, "inputs")}
+        missing = [name for name in self._inputs if name not in inputs]
+        unknown = sorted(name for name in inputs if name not in self._inputs)
+        if missing or unknown:
+            problems = [
+                f"{what} {_listed(names)}"
+                for what, names in (("missing", missing), ("unknown", unknown))
+                if names
+            ]
             raise Invalid.field(
-                "inputs", f"each row must have {self._feature_count} numbers, not {array.shape[1]}"
+                "inputs", f"{'; '.join(problems)}: this model takes {_listed(self._inputs)}"
             )
-        return array
+        feeds = {
+            name: spec.rows(inputs[name], f"inputs.{name}") for name, spec in self._inputs.items()
+        }
+        first, *others = feeds
+        for name in others:
+            if len(feeds[name]) != len(feeds[first]):
+                raise Invalid.field(
+                    f"inputs.{name}",
+                    f"has {len(feeds[name])} rows but inputs.{first} has "
+                    f"{len(feeds[first])}; every input needs one row per prediction",
+                )
+        return feeds
 
-    def _run(self, array: np.ndarray[Any, np.dtype[np.float32]]) -> dict[str, Any]:
-        values = self._session.run(self._output_names, {self._input_name: array})
+    def _run(self, feeds: dict[str, _Array]) -> dict[str, Any]:
+        values = self._session.run(self._output_names, feeds)
         return {
             _OUTPUT_NAMES.get(name, name): value.tolist()
             for name, value in zip(self._output_names, values, strict=True)
         }
 
     async def infer(self, request: InferenceRequest, *, timeout: float) -> InferenceResult:
-        array = self._to_array(request.inputs)
+        feeds = self._feeds(request.inputs)
         try:
             async with asyncio.timeout(timeout):
-                outputs = await self._runners.submit(asyncio.get_running_loop(), array)
+                outputs = await self._runners.submit(asyncio.get_running_loop(), feeds)
         except TimeoutError:
             # A job not started yet is skipped; one running finishes and its answer is dropped.
             raise TimeoutFailure("in-process model did not answer in time") from None
         return InferenceResult(outputs)
+
+
+def _listed(names: Iterable[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
