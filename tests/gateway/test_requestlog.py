@@ -68,3 +68,26 @@ async def test_a_full_queue_drops_and_counts_records_without_waiting(db: Databas
         writer.emit(record(now))
     assert writer.dropped == 2
     assert len(dropped) == 2
+
+
+async def test_written_times_select_by_range_in_time_order(db: Database) -> None:
+    """Times stored by the writer compare like the ORM's own (whole seconds included)."""
+    times = [
+        datetime(2026, 11, 24, 9, 30, 1, 999999, tzinfo=UTC),
+        datetime(2026, 11, 24, 9, 30, 2, tzinfo=UTC),
+        datetime(2026, 11, 24, 9, 30, 2, 1, tzinfo=UTC),
+        datetime(2026, 11, 24, 10, 0, tzinfo=UTC),
+    ]
+    writer = RequestLogWriter(db, linger=0)
+    writer.start()
+    for at in times:
+        writer.emit(record(at, request_id=at.isoformat()))
+    await writer.stop()
+    low, high = times[1], times[3]
+    with db.sessions() as session:
+        found = session.scalars(
+            select(RequestLog.at)
+            .where(RequestLog.at >= low, RequestLog.at < high)
+            .order_by(RequestLog.at)
+        ).all()
+    assert found == [times[1], times[2]]
