@@ -1,4 +1,5 @@
-"""``mlgate routes create|show|list|set-fallbacks|set-canary|delete``: what the gateway serves."""
+"""``mlgate routes create|show|list|set-fallbacks|set-canary|delete|traffic``: what the gateway
+serves, and how it is doing."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from rich.markup import escape
 
-from mlgate.cli.context import console, state
+from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
+from mlgate.clock import utcnow
 from mlgate.errors import Conflict, FieldError, Invalid
 from mlgate.gateway import service
 from mlgate.gateway.schemas import RouteCreate, RouteRead, RouteUpdate
+from mlgate.monitoring.traffic import TrafficReport, build_traffic_report, parse_window
+from mlgate.monitoring.traffic_page import format_ms, format_share
 
 app = typer.Typer(help="Create and change gateway routes.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -192,3 +197,76 @@ def delete(
         print_json({"deleted": route.model_dump(mode="json")})
     else:
         console.print(f"deleted route {route.name}")
+
+
+@app.command("traffic")
+def traffic(
+    ctx: typer.Context,
+    name: str,
+    since: Annotated[
+        str, typer.Option(help="ISO-8601, or a duration before --until: 30m, 1h, 7d.")
+    ] = "1h",
+    until: Annotated[
+        str | None, typer.Option(help="ISO-8601, or a duration before now (default now).")
+    ] = None,
+    buckets: Annotated[int, typer.Option(help="Equal time buckets, 1 to 500.")] = 60,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as an HTML page.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Latency percentiles, outcomes and targets of a route, from its request logs."""
+    start, end = parse_window(since, until, now=utcnow())
+    with state(ctx).session() as session:
+        report = build_traffic_report(session, route=name, since=start, until=end, buckets=buckets)
+    if html is not None:
+        report.write_html(html)
+    if as_json:
+        print_json(report)
+        if html is not None:  # stdout stays pure JSON
+            err_console.print(f"wrote {html}", markup=False, highlight=False)
+        return
+    _show_traffic(report)
+    if html is not None:
+        console.print(f"wrote {html}", markup=False, highlight=False)
+
+
+def _show_traffic(report: TrafficReport) -> None:
+    window = f"{report.since.isoformat()} to {report.until.isoformat()}"
+    kept = f"log {report.log_mode}" if report.log_mode else "route deleted"
+    console.print(
+        f"[bold]{escape(report.route)}[/bold] {window} ({kept}, kept {report.retention_days} days)",
+        highlight=False,
+    )
+    if report.log_mode == "off":
+        console.print("  [yellow]log mode 'off': this route's requests are not logged[/yellow]")
+    latency = report.latency_ms
+    console.print(
+        f"  {report.requests} requests, errors {format_share(report.error_share)} "
+        f"({report.errors}), degraded {format_share(report.degraded_share)} "
+        f"({report.degraded}), caller closed {report.client_closed}",
+        highlight=False,
+    )
+    console.print(
+        f"  latency ms: p50 {format_ms(latency.p50)}, p90 {format_ms(latency.p90)}, "
+        f"p99 {format_ms(latency.p99)}, max {format_ms(latency.max)}, "
+        f"mean {format_ms(latency.mean)}",
+        highlight=False,
+    )
+    outcomes = [(escape(outcome), count) for outcome, count in report.outcomes.items()]
+    print_table("outcomes", ["outcome", "requests"], outcomes)
+    print_table(
+        "targets",
+        ["target", "requests", "share", "p50 ms", "p99 ms"],
+        [
+            # logged strings are text, never Rich markup
+            (
+                escape(t.target),
+                t.requests,
+                format_share(t.share),
+                format_ms(t.p50),
+                format_ms(t.p99),
+            )
+            for t in report.targets
+        ],
+    )

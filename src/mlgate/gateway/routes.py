@@ -8,22 +8,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mlgate.auth.deps import SessionDep, presented_key, require_scope
 from mlgate.auth.schemas import Principal
+from mlgate.clock import utcnow
 from mlgate.errors import NotFound
 from mlgate.gateway import service
 from mlgate.gateway.dataplane import Gateway
 from mlgate.gateway.schemas import Canary, RouteCreate, RouteRead, RouteUpdate, TargetSpec
 from mlgate.gateway.table import KeyGrant
+from mlgate.monitoring.traffic import TrafficReport, build_traffic_report, parse_window
 
 control = APIRouter(prefix="/api/v1/routes", tags=["routes"])
 client = APIRouter(tags=["gateway"])
 Reader = Annotated[Principal, Depends(require_scope("routes:read"))]
 Writer = Annotated[Principal, Depends(require_scope("routes:write"))]
+Since = Annotated[
+    str | None,
+    Query(description="ISO-8601, or a duration before `until` (30m, 1h, 7d); default 1h."),
+]
+Until = Annotated[str | None, Query(description="ISO-8601, or a duration before now; default now.")]
+Buckets = Annotated[int, Query(description="Equal time buckets, 1 to 500.")]
 
 
 @control.post("", status_code=201, response_model=RouteRead)
@@ -58,6 +66,35 @@ def set_fallbacks(
 def set_canary(name: str, canary: Canary | None, session: SessionDep, actor: Writer) -> RouteRead:
     update = RouteUpdate(canary=canary) if canary else RouteUpdate(clear_canary=True)
     return service.update_route(session, name=name, route_in=update, actor=actor)
+
+
+@control.get("/{name}/traffic", response_model=TrafficReport)
+def route_traffic(
+    name: str,
+    session: SessionDep,
+    actor: Reader,
+    since: Since = None,
+    until: Until = None,
+    buckets: Buckets = 60,
+) -> TrafficReport:
+    """Volume, outcomes, latency percentiles and targets of the route, from its request logs."""
+    start, end = parse_window(since, until, now=utcnow())
+    return build_traffic_report(session, route=name, since=start, until=end, buckets=buckets)
+
+
+@control.get("/{name}/traffic.html", response_class=HTMLResponse)
+def route_traffic_page(
+    name: str,
+    session: SessionDep,
+    actor: Reader,
+    since: Since = None,
+    until: Until = None,
+    buckets: Buckets = 60,
+) -> HTMLResponse:
+    """The traffic report as a self-contained HTML page (inline SVG charts, no scripts)."""
+    start, end = parse_window(since, until, now=utcnow())
+    report = build_traffic_report(session, route=name, since=start, until=end, buckets=buckets)
+    return HTMLResponse(report.to_html())
 
 
 @control.delete("/{name}", response_model=RouteRead)
