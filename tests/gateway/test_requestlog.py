@@ -91,3 +91,16 @@ async def test_written_times_select_by_range_in_time_order(db: Database) -> None
             .order_by(RequestLog.at)
         ).all()
     assert found == [times[1], times[2]]
+
+
+async def test_a_batch_larger_than_one_statement_holds_is_written_whole(db: Database) -> None:
+    count = 2 * 32766 // 13 + 7  # SQLite takes about 2,500 rows per statement: three of them
+    writer = RequestLogWriter(db, capacity=count, batch=count, linger=0)
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    emitted = {new_id() for _ in range(count)}
+    for item in emitted:
+        writer.emit(record(at, id=item))
+    writer.start()
+    await writer.stop()
+    with db.sessions() as session:
+        assert set(session.scalars(select(RequestLog.id))) == emitted
