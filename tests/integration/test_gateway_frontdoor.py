@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from mlgate.app import create_app
+from mlgate.auth.keys import generate_key
 from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory, bearer
 from tests.faults.upstream import FaultyUpstream
@@ -100,6 +101,31 @@ def test_a_missing_key_is_refused_before_the_body_is_read(
     assert response.status_code == 401
     assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
     assert upstream.received == 0
+
+
+def test_a_refused_key_is_told_whether_it_is_malformed_or_unknown(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, upstream = gateway
+    key = make_key("gateway:invoke")
+    body, checksum = key.rsplit("_", 1)
+    typo = f"{body[:-1]}{'b' if body[-1] == 'a' else 'a'}_{checksum}"  # checksum now wrong
+    presented = {
+        "typo": typo,
+        "garbage": "not-a-key",
+        "longer": key + "x",
+        "unknown": generate_key().value,  # well formed, issued by nobody
+    }
+    details = {}
+    for name, value in presented.items():
+        response = client.post(PREDICT, json={"inputs": [1]}, headers=bearer(value))
+        assert response.status_code == 401, name
+        details[name] = response.json()["detail"]
+    for name in ("typo", "garbage", "longer"):
+        assert "malformed" in details[name], details
+    assert "not known" in details["unknown"]
+    assert client.post(PREDICT, json={"inputs": [1]}, headers=bearer(key)).status_code == 200
+    assert upstream.received == 1
 
 
 def test_paths_that_only_look_like_client_endpoints_go_to_the_api(

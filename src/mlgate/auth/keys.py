@@ -7,7 +7,6 @@ is stored, so a copy of the database holds nothing that authenticates.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import secrets
@@ -64,7 +63,9 @@ def parse_key(value: str) -> ParsedKey | None:
 
 
 def hash_key(secret: bytes, value: str) -> str:
-    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest is OpenSSL's one-shot HMAC: the same value as hmac.new(...).hexdigest() in
+    # half the time, which the gateway spends on every request.
+    return hmac.digest(secret, value.encode(), "sha256").hex()
 
 
 def presented(authorization: str | None, api_key: str | None) -> str | None:
