@@ -115,6 +115,7 @@ class Gateway:
         self._last_stale_check = 0.0
         self._stale_lock = asyncio.Lock()
         self._stale_waiters = 0
+        self._next_check: asyncio.Future[None] | None = None
         self._used_keys: set[str] = set()
         self.log = RequestLogWriter(
             runtime.db,
@@ -206,23 +207,34 @@ class Gateway:
     async def _catch_up(self) -> None:
         """Catch up with the control plane now (unknown keys only), five head checks a second.
 
-        A key issued a moment ago works at once instead of after the next refresh tick. Checks
-        are serialised and spaced, and at most ``STALE_WAITERS`` requests wait for one, so a
-        flood of unknown keys costs at most five tiny queries a second and bounded memory.
+        A key issued a moment ago works at once instead of after the next refresh tick. All
+        unknown keys that arrive before a check queries share that check, so a flood of them
+        costs at most five tiny queries a second, and each waits at most a check's spacing
+        rather than its turn in a queue (measured before: 32 callers presenting a revoked key
+        got their 401s one by one, 5 a second). At most ``STALE_WAITERS`` requests wait.
         """
         if self._stale_waiters >= STALE_WAITERS:
             return
         self._stale_waiters += 1
         try:
-            async with self._stale_lock:
-                pause = STALE_CHECK_SPACING - (time.monotonic() - self._last_stale_check)
-                if pause > 0:
-                    await asyncio.sleep(pause)
-                self._last_stale_check = time.monotonic()
-                if await asyncio.to_thread(self._head) != self.table.revision:
-                    await self.refresh()
+            check = self._next_check
+            if check is None:
+                check = self._next_check = asyncio.ensure_future(self._check_head())
+                check.add_done_callback(_retrieve)
+            await asyncio.shield(check)  # a caller that leaves does not cancel the others' check
         finally:
             self._stale_waiters -= 1
+
+    async def _check_head(self) -> None:
+        async with self._stale_lock:
+            pause = STALE_CHECK_SPACING - (time.monotonic() - self._last_stale_check)
+            if pause > 0:
+                await asyncio.sleep(pause)
+            # From here the query may miss a key issued meanwhile: later arrivals need the next.
+            self._next_check = None
+            self._last_stale_check = time.monotonic()
+            if await asyncio.to_thread(self._head) != self.table.revision:
+                await self.refresh()
 
     async def refresh(self) -> RouteTable:
         """Compile the table from SQL, load new backends, then swap the table in."""
@@ -490,6 +502,12 @@ class Gateway:
         for name, value in states.items():
             self.metrics.breaker_state.labels(name).set(_STATE_VALUE.get(value, 0))
         return states
+
+
+def _retrieve(check: asyncio.Future[None]) -> None:
+    """Mark a shared check's error as seen: its waiters got it, or all of them had left."""
+    if not check.cancelled():
+        check.exception()
 
 
 def served_by(target: CompiledTarget, *, degraded: str) -> dict[str, str]:
