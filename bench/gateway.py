@@ -9,7 +9,10 @@
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
    direct onnxruntime call at batch size 1.
 
-    .venv/bin/python bench/gateway.py [--seconds 10]      (needs `wrk`: apt-get install wrk)
+    .venv/bin/python bench/gateway.py [--seconds 10] [--rounds 3]   (needs `wrk`: apt-get install wrk)
+
+Throughput runs are interleaved (every target once per round) and reported as medians, ratios as
+the median of per-round ratios: this machine's speed drifts, and runs minutes apart disagreed.
 
 Everything runs on this machine's loopback; the load generator, the upstream and the gateway
 share its cores, so absolute numbers are lower than on separate hosts. Ratios are the point.
@@ -23,6 +26,7 @@ import io
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -196,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--rounds", type=int, default=3, help="throughput runs per target")
     args = parser.parse_args()
     onnx, _ = train_onnx(1.0)
     results: dict[str, Any] = {"rate_rps": args.rate, "seconds": args.seconds}
@@ -262,34 +267,53 @@ def main() -> None:
             results["latency_redacted_log_mode"] = latency_at_rate(
                 redacted_url, pii_body, auth_header, args.rate, args.seconds
             )
-            seconds = int(args.seconds)
-            bare = wrk_throughput(direct_url, body, {}, seconds=seconds)
-            python_proxy = wrk_throughput(
-                f"http://127.0.0.1:{proxy_port}/predict", body, {}, seconds=seconds
-            )
-            unlogged = wrk_throughput(
-                f"{gateway}/v1/routes/unlogged/predict", body, auth_header, seconds=seconds
-            )
-            passthrough = wrk_throughput(through_url, body, auth_header, seconds=seconds)
-            in_process = wrk_throughput(onnx_url, body, auth_header, seconds=seconds)
-            redacted = wrk_throughput(redacted_url, pii_body, auth_header, seconds=seconds)
-            metadata_pii = wrk_throughput(through_url, pii_body, auth_header, seconds=seconds)
-            results["throughput_rps"] = {
-                "bare_upstream": bare,
-                "bare_python_proxy": python_proxy,
-                "through_mlgate_http_log_off": unlogged,
-                "through_mlgate_http": passthrough,
-                "through_mlgate_onnx": in_process,
-                "log_mode_metadata_pii_body": metadata_pii,
-                "log_mode_redacted_pii_body": redacted,
+            # Throughput: every target once per round, rounds interleaved, medians reported.
+            # The machine's speed drifts (shared cores): one run each, minutes apart, made
+            # ratios swing by a third; interleaving puts each ratio's runs side by side.
+            proxy_url = f"http://127.0.0.1:{proxy_port}/predict"
+            runs: dict[str, tuple[str, bytes, dict[str, str]]] = {
+                "bare_upstream": (direct_url, body, {}),
+                "bare_python_proxy": (proxy_url, body, {}),
+                "through_mlgate_http_log_off": (
+                    f"{gateway}/v1/routes/unlogged/predict",
+                    body,
+                    auth_header,
+                ),
+                "through_mlgate_http": (through_url, body, auth_header),
+                "through_mlgate_onnx": (onnx_url, body, auth_header),
+                "log_mode_metadata_pii_body": (through_url, pii_body, auth_header),
+                "log_mode_redacted_pii_body": (redacted_url, pii_body, auth_header),
             }
-            results["throughput_ratio_redacted_vs_metadata"] = round(redacted / metadata_pii, 3)
-            results["throughput_ratio_mlgate_vs_bare"] = round(passthrough / bare, 3)
-            results["throughput_ratio_python_proxy_vs_bare"] = round(python_proxy / bare, 3)
-            results["throughput_ratio_mlgate_vs_python_proxy"] = round(
-                passthrough / python_proxy, 3
+            seconds = int(args.seconds)
+            rounds: dict[str, list[float]] = {name: [] for name in runs}
+            for _ in range(args.rounds):
+                for name, (url, payload, headers) in runs.items():
+                    rounds[name].append(wrk_throughput(url, payload, headers, seconds=seconds))
+            results["throughput_rounds_rps"] = rounds
+            results["throughput_rps"] = {
+                name: round(statistics.median(values), 1) for name, values in rounds.items()
+            }
+
+            def ratio(numerator: str, denominator: str) -> float:
+                """The median of the per-round ratios: each from runs seconds apart."""
+                pairs = zip(rounds[numerator], rounds[denominator], strict=True)
+                return round(statistics.median(a / b for a, b in pairs), 3)
+
+            results["throughput_ratio_redacted_vs_metadata"] = ratio(
+                "log_mode_redacted_pii_body", "log_mode_metadata_pii_body"
             )
-            results["throughput_ratio_onnx_vs_http_route"] = round(in_process / passthrough, 3)
+            results["throughput_ratio_mlgate_vs_bare"] = ratio(
+                "through_mlgate_http", "bare_upstream"
+            )
+            results["throughput_ratio_python_proxy_vs_bare"] = ratio(
+                "bare_python_proxy", "bare_upstream"
+            )
+            results["throughput_ratio_mlgate_vs_python_proxy"] = ratio(
+                "through_mlgate_http", "bare_python_proxy"
+            )
+            results["throughput_ratio_onnx_vs_http_route"] = ratio(
+                "through_mlgate_onnx", "through_mlgate_http"
+            )
         finally:
             for process in processes:
                 process.kill()
