@@ -92,8 +92,7 @@ def route_traffic_page(
     buckets: Buckets = 60,
 ) -> HTMLResponse:
     """The traffic report as a self-contained HTML page (inline SVG charts, no scripts)."""
-    start, end = parse_window(since, until, now=utcnow())
-    report = build_traffic_report(session, route=name, since=start, until=end, buckets=buckets)
+    report = route_traffic(name, session, actor, since=since, until=until, buckets=buckets)
     return HTMLResponse(report.to_html())
 
 
