@@ -9,7 +9,7 @@
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
    direct onnxruntime call at batch size 1.
 
-    .venv/bin/python bench/gateway.py [--seconds 10] [--rounds 3]   (needs `wrk`: apt-get install wrk)
+    .venv/bin/python bench/gateway.py [--seconds 10] [--rounds 3]   (needs `wrk`)
 
 Throughput runs are interleaved (every target once per round) and reported as medians, ratios as
 the median of per-round ratios: this machine's speed drifts, and runs minutes apart disagreed.
