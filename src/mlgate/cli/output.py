@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from rich.table import Table
+from rich.text import Text
 
 from mlgate.cli.context import console
 
@@ -25,9 +26,11 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title)
+    """Cells are plain text, never Rich markup: names and titles come from users, and a title
+    like ``[/red]`` would otherwise stop the command (or ``[x]`` vanish from the output)."""
+    table = Table(title=Text(title))
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     console.print(table)
