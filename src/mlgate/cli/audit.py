@@ -48,4 +48,4 @@ def export(
             for entry in service.iter_entries(session):
                 handle.write(entry.model_dump_json() + "\n")
                 count += 1
-    console.print(f"wrote {count} entries to {out}")
+    console.print(f"wrote {count} entries to {out}", markup=False)

@@ -75,7 +75,8 @@ def create(
     lock = " (encrypted)" if backup.encrypted else ""
     console.print(
         f"backup {backup.id}{lock}: {backup.files} files, {backup.size_bytes} bytes, audit head"
-        f" {backup.audit_head.seq} -> {backup.path}"
+        f" {backup.audit_head.seq} -> {backup.path}",
+        markup=False,
     )
 
 
@@ -100,7 +101,8 @@ def verify(
         console.print(
             f"backup {report.backup_id} verified: {report.checked_files} files,"
             f" integrity {report.integrity or '-'},"
-            f" {report.audit_entries or 0} audit entries{depth}"
+            f" {report.audit_entries or 0} audit entries{depth}",
+            markup=False,
         )
 
 
@@ -145,15 +147,18 @@ def restore(
         print_json(result)
         return
     if dry_run:
-        console.print(f"dry run: restoring {result.backup_id} into {result.target} would:")
+        console.print(
+            f"dry run: restoring {result.backup_id} into {result.target} would:", markup=False
+        )
         for action in result.actions:
-            console.print(f"  - {action}")
+            console.print(f"  - {action}", markup=False)
         return
     for aside in result.moved_aside:
-        console.print(f"moved aside: {aside}")
+        console.print(f"moved aside: {aside}", markup=False)
     console.print(
         f"restored {result.backup_id} into {result.target} and verified it"
-        f" ({result.bytes_restored} bytes in {result.seconds:.1f} s)"
+        f" ({result.bytes_restored} bytes in {result.seconds:.1f} s)",
+        markup=False,
     )
 
 
@@ -191,7 +196,7 @@ def prune(
     verb = "would delete" if dry_run else "deleted"
     console.print(f"{verb} {len(result.delete)} backups, keeping {len(result.keep)}")
     for backup_id in result.delete:
-        console.print(f"  - {backup_id}")
+        console.print(f"  - {backup_id}", markup=False)
 
 
 @app.command("drill")
@@ -216,7 +221,8 @@ def drill(
     if not as_json:
         console.print(
             f"drill ok: {result.backup_id} restored in {result.rto_seconds:.2f} s (RTO), backup"
-            f" age {result.rpo_seconds:.0f} s (RPO); gateway: {result.gateway_check}"
+            f" age {result.rpo_seconds:.0f} s (RPO); gateway: {result.gateway_check}",
+            markup=False,
         )
 
 
@@ -246,4 +252,4 @@ def keygen(
         raise Conflict(f"{out} exists; a key file is never overwritten") from error
     with os.fdopen(fd, "w") as handle:
         handle.write(generate_key().hex() + "\n")
-    console.print(f"backup key written to {out}; set MLGATE_BACKUP_KEY_FILE={out}")
+    console.print(f"backup key written to {out}; set MLGATE_BACKUP_KEY_FILE={out}", markup=False)

@@ -36,7 +36,7 @@ def _emit(text: str, out: Path | None) -> None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
     out.write_text(text)
-    console.print(f"wrote {out}", highlight=False)
+    console.print(f"wrote {out}", markup=False, highlight=False)
 
 
 @app.command("set")
@@ -69,6 +69,7 @@ def set_card(
         return
     console.print(
         f"{ref} card revision {read.revision}, completeness {read.completeness:.0%}",
+        markup=False,
         highlight=False,
     )
 
@@ -122,7 +123,7 @@ def lint(ctx: typer.Context, ref: Ref, revision: Revision = None, as_json: AsJso
     if as_json:
         print_json(report)
         return
-    console.print(f"{ref} completeness {report.completeness:.0%}", highlight=False)
+    console.print(f"{ref} completeness {report.completeness:.0%}", markup=False, highlight=False)
     print_table(
         "sections",
         ["section", "score", "missing"],
@@ -203,6 +204,7 @@ def import_card(
     console.print(
         f"{ref} card revision {read.revision} from {format.value}, "
         f"completeness {read.completeness:.0%}",
+        markup=False,
         highlight=False,
     )
 

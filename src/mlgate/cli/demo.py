@@ -20,10 +20,12 @@ def demo(ctx: typer.Context) -> None:
     base = f"http://{settings.host}:{settings.port}"
     if result.created:
         console.print(f"demo ready: route '{result.route}' serves iris-demo@2 (fallback @1)")
-        console.print(f"reviewer and application keys: {result.keys_file} (mode 0600)")
+        console.print(
+            f"reviewer and application keys: {result.keys_file} (mode 0600)", markup=False
+        )
     else:
-        console.print(f"demo already seeded; keys are in {result.keys_file}")
-    console.print(f"admin key: {runtime.admin_key_file}")
+        console.print(f"demo already seeded; keys are in {result.keys_file}", markup=False)
+    console.print(f"admin key: {runtime.admin_key_file}", markup=False)
     console.print("with `mlgate serve` running, call the model:")
     key = f"$(cat {result.app_key_file})"
     typer.echo(

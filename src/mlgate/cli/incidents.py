@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
@@ -38,7 +39,7 @@ def _show(incident: IncidentRead, as_json: bool) -> None:
         return
     console.print(
         f"[bold]INC-{incident.number}[/bold] {incident.severity.value} {incident.status.value}:"
-        f" {incident.title}",
+        f" {escape(incident.title)}",
         highlight=False,
     )
     console.print(
@@ -49,7 +50,8 @@ def _show(incident: IncidentRead, as_json: bool) -> None:
     )
     if incident.postmortem_required:
         done = "written" if incident.postmortem_written else "NOT written yet"
-        console.print(f"postmortem required ({', '.join(incident.postmortem_reasons)}): {done}")
+        reasons = ", ".join(incident.postmortem_reasons)
+        console.print(f"postmortem required ({reasons}): {done}", markup=False)
     print_table(
         "timeline",
         ["at", "who", "what", ""],
@@ -62,7 +64,9 @@ def _show(incident: IncidentRead, as_json: bool) -> None:
             [(t.id, t.title, t.owner, t.due_at, t.done_at) for t in incident.tasks],
         )
     for runbook in incident.runbooks:
-        console.print(f"runbook [bold]{runbook.name}[/bold]: {runbook.title}", highlight=False)
+        console.print(
+            f"runbook [bold]{runbook.name}[/bold]: {escape(runbook.title)}", highlight=False
+        )
         console.print(runbook.body, markup=False)
 
 
@@ -289,7 +293,7 @@ def show_postmortem(
     if out.exists():
         raise Conflict(f"{out} exists; choose another file")
     out.write_text(text)
-    console.print(f"wrote {out}")
+    console.print(f"wrote {out}", markup=False)
 
 
 runbook_app = typer.Typer(

@@ -48,7 +48,7 @@ def create(
     actor = cli.principal()
     with cli.session() as session:
         issued = service.create(session, secret=cli.runtime.secret, key_in=key_in, actor=actor)
-    console.print(f"key {issued.id} for {issued.owner} ({', '.join(issued.scopes)})")
+    console.print(f"key {issued.id} for {issued.owner} ({', '.join(issued.scopes)})", markup=False)
     console.print("store it now, it is not shown again:")
     typer.echo(issued.key.get_secret_value())
 
@@ -89,7 +89,7 @@ def revoke(ctx: typer.Context, key_id: str) -> None:
     actor = cli.principal()
     with cli.session() as session:
         key = service.revoke(session, key_id=key_id, actor=actor)
-    console.print(f"revoked {key.id} ({key.name})")
+    console.print(f"revoked {key.id} ({key.name})", markup=False)
 
 
 @app.command("rotate")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TransferSpeedColumn
 
 from mlgate.cli.context import console, err_console
@@ -53,7 +54,7 @@ def scan(
     counts: Counter[str] = Counter()
     findings = []
     with file.open("rb") as handle, _progress() as progress:
-        task = progress.add_task(f"scanning {file.name}", total=file.stat().st_size)
+        task = progress.add_task(f"scanning {escape(file.name)}", total=file.stat().st_size)
         for finding in scan_lines(_lines(handle, progress, task), jsonl=_is_jsonl(file, jsonl)):
             counts[finding.entity_type] += 1
             if as_json:
@@ -62,7 +63,7 @@ def scan(
         typer.echo(json.dumps({"file": str(file), "counts": dict(counts), "findings": findings}))
         return
     print_table("PII found", ["entity type", "count"], sorted(counts.items()))
-    console.print(f"{sum(counts.values())} finding(s) in {file}")
+    console.print(f"{sum(counts.values())} finding(s) in {file}", markup=False)
 
 
 @app.command("redact")
@@ -83,7 +84,7 @@ def redact(
     if output is not None and output.exists():
         raise Conflict(f"{output} exists; choose another file")
     with file.open("rb") as handle, _progress() as progress:
-        task = progress.add_task(f"redacting {file.name}", total=file.stat().st_size)
+        task = progress.add_task(f"redacting {escape(file.name)}", total=file.stat().st_size)
         lines = redact_lines(
             _lines(handle, progress, task), jsonl=_is_jsonl(file, jsonl), operator=chosen
         )
@@ -94,4 +95,4 @@ def redact(
         with output.open("w", encoding="utf-8") as sink:
             for line in lines:
                 sink.write(line + "\n")
-    console.print(f"redacted copy written to {output}")
+    console.print(f"redacted copy written to {output}", markup=False)

@@ -65,7 +65,7 @@ def hold_add(
     if as_json:
         print_json(read)
         return
-    console.print(f"hold {read.id} on {read.kind} {read.target}")
+    console.print(f"hold {read.id} on {read.kind} {read.target}", markup=False)
 
 
 @hold_app.command("remove")
@@ -75,7 +75,7 @@ def hold_remove(ctx: typer.Context, hold_id: str) -> None:
     actor = cli.principal()
     with cli.session() as session:
         read = service.remove_hold(session, hold_id=hold_id, actor=actor)
-    console.print(f"hold {read.id} on {read.kind} {read.target} removed")
+    console.print(f"hold {read.id} on {read.kind} {read.target} removed", markup=False)
 
 
 @hold_app.command("list")
@@ -108,7 +108,7 @@ def export(
         typer.echo(text)
         return
     output.write_text(text + "\n", encoding="utf-8")
-    console.print(f"{len(result.records)} record(s) written to {output}")
+    console.print(f"{len(result.records)} record(s) written to {output}", markup=False)
 
 
 @app.command("erase")
@@ -162,7 +162,7 @@ def report(
         typer.echo(text)
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"report written to {output}")
+    console.print(f"report written to {output}", markup=False)
 
 
 @app.command("purpose")
@@ -178,4 +178,4 @@ def purpose(
     actor = cli.principal()
     with cli.session() as session:
         service.set_purposes(session, route=route, purposes_in=purposes_in, actor=actor)
-    console.print(f"purposes of route {route}: {', '.join(purpose)}")
+    console.print(f"purposes of route {route}: {', '.join(purpose)}", markup=False)

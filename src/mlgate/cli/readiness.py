@@ -99,7 +99,10 @@ def assess(
         return
     out.write_text(text, encoding="utf-8")
     score = reports[0].ml_test_score
-    console.print(f"wrote {out} ({reports[0].model}@{reports[0].version}: score {score.final})")
+    console.print(
+        f"wrote {out} ({reports[0].model}@{reports[0].version}: score {score.final})",
+        markup=False,
+    )
 
 
 def _write_many(reports: list[ReadinessReport], fmt: ReportFormat, out: Path | None) -> None:
@@ -117,7 +120,7 @@ def _write_many(reports: list[ReadinessReport], fmt: ReportFormat, out: Path | N
     for report in reports:
         path = out / f"{report.model}-v{report.version}.{fmt.value}"
         path.write_text(_render(report, fmt), encoding="utf-8")
-        console.print(f"wrote {path} (score {report.ml_test_score.final})")
+        console.print(f"wrote {path} (score {report.ml_test_score.final})", markup=False)
 
 
 def attest(
@@ -160,7 +163,8 @@ def attest(
         return
     console.print(
         f"attested {read.item_id} ({read.level.value}) for {target}, "
-        f"valid until {read.expires_at.date().isoformat()}"
+        f"valid until {read.expires_at.date().isoformat()}",
+        markup=False,
     )
 
 
@@ -171,7 +175,7 @@ def maturity(ctx: typer.Context, as_json: AsJson = False) -> None:
     if as_json:
         print_json(result)
         return
-    console.print(f"maturity level {result.level} (workspace {result.workspace})")
+    console.print(f"maturity level {result.level} (workspace {result.workspace})", markup=False)
     print_table(
         "missing",
         ["level", "criterion", "next step"],

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from mlgate.cli.context import console, state
@@ -44,7 +45,7 @@ def create_model(
     actor = cli.principal()
     with cli.session() as session:
         model = service.create_model(session, model_in=model_in, actor=actor)
-    console.print(f"created model {model.name} (owner {model.owner})")
+    console.print(f"created model {model.name} (owner {model.owner})", markup=False)
 
 
 @models_app.command("list")
@@ -85,9 +86,10 @@ def show_model(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
             }
         )
         return
-    console.print(f"[bold]{model.name}[/bold] owner={model.owner} tags={' '.join(model.tags)}")
+    owner, tags = escape(str(model.owner)), escape(" ".join(model.tags))
+    console.print(f"[bold]{model.name}[/bold] owner={owner} tags={tags}")
     if model.description:
-        console.print(model.description)
+        console.print(model.description, markup=False)
     rows = [
         (v.version, v.status, v.framework, v.created_by, v.created_at, len(v.artifacts))
         for v in versions.items
@@ -180,7 +182,7 @@ def register(
                 disable=total < 8 * 1024 * 1024,
             )
         )
-        task = progress.add_task(f"uploading to {model}", total=total)
+        task = progress.add_task(f"uploading to {escape(model)}", total=total)
         with cli.session() as session:
             version = service.register_version(
                 session,
@@ -211,7 +213,7 @@ def show_version(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
         return
     console.print(
         f"[bold]{version.model}@{version.version}[/bold] {version.status} "
-        f"framework={version.framework or '-'} by {version.created_by}"
+        f"framework={escape(version.framework or '-')} by {escape(version.created_by)}"
     )
     print_table(
         "artifacts",

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlgate.approvals import policy as policies
 from mlgate.approvals import service
@@ -53,8 +54,8 @@ def _show(request: ApprovalRequestRead, as_json: bool) -> None:
     where = f" at stage {request.current_stage}" if request.current_stage else ""
     console.print(
         f"[bold]{request.model}@{request.version}[/bold] {request.state.value}{where} "
-        f"(request {request.id}, round {request.round}, by {request.requester}, "
-        f"policy {request.policy_subject} v{request.policy_version})",
+        f"(request {request.id}, round {request.round}, by {escape(request.requester)}, "
+        f"policy {escape(request.policy_subject)} v{request.policy_version})",
         highlight=False,
     )
     print_table(
@@ -238,7 +239,7 @@ def policy_show(
         print_json(read)
         return
     console.print(
-        f"[bold]policy {read.subject} v{read.version}[/bold] "
+        f"[bold]policy {escape(read.subject)} v{read.version}[/bold] "
         f"same reviewer across stages: {read.document.allow_same_reviewer_across_stages}",
         highlight=False,
     )
@@ -280,4 +281,4 @@ def policy_set(
     if as_json:
         print_json(read)
         return
-    console.print(f"policy {read.subject} is now at version {read.version}")
+    console.print(f"policy {read.subject} is now at version {read.version}", markup=False)

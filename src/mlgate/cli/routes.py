@@ -49,11 +49,13 @@ def _target(ref: str, upstream: str | None = None, protocol: str = "json") -> di
 
 def _show(route: RouteRead) -> None:
     primary = route.primary.describe() if route.primary else f"{route.model}@production"
-    console.print(f"[bold]{route.name}[/bold] → {primary}")
+    console.print(f"[bold]{route.name}[/bold] → {escape(primary)}")
     for fallback in route.fallbacks:
-        console.print(f"  fallback {fallback.describe()}")
+        console.print(f"  fallback {fallback.describe()}", markup=False)
     if route.canary:
-        console.print(f"  canary {route.canary.target.describe()} at {route.canary.percent}%")
+        console.print(
+            f"  canary {route.canary.target.describe()} at {route.canary.percent}%", markup=False
+        )
     r = route.resilience
     console.print(
         f"  deadline {r.deadline_ms} ms, attempt {r.attempt_timeout_ms} ms, "
@@ -253,15 +255,14 @@ def _show_traffic(report: TrafficReport) -> None:
         f"mean {format_ms(latency.mean)}",
         highlight=False,
     )
-    outcomes = [(escape(outcome), count) for outcome, count in report.outcomes.items()]
+    outcomes = list(report.outcomes.items())
     print_table("outcomes", ["outcome", "requests"], outcomes)
     print_table(
         "targets",
         ["target", "requests", "share", "p50 ms", "p99 ms"],
         [
-            # logged strings are text, never Rich markup
             (
-                escape(t.target),
+                t.target,
                 t.requests,
                 format_share(t.share),
                 format_ms(t.p50),

@@ -219,7 +219,8 @@ def sign(
         print_json(signature)
         return
     console.print(
-        f"signed {ref}: {len(signature.manifest)} artifacts, key {signature.key_fingerprint[:16]}"
+        f"signed {ref}: {len(signature.manifest)} artifacts, key {signature.key_fingerprint[:16]}",
+        markup=False,
     )
 
 

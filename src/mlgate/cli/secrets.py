@@ -65,7 +65,7 @@ def set_secret(
         read = service.set_secret(
             session, cipher=keys.cipher, name=name, secret_in=secret_in, actor=actor
         )
-    console.print(f"secret {read.name} stored (master key {read.key_id})")
+    console.print(f"secret {read.name} stored (master key {read.key_id})", markup=False)
 
 
 @app.command("list")
@@ -97,7 +97,7 @@ def delete_secret(
         if as_json:
             print_json({"dry_run": True, "secret": found.model_dump(mode="json")})
         else:
-            console.print(f"would delete secret {found.name}")
+            console.print(f"would delete secret {found.name}", markup=False)
         return
     if not yes and typer.prompt(f"retype '{name}' to delete it") != name:
         raise Invalid.field("confirm", "the name did not match; nothing was deleted")
@@ -107,7 +107,7 @@ def delete_secret(
     if as_json:
         print_json({"dry_run": False, "secret": read.model_dump(mode="json")})
     else:
-        console.print(f"deleted secret {read.name}")
+        console.print(f"deleted secret {read.name}", markup=False)
 
 
 @app.command("rotate-master")

@@ -7,6 +7,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from mlgate.auth import service as auth
 from mlgate.cli.context import console, state
@@ -30,12 +31,15 @@ def init(ctx: typer.Context) -> None:
         issued = auth.bootstrap_admin(
             session, secret=runtime.secret, key_file=runtime.admin_key_file
         )
-    console.print(f"store ready: {runtime.settings.masked()['database_url']}")
+    console.print(f"store ready: {runtime.settings.masked()['database_url']}", markup=False)
     if issued is not None:
-        console.print(f"admin key written to {runtime.admin_key_file} (mode 0600); keep it safe")
+        console.print(
+            f"admin key written to {runtime.admin_key_file} (mode 0600); keep it safe",
+            markup=False,
+        )
         console.print("new here? `mlgate demo` trains, reviews, deploys and routes a small model")
     else:
-        console.print(f"admin key already issued (see {runtime.admin_key_file})")
+        console.print(f"admin key already issued (see {runtime.admin_key_file})", markup=False)
 
 
 def serve(
@@ -56,9 +60,10 @@ def serve(
         raise Unavailable("the store is not migrated; run `mlgate init` or `mlgate db upgrade`")
     settings = runtime.settings
     console.print(
-        f"mlgate listening on http://{settings.host}:{settings.port} (role {settings.role})"
+        f"mlgate listening on http://{settings.host}:{settings.port} (role {settings.role})",
+        markup=False,
     )
-    console.print(f"admin key: {runtime.admin_key_file}; API docs: /docs")
+    console.print(f"admin key: {runtime.admin_key_file}; API docs: /docs", markup=False)
     app = create_app(runtime=runtime)
     # What is loaded by now (libraries, the app) lives as long as the server: collect once and
     # keep it out of every later collection (profiled: collections took 8% of a busy gateway
@@ -85,7 +90,7 @@ def config_show(
         console.print_json(json.dumps(shown))
         return
     for name, value in shown.items():
-        console.print(f"[bold]{name}[/bold] = {value}")
+        console.print(f"[bold]{name}[/bold] = {escape(str(value))}")
 
 
 @db_app.command("upgrade")

@@ -53,8 +53,8 @@ def create(
         body["signing_secret"] = secret
         print_json(body)
         return
-    console.print(f"created webhook {created.id} -> {created.url}", highlight=False)
-    console.print(f"signing secret (shown once): {secret}", highlight=False)
+    console.print(f"created webhook {created.id} -> {created.url}", markup=False, highlight=False)
+    console.print(f"signing secret (shown once): {secret}", markup=False, highlight=False)
 
 
 @app.command("list")
@@ -82,7 +82,7 @@ def deactivate(ctx: typer.Context, subscription_id: str) -> None:
         raise Forbidden("managing webhooks needs the 'admin' scope")
     with cli.session() as session:
         outbox.deactivate_subscription(session, subscription_id=subscription_id, actor=actor)
-    console.print(f"deactivated webhook {subscription_id}")
+    console.print(f"deactivated webhook {subscription_id}", markup=False)
 
 
 @app.command("deliveries")
@@ -131,7 +131,7 @@ def retry(ctx: typer.Context, delivery_id: str) -> None:
         raise Forbidden("managing webhooks needs the 'admin' scope")
     with cli.session() as session:
         outbox.retry_delivery(session, delivery_id=delivery_id, actor=actor)
-    console.print(f"delivery {delivery_id} is due again")
+    console.print(f"delivery {delivery_id} is due again", markup=False)
 
 
 @app.command("deliver")
