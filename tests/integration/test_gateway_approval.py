@@ -45,6 +45,20 @@ def test_routes_naming_an_unapproved_version_are_refused(
         )
 
 
+def test_a_route_on_an_alias_nobody_deployed_says_once_how_to_deploy(
+    two_versions: Runtime,
+) -> None:
+    target = {"model": "iris", "alias": "staging"}
+    with two_versions.db.unit_of_work() as session, pytest.raises(Conflict) as refused:
+        routes.create_route(
+            session,
+            route_in=RouteCreate(name="r", model="iris", primary=target),  # type: ignore[arg-type]
+            actor=world.REQUESTER,
+        )
+    assert "iris@staging cannot be served" in refused.value.detail
+    assert refused.value.detail.count("mlgate deploy iris@N --alias staging") == 1
+
+
 def test_updates_cannot_add_an_unapproved_version(two_versions: Runtime) -> None:
     world.create_route(two_versions, name="r", model="iris")
     unapproved = TargetSpec(model="iris", version=2)

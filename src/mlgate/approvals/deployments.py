@@ -321,7 +321,10 @@ def resolve_alias(session: Session, *, model_name: str, alias: str) -> int:
     """The version number ``alias`` points at; it is approved by construction."""
     read = get_alias(session, model_name=model_name, alias=alias)
     if read.version is None:
-        raise NotFound(f"alias '{alias}' of '{model_name}' points at no version yet")
+        raise NotFound(
+            f"alias '{alias}' of '{model_name}' points at no version yet; deploy one with "
+            f"`mlgate deploy {model_name}@N --alias {alias}`"
+        )
     return read.version
 
 

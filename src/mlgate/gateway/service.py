@@ -40,10 +40,8 @@ def resolve_target(session: Session, target: TargetSpec) -> ModelVersion:
         try:
             number = deployments.resolve_alias(session, model_name=target.model, alias=target.alias)
         except NotFound as error:
-            raise Conflict(
-                f"{target.describe()} cannot be served: {error.detail}; deploy an approved "
-                f"version with `mlgate deploy {target.model}@N --alias {target.alias}`"
-            ) from error
+            # The detail already says how to deploy the alias.
+            raise Conflict(f"{target.describe()} cannot be served: {error.detail}") from error
     else:
         number = target.version
     version = registry.get_version_row(session, model_name=target.model, version=number)
