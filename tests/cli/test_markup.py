@@ -11,7 +11,7 @@ import pytest
 from mlgate.cli.context import console
 from tests.cli.conftest import Cli
 
-TITLE = "[/red] disk [x] full"
+TITLE = "[/red] disk [x] full :fire:"  # markup and an emoji code, both text
 
 
 @pytest.fixture(autouse=True)

@@ -18,8 +18,9 @@ from mlgate.runtime import Runtime
 
 __all__ = ["CliState", "console", "err_console", "state"]
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+# No emoji codes: ":smile:" in a title or error message is text the user wrote, not an emoji.
+console = Console(emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 class CliState:
