@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -40,3 +41,27 @@ def test_ids_made_on_several_threads_never_collide() -> None:
     everything = [i for out in made for i in out]
     assert len(everything) == 20_000
     assert len(set(everything)) == 20_000
+
+
+def test_a_forked_child_does_not_repeat_the_parents_random_bits() -> None:
+    last = new_id()  # the parent has random bytes read ahead
+
+    def next_millisecond_id() -> str:  # fresh random bits are drawn only in a new millisecond
+        made = new_id()
+        while made[:10] == last[:10]:
+            made = new_id()
+        return made
+
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child: its id to the parent, and out
+        os.close(read)
+        os.write(write, next_millisecond_id().encode())
+        os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 26).decode()
+    os.waitpid(child, 0)
+    os.close(read)
+    ours = next_millisecond_id()
+    assert len(theirs) == 26
+    assert theirs[10:] != ours[10:]  # the 80 random bits after the 48-bit time

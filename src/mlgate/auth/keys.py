@@ -7,6 +7,7 @@ is stored, so a copy of the database holds nothing that authenticates.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
@@ -63,9 +64,10 @@ def parse_key(value: str) -> ParsedKey | None:
 
 
 def hash_key(secret: bytes, value: str) -> str:
-    # hmac.digest is OpenSSL's one-shot HMAC: the same value as hmac.new(...).hexdigest() in
-    # half the time, which the gateway spends on every request.
-    return hmac.digest(secret, value.encode(), "sha256").hex()
+    # Not hmac.digest, although it is twice as fast alone: the one-shot releases the GIL, and
+    # on the gateway's event loop, with inference or log-writer threads waiting for it, taking
+    # it back cost 77 µs per request (profiled) where this costs 4.
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()
 
 
 def presented(authorization: str | None, api_key: str | None) -> str | None:
