@@ -144,7 +144,8 @@ def test_open_breaker_sends_only_half_open_probes_and_closes_after_recovery(
             "breaker_min_calls": 5,
             "breaker_failure_rate": 0.5,
             "max_attempts": 1,
-            "breaker_open_seconds": 0.3,
+            # Long enough for the 20 calls below on a slow, busy machine (0.3 s was not).
+            "breaker_open_seconds": 2.0,
             "breaker_half_open_probes": 1,
         },
     )
@@ -157,7 +158,7 @@ def test_open_breaker_sends_only_half_open_probes_and_closes_after_recovery(
             assert call(client, key).status_code == 200
         assert primary.received == 5  # open: the primary sees nothing
         primary.fault = Ok()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while primary.received == 5 and time.monotonic() < deadline:
             call(client, key)  # after open_seconds, the next call is the half-open probe
         assert primary.received == 6
