@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from functools import partial
 
 from mlgate.approvals import service
 from mlgate.approvals.schemas import RequestState
@@ -11,46 +11,34 @@ from mlgate.audit import service as audit
 from mlgate.errors import Conflict
 from mlgate.runtime import Runtime
 from tests.approvals.conftest import REQUESTER, VersionFactory, reviewer
+from tests.concurrency import race
 
 ROUNDS = 4
-JOIN_TIMEOUT = 60
 
 
-def race(
+def race_decisions(
     runtime: Runtime,
     *decisions: Callable[..., object],
     request_id: str,
     stage: str | None = "data-review",
 ) -> list[str]:
-    """Run each decision in its own thread and session, released together by a barrier."""
-    barrier = threading.Barrier(len(decisions))
-    outcomes: list[str] = ["unfinished"] * len(decisions)
+    """Each decision by its own reviewer, all at once: "won", "conflict" or the error."""
     people = [reviewer("dana", "data"), reviewer("dora", "data"), reviewer("dino", "data")]
+    units = [
+        partial(
+            decide, request_id=request_id, reviewer=person, comment=f"decision {i}", stage=stage
+        )
+        for i, (decide, person) in enumerate(zip(decisions, people, strict=False))
+    ]
+    return [_verdict(outcome) for outcome in race(runtime, *units)]
 
-    def run(index: int, decide: Callable[..., object]) -> None:
-        barrier.wait(timeout=JOIN_TIMEOUT)
-        try:
-            with runtime.db.unit_of_work() as session:
-                decide(
-                    session,
-                    request_id=request_id,
-                    reviewer=people[index],
-                    comment=f"decision {index}",
-                    stage=stage,
-                )
-            outcomes[index] = "won"
-        except Conflict:
-            outcomes[index] = "conflict"
-        except Exception as error:  # reported by the assertion below
-            outcomes[index] = f"error {type(error).__name__}: {error}"
 
-    threads = [threading.Thread(target=run, args=(i, d)) for i, d in enumerate(decisions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+def _verdict(outcome: object) -> str:
+    if isinstance(outcome, Conflict):
+        return "conflict"
+    if isinstance(outcome, Exception):  # reported by the assertions
+        return f"error {type(outcome).__name__}: {outcome}"
+    return "won"
 
 
 def test_concurrent_decisions_on_one_stage_have_exactly_one_winner(
@@ -67,7 +55,7 @@ def test_concurrent_decisions_on_one_stage_have_exactly_one_winner(
             if round_ % 2 == 0
             else (service.approve, service.reject, service.request_changes)
         )
-        outcomes = race(runtime, *deciders, request_id=request_id)
+        outcomes = race_decisions(runtime, *deciders, request_id=request_id)
         assert sorted(outcomes) == ["conflict", "conflict", "won"], outcomes
         with runtime.db.unit_of_work() as session:
             request = service.get(session, request_id=request_id)
@@ -96,7 +84,7 @@ def test_concurrent_decisions_without_a_stage_still_have_one_winner(
             request_id = service.request_review(
                 session, model_name=name, version=number, requester=REQUESTER
             ).id
-        outcomes = race(
+        outcomes = race_decisions(
             runtime,
             service.reject,
             service.request_changes,

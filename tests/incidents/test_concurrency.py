@@ -3,49 +3,20 @@ manual openings all succeed with distinct numbers."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from functools import partial
-
-from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.incidents import service
 from mlgate.incidents.schemas import IncidentCreate, IncidentRead, Severity
 from mlgate.runtime import Runtime
+from tests.concurrency import race
 
 ROUNDS = 4
 CALLERS = 4
-JOIN_TIMEOUT = 60
-
-Opener = Callable[[Session], IncidentRead]
 
 
-def race(runtime: Runtime, open_one: Opener) -> list[IncidentRead | str]:
-    """Run ``open_one`` in CALLERS threads, each in its own unit of work, released together by a
-    barrier; return what each caller got, or the error it raised."""
-    barrier = threading.Barrier(CALLERS)
-    outcomes: list[IncidentRead | str] = ["unfinished"] * CALLERS
-
-    def run(index: int) -> None:
-        barrier.wait(timeout=JOIN_TIMEOUT)
-        try:
-            with runtime.db.unit_of_work() as session:
-                outcomes[index] = open_one(session)
-        except Exception as error:  # reported by the callers' assertions
-            outcomes[index] = f"error {type(error).__name__}: {error}"
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CALLERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
-
-
-def opened(outcomes: list[IncidentRead | str]) -> list[IncidentRead]:
+def opened(outcomes: list[IncidentRead | Exception]) -> list[IncidentRead]:
     incidents = [o for o in outcomes if isinstance(o, IncidentRead)]
     assert len(incidents) == len(outcomes), outcomes
     return incidents
@@ -54,15 +25,13 @@ def opened(outcomes: list[IncidentRead | str]) -> list[IncidentRead]:
 def test_concurrent_automatic_openings_of_one_cause_give_one_incident(runtime: Runtime) -> None:
     for round_ in range(ROUNDS):
         cause_key = f"breaker:churn-{round_}"
-        outcomes = race(
-            runtime,
-            partial(
-                service.open_automatic,
-                cause_key=cause_key,
-                title="Breaker open on churn",
-                severity=Severity.SEV3,
-            ),
+        open_one = partial(
+            service.open_automatic,
+            cause_key=cause_key,
+            title="Breaker open on churn",
+            severity=Severity.SEV3,
         )
+        outcomes = race(runtime, *[open_one] * CALLERS)
         incidents = opened(outcomes)
         with runtime.db.unit_of_work() as session:
             open_now = [
@@ -81,7 +50,10 @@ def test_concurrent_manual_openings_all_succeed_with_distinct_numbers(
     for round_ in range(ROUNDS):
         incident_in = IncidentCreate(title=f"Latency spike {round_}", severity=Severity.SEV2)
         incidents = opened(
-            race(runtime, partial(service.open_incident, incident_in=incident_in, actor=admin))
+            race(
+                runtime,
+                *[partial(service.open_incident, incident_in=incident_in, actor=admin)] * CALLERS,
+            )
         )
         assert len({i.number for i in incidents}) == CALLERS
     with runtime.db.unit_of_work() as session:
