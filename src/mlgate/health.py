@@ -39,6 +39,7 @@ async def readyz(request: Request) -> JSONResponse:
         # Open breakers are reported, not failed on: a replica whose upstreams are sick is
         # still the best place to send traffic (it degrades and fails fast).
         body["breakers"] = await gateway.breaker_states()
+        body["refused_targets"] = gateway.refused_targets()
     ready = all(value in ("ok", "current") for value in checks.values())
     body["status"] = "ready" if ready else "not ready"
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -136,7 +136,7 @@ async def timed_infer(backend: OnnxBackend, inputs: Any) -> tuple[dict[str, Any]
 
 
 def runner_threads(name: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith(f"onnx-{name}-")]
+    return [t for t in threading.enumerate() if t.name.startswith(f"model-{name}-")]
 
 
 @contextlib.asynccontextmanager

@@ -31,6 +31,7 @@ def register(
     *,
     schema: dict[str, Any] | None = IRIS_SCHEMA,
     framework: str = "onnx",
+    artifact_name: str = "model.onnx",
 ) -> int:
     with runtime.db.unit_of_work() as session:
         try:
@@ -48,7 +49,7 @@ def register(
             blobs=runtime.blobs,
             model_name=model,
             version_in=VersionCreate(framework=framework, input_schema=schema),
-            uploads=[registry.ArtifactUpload(name="model.onnx", stream=io.BytesIO(artifact))],
+            uploads=[registry.ArtifactUpload(name=artifact_name, stream=io.BytesIO(artifact))],
             max_bytes=1 << 30,
             actor=REQUESTER,
         )

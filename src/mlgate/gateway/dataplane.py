@@ -495,6 +495,10 @@ class Gateway:
             )
         )
 
+    def refused_targets(self) -> list[str]:
+        """Targets whose backend was refused at load (the log says why); routes skip them."""
+        return sorted(self._pool.failed) if self._pool is not None else []
+
     async def breaker_states(self) -> dict[str, str]:
         if self._pool is None:
             return {}

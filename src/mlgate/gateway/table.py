@@ -29,6 +29,7 @@ from mlgate.gateway import service
 from mlgate.gateway.schemas import Degradation, GatewayLimits, Resilience, RouteRead, TargetSpec
 from mlgate.gateway.schemas import Upstream as UpstreamSpec
 from mlgate.gateway.validation import InputValidator, compile_validator
+from mlgate.registry.models import ModelVersion
 
 __all__ = ["CompiledRoute", "CompiledTarget", "KeyGrant", "RouteTable", "compile_route_table"]
 
@@ -43,6 +44,7 @@ class CompiledTarget:
     framework: str
     artifact_sha256: str | None
     upstream: UpstreamSpec | None
+    artifact_name: str | None = None  # the file an in-process backend loads
     validator: InputValidator | None = field(default=None, compare=False, repr=False)
     # Request headers for an upstream (its secret as a bearer token); values stay SecretStr.
     headers: Mapping[str, SecretStr] = field(default_factory=dict, compare=False, repr=False)
@@ -136,12 +138,9 @@ def _compile_target(
                 f"{spec.model}@{version.version} is not signed and the route requires a "
                 f"signature; sign it with `mlgate sign {spec.model}@{version.version} --key KEY`"
             )
-    sha256 = None
+    sha256 = artifact_name = None
     if spec.upstream is None:
-        artifacts = sorted(version.artifacts, key=lambda a: (not a.name.endswith(".onnx"), a.name))
-        if not artifacts:
-            raise Conflict(f"{spec.model}@{version.version} has no artifact to load")
-        sha256 = artifacts[0].sha256
+        artifact_name, sha256 = _artifact_to_load(spec.model, version)
     return CompiledTarget(
         name=f"{spec.model}@{version.version}"
         + (f"+{spec.upstream.url}" if spec.upstream else "")
@@ -150,6 +149,7 @@ def _compile_target(
         version=version.version,
         framework=version.framework,
         artifact_sha256=sha256,
+        artifact_name=artifact_name,
         upstream=spec.upstream,
         validator=compile_validator(version.input_schema),
         headers=_headers(session, spec, resolve_secret),
@@ -157,6 +157,19 @@ def _compile_target(
         signature=signature,
         artifacts={a.name: a.sha256 for a in version.artifacts} if require_signature else {},
     )
+
+
+# The file an in-process target loads, by the version's framework: its own format first.
+_IN_PROCESS_SUFFIX = {"onnx": ".onnx", "": ".onnx", "sklearn": ".skops"}
+
+
+def _artifact_to_load(model: str, version: ModelVersion) -> tuple[str, str]:
+    """The name and sha256 of the artifact an in-process backend loads for ``version``."""
+    suffix = _IN_PROCESS_SUFFIX.get(version.framework, ".onnx")
+    artifacts = sorted(version.artifacts, key=lambda a: (not a.name.endswith(suffix), a.name))
+    if not artifacts:
+        raise Conflict(f"{model}@{version.version} has no artifact to load")
+    return artifacts[0].name, artifacts[0].sha256
 
 
 def _compile_route(

@@ -79,7 +79,10 @@ class TargetPool:
                     self.failed.pop(target.name, None)
                 except MlgateError as error:
                     self.failed[target.name] = error.detail
-                    logger.error("target refused at load", extra={"target": target.name})
+                    logger.error(
+                        "target refused at load",
+                        extra={"target": target.name, "problem": error.detail},
+                    )
                     continue
                 if target.name not in self.breakers:
                     self.breakers[target.name] = self._breaker(target.name, route)
@@ -110,15 +113,21 @@ class TargetPool:
                 )
             except ValueError as error:  # names the header or URL part, never a value
                 raise MlgateError(f"{target.name}: {error}") from None
+        assert target.artifact_sha256 is not None
+        path: Path = self.blob_path(target.artifact_sha256)
+        if target.framework == "sklearn":
+            from mlgate.gateway.backends.sklearn_model import SklearnBackend
+
+            return await SklearnBackend.load(
+                target.name, path=path, expected_sha256=target.artifact_sha256
+            )
         if target.framework not in ("onnx", ""):
             raise MlgateError(
-                f"{target.name}: framework '{target.framework}' cannot run in-process; "
-                "serve it through an upstream model server"
+                f"{target.name}: framework '{target.framework}' cannot run in-process (onnx "
+                "and sklearn can); serve it through an upstream model server"
             )
         from mlgate.gateway.backends.onnx import OnnxBackend
 
-        assert target.artifact_sha256 is not None
-        path: Path = self.blob_path(target.artifact_sha256)
         return await OnnxBackend.load(
             target.name, path=path, expected_sha256=target.artifact_sha256
         )

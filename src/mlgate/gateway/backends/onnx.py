@@ -6,28 +6,15 @@ named tensors). Each becomes one array of the type its input declares (float32, 
 integers, bool or strings), refused with ``Invalid`` naming the field before the model runs.
 
 Overhead per call is kept to converting JSON into one array per input, one ``session.run``
-on the backend's own threads (never the event loop, never anyio's default pool that sync routes
-share) and ``tolist()`` on the answer; the session, its input converters and output names are
-built once.
-
-Why not ``run_in_executor``: a thread pool hands each call over and back on its own, and that
-hand-off, not inference, was most of the cost of a small model (measured: 170 µs per call vs
-6 µs in ``session.run``). Here each thread keeps taking waiting calls one at a time and hands
-their answers back to the event loop in one wake-up, so under load the hand-off is shared by
-many calls; an answer waits for later calls at most ``_HAND_BACK_WINDOW``, so a slow model's
-answers go back one by one and a caller never waits for other callers' inferences.
+on the backend's own threads (``inprocess.Runners``: never the event loop, never anyio's default
+pool that sync routes share) and ``tolist()`` on the answer; the session, its input converters
+and output names are built once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import hmac
-import queue
-import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +23,12 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from mlgate.errors import Conflict, Invalid, MlgateError
+from mlgate.errors import Invalid, MlgateError
 from mlgate.gateway.backends.base import InferenceRequest, InferenceResult
-from mlgate.gateway.resilience.failures import ConnectFailure, ProtocolFailure, TimeoutFailure
+from mlgate.gateway.backends.inprocess import Runners, read_verified
+from mlgate.gateway.resilience.failures import TimeoutFailure
 
-__all__ = ["OnnxBackend", "read_verified"]
+__all__ = ["OnnxBackend"]
 
 _OUTPUT_NAMES = {"label": "labels", "output_label": "labels", "probabilities": "probabilities"}
 
@@ -67,113 +55,6 @@ _DTYPES: dict[str, np.dtype[Any]] = {
 # For each kind of input: the kinds of parsed JSON it takes, and what to call its values.
 _ACCEPTED = {"f": "iuf", "i": "iu", "u": "iu", "b": "b", "O": "O"}
 _NOUNS = {"f": "numbers", "i": "integers", "u": "integers", "b": "booleans", "O": "strings"}
-
-
-def read_verified(path: Path, expected_sha256: str) -> bytes:
-    """The file's bytes, or Conflict if they are not the artifact the registry recorded.
-
-    The bytes that were hashed are the bytes that get loaded, so the file cannot be swapped
-    between the check and the load.
-    """
-    content = path.read_bytes()
-    actual = hashlib.sha256(content).hexdigest()
-    if not hmac.compare_digest(actual, expected_sha256.lower()):
-        raise Conflict(
-            f"artifact {path.name} has sha256 {actual}, but the registry expects "
-            f"{expected_sha256}; refusing to load it. Re-upload the approved artifact."
-        )
-    return content
-
-
-_Job = tuple[asyncio.AbstractEventLoop, asyncio.Future[Any], Any]
-_Answer = tuple[asyncio.Future[Any], bool, Any]
-_STOP: Any = None
-
-# How long a thread may keep finished answers to hand them back with later ones: long enough
-# to share one wake-up of the event loop among many calls of a small model, short enough that
-# no caller notices. Taking one job at a time (not the whole queue) keeps every thread busy.
-_HAND_BACK_WINDOW = 0.001
-
-
-class _Runners:
-    """Threads that run jobs from one queue and hand answers back in batches.
-
-    Answers (or errors) go back to each job's event loop with one ``call_soon_threadsafe`` per
-    batch: what a thread finished while more jobs were waiting, within ``_HAND_BACK_WINDOW``.
-    A job whose caller gave up (timeout) before it started is skipped; one already running
-    finishes and its answer is dropped. Jobs submitted before :meth:`stop` still run and the
-    threads end after them; a job submitted after it fails at once (``ConnectFailure``).
-    """
-
-    def __init__(self, name: str, threads: int, run: Callable[[Any], Any]) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._run = run
-        self._stopped = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"onnx-{name}-{i}", daemon=True)
-            for i in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, loop: asyncio.AbstractEventLoop, argument: Any) -> asyncio.Future[Any]:
-        if self._stopped:  # the backend was replaced or retired: fail now, not at the timeout
-            raise ConnectFailure("the in-process model was unloaded; the call may be retried")
-        future = loop.create_future()
-        self._jobs.put((loop, future, argument))
-        return future
-
-    def stop(self) -> None:
-        self._stopped = True
-        for _ in self._threads:
-            self._jobs.put(_STOP)
-
-    def _work(self) -> None:
-        finished: list[tuple[asyncio.AbstractEventLoop, _Answer]] = []
-        first_started = 0.0
-        while True:
-            try:
-                # Never block while holding answers: another thread may take the last job.
-                job = self._jobs.get_nowait() if finished else self._jobs.get()
-            except queue.Empty:
-                _hand_back(finished)
-                finished = []
-                continue
-            if job is None:
-                _hand_back(finished)
-                return
-            loop, future, argument = job
-            if future.done():  # its caller gave up (a timeout) while it queued: skip the work
-                continue
-            if not finished:
-                first_started = time.monotonic()
-            try:
-                finished.append((loop, (future, True, self._run(argument))))
-            except Exception as error:  # onnxruntime's own errors, as the Backend protocol says
-                failure = ProtocolFailure(f"in-process model failed: {type(error).__name__}")
-                finished.append((loop, (future, False, failure)))
-            if time.monotonic() - first_started >= _HAND_BACK_WINDOW:
-                _hand_back(finished)
-                finished = []
-
-
-def _hand_back(finished: list[tuple[asyncio.AbstractEventLoop, _Answer]]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Answer]] = {}
-    for loop, answer in finished:
-        by_loop.setdefault(loop, []).append(answer)
-    for loop, answers in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
-            loop.call_soon_threadsafe(_settle, answers)
-
-
-def _settle(results: list[_Answer]) -> None:
-    for future, ok, value in results:
-        if future.done():  # the caller timed out or went away
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +131,7 @@ class OnnxBackend:
         # Rows without names are for a model with one input only: the common case, kept short.
         self._only_input = next(iter(self._inputs.values())) if len(self._inputs) == 1 else None
         self._output_names: list[str] = [output.name for output in session.get_outputs()]
-        self._runners = _Runners(name, threads, self._run)
+        self._runners = Runners(name, threads, self._run)
 
     @classmethod
     async def load(
