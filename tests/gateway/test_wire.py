@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import socket
 import struct
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -458,6 +459,35 @@ async def test_timed_out_call_closes_its_connection_so_its_late_answer_is_never_
             await signals.closed.wait()
     assert got.body == b"answer to second"
     assert server.connections == 2
+
+
+async def test_a_post_timeout_fails_the_call_and_closes_its_kept_alive_connection() -> None:
+    signals = Signals()
+
+    async def handler(peer: Peer) -> None:
+        try:
+            while (request := await peer.read_request()) is not None:
+                if request.body == b"first":
+                    await signals.go.wait()  # answer only after the caller gave up
+                await peer.send(echo(request))
+        finally:
+            if peer.index == 0:
+                signals.closed.set()  # EOF or reset: the client closed this connection
+
+    async with ScriptedServer(handler) as server, Http1Client() as client:
+        async with asyncio.timeout(LIMIT):
+            warm = await client.post(server.origin, server.head(), b"warm", timeout=LIMIT)
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await client.post(server.origin, server.head(), b"first", timeout=0.2)
+            waited = time.monotonic() - started
+            signals.go.set()  # the late answer to "first" is now on its way
+            got = await client.post(server.origin, server.head(), b"second", timeout=LIMIT)
+            await signals.closed.wait()
+    assert 0.18 <= waited < LIMIT
+    assert warm.body == b"answer to warm"
+    assert got.body == b"answer to second"
+    assert server.connections == 2  # "first" went on the kept-alive one, which was closed
 
 
 # -- idle connections ------------------------------------------------------------------------

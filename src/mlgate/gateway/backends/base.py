@@ -27,7 +27,11 @@ class InferenceResult:
 
 
 class Backend(Protocol):
-    """One place a model runs; ``infer`` raises ``UpstreamFailure`` subclasses on failure."""
+    """One place a model runs; ``infer`` raises ``UpstreamFailure`` subclasses on failure.
+
+    ``infer`` (and ``stream``, until its first chunk) must answer or fail within ``timeout``
+    seconds, with ``TimeoutFailure``: the resilient call relies on it to keep the deadline.
+    """
 
     name: str
 

@@ -115,8 +115,7 @@ class HttpBackend:
     async def infer(self, request: InferenceRequest, *, timeout: float) -> InferenceResult:
         body = self._encode(request)
         try:
-            async with asyncio.timeout(timeout):
-                answer = await self._client.post(self._origin, self._head, body)
+            answer = await self._client.post(self._origin, self._head, body, timeout=timeout)
         except (TimeoutError, OSError, ResponseInvalid) as exc:
             raise _classify(exc) from None
         _raise_for_status(answer.status, answer.header(b"retry-after"))

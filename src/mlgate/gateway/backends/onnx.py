@@ -26,7 +26,6 @@ import onnxruntime as ort
 from mlgate.errors import Invalid, MlgateError
 from mlgate.gateway.backends.base import InferenceRequest, InferenceResult
 from mlgate.gateway.backends.inprocess import Runners, read_verified
-from mlgate.gateway.resilience.failures import TimeoutFailure
 
 __all__ = ["OnnxBackend"]
 
@@ -131,7 +130,10 @@ class OnnxBackend:
         # Rows without names are for a model with one input only: the common case, kept short.
         self._only_input = next(iter(self._inputs.values())) if len(self._inputs) == 1 else None
         self._output_names: list[str] = [output.name for output in session.get_outputs()]
-        self._runners = Runners(name, threads, self._run)
+        # Calls that wait together run as one inference when every input and output has a
+        # free first (batch) dimension, as skl2onnx's models do; rows never affect each other.
+        together = self._run_together if _batchable(session) else None
+        self._runners = Runners(name, threads, self._run, together)
 
     @classmethod
     async def load(
@@ -204,15 +206,32 @@ class OnnxBackend:
             for name, value in zip(self._output_names, values, strict=True)
         }
 
+    def _run_together(self, calls: list[dict[str, _Array]]) -> list[dict[str, Any]] | None:
+        """One inference over every call's rows, split back per call; None if it cannot be."""
+        counts = [len(next(iter(feeds.values()))) for feeds in calls]
+        joined = {name: np.concatenate([feeds[name] for feeds in calls]) for name in self._inputs}
+        values = self._session.run(self._output_names, joined)
+        total = sum(counts)
+        if any(np.ndim(value) == 0 or len(value) != total for value in values):
+            return None  # an output that is not one row per input row
+        named = zip(self._output_names, values, strict=True)
+        outputs = [(_OUTPUT_NAMES.get(name, name), value.tolist()) for name, value in named]
+        answers = []
+        start = 0
+        for count in counts:
+            answers.append({name: rows[start : start + count] for name, rows in outputs})
+            start += count
+        return answers
+
     async def infer(self, request: InferenceRequest, *, timeout: float) -> InferenceResult:
         feeds = self._feeds(request.inputs)
-        try:
-            async with asyncio.timeout(timeout):
-                outputs = await self._runners.submit(asyncio.get_running_loop(), feeds)
-        except TimeoutError:
-            # A job not started yet is skipped; one running finishes and its answer is dropped.
-            raise TimeoutFailure("in-process model did not answer in time") from None
-        return InferenceResult(outputs)
+        return InferenceResult(await self._runners.call(feeds, timeout=timeout))
+
+
+def _batchable(session: ort.InferenceSession) -> bool:
+    """Whether every input and output has a free first dimension (a batch of any size)."""
+    nodes = [*session.get_inputs(), *session.get_outputs()]
+    return all(node.shape and not isinstance(node.shape[0], int) for node in nodes)
 
 
 def _listed(names: Iterable[str]) -> str:

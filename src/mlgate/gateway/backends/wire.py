@@ -107,6 +107,7 @@ class _Connection(asyncio.Protocol):
     """One keep-alive connection; at most one request in flight (no pipelining)."""
 
     def __init__(self, max_body: int) -> None:
+        self.loop = asyncio.get_running_loop()  # the loop the connection lives on
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
@@ -218,11 +219,15 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def time_out(self) -> None:
+        """The call's time is up: fail it and close, so a late answer is never read."""
+        self._fail(TimeoutError("the server did not answer in time"))
+
     def send(self, head: bytes, body: bytes, *, stream: bool) -> asyncio.Future[None]:
         """Write one request; the future resolves at the answer's end (or headers, streaming)."""
         assert self.transport is not None
         self._reset()
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self.loop.create_future()
         if stream:
             self._queue = asyncio.Queue()
         self.transport.write(b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body))
@@ -326,15 +331,34 @@ class Http1Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def post(self, origin: Origin, head: bytes, body: bytes) -> Answer:
-        """Send one request and read its whole answer. Wrap in ``asyncio.timeout``."""
-        connection = await self._acquire(origin)
+    async def post(
+        self, origin: Origin, head: bytes, body: bytes, *, timeout: float | None = None
+    ) -> Answer:
+        """Send one request and read its whole answer; TimeoutError after ``timeout`` seconds.
+
+        The timeout is a timer that fails the call and closes its connection: 2.2 µs, where
+        ``asyncio.timeout`` with its task cancellation takes 4.2 µs (measured on uvloop), on
+        every call. Only opening a new connection, which is rare, goes under
+        ``asyncio.timeout``.
+        """
+        started = time.monotonic()
+        connection = self._idle_connection(origin)
+        if connection is None:
+            async with asyncio.timeout(timeout):
+                connection = await self._connect(origin)
+        timer = None
+        if timeout is not None:
+            left = max(0.0, timeout - (time.monotonic() - started))
+            timer = connection.loop.call_later(left, connection.time_out)
         try:
             await connection.send(head, body, stream=False)
             answer = connection.answer()
         except BaseException:
             connection.close()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         self._release(origin, connection)
         return answer
 
@@ -349,6 +373,10 @@ class Http1Client:
         return StreamAnswer(self, origin, connection)
 
     async def _acquire(self, origin: Origin) -> _Connection:
+        return self._idle_connection(origin) or await self._connect(origin)
+
+    def _idle_connection(self, origin: Origin) -> _Connection | None:
+        """The newest idle connection to ``origin`` that is still open and fresh, if any."""
         if self._closed:
             raise ConnectionClosed("the client is closed")
         idle = self._idle.get(origin)
@@ -360,6 +388,9 @@ class Http1Client:
             if not connection.closed and now - connection.idle_since < self.keepalive_expiry:
                 return connection
             connection.close()
+        return None
+
+    async def _connect(self, origin: Origin) -> _Connection:
         loop = asyncio.get_running_loop()
         tls: dict[str, Any] = {}
         if origin.scheme == "https":
