@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the server and CLI."
     )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="How `mlgate serve` writes log lines on stderr."
+    )
+    access_log: bool = Field(
+        default=True,
+        description="One log line per gateway client request (no payloads, no keys), at INFO.",
+    )
     api_key: SecretStr | None = Field(
         default=None,
         description="Key the CLI acts with; without one it acts as the local operator (admin).",
@@ -96,9 +103,7 @@ class Settings(BaseSettings):
     )
     backup_keep_daily: int = Field(default=7, ge=0, description="Daily backups kept by prune.")
     backup_keep_weekly: int = Field(default=4, ge=0, description="Weekly backups kept by prune.")
-    backup_keep_monthly: int = Field(
-        default=12, ge=0, description="Monthly backups kept by prune."
-    )
+    backup_keep_monthly: int = Field(default=12, ge=0, description="Monthly backups kept by prune.")
     incident_postmortem_minutes: int = Field(
         default=60,
         ge=0,

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,29 +15,9 @@ import pytest
 from mlgate.runtime import Runtime
 from tests.conftest import TEST_SECRET, KeyFactory, bearer
 from tests.integration import world
+from tests.integration.processes import MLGATE, free_port, wait_healthy
 
 ROWS = [[5.1, 3.5, 1.4, 0.2]]
-MLGATE = str(Path(sys.executable).parent / "mlgate")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"replica exited with {process.returncode}; see its log")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not become ready")
 
 
 @pytest.fixture

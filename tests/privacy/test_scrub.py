@@ -91,3 +91,25 @@ def test_broken_format_strings_still_get_logged_scrubbed(logged: Logged) -> None
     logger.info("oops %d", "hunter2-db-password", extra={"user": "-"})
     assert "oops" in stream.getvalue()
     assert "hunter2-db-password" not in stream.getvalue()
+
+
+@pytest.mark.parametrize("where", range(4))
+def test_a_credential_in_any_one_of_many_fields_is_scrubbed_and_the_rest_kept(where: int) -> None:
+    scrubber = SecretScrubFilter([SecretStr("hunter2-db-password")])
+    fields: dict[str, object] = {f"field{i}": f"plain value {i}" for i in range(4)}
+    fields["count"] = 3
+    fields[f"field{where}"] = API_KEY  # the whole field: the key starts and ends it
+    record = logging.makeLogRecord({"msg": "request", **fields})
+    scrubber.filter(record)
+    for i in range(4):
+        expected = REDACTED if i == where else f"plain value {i}"
+        assert getattr(record, f"field{i}") == expected
+    assert record.getMessage() == "request"
+    assert record.count == 3  # type: ignore[attr-defined]
+
+
+def test_a_clean_record_is_left_as_it_was() -> None:
+    record = logging.makeLogRecord({"msg": "user %s", "args": ("ann",), "path": "/v1/x"})
+    SecretScrubFilter([SecretStr("hunter2-db-password")]).filter(record)
+    assert record.getMessage() == "user ann"
+    assert record.path == "/v1/x"  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ from mlgate.auth import service as auth
 from mlgate.cli.context import console, state
 from mlgate.errors import Unavailable
 from mlgate.privacy.keys import ensure_local_keys
+from mlgate.serverlog import configure_server_logging
 from mlgate.store import migrate
 
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
@@ -70,12 +71,14 @@ def serve(
     # worker's time; freezing won back about 4% of its throughput).
     gc.collect()
     gc.freeze()
+    configure_server_logging(settings)
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
+        log_config=None,  # uvicorn's records go to the root handler, in the same format
         log_level=settings.log_level.lower(),
-        access_log=False,
+        access_log=False,  # the gateway writes its own access lines (mlgate.access)
     )
 
 

@@ -6,13 +6,16 @@ and the middleware stack per call) and 8,150 from this front door, everything el
 Only ``POST /v1/routes/{route}/predict`` and ``POST /v1/chat/completions`` are served here;
 every other request (control API, ``/metrics``, health, docs) goes to the FastAPI app behind.
 Answers keep the API's contract: problem+json errors with the field that is wrong, an
-``X-Request-Id`` on every answer, the body-size limit, 405 for other methods.
+``X-Request-Id`` on every answer, the body-size limit, 405 for other methods. Each request
+ends with one access line on ``mlgate.access`` (route, status, latency, what served it, the
+key's id; never a payload or a key), built only when that logger would write it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
@@ -27,10 +30,12 @@ from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, Predic
 from mlgate.gateway.table import CompiledRoute
 from mlgate.privacy.subjects import subject_at
 from mlgate.problems import PROBLEM_JSON, problem_parts, request_id, request_id_for
+from mlgate.serverlog import ACCESS_LOGGER
 
 __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_endpoints"]
 
 logger = logging.getLogger(__name__)
+access = logging.getLogger(ACCESS_LOGGER)
 CHAT_PATH = "/v1/chat/completions"
 PREDICT_PREFIX, PREDICT_SUFFIX = "/v1/routes/", "/predict"
 INVOKE = "gateway:invoke"
@@ -49,7 +54,19 @@ class _Disconnected(Exception):
 class _Call:
     """One request on the front door: its headers, body and the way to answer."""
 
-    __slots__ = ("headers", "path", "receive", "request_id", "scope", "send", "started")
+    __slots__ = (
+        "headers",
+        "key_id",
+        "path",
+        "receive",
+        "request_id",
+        "route",
+        "scope",
+        "send",
+        "served",
+        "started",
+        "status",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         self.scope, self.receive, self.send = scope, receive, send
@@ -57,6 +74,11 @@ class _Call:
         self.headers: dict[bytes, bytes] = dict(scope["headers"])
         self.request_id = rid
         self.started = False
+        # For the access line: set as the request goes on.
+        self.route: str | None = None
+        self.key_id: str | None = None
+        self.status = 499  # nginx's "client closed request", unless an answer is sent
+        self.served: dict[str, str] = {}
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name.lower().encode("latin-1"))
@@ -93,7 +115,27 @@ class _Call:
         except orjson.JSONDecodeError as error:
             raise Invalid.field("body", f"is not valid JSON: {error}") from None
 
+    def access_line(self, elapsed: float) -> dict[str, Any]:
+        """What the access log says about this request: no payload, no key."""
+        client = self.scope.get("client")
+        served = self.served
+        version = served.get("X-MLGate-Version")
+        return {
+            "request_id": self.request_id,
+            "method": self.scope["method"],
+            "path": self.path,
+            "route": self.route,
+            "status": self.status,
+            "latency_ms": round(elapsed * 1000, 3),
+            "model": served.get("X-MLGate-Model"),
+            "version": int(version) if version else None,
+            "degraded": served.get("X-MLGate-Degraded"),
+            "key_id": self.key_id,
+            "client": client[0] if client else None,
+        }
+
     def _start(self, status: int, content_type: bytes, headers: dict[str, str]) -> Message:
+        self.status, self.served = status, headers
         raw = [(b"content-type", content_type), (b"x-request-id", self.request_id.encode())]
         raw.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
         return {"type": "http.response.start", "status": status, "headers": raw}
@@ -199,6 +241,7 @@ class ClientEndpoints:
         rid = request_id_for(incoming.decode("latin-1"))
         token = request_id.set(rid)
         call = _Call(scope, receive, send, rid)
+        began = time.perf_counter()
         try:
             if scope["method"] != "POST":
                 raise _MethodNotAllowed(f"{scope['method']} is not allowed here; use POST")
@@ -218,6 +261,8 @@ class ClientEndpoints:
             )
         finally:
             request_id.reset(token)
+            if access.isEnabledFor(logging.INFO):
+                access.info("request", extra=call.access_line(time.perf_counter() - began))
 
     async def _predict(self, call: _Call, name: str) -> None:
         gateway = self.gateway
@@ -226,7 +271,9 @@ class ClientEndpoints:
         length = call.headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise PayloadTooLarge(_too_large(limit))
+        call.route = name
         grant = await gateway.authenticate(call.presented_key(), name, INVOKE)
+        call.key_id = grant.key_id
         compiled = gateway.route(name)
         await gateway.check_limits(compiled, grant)
         payload = await call.json_body(compiled.limits.max_body_bytes)
@@ -238,10 +285,12 @@ class ClientEndpoints:
         gateway = self.gateway
         # The route is named inside the body; it is checked against the key once it is read.
         grant = await gateway.authenticate(call.presented_key(), "", INVOKE)
+        call.key_id = grant.key_id
         payload = await call.json_body(self.default_body_limit)
         route = payload.get("model") if isinstance(payload, dict) else None
         if not isinstance(route, str):
             raise Invalid.field("model", "name the route to call in 'model'")
+        call.route = route
         gateway.authorize(grant, route)
         compiled = gateway.route(route)
         await gateway.check_limits(compiled, grant)
