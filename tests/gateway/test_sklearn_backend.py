@@ -6,6 +6,7 @@ models trained here and saved with skops.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import pickle
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -184,3 +185,17 @@ async def test_a_type_outside_the_allowlist_is_refused_and_named(load: Loader) -
 async def test_an_object_that_cannot_predict_is_refused(load: Loader) -> None:
     with pytest.raises(MlgateError, match="not a model"):
         await load(sio.dumps(StandardScaler().fit(FEATURES)))
+
+
+async def test_calls_made_together_each_get_their_own_answer_or_refusal(load: Loader) -> None:
+    model = _categorical_model()
+    backend = await load(sio.dumps(model))
+    await infer(backend, [["north", 1.0]])  # measured once, later calls may run together
+    rows = [[["south", 4.0]], [["west", 1.0]], [["north", 1.5], ["east", 2.0]]] * 3
+    results = await asyncio.gather(*(infer(backend, r) for r in rows), return_exceptions=True)
+    for sent, result in zip(rows, results, strict=True):
+        if sent[0][0] == "west":  # a category the model never saw: that caller's 422 only
+            assert isinstance(result, Invalid)
+        else:
+            assert isinstance(result, dict)
+            assert result["labels"] == model.predict(np.asarray(sent, dtype=object)).tolist()

@@ -54,6 +54,10 @@ _STOP: Any = None
 # no caller notices.
 _HAND_BACK_WINDOW = 0.001
 _UNMEASURED = float("inf")
+# A model whose single call takes up to this much CPU is tried with two jobs in one call, to
+# learn what a further job costs: for scikit-learn most of a call is a fixed cost (2 ms here
+# for a small pipeline), and joining is then nearly free. Slower models run one job per call.
+_PROBE_LIMIT = 0.01
 
 
 class Runners:
@@ -70,11 +74,11 @@ class Runners:
     so the call may fall back.
 
     With ``run_together``, jobs run as one call (one inference over all their rows; it returns
-    None when the answers cannot be split back), as many as fit in ``_HAND_BACK_WINDOW`` at the
-    model's measured CPU time per job. Each inference gives the GIL up and takes it back, and
-    against a busy event loop each taking back cost about two context switches: on one gateway
-    worker, the ONNX route went from 2.4 context switches and about 225 µs of CPU per request
-    to 0.4 and 175 µs (wrk, 64 connections; the process's counters).
+    None when the answers cannot be split back), as many as :meth:`_together_size` allows.
+    Each inference gives the GIL up and takes it back, and against a busy event loop each
+    taking back cost about two context switches: on one gateway worker, the ONNX route went
+    from 2.4 context switches and about 225 µs of CPU per request to 0.4 and 175 µs (wrk, 64
+    connections; the process's counters).
     """
 
     def __init__(
@@ -88,7 +92,8 @@ class Runners:
         self._waiting: dict[asyncio.AbstractEventLoop, _Batch] = {}  # made this turn, per loop
         self._run = run
         self._run_together = run_together
-        self._cost = _UNMEASURED  # CPU seconds per job, a moving average over recent jobs
+        self._single = _UNMEASURED  # CPU seconds of a call with one job (moving average)
+        self._extra: float | None = None  # CPU seconds each further job adds to a joint call
         self._stopped = False
         self._threads = [
             threading.Thread(target=self._work, name=f"model-{name}-{i}", daemon=True)
@@ -159,22 +164,37 @@ class Runners:
                 else:
                     loop, future, argument = jobs[0]
                     finished.append((loop, self._answer(future, argument)))
-                self._observe((time.thread_time() - cpu) / len(jobs))
+                self._observe(len(jobs), time.thread_time() - cpu)
                 if time.monotonic() - first_started >= _HAND_BACK_WINDOW:
                     _hand_back(finished)
                     finished = []
 
     def _together_size(self) -> int:
-        """How many jobs run as one call: as many as fit in ``_HAND_BACK_WINDOW``, so a slow
-        model's callers never wait for each other's inferences (1 until a job was measured)."""
-        if self._run_together is None or self._cost == _UNMEASURED:
-            return 1
-        return max(1, int(_HAND_BACK_WINDOW / max(self._cost, 1e-7)))
+        """How many jobs run as one call.
 
-    def _observe(self, seconds: float) -> None:
-        """Fold one job's CPU time (this thread's, so waits for the GIL do not count) in."""
-        cost = self._cost
-        self._cost = seconds if cost == _UNMEASURED else cost + 0.2 * (seconds - cost)
+        A joint call makes its first caller wait for the others' rows; that wait, (size - 1)
+        times what a further job adds, stays within ``_HAND_BACK_WINDOW``. Until a joint call
+        was measured, a job is taken to add a whole single call; see ``_PROBE_LIMIT`` for
+        models whose single call is longer than the window. Times are this thread's CPU time,
+        so waiting for the GIL does not count.
+        """
+        if self._run_together is None or self._single == _UNMEASURED:
+            return 1
+        extra = self._extra
+        if extra is None:
+            if self._single > _PROBE_LIMIT:
+                return 1
+            if self._single > _HAND_BACK_WINDOW:
+                return 2
+            extra = self._single
+        return 1 + int(_HAND_BACK_WINDOW / max(extra, 1e-7))
+
+    def _observe(self, jobs: int, seconds: float) -> None:
+        if jobs == 1:
+            self._single = _average(self._single, seconds)
+        elif self._single != _UNMEASURED:
+            extra = max(0.0, (seconds - self._single) / (jobs - 1))
+            self._extra = extra if self._extra is None else _average(self._extra, extra)
 
     def _answer_together(self, jobs: _Batch) -> list[tuple[asyncio.AbstractEventLoop, _Answer]]:
         """One run for all ``jobs``; one run each if that fails, so each error is its caller's."""
@@ -205,6 +225,11 @@ def _hand_back(finished: list[tuple[asyncio.AbstractEventLoop, _Answer]]) -> Non
     for loop, answers in by_loop.items():
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
             loop.call_soon_threadsafe(_settle, answers)
+
+
+def _average(old: float, new: float) -> float:
+    """A moving average that follows the last few observations."""
+    return new if old == _UNMEASURED else old + 0.2 * (new - old)
 
 
 def _expire(future: asyncio.Future[Any]) -> None:
