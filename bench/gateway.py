@@ -4,8 +4,10 @@
    (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread);
    also through a bare Python proxy with no logic at all (bench/proxy.py: the ceiling of any
    Python gateway on one worker here), and through mlgate with request logs off.
-2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), and
-   the cost of log mode ``redacted`` (PII found and replaced in the writer thread) vs ``metadata``.
+2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), the
+   same for a scikit-learn pipeline served in-process from skops, the cost of log mode
+   ``redacted`` (PII found and replaced in the writer thread) vs ``metadata``, and of access
+   lines (a second gateway worker at log level INFO, lines to /dev/null) vs none.
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
    direct onnxruntime call at batch size 1.
 
@@ -82,7 +84,12 @@ def wait_up(url: str, timeout: float = 30) -> None:
 
 
 def serve_model(
-    runtime: Runtime, model: str, artifact: bytes, framework: str, schema: dict[str, Any] | None
+    runtime: Runtime,
+    model: str,
+    artifact: bytes,
+    framework: str,
+    schema: dict[str, Any] | None,
+    artifact_name: str = "model.onnx",
 ) -> None:
     with runtime.db.unit_of_work() as session:
         registry.create_model(session, model_in=ModelCreate(name=model), actor=ADMIN)
@@ -98,7 +105,7 @@ def serve_model(
             model_name=model,
             actor=ADMIN,
             version_in=VersionCreate(framework=framework, input_schema=schema),
-            uploads=[registry.ArtifactUpload(name="model.onnx", stream=io.BytesIO(artifact))],
+            uploads=[registry.ArtifactUpload(name=artifact_name, stream=io.BytesIO(artifact))],
             max_bytes=1 << 30,
         )
         request = approvals.request_review(session, model_name=model, version=1, requester=ADMIN)
@@ -112,6 +119,7 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
     upgrade(runtime.db.engine)
     serve_model(runtime, "echo", b"served by the upstream", "http", None)
     serve_model(runtime, "iris", onnx, "onnx", INPUT_SCHEMA)
+    serve_model(runtime, "flowers", sklearn_pipeline(), "sklearn", INPUT_SCHEMA, "model.skops")
     with runtime.db.unit_of_work() as session:
         upstream = {"model": "echo", "upstream": {"url": upstream_url}}
         for name, log_mode in (
@@ -122,6 +130,8 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
             spec = RouteCreate(name=name, model="echo", primary=upstream, log_mode=log_mode)  # type: ignore[arg-type]
             routes.create_route(session, actor=ADMIN, route_in=spec)
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
+        sklearn_route = RouteCreate(name="sklearn", model="flowers")
+        routes.create_route(session, actor=ADMIN, route_in=sklearn_route)
         key = auth.create(
             session,
             secret=runtime.secret,
@@ -129,6 +139,19 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
             key_in=ApiKeyCreate(name="bench", owner="bench", scopes=[Scope.GATEWAY_INVOKE]),
         )
     return key.key.get_secret_value()
+
+
+def sklearn_pipeline() -> bytes:
+    """A scaler and a logistic regression on iris, saved with skops."""
+    import skops.io
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, labels = load_iris(return_X_y=True)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return bytes(skops.io.dumps(model.fit(features, labels)))
 
 
 def latency_at_rate(
@@ -208,6 +231,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             upstream_port, gateway_port, proxy_port = free_port(), free_port(), free_port()
+            logging_port = free_port()
             upstream = f"http://127.0.0.1:{upstream_port}"
             here = Path(__file__).parent
             processes.append(
@@ -233,22 +257,27 @@ def main() -> None:
                 "MLGATE_DATABASE_URL": settings.database_url,
                 "MLGATE_DATA_DIR": tmp,
             }
-            processes.append(
-                subprocess.Popen(
-                    [MLGATE, "serve", "--role", "gateway", "--port", str(gateway_port)],
-                    env=env,
-                    stdout=subprocess.DEVNULL,
+            for port, level in ((gateway_port, "WARNING"), (logging_port, "INFO")):
+                processes.append(
+                    subprocess.Popen(
+                        [MLGATE, "serve", "--role", "gateway", "--port", str(port)],
+                        env={**env, "MLGATE_LOG_LEVEL": level},
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL if level == "INFO" else None,
+                    )
                 )
-            )
             gateway = f"http://127.0.0.1:{gateway_port}"
+            logging_gateway = f"http://127.0.0.1:{logging_port}"
             wait_up(upstream)
             wait_up(f"http://127.0.0.1:{proxy_port}")
             wait_up(f"{gateway}/healthz")
+            wait_up(f"{logging_gateway}/healthz")
             auth_header = {"Authorization": f"Bearer {key}"}
             body = json.dumps({"inputs": ROW}).encode()
             direct_url = f"{upstream}/predict"
             through_url = f"{gateway}/v1/routes/passthrough/predict"
             onnx_url = f"{gateway}/v1/routes/onnx/predict"
+            sklearn_url = f"{gateway}/v1/routes/sklearn/predict"
             for rate in (50, 200, args.rate):  # warm up: connections, pools, caches
                 latency_at_rate(through_url, body, auth_header, rate, 2, warm_up=True)
                 latency_at_rate(direct_url, body, {}, rate, 1, warm_up=True)
@@ -280,7 +309,13 @@ def main() -> None:
                     auth_header,
                 ),
                 "through_mlgate_http": (through_url, body, auth_header),
+                "through_mlgate_http_access_lines": (
+                    f"{logging_gateway}/v1/routes/passthrough/predict",
+                    body,
+                    auth_header,
+                ),
                 "through_mlgate_onnx": (onnx_url, body, auth_header),
+                "through_mlgate_sklearn": (sklearn_url, body, auth_header),
                 "log_mode_metadata_pii_body": (through_url, pii_body, auth_header),
                 "log_mode_redacted_pii_body": (redacted_url, pii_body, auth_header),
             }
@@ -313,6 +348,12 @@ def main() -> None:
             )
             results["throughput_ratio_onnx_vs_http_route"] = ratio(
                 "through_mlgate_onnx", "through_mlgate_http"
+            )
+            results["throughput_ratio_sklearn_vs_http_route"] = ratio(
+                "through_mlgate_sklearn", "through_mlgate_http"
+            )
+            results["throughput_ratio_access_lines_vs_none"] = ratio(
+                "through_mlgate_http_access_lines", "through_mlgate_http"
             )
         finally:
             for process in processes:
