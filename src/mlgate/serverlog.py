@@ -64,6 +64,8 @@ def configure_server_logging(settings: Settings) -> None:
     root.addHandler(handler)
     root.setLevel(settings.log_level)
     # Access lines are INFO: shown when the level allows INFO, unless they are turned off.
+    # Alembic says which database it talks to each time /readyz checks the schema: noise.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     access = logging.getLogger(ACCESS_LOGGER)
     access.setLevel(logging.NOTSET if settings.access_log else logging.CRITICAL + 1)
     install_log_scrubbing()  # the filter joins the new handler, so extras are scrubbed too
