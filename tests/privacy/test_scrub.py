@@ -50,7 +50,16 @@ def test_secrets_registered_at_runtime_are_scrubbed(logged: Logged) -> None:
         (API_KEY, "key="),
         ("sk-proj-" + "x" * 40, "key="),
         ("AKIAIOSFODNN7EXAMPLE", "key="),
+        ("ASIAIOSFODNN7EXAMPLE", "key="),
+        ("AGPAIOSFODNN7EXAMPLE", "key="),
+        ("AIDAIOSFODNN7EXAMPLE", "key="),
+        ("AROAIOSFODNN7EXAMPLE", "key="),
         ("Bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=Bearer "),
+        ("bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=bearer "),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+            "key=",
+        ),
     ],
 )
 def test_credential_shapes_are_scrubbed_without_registration(

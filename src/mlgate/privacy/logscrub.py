@@ -42,7 +42,16 @@ def install_log_scrubbing() -> SecretScrubFilter:
 
             def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
                 record = base(*args, **kwargs)
-                installed.filter(record)
+                # A plain message found clean needs no more (extras come later, for the
+                # handler's filter): the full filter took 8 µs of every gateway access line.
+                if (
+                    record.args
+                    or record.exc_info
+                    or record.stack_info
+                    or type(record.msg) is not str
+                    or not installed.clean(record.msg)
+                ):
+                    installed.filter(record)
                 return record
 
             logging.setLogRecordFactory(factory)

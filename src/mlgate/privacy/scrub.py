@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import SecretBytes, SecretStr
 
-from mlgate.privacy.credentials import CREDENTIAL_PATTERN, iter_credentials
+from mlgate.privacy.credentials import CREDENTIAL_PATTERN, iter_credentials, may_hold_credential
 
 __all__ = ["REDACTED", "SecretScrubFilter"]
 
@@ -22,6 +22,7 @@ REDACTED = "[REDACTED]"
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_PLAIN = frozenset({int, float, bool, type(None)})  # values that cannot hold a secret
 
 
 class SecretScrubFilter(logging.Filter):
@@ -74,7 +75,9 @@ class SecretScrubFilter(logging.Filter):
     def clean(self, text: str) -> bool:
         """True when ``text`` holds no registered secret and nothing shaped like a credential."""
         known = self._known
-        return (known is None or known.search(text) is None) and not CREDENTIAL_PATTERN.search(text)
+        if known is not None and known.search(text) is not None:
+            return False
+        return not may_hold_credential(text) or CREDENTIAL_PATTERN.search(text) is None
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -85,9 +88,12 @@ class SecretScrubFilter(logging.Filter):
         fields = record.__dict__
         texts: list[str] = []  # names of the extra fields that hold text, and of the others
         others: list[str] = []
-        for name, value in fields.items():
-            if name not in _STANDARD:
-                (texts if isinstance(value, str) else others).append(name)
+        for name in fields.keys() - _STANDARD:
+            kind = type(fields[name])
+            if kind is str:
+                texts.append(name)
+            elif kind not in _PLAIN:
+                others.append(name)
         # One search over the message and every text field together, instead of two per field:
         # the gateway's access line has a dozen fields, and scrubbing them one by one took 18 µs
         # of the line's 32 (23 in all now; measured). A newline ends every pattern as the end of
