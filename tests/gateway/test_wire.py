@@ -436,8 +436,8 @@ async def test_server_closing_or_resetting_mid_answer_raises_connection_closed(
     assert isinstance(caught.value, OSError)  # callers classify it as a connection failure
 
 
-async def test_timed_out_call_closes_its_connection_so_its_late_answer_is_never_read() -> None:
-    signals = Signals()
+def answering_first_late(signals: Signals) -> Handler:
+    """A server that echoes each request, but answers "first" only once ``signals.go`` is set."""
 
     async def handler(peer: Peer) -> None:
         try:
@@ -450,7 +450,12 @@ async def test_timed_out_call_closes_its_connection_so_its_late_answer_is_never_
             if peer.index == 0:
                 signals.closed.set()  # EOF or reset: the client closed this connection
 
-    async with ScriptedServer(handler) as server, Http1Client() as client:
+    return handler
+
+
+async def test_timed_out_call_closes_its_connection_so_its_late_answer_is_never_read() -> None:
+    signals = Signals()
+    async with ScriptedServer(answering_first_late(signals)) as server, Http1Client() as client:
         async with asyncio.timeout(LIMIT):
             with pytest.raises(TimeoutError):
                 await expire_when(signals.seen, client.post(server.origin, server.head(), b"first"))
@@ -463,18 +468,7 @@ async def test_timed_out_call_closes_its_connection_so_its_late_answer_is_never_
 
 async def test_a_post_timeout_fails_the_call_and_closes_its_kept_alive_connection() -> None:
     signals = Signals()
-
-    async def handler(peer: Peer) -> None:
-        try:
-            while (request := await peer.read_request()) is not None:
-                if request.body == b"first":
-                    await signals.go.wait()  # answer only after the caller gave up
-                await peer.send(echo(request))
-        finally:
-            if peer.index == 0:
-                signals.closed.set()  # EOF or reset: the client closed this connection
-
-    async with ScriptedServer(handler) as server, Http1Client() as client:
+    async with ScriptedServer(answering_first_late(signals)) as server, Http1Client() as client:
         async with asyncio.timeout(LIMIT):
             warm = await client.post(server.origin, server.head(), b"warm", timeout=LIMIT)
             started = time.monotonic()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import numpy as np
 import pytest
 import skops.io as sio
 from fastapi.testclient import TestClient
+from httpx import Response
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
 
@@ -25,6 +27,16 @@ def forest() -> RandomForestClassifier:
     return RandomForestClassifier(n_estimators=10, random_state=0).fit(features, labels)
 
 
+def predict_and_check(runtime: Runtime, key: str) -> tuple[Response, dict[str, Any]]:
+    """One prediction through route 'flowers', and /readyz's answer after it."""
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        response = client.post(
+            "/v1/routes/flowers/predict", json={"inputs": ROWS}, headers=bearer(key)
+        )
+        ready: dict[str, Any] = client.get("/readyz").json()
+    return response, ready
+
+
 def test_an_approved_skops_model_is_served_and_answers_like_scikit_learn(
     runtime: Runtime, make_key: KeyFactory, forest: RandomForestClassifier
 ) -> None:
@@ -32,12 +44,7 @@ def test_an_approved_skops_model_is_served_and_answers_like_scikit_learn(
         runtime, "flowers", sio.dumps(forest), framework="sklearn", artifact_name="model.skops"
     )
     world.create_route(runtime, name="flowers", model="flowers")
-    key = make_key("gateway:invoke")
-    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
-        response = client.post(
-            "/v1/routes/flowers/predict", json={"inputs": ROWS}, headers=bearer(key)
-        )
-        ready = client.get("/readyz").json()
+    response, ready = predict_and_check(runtime, make_key("gateway:invoke"))
     assert response.status_code == 200, response.text
     outputs = response.json()["outputs"]
     assert outputs["labels"] == forest.predict(np.asarray(ROWS)).tolist()
@@ -61,12 +68,7 @@ def test_a_pickled_sklearn_version_is_never_loaded_and_its_fallback_serves(
         model="flowers",
         fallbacks=[{"model": "flowers", "version": fallback}],
     )
-    key = make_key("gateway:invoke")
-    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
-        response = client.post(
-            "/v1/routes/flowers/predict", json={"inputs": ROWS}, headers=bearer(key)
-        )
-        ready = client.get("/readyz").json()
+    response, ready = predict_and_check(runtime, make_key("gateway:invoke"))
     assert response.status_code == 200, response.text
     assert response.headers["x-mlgate-version"] == str(fallback)
     assert ready["refused_targets"] == [f"flowers@{pickled}"]
