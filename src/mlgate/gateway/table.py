@@ -44,7 +44,6 @@ class CompiledTarget:
     framework: str
     artifact_sha256: str | None
     upstream: UpstreamSpec | None
-    artifact_name: str | None = None  # the file an in-process backend loads
     validator: InputValidator | None = field(default=None, compare=False, repr=False)
     # Request headers for an upstream (its secret as a bearer token); values stay SecretStr.
     headers: Mapping[str, SecretStr] = field(default_factory=dict, compare=False, repr=False)
@@ -138,9 +137,7 @@ def _compile_target(
                 f"{spec.model}@{version.version} is not signed and the route requires a "
                 f"signature; sign it with `mlgate sign {spec.model}@{version.version} --key KEY`"
             )
-    sha256 = artifact_name = None
-    if spec.upstream is None:
-        artifact_name, sha256 = _artifact_to_load(spec.model, version)
+    sha256 = None if spec.upstream is not None else _artifact_to_load(spec.model, version)
     return CompiledTarget(
         name=f"{spec.model}@{version.version}"
         + (f"+{spec.upstream.url}" if spec.upstream else "")
@@ -149,7 +146,6 @@ def _compile_target(
         version=version.version,
         framework=version.framework,
         artifact_sha256=sha256,
-        artifact_name=artifact_name,
         upstream=spec.upstream,
         validator=compile_validator(version.input_schema),
         headers=_headers(session, spec, resolve_secret),
@@ -163,13 +159,13 @@ def _compile_target(
 _IN_PROCESS_SUFFIX = {"onnx": ".onnx", "": ".onnx", "sklearn": ".skops"}
 
 
-def _artifact_to_load(model: str, version: ModelVersion) -> tuple[str, str]:
-    """The name and sha256 of the artifact an in-process backend loads for ``version``."""
+def _artifact_to_load(model: str, version: ModelVersion) -> str:
+    """The sha256 of the artifact an in-process backend loads for ``version``."""
     suffix = _IN_PROCESS_SUFFIX.get(version.framework, ".onnx")
     artifacts = sorted(version.artifacts, key=lambda a: (not a.name.endswith(suffix), a.name))
     if not artifacts:
         raise Conflict(f"{model}@{version.version} has no artifact to load")
-    return artifacts[0].name, artifacts[0].sha256
+    return artifacts[0].sha256
 
 
 def _compile_route(
