@@ -64,6 +64,16 @@ ADMIN = Principal(name="bench", scopes=frozenset({"admin"}))
 REVIEWER = Principal(name="reviewer", scopes=frozenset({"approvals:review"}))
 ROW = [[5.1, 3.5, 1.4, 0.2]]
 MLGATE = str(Path(sys.executable).parent / "mlgate")
+# Throughput ratios reported: name, numerator run, denominator run.
+RATIOS = (
+    ("redacted_vs_metadata", "log_mode_redacted_pii_body", "log_mode_metadata_pii_body"),
+    ("mlgate_vs_bare", "through_mlgate_http", "bare_upstream"),
+    ("python_proxy_vs_bare", "bare_python_proxy", "bare_upstream"),
+    ("mlgate_vs_python_proxy", "through_mlgate_http", "bare_python_proxy"),
+    ("onnx_vs_http_route", "through_mlgate_onnx", "through_mlgate_http"),
+    ("sklearn_vs_http_route", "through_mlgate_sklearn", "through_mlgate_http"),
+    ("access_lines_vs_none", "through_mlgate_http_access_lines", "through_mlgate_http"),
+)
 
 
 def free_port() -> int:
@@ -334,27 +344,8 @@ def main() -> None:
                 pairs = zip(rounds[numerator], rounds[denominator], strict=True)
                 return round(statistics.median(a / b for a, b in pairs), 3)
 
-            results["throughput_ratio_redacted_vs_metadata"] = ratio(
-                "log_mode_redacted_pii_body", "log_mode_metadata_pii_body"
-            )
-            results["throughput_ratio_mlgate_vs_bare"] = ratio(
-                "through_mlgate_http", "bare_upstream"
-            )
-            results["throughput_ratio_python_proxy_vs_bare"] = ratio(
-                "bare_python_proxy", "bare_upstream"
-            )
-            results["throughput_ratio_mlgate_vs_python_proxy"] = ratio(
-                "through_mlgate_http", "bare_python_proxy"
-            )
-            results["throughput_ratio_onnx_vs_http_route"] = ratio(
-                "through_mlgate_onnx", "through_mlgate_http"
-            )
-            results["throughput_ratio_sklearn_vs_http_route"] = ratio(
-                "through_mlgate_sklearn", "through_mlgate_http"
-            )
-            results["throughput_ratio_access_lines_vs_none"] = ratio(
-                "through_mlgate_http_access_lines", "through_mlgate_http"
-            )
+            for name, numerator, denominator in RATIOS:
+                results[f"throughput_ratio_{name}"] = ratio(numerator, denominator)
         finally:
             for process in processes:
                 process.kill()
