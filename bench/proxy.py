@@ -1,7 +1,8 @@
 """The ceiling of any Python gateway here: a bare ASGI proxy on one uvicorn worker, no logic.
 
 It forwards each POST body to the upstream with mlgate's own HTTP/1.1 client and returns the
-answer: no keys, limits, validation, resilience, metrics or logs. Whatever mlgate does beyond
+answer, served with `mlgate serve`'s uvicorn settings (its coalesced writes included): no keys,
+limits, validation, resilience, metrics or logs. Whatever mlgate does beyond
 this costs throughput; what this itself reaches is the most one Python worker can.
 
     python bench/proxy.py PORT UPSTREAM_URL
@@ -15,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from mlgate.gateway.backends.wire import Http1Client, Origin, request_head
+from mlgate.server import server_config
 
 HEADERS = [(b"content-type", b"application/json")]
 
@@ -41,11 +43,11 @@ def proxy(upstream: str) -> Any:
 
 
 if __name__ == "__main__":
-    uvicorn.run(
+    config = server_config(
         proxy(sys.argv[2]),
         host="127.0.0.1",
         port=int(sys.argv[1]),
         log_level="warning",
-        access_log=False,
         lifespan="off",
     )
+    uvicorn.Server(config).run()

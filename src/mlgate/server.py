@@ -14,16 +14,19 @@ request; at 50,000 none ran in 18,000 requests, and cyclic garbage still gets co
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import socket
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mlgate.config import Settings
 from mlgate.serverlog import configure_server_logging
 
-__all__ = ["run_server"]
+__all__ = ["run_server", "server_config"]
 
 YOUNG_THRESHOLD = 50_000  # objects allocated (net) before the youngest generation is collected
 
@@ -31,15 +34,24 @@ YOUNG_THRESHOLD = 50_000  # objects allocated (net) before the youngest generati
 def run_server(app: ASGIApp, settings: Settings) -> None:
     """Serve ``app`` on ``settings.host:port`` until stopped."""
     configure_server_logging(settings)
-    config = uvicorn.Config(
+    config = server_config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,  # uvicorn's records go to the root handler, in the same format
         log_level=settings.log_level.lower(),
-        access_log=False,  # the gateway writes its own access lines (mlgate.access)
     )
     _FrozenAfterStartup(config).run()
+
+
+def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """uvicorn's settings for mlgate (``options`` are uvicorn.Config's); tests serve with it too."""
+    return uvicorn.Config(
+        app,
+        http=_CoalescingHttp,
+        access_log=False,  # the gateway writes its own access lines (mlgate.access)
+        **options,
+    )
 
 
 class _FrozenAfterStartup(uvicorn.Server):
@@ -48,3 +60,55 @@ class _FrozenAfterStartup(uvicorn.Server):
         gc.collect()
         gc.freeze()
         gc.set_threshold(YOUNG_THRESHOLD)
+
+
+class _CoalescedWrites:
+    """A connection's transport whose writes within one turn of the event loop leave as one.
+
+    Everything else goes to the real transport; ``close`` and ``abort`` settle what is
+    gathered first (sent, or dropped on abort), so no byte is reordered, lost or sent late.
+    """
+
+    __slots__ = ("_loop", "_pending", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self._flush)
+        else:
+            self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        pending = sum(map(len, self._pending)) if self._pending else 0
+        return int(self._transport.get_write_buffer_size()) + pending
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _CoalescingHttp(HttpToolsProtocol):
+    """uvicorn's httptools protocol, writing through :class:`_CoalescedWrites`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_CoalescedWrites(transport, self.loop))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from mlgate.app import create_app
 from mlgate.runtime import Runtime
+from mlgate.server import server_config
 
 
 @dataclass
@@ -31,7 +32,8 @@ def wait_until(condition: object, *, timeout: float = 10.0, what: str = "conditi
 
 
 def start_server(app: FastAPI) -> tuple[LiveServer, threading.Thread]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    # mlgate serve's own settings (its HTTP protocol included), on a free port.
+    config = server_config(app, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
