@@ -109,6 +109,7 @@ def test_the_server_answers_keep_alive_requests_whole_through_it(runtime: Any) -
             missing = client.post("/v1/routes/nope/predict", json={"inputs": [[1]]})
         assert [a.status_code for a in answers] == [200, 200, 200]
         assert all(a.json()["status"] == "ok" for a in answers)
+        assert all("server" not in a.headers for a in answers)  # the server software stays unsaid
         assert missing.status_code == 401
         assert missing.headers["content-type"].startswith("application/problem+json")
         assert int(missing.headers["content-length"]) == len(missing.content)

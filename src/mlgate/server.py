@@ -50,6 +50,7 @@ def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
         app,
         http=_CoalescingHttp,
         access_log=False,  # the gateway writes its own access lines (mlgate.access)
+        server_header=False,  # no "server: uvicorn": do not tell callers what to attack
         **options,
     )
 
