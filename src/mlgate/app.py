@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from mlgate import __version__
@@ -35,6 +37,7 @@ from mlgate.readiness.routes import router as readiness_router
 from mlgate.registry.routes import router as registry_router
 from mlgate.runtime import Runtime
 from mlgate.scanning.routes import router as scanning_router
+from mlgate.web.pages import create_web_app
 
 __all__ = ["create_app"]
 
@@ -118,6 +121,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(privacy_router)
         app.include_router(secrets_router)
         app.include_router(scanning_router)
+        app.mount("/ui", create_web_app(runtime))
+        app.add_route("/", _to_web_ui, include_in_schema=False)
 
     def limit_for(path: str) -> int:
         if path.startswith("/api/v1/models/") and path.endswith("/versions"):
@@ -129,6 +134,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     if gateway is not None:
         app.front_door = ClientEndpoints(gateway, default_body_limit=API_BODY_LIMIT)
     return app
+
+
+def _to_web_ui(request: Request) -> Response:
+    return RedirectResponse("/ui/", status_code=303)
 
 
 class MlgateApp(FastAPI):

@@ -26,6 +26,7 @@ __all__ = [
     "create",
     "get",
     "get_all",
+    "principal_of_key",
     "revoke",
     "rotate",
 ]
@@ -191,6 +192,19 @@ def authenticate(
     row = next((c for c in candidates if hmac.compare_digest(c.key_hash, presented_hash)), None)
     if row is None:
         raise Unauthorized("the API key is not known")
+    return _principal(session, row, now)
+
+
+def principal_of_key(session: Session, *, key_id: str, now: datetime | None = None) -> Principal:
+    """The principal of a key known by its id (a web UI session), checked as on every call:
+    a key revoked or expired since the session began is refused."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise Unauthorized("the API key is not known")
+    return _principal(session, row, now or utcnow())
+
+
+def _principal(session: Session, row: ApiKey, now: datetime) -> Principal:
     if row.revoked_at is not None:
         raise Unauthorized("the API key was revoked")
     if row.expires_at is not None and ensure_utc(row.expires_at) <= now:

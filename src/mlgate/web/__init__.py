@@ -1,0 +1,1 @@
+"""The web UI: read-only pages for people, signed in with an API key (``pages``, ``session``)."""

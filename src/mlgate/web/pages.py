@@ -1,0 +1,350 @@
+"""The web UI: read-only pages for people (models, reviews, routes, incidents, audit log).
+
+Mounted at ``/ui`` by the control plane. Sign-in takes an API key once and keeps a signed
+cookie naming the key (``session``); each page needs the scope its API route needs, checked
+against the key's row on every load. Pages are rendered server-side by Jinja2 with
+autoescaping (names, descriptions and comments come from users) and carry no scripts; the
+Content-Security-Policy forbids them anyway. Changes stay with the CLI and the API, where each
+one is a reviewed, audited call; these pages show state and who decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from mlgate import __version__
+from mlgate.approvals import deployments, readmodel
+from mlgate.approvals.schemas import RequestState
+from mlgate.audit import service as audit
+from mlgate.auth import service as auth
+from mlgate.auth.schemas import Principal, Scope
+from mlgate.cards import service as cards
+from mlgate.cards.revisions import RenderFormat
+from mlgate.clock import utcnow
+from mlgate.errors import MlgateError, NotFound, Unauthorized
+from mlgate.gateway import service as routes
+from mlgate.incidents import service as incidents
+from mlgate.monitoring.traffic import build_traffic_report, parse_window
+from mlgate.registry import service as registry
+from mlgate.runtime import Runtime
+from mlgate.web.session import COOKIE, SESSION_SECONDS, SessionSigner
+
+__all__ = ["create_web_app"]
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+# Cards and traffic reports are self-contained documents: inline styles and SVG, still no script.
+DOCUMENT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+)
+REVIEW_SCOPES = (Scope.APPROVALS_REQUEST, Scope.APPROVALS_REVIEW)
+AUDIT_PAGE = 50
+# What the navigation offers, and the scope each page needs.
+SECTIONS = (
+    ("Models", "/ui/models", Scope.REGISTRY_READ),
+    ("Reviews", "/ui/reviews", Scope.APPROVALS_REQUEST),
+    ("Routes", "/ui/routes", Scope.ROUTES_READ),
+    ("Incidents", "/ui/incidents", Scope.INCIDENTS_READ),
+    ("Audit log", "/ui/audit", Scope.AUDIT_READ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What a page handler returns: a template and its values, or a whole document."""
+
+    template: str = ""
+    values: dict[str, Any] | None = None
+    document: str | None = None
+
+
+Handler = Callable[[Request, Session, Principal], _Shown]
+
+
+def create_web_app(runtime: Runtime) -> Starlette:
+    signer = SessionSigner(runtime.secret)
+
+    def page(*scopes: str) -> Callable[[Handler], Callable[[Request], Response]]:
+        """A page for a signed-in principal holding any one of ``scopes`` (none: any key)."""
+
+        def wrap(handler: Handler) -> Callable[[Request], Response]:
+            def endpoint(request: Request) -> Response:
+                key_id = signer.key_id(request.cookies.get(COOKIE))
+                if key_id is None:
+                    return _to_sign_in(request)
+                principal: Principal | None = None
+                try:
+                    with runtime.db.unit_of_work() as session:
+                        principal = auth.principal_of_key(session, key_id=key_id)
+                        if scopes and not any(principal.has(s) for s in scopes):
+                            needed = " or ".join(f"'{s}'" for s in scopes)
+                            return _error(403, f"This page needs the {needed} scope.", principal)
+                        shown = handler(request, session, principal)
+                except Unauthorized:
+                    return _to_sign_in(request, forget=True)
+                except MlgateError as error:
+                    return _error(error.status, error.detail, principal)
+                if shown.document is not None:
+                    return _html(shown.document, csp=DOCUMENT_CSP)
+                values = {"principal": principal, "sections": _sections(principal)}
+                return _html(_render(shown.template, **values, **(shown.values or {})))
+
+            return endpoint
+
+        return wrap
+
+    def sign_in_form(request: Request) -> Response:
+        next_page = _safe_next(request.query_params.get("next"))
+        return _html(_render("login.html", next=next_page, problem=None))
+
+    async def sign_in(request: Request) -> Response:
+        if not _same_origin(request):
+            return _error(403, "Sign-in must come from this site's own form.", None)
+        form = await request.form()
+        key, target = form.get("key"), _safe_next(str(form.get("next") or ""))
+
+        def authenticate() -> Principal:
+            with runtime.db.unit_of_work() as session:
+                presented = key.strip() if isinstance(key, str) else None
+                return auth.authenticate(session, secret=runtime.secret, presented=presented)
+
+        try:
+            principal = await run_in_threadpool(authenticate)
+        except Unauthorized as error:  # the reason, never the key
+            return _html(_render("login.html", next=target, problem=error.detail), status=401)
+        assert principal.key_id is not None
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            signer.issue(principal.key_id),
+            max_age=SESSION_SECONDS,
+            path="/ui",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return response
+
+    def sign_out(request: Request) -> Response:
+        if not _same_origin(request):
+            return _error(403, "Sign-out must come from this site's own form.", None)
+        return _to_sign_in(request, forget=True, next_page=False)
+
+    @page()
+    def home(request: Request, session: Session, principal: Principal) -> _Shown:
+        counts: dict[str, int] = {}
+        if principal.has(Scope.REGISTRY_READ):
+            counts["models"] = registry.list_models(session, limit=1).total
+        if any(principal.has(s) for s in REVIEW_SCOPES):
+            pending = readmodel.list_requests(session, state=RequestState.PENDING, limit=500)
+            counts["pending reviews"] = len(pending)
+        if principal.has(Scope.ROUTES_READ):
+            counts["routes"] = len(routes.get_all(session))
+        if principal.has(Scope.INCIDENTS_READ):
+            counts["open incidents"] = len(incidents.get_all(session, open_only=True, limit=500))
+        if principal.has(Scope.AUDIT_READ):
+            counts["audit entries"] = audit.head(session)[0]
+        return _Shown("home.html", {"counts": counts})
+
+    @page(Scope.REGISTRY_READ)
+    def models(request: Request, session: Session, principal: Principal) -> _Shown:
+        query = request.query_params.get("q") or None
+        found = registry.list_models(session, query=query, limit=200)
+        return _Shown("models.html", {"page": found, "query": query or ""})
+
+    @page(Scope.REGISTRY_READ)
+    def model(request: Request, session: Session, principal: Principal) -> _Shown:
+        name = request.path_params["name"]
+        return _Shown(
+            "model.html",
+            {
+                "model": registry.get_model(session, name=name),
+                "aliases": deployments.list_aliases(session, model_name=name),
+                "versions": registry.list_versions(session, model_name=name, limit=200).items,
+                "carded": _carded(session, name),
+            },
+        )
+
+    @page(Scope.REGISTRY_READ)
+    def card(request: Request, session: Session, principal: Principal) -> _Shown:
+        name, version = request.path_params["name"], request.path_params["version"]
+        html = cards.render_card(
+            session, model_name=name, version=version, format=RenderFormat.HTML
+        )
+        return _Shown(document=html)
+
+    @page(*REVIEW_SCOPES)
+    def reviews(request: Request, session: Session, principal: Principal) -> _Shown:
+        state = request.query_params.get("state") or RequestState.PENDING.value
+        if state not in {s.value for s in RequestState}:
+            raise NotFound(f"no review state '{state}'")
+        found = readmodel.list_requests(session, state=RequestState(state), limit=200)
+        return _Shown(
+            "reviews.html", {"requests": found, "state": state, "states": list(RequestState)}
+        )
+
+    @page(*REVIEW_SCOPES)
+    def review(request: Request, session: Session, principal: Principal) -> _Shown:
+        found = readmodel.get(session, request_id=request.path_params["request_id"])
+        return _Shown("review.html", {"request": found})
+
+    @page(Scope.ROUTES_READ)
+    def route_list(request: Request, session: Session, principal: Principal) -> _Shown:
+        return _Shown("routes.html", {"routes": routes.get_all(session)})
+
+    @page(Scope.ROUTES_READ)
+    def traffic(request: Request, session: Session, principal: Principal) -> _Shown:
+        name = request.path_params["name"]
+        routes.get_route(session, name=name)  # 404 for an unknown route
+        since, until = parse_window(request.query_params.get("since"), None, now=utcnow())
+        report = build_traffic_report(session, route=name, since=since, until=until, buckets=60)
+        return _Shown(document=report.to_html())
+
+    @page(Scope.INCIDENTS_READ)
+    def incident_list(request: Request, session: Session, principal: Principal) -> _Shown:
+        return _Shown("incidents.html", {"incidents": incidents.get_all(session, limit=200)})
+
+    @page(Scope.AUDIT_READ)
+    def audit_log(request: Request, session: Session, principal: Principal) -> _Shown:
+        last = audit.head(session)[0]
+        entries = audit.get_all(session, after_seq=max(0, last - AUDIT_PAGE), limit=AUDIT_PAGE)
+        return _Shown("audit.html", {"entries": list(reversed(entries)), "total": last})
+
+    def stylesheet(request: Request) -> Response:
+        css = resources.files("mlgate.web").joinpath("static/style.css").read_text()
+        return Response(
+            css,
+            media_type="text/css",
+            headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/login", sign_in_form, methods=["GET"]),
+            Route("/login", sign_in, methods=["POST"]),
+            Route("/logout", sign_out, methods=["POST"]),
+            Route("/style.css", stylesheet),
+            Route("/models", models),
+            Route("/models/{name}", model),
+            Route("/models/{name}/{version:int}/card", card),
+            Route("/reviews", reviews),
+            Route("/reviews/{request_id}", review),
+            Route("/routes", route_list),
+            Route("/routes/{name}/traffic", traffic),
+            Route("/incidents", incident_list),
+            Route("/audit", audit_log),
+        ]
+    )
+
+
+def _carded(session: Session, name: str) -> set[int]:
+    """The versions of ``name`` that have a card."""
+    shown: set[int] = set()
+    for version in registry.list_versions(session, model_name=name, limit=200).items:
+        row = registry.get_version_row(session, model_name=name, version=version.version)
+        if cards.current_card(session, version_id=row.id) is not None:
+            shown.add(version.version)
+    return shown
+
+
+def _sections(principal: Principal) -> list[tuple[str, str]]:
+    def allowed(scope: str) -> bool:
+        if scope == Scope.APPROVALS_REQUEST:
+            return any(principal.has(s) for s in REVIEW_SCOPES)
+        return principal.has(scope)
+
+    return [(title, href) for title, href, scope in SECTIONS if allowed(scope)]
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after signing in: a page of this UI, never another site."""
+    if not value:
+        return "/ui/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/ui/") or "\\" in value:
+        return "/ui/"
+    return value
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from this site's pages: its Origin (else Referer) names this host.
+
+    Browsers send one of them on a form post; a client that sends neither is no browser, so
+    no other site can be acting through it.
+    """
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if claimed is None:
+        return True
+    return urlsplit(claimed).netloc == request.headers.get("host", "")
+
+
+def _to_sign_in(request: Request, *, forget: bool = False, next_page: bool = True) -> Response:
+    target = "/ui/login"
+    if next_page:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += "?next=" + quote(here, safe="")
+    response = RedirectResponse(target, status_code=303)
+    if forget:
+        response.delete_cookie(COOKIE, path="/ui")
+    return response
+
+
+def _error(status: int, detail: str, principal: Principal | None) -> Response:
+    sections = _sections(principal) if principal is not None else []
+    body = _render(
+        "error.html", status=status, detail=detail, principal=principal, sections=sections
+    )
+    return _html(body, status=status)
+
+
+def _html(body: str, *, status: int = 200, csp: str = PAGE_CSP) -> HTMLResponse:
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={
+            "Content-Security-Policy": csp,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+        },
+    )
+
+
+def _render(template: str, **values: Any) -> str:
+    return _environment().get_template(template).render(version=__version__, **values)
+
+
+def _upstream_host(url: str) -> str:
+    """An upstream's host and port: never its path, query or any user and password in it."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+@cache
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("mlgate.web", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["upstream_host"] = _upstream_host
+    return environment

@@ -1,0 +1,274 @@
+"""The web UI: sign-in with a key, a signed cookie, scoped read-only pages, escaped content."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlgate.approvals import policy
+from mlgate.approvals import service as approvals
+from mlgate.approvals.schemas import PolicyDocument, StagePolicy
+from mlgate.auth import service as auth
+from mlgate.auth.schemas import Principal
+from mlgate.cards import service as cards
+from mlgate.cards.schemas import ModelCard
+from mlgate.clock import utcnow
+from mlgate.errors import Unauthorized
+from mlgate.gateway import service as routes
+from mlgate.gateway.schemas import RouteCreate
+from mlgate.incidents.opening import open_incident
+from mlgate.incidents.schemas import IncidentCreate, Severity
+from mlgate.registry import service as registry
+from mlgate.registry.schemas import ModelCreate, VersionCreate
+from mlgate.runtime import Runtime
+from mlgate.web.session import COOKIE, SessionSigner
+from tests.conftest import KeyFactory
+
+ADMIN = Principal(name="alice", scopes=frozenset({"admin"}))
+REVIEWER = Principal(name="rita", scopes=frozenset({"approvals:review"}))
+HOSTILE = '<script>alert("x")</script>'
+PAGES = {  # page -> the scope it needs
+    "/ui/models": "registry:read",
+    "/ui/models/churn": "registry:read",
+    "/ui/models/churn/1/card": "registry:read",
+    "/ui/reviews": "approvals:request",
+    "/ui/routes": "routes:read",
+    "/ui/routes/churn-api/traffic": "routes:read",
+    "/ui/incidents": "incidents:read",
+    "/ui/audit": "audit:read",
+}
+
+
+@pytest.fixture
+def seeded(runtime: Runtime) -> str:
+    """churn (a hostile description): version 1 approved, carded and routed through an upstream
+    whose URL holds a password, version 2 under review; an incident. Returns the review's id."""
+    with runtime.db.unit_of_work() as session:
+        registry.create_model(
+            session, model_in=ModelCreate(name="churn", description=HOSTILE), actor=ADMIN
+        )
+        policy.set_policy(
+            session,
+            subject="churn",
+            actor=ADMIN,
+            document=PolicyDocument(stages=[StagePolicy(name="review")]),
+        )
+        for version in (1, 2):
+            registry.register_version(
+                session,
+                blobs=runtime.blobs,
+                model_name="churn",
+                actor=ADMIN,
+                version_in=VersionCreate(framework="http", git_commit="abc123def4567890"),
+                uploads=[
+                    registry.ArtifactUpload(name="m.bin", stream=io.BytesIO(b"w%d" % version))
+                ],
+                max_bytes=1 << 20,
+            )
+        first = approvals.request_review(session, model_name="churn", version=1, requester=ADMIN)
+        approvals.approve(session, request_id=first.id, reviewer=REVIEWER, comment="fine")
+        card = ModelCard.model_validate({"model_details": {"name": "churn " + HOSTILE}})
+        cards.set_card(session, model_name="churn", version=1, card=card, actor=ADMIN)
+        upstream = {"url": "http://user:s3cret-pass@models.internal:9000/x"}
+        route = {
+            "name": "churn-api",
+            "model": "churn",
+            "primary": {"model": "churn", "version": 1, "upstream": upstream},
+        }
+        routes.create_route(session, actor=ADMIN, route_in=RouteCreate.model_validate(route))
+        second = approvals.request_review(session, model_name="churn", version=2, requester=ADMIN)
+        open_incident(
+            session,
+            incident_in=IncidentCreate(title="Latency " + HOSTILE, severity=Severity.SEV2),
+            actor=ADMIN,
+        )
+    return second.id
+
+
+def sign_in(client: TestClient, key: str, next_page: str = "") -> None:
+    answer = client.post("/ui/login", data={"key": key, "next": next_page}, follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+
+
+def test_every_page_sends_a_visitor_without_a_session_to_sign_in(client: TestClient) -> None:
+    for page in ["/ui/", *PAGES]:
+        answer = client.get(page, follow_redirects=False)
+        assert answer.status_code == 303, page
+        assert answer.headers["location"].startswith("/ui/login?next=%2Fui%2F"), page
+    assert client.get("/", follow_redirects=False).headers["location"] == "/ui/"
+
+
+def test_sign_in_keeps_a_signed_cookie_that_names_the_key_not_the_key(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    key = make_key("registry:read", owner="bob")
+    answer = client.post(
+        "/ui/login", data={"key": key, "next": "/ui/models"}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/models"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    for flag in ("HttpOnly", "Path=/ui", "SameSite=strict", "Max-Age=28800"):
+        assert flag.lower() in cookie.lower(), flag
+    value = client.cookies[COOKIE]
+    assert key not in value
+    assert key.split("_")[1] not in value
+    page = client.get("/ui/")
+    assert page.status_code == 200
+    assert "bob" in page.text
+    assert "registry:read" in page.text
+
+
+def test_a_wrong_key_is_refused_with_the_reason_and_no_cookie(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    key = make_key("registry:read")
+    typo = key[:-1] + ("A" if key[-1] != "A" else "B")
+    answer = client.post("/ui/login", data={"key": typo}, follow_redirects=False)
+    assert answer.status_code == 401
+    assert "checksum" in answer.text
+    assert typo not in answer.text
+    assert "set-cookie" not in answer.headers
+
+
+def test_a_forged_or_expired_cookie_is_no_session(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
+) -> None:
+    sign_in(client, make_key("admin"))
+    genuine = client.cookies[COOKIE]
+    key_id, expires, signature = genuine.split(".")
+
+    def page_with(cookie: str) -> int:
+        client.cookies.clear()
+        client.cookies.set(COOKIE, cookie)
+        return client.get("/ui/models", follow_redirects=False).status_code
+
+    assert page_with(genuine) == 200
+    assert page_with(f"{key_id}.{int(expires) + 3600}.{signature}") == 303  # extended
+    assert page_with(SessionSigner(runtime.secret).issue(key_id, now=0)) == 303  # 1970's
+    assert page_with(SessionSigner(b"another server's secret").issue(key_id)) == 303
+    assert page_with(key_id) == 303
+
+
+def test_revoking_or_expiring_the_key_ends_its_session(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
+) -> None:
+    sign_in(client, make_key("registry:read"))
+    assert client.get("/ui/models").status_code == 200
+    key_id = client.cookies[COOKIE].split(".")[0]
+    with runtime.db.unit_of_work() as session:
+        auth.revoke(session, key_id=key_id, actor=ADMIN)
+    answer = client.get("/ui/models", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/ui/login")
+    assert f'{COOKIE}=""' in answer.headers["set-cookie"]  # forgotten
+
+    soon = utcnow() + timedelta(seconds=1)
+    client.cookies.clear()
+    sign_in(client, make_key("registry:read", expires_at=soon))
+    with runtime.db.unit_of_work() as session:
+        expired_at = soon + timedelta(seconds=1)
+        key_id = client.cookies[COOKIE].split(".")[0]
+        with pytest.raises(Unauthorized, match="expired"):
+            auth.principal_of_key(session, key_id=key_id, now=expired_at)
+
+
+def test_each_page_needs_its_scope(client: TestClient, make_key: KeyFactory, seeded: str) -> None:
+    sign_in(client, make_key("gateway:invoke"))
+    home = client.get("/ui/")
+    assert home.status_code == 200
+    assert "no page here" in home.text
+    for page, scope in PAGES.items():
+        answer = client.get(page)
+        assert answer.status_code == 403, page
+        assert scope in answer.text, page
+    client.cookies.clear()
+    for page, scope in PAGES.items():
+        client.cookies.clear()
+        sign_in(client, make_key(scope))
+        assert client.get(page).status_code == 200, page
+
+
+def test_pages_show_what_the_store_holds_escaped(
+    client: TestClient, make_key: KeyFactory, seeded: str
+) -> None:
+    sign_in(client, make_key("admin"))
+    pages = {page: client.get(page) for page in PAGES}
+    pages["review"] = client.get(f"/ui/reviews/{seeded}")
+    for page, answer in pages.items():
+        assert answer.status_code == 200, page
+        assert HOSTILE not in answer.text, page  # escaped wherever it appears
+    assert "&lt;script&gt;" in pages["/ui/models/churn"].text
+    assert "&lt;script&gt;" in pages["/ui/models/churn/1/card"].text
+    assert "&lt;script&gt;" in pages["/ui/incidents"].text
+    model = pages["/ui/models/churn"].text
+    for shown in ("in_review", "approved", "abc123def456", "/ui/models/churn/1/card"):
+        assert shown in model
+    assert "approved" in model
+    assert "churn@2" in pages["/ui/reviews"].text
+    review = pages["review"].text
+    for shown in ("alice", "Review", "pending"):
+        assert shown in review
+    decided = client.get("/ui/reviews?state=approved").text
+    assert "churn@1" in decided
+    assert "churn-api" in pages["/ui/routes"].text
+    assert "models.internal:9000" in pages["/ui/routes"].text
+    assert "s3cret-pass" not in pages["/ui/routes"].text  # an upstream's user and password
+    assert "model.created" in pages["/ui/audit"].text or "registry" in pages["/ui/audit"].text
+    assert client.get("/ui/models/nope").status_code == 404
+
+
+def test_pages_forbid_scripts_framing_caching_and_sniffing(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    sign_in(client, make_key("admin"))
+    for page in ("/ui/", "/ui/login", "/ui/models"):
+        headers = client.get(page).headers
+        assert "script-src" not in headers["content-security-policy"]
+        assert "default-src 'none'" in headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["cache-control"] == "no-store"
+    assert client.get("/ui/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_sign_in_from_another_site_or_to_another_site_is_refused(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    key = make_key("admin")
+    forged = client.post(
+        "/ui/login",
+        data={"key": key},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert "set-cookie" not in forged.headers
+    for target in ("https://evil.example/ui/", "//evil.example/ui/", "/api/v1/models", "/\\x"):
+        answer = client.post(
+            "/ui/login",
+            data={"key": key, "next": target},
+            headers={"Origin": "http://testserver"},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/ui/", target
+
+
+def test_sign_out_forgets_the_session(client: TestClient, make_key: KeyFactory) -> None:
+    sign_in(client, make_key("admin"))
+    answer = client.post("/ui/logout", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/ui/login"
+    assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_the_login_form_posts_the_key_and_where_to_go(client: TestClient) -> None:
+    form = client.get("/ui/login?next=%2Fui%2Faudit").text
+    assert re.search(r'<form method="post" action="/ui/login"', form)
+    assert 'name="key" type="password"' in form
+    assert 'value="/ui/audit"' in form
