@@ -33,3 +33,7 @@ def demo(ctx: typer.Context) -> None:
         f"-H \"Authorization: Bearer {key}\" -H 'content-type: application/json' "
         "-d '{\"inputs\": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'"
     )
+    console.print(
+        f"and see its review, card and route at {base}/ui/ (sign in with the admin key)",
+        markup=False,
+    )
