@@ -170,13 +170,15 @@ def create_web_app(runtime: Runtime) -> Starlette:
     @page(Scope.REGISTRY_READ)
     def model(request: Request, session: Session, principal: Principal) -> _Shown:
         name = request.path_params["name"]
+        found = registry.get_model(session, name=name)
+        versions = registry.list_versions(session, model_name=name, limit=200).items
         return _Shown(
             "model.html",
             {
-                "model": registry.get_model(session, name=name),
+                "model": found,
                 "aliases": deployments.list_aliases(session, model_name=name),
-                "versions": registry.list_versions(session, model_name=name, limit=200).items,
-                "carded": _carded(session, name),
+                "versions": versions,
+                "carded": _carded(session, name, [v.version for v in versions]),
             },
         )
 
@@ -253,13 +255,13 @@ def create_web_app(runtime: Runtime) -> Starlette:
     )
 
 
-def _carded(session: Session, name: str) -> set[int]:
-    """The versions of ``name`` that have a card."""
+def _carded(session: Session, name: str, versions: list[int]) -> set[int]:
+    """Which of these versions of ``name`` have a card."""
     shown: set[int] = set()
-    for version in registry.list_versions(session, model_name=name, limit=200).items:
-        row = registry.get_version_row(session, model_name=name, version=version.version)
+    for version in versions:
+        row = registry.get_version_row(session, model_name=name, version=version)
         if cards.current_card(session, version_id=row.id) is not None:
-            shown.add(version.version)
+            shown.add(version)
     return shown
 
 
