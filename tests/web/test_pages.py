@@ -35,6 +35,7 @@ PAGES = {  # page -> the scope it needs
     "/ui/models": "registry:read",
     "/ui/models/churn": "registry:read",
     "/ui/models/churn/1/card": "registry:read",
+    "/ui/models/churn/1/readiness": "readiness:read",
     "/ui/reviews": "approvals:request",
     "/ui/routes": "routes:read",
     "/ui/routes/churn-api/traffic": "routes:read",
@@ -206,6 +207,7 @@ def test_pages_show_what_the_store_holds_escaped(
     assert "&lt;script&gt;" in pages["/ui/models/churn"].text
     assert "&lt;script&gt;" in pages["/ui/models/churn/1/card"].text
     assert "&lt;script&gt;" in pages["/ui/incidents"].text
+    assert "ML Test Score" in pages["/ui/models/churn/1/readiness"].text
     model = pages["/ui/models/churn"].text
     for shown in ("in_review", "approved", "abc123def456", "/ui/models/churn/1/card"):
         assert shown in model
@@ -221,6 +223,18 @@ def test_pages_show_what_the_store_holds_escaped(
     assert "s3cret-pass" not in pages["/ui/routes"].text  # an upstream's user and password
     assert "model.created" in pages["/ui/audit"].text or "registry" in pages["/ui/audit"].text
     assert client.get("/ui/models/nope").status_code == 404
+
+
+def test_a_reviewer_sees_what_waits_for_their_decision(
+    client: TestClient, make_key: KeyFactory, seeded: str
+) -> None:
+    sign_in(client, make_key("approvals:review", owner="rita"))
+    page = client.get("/ui/reviews").text
+    assert "Waiting for your decision" in page
+    assert f"/ui/reviews/{seeded}" in page
+    client.cookies.clear()
+    sign_in(client, make_key("approvals:request", owner="alice"))  # the requester: not theirs
+    assert "Waiting for your decision" not in client.get("/ui/reviews").text
 
 
 def test_pages_forbid_scripts_framing_caching_and_sniffing(

@@ -1,4 +1,4 @@
-"""The web UI: read-only pages for people (models, reviews, routes, incidents, audit log).
+"""The web UI: read-only pages for people (models, readiness, reviews, routes, incidents, audit).
 
 Mounted at ``/ui`` by the control plane. Sign-in takes an API key once and keeps a signed
 cookie naming the key (``session``); each page needs the scope its API route needs, checked
@@ -38,6 +38,7 @@ from mlgate.errors import MlgateError, NotFound, Unauthorized
 from mlgate.gateway import service as routes
 from mlgate.incidents import service as incidents
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
+from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
 from mlgate.web.session import COOKIE, SESSION_SECONDS, SessionSigner
@@ -179,6 +180,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
                 "aliases": deployments.list_aliases(session, model_name=name),
                 "versions": versions,
                 "carded": _carded(session, name, [v.version for v in versions]),
+                "readiness": principal.has(Scope.READINESS_READ),
             },
         )
 
@@ -190,14 +192,24 @@ def create_web_app(runtime: Runtime) -> Starlette:
         )
         return _Shown(document=html)
 
+    @page(Scope.READINESS_READ)
+    def readiness(request: Request, session: Session, principal: Principal) -> _Shown:
+        name, version = request.path_params["name"], request.path_params["version"]
+        report = assess_readiness(
+            session, model=name, version=version, actor=principal, record=False
+        )
+        return _Shown(document=report.to_html())
+
     @page(*REVIEW_SCOPES)
     def reviews(request: Request, session: Session, principal: Principal) -> _Shown:
         state = request.query_params.get("state") or RequestState.PENDING.value
         if state not in {s.value for s in RequestState}:
             raise NotFound(f"no review state '{state}'")
         found = readmodel.list_requests(session, state=RequestState(state), limit=200)
+        mine = readmodel.queue(session, reviewer=principal)
         return _Shown(
-            "reviews.html", {"requests": found, "state": state, "states": list(RequestState)}
+            "reviews.html",
+            {"requests": found, "state": state, "states": list(RequestState), "mine": mine},
         )
 
     @page(*REVIEW_SCOPES)
@@ -245,6 +257,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
             Route("/models", models),
             Route("/models/{name}", model),
             Route("/models/{name}/{version:int}/card", card),
+            Route("/models/{name}/{version:int}/readiness", readiness),
             Route("/reviews", reviews),
             Route("/reviews/{request_id}", review),
             Route("/routes", route_list),
