@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from mlgate.approvals import policy
 from mlgate.approvals import service as approvals
@@ -40,6 +41,8 @@ PAGES = {  # page -> the scope it needs
     "/ui/routes": "routes:read",
     "/ui/routes/churn-api/traffic": "routes:read",
     "/ui/incidents": "incidents:read",
+    "/ui/incidents/1": "incidents:read",
+    "/ui/incidents/1/postmortem": "incidents:read",
     "/ui/audit": "audit:read",
 }
 
@@ -223,6 +226,35 @@ def test_pages_show_what_the_store_holds_escaped(
     assert "s3cret-pass" not in pages["/ui/routes"].text  # an upstream's user and password
     assert "model.created" in pages["/ui/audit"].text or "registry" in pages["/ui/audit"].text
     assert client.get("/ui/models/nope").status_code == 404
+
+
+def test_an_incident_shows_its_timeline_and_postmortem_draft(
+    client: TestClient, make_key: KeyFactory, seeded: str
+) -> None:
+    sign_in(client, make_key("incidents:read"))
+    listed = client.get("/ui/incidents").text
+    assert 'href="/ui/incidents/1"' in listed
+    page = client.get("/ui/incidents/1").text
+    assert "SEV2" in page
+    assert "alice" in page  # who opened it, on the timeline
+    assert "/ui/incidents/1/postmortem" in page
+    draft = client.get("/ui/incidents/1/postmortem")
+    assert draft.status_code == 200
+    assert "&lt;script&gt;" in draft.text
+    assert client.get("/ui/incidents/99").status_code == 404
+
+
+def test_the_audit_page_checks_the_chain_on_request_and_names_a_break(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime, seeded: str
+) -> None:
+    sign_in(client, make_key("audit:read"))
+    assert "The chain holds" not in client.get("/ui/audit").text  # not walked unless asked
+    held = client.get("/ui/audit?verify=1").text
+    assert "The chain holds" in held
+    with runtime.db.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2"))
+    broken = client.get("/ui/audit?verify=1").text
+    assert "The chain is broken at entry #2" in broken
 
 
 def test_a_reviewer_sees_what_waits_for_their_decision(

@@ -36,6 +36,7 @@ from mlgate.cards.revisions import RenderFormat
 from mlgate.clock import utcnow
 from mlgate.errors import MlgateError, NotFound, Unauthorized
 from mlgate.gateway import service as routes
+from mlgate.incidents import postmortem
 from mlgate.incidents import service as incidents
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
 from mlgate.readiness.service import assess as assess_readiness
@@ -233,11 +234,34 @@ def create_web_app(runtime: Runtime) -> Starlette:
     def incident_list(request: Request, session: Session, principal: Principal) -> _Shown:
         return _Shown("incidents.html", {"incidents": incidents.get_all(session, limit=200)})
 
+    @page(Scope.INCIDENTS_READ)
+    def incident(request: Request, session: Session, principal: Principal) -> _Shown:
+        found = incidents.get(
+            session,
+            ref=str(request.path_params["number"]),
+            threshold_minutes=runtime.settings.incident_postmortem_minutes,
+        )
+        return _Shown("incident.html", {"incident": found})
+
+    @page(Scope.INCIDENTS_READ)
+    def incident_postmortem(request: Request, session: Session, principal: Principal) -> _Shown:
+        draft = postmortem.get_postmortem(
+            session,
+            ref=str(request.path_params["number"]),
+            threshold_minutes=runtime.settings.incident_postmortem_minutes,
+        )
+        return _Shown(document=postmortem.render_html(draft))
+
     @page(Scope.AUDIT_READ)
     def audit_log(request: Request, session: Session, principal: Principal) -> _Shown:
         last = audit.head(session)[0]
         entries = audit.get_all(session, after_seq=max(0, last - AUDIT_PAGE), limit=AUDIT_PAGE)
-        return _Shown("audit.html", {"entries": list(reversed(entries)), "total": last})
+        # The whole chain is walked only when asked: it reads every entry.
+        checked = audit.verify(session) if request.query_params.get("verify") else None
+        return _Shown(
+            "audit.html",
+            {"entries": list(reversed(entries)), "total": last, "checked": checked},
+        )
 
     def stylesheet(request: Request) -> Response:
         css = resources.files("mlgate.web").joinpath("static/style.css").read_text()
@@ -263,6 +287,8 @@ def create_web_app(runtime: Runtime) -> Starlette:
             Route("/routes", route_list),
             Route("/routes/{name}/traffic", traffic),
             Route("/incidents", incident_list),
+            Route("/incidents/{number:int}", incident),
+            Route("/incidents/{number:int}/postmortem", incident_postmortem),
             Route("/audit", audit_log),
         ]
     )
