@@ -234,22 +234,21 @@ def create_web_app(runtime: Runtime) -> Starlette:
     def incident_list(request: Request, session: Session, principal: Principal) -> _Shown:
         return _Shown("incidents.html", {"incidents": incidents.get_all(session, limit=200)})
 
+    def incident_of(request: Request) -> dict[str, Any]:
+        """Which incident a page shows, and when it needs a postmortem (the server's rule)."""
+        return {
+            "ref": str(request.path_params["number"]),
+            "threshold_minutes": runtime.settings.incident_postmortem_minutes,
+        }
+
     @page(Scope.INCIDENTS_READ)
     def incident(request: Request, session: Session, principal: Principal) -> _Shown:
-        found = incidents.get(
-            session,
-            ref=str(request.path_params["number"]),
-            threshold_minutes=runtime.settings.incident_postmortem_minutes,
-        )
+        found = incidents.get(session, **incident_of(request))
         return _Shown("incident.html", {"incident": found})
 
     @page(Scope.INCIDENTS_READ)
     def incident_postmortem(request: Request, session: Session, principal: Principal) -> _Shown:
-        draft = postmortem.get_postmortem(
-            session,
-            ref=str(request.path_params["number"]),
-            threshold_minutes=runtime.settings.incident_postmortem_minutes,
-        )
+        draft = postmortem.get_postmortem(session, **incident_of(request))
         return _Shown(document=postmortem.render_html(draft))
 
     @page(Scope.AUDIT_READ)
