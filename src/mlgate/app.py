@@ -29,6 +29,7 @@ from mlgate.gateway.routes import control as routes_router
 from mlgate.health import router as health_router
 from mlgate.incidents.routes import router as incidents_router
 from mlgate.jobs import Scheduler
+from mlgate.monitoring.routes import router as drift_router
 from mlgate.privacy import jobs as privacy_jobs
 from mlgate.privacy import serving as privacy_serving
 from mlgate.privacy.routes import privacy_router, secrets_router
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(privacy_router)
         app.include_router(secrets_router)
         app.include_router(scanning_router)
+        app.include_router(drift_router)
         app.mount("/ui", create_web_app(runtime))
         app.add_route("/", _to_web_ui, include_in_schema=False)
 

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
         description="A route answering degraded or 503 above this share of a minute's requests"
         " opens an automatic incident.",
     )
+    drift_flush_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often a gateway writes the drift counts it gathered (one row per route"
+        " and version).",
+    )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
     )

@@ -40,6 +40,7 @@ PAGES = {  # page -> the scope it needs
     "/ui/reviews": "approvals:request",
     "/ui/routes": "routes:read",
     "/ui/routes/churn-api/traffic": "routes:read",
+    "/ui/routes/churn-api/drift": "routes:read",
     "/ui/incidents": "incidents:read",
     "/ui/incidents/1": "incidents:read",
     "/ui/incidents/1/postmortem": "incidents:read",

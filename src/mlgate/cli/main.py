@@ -17,6 +17,7 @@ from mlgate.cli import audit, deploy, keys, registry, review, server, webhooks
 from mlgate.cli import backup as backup_cli
 from mlgate.cli import cards as cards_cli
 from mlgate.cli import demo as demo_cli
+from mlgate.cli import drift as drift_cli
 from mlgate.cli import incidents as incidents_cli
 from mlgate.cli import pii as pii_cli
 from mlgate.cli import privacy as privacy_cli
@@ -90,6 +91,7 @@ app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(pii_cli.app, name="pii")
 app.add_typer(scan_cli.app, name="scan")
+app.add_typer(drift_cli.app, name="drift")
 app.command("sign")(scan_cli.sign)
 app.command("verify")(scan_cli.verify)
 app.command("audit-model")(scan_cli.audit_model)

@@ -39,6 +39,7 @@ from mlgate.gateway.table import CompiledRoute, CompiledTarget, KeyGrant, RouteT
 from mlgate.gateway.targets import TargetPool
 from mlgate.gateway.watch import IncidentWatch
 from mlgate.ids import new_id
+from mlgate.monitoring.collector import DriftCollector
 from mlgate.monitoring.metrics import GatewayMetrics
 from mlgate.privacy.subjects import subject_pseudonym
 from mlgate.runtime import Runtime
@@ -95,6 +96,7 @@ class Gateway:
         self.runtime = runtime
         self.resolve_secret = resolve_secret
         self.refresh_seconds = refresh_seconds
+        self.drift_flush_seconds = runtime.settings.drift_flush_seconds
         self.table = RouteTable.empty()
         self.metrics = GatewayMetrics()
         redis_url = runtime.settings.redis_url
@@ -117,6 +119,8 @@ class Gateway:
         self._stale_waiters = 0
         self._next_check: asyncio.Future[None] | None = None
         self._used_keys: set[str] = set()
+        self.drift = DriftCollector(runtime.db, on_drop=self.metrics.drift_dropped.inc)
+        self._last_drift_flush = time.monotonic()
         self.log = RequestLogWriter(
             runtime.db,
             on_drop=self.metrics.logs_dropped.inc,
@@ -150,6 +154,7 @@ class Gateway:
             await self._refresher
             with contextlib.suppress(Exception):  # best effort on the way out
                 await self.report_key_use()
+        await self.drift.flush()
         await self.log.stop()
         if self._pool is not None:
             self._pool.retire(keep=set())
@@ -177,6 +182,9 @@ class Gateway:
                 await self.report_key_use()
             except Exception:  # kept for the next tick
                 logger.exception("key use could not be recorded")
+            if time.monotonic() - self._last_drift_flush >= self.drift_flush_seconds:
+                self._last_drift_flush = time.monotonic()
+                await self.drift.flush()
 
     async def report_key_use(self) -> None:
         """Write the keys used since the last report to their ``last_used_at`` (one UPDATE).
@@ -379,6 +387,8 @@ class Gateway:
             self.metrics.fallbacks.labels(route.name).inc()
         if route.degradation.mode == "cached":
             state.cache.remember(inputs, outcome.value.outputs, served)
+        if served.drift is not None:
+            self.drift.observe(route.name, served.model, served.version, served.drift, inputs)
         self.finish(
             route,
             served,

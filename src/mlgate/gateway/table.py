@@ -29,6 +29,7 @@ from mlgate.gateway import service
 from mlgate.gateway.schemas import Degradation, GatewayLimits, Resilience, RouteRead, TargetSpec
 from mlgate.gateway.schemas import Upstream as UpstreamSpec
 from mlgate.gateway.validation import InputValidator, compile_validator
+from mlgate.monitoring.drift import Binner, DriftWatch
 from mlgate.registry.models import ModelVersion
 
 __all__ = ["CompiledRoute", "CompiledTarget", "KeyGrant", "RouteTable", "compile_route_table"]
@@ -51,6 +52,8 @@ class CompiledTarget:
     require_signature: bool = False
     signature: Any = field(default=None, compare=False, repr=False)  # scanning SignedManifest
     artifacts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Set when the version has a drift reference: the gateway counts its inputs in its bins.
+    drift: DriftWatch | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +155,15 @@ def _compile_target(
         require_signature=require_signature,
         signature=signature,
         artifacts={a.name: a.sha256 for a in version.artifacts} if require_signature else {},
+        drift=_drift_watch(session, version),
     )
+
+
+def _drift_watch(session: Session, version: ModelVersion) -> DriftWatch | None:
+    from mlgate.monitoring.service import references_by_version
+
+    found = references_by_version(session, [version.id]).get(version.id)
+    return DriftWatch(found[0], Binner(found[1])) if found else None
 
 
 # The file an in-process target loads, by the version's framework: its own format first.

@@ -65,6 +65,11 @@ class GatewayMetrics:
         self.logs_dropped = Counter(
             "mlgate_request_logs_dropped", "Request-log records dropped (queue full).", registry=r
         )
+        self.drift_dropped = Counter(
+            "mlgate_drift_observations_dropped",
+            "Inputs not counted for drift (the queue between two flushes was full).",
+            registry=r,
+        )
         self.logs_written = Counter(
             "mlgate_request_logs_written", "Request-log records written.", registry=r
         )

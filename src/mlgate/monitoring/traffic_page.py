@@ -1,7 +1,8 @@
 """The traffic report as a page: chart geometry computed here, drawn by the template as SVG.
 
 The page is self-contained (inline CSS and SVG, no scripts, nothing fetched) and escapes every
-value it shows: route and target names come from users.
+value it shows: route and target names come from users. The chart types and the template
+environment are shared with the drift page.
 """
 
 from __future__ import annotations
@@ -17,14 +18,24 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 if TYPE_CHECKING:
     from mlgate.monitoring.traffic import TrafficReport
 
-__all__ = ["BINS_PER_DECADE", "format_ms", "format_share", "render"]
+__all__ = [
+    "BINS_PER_DECADE",
+    "Chart",
+    "Label",
+    "Rect",
+    "Series",
+    "environment",
+    "format_ms",
+    "format_share",
+    "render",
+]
 
 BINS_PER_DECADE = 5  # the latency histogram's bins per power of ten
 
 
 def render(report: TrafficReport) -> str:
     return (
-        _environment()
+        environment()
         .get_template("traffic.html.j2")
         .render(
             report=report,
@@ -41,7 +52,7 @@ _PLOT_WIDTH, _PLOT_HEIGHT = _RIGHT - _LEFT, _BOTTOM - _TOP
 
 
 @dataclass(frozen=True, slots=True)
-class _Rect:
+class Rect:
     x: float
     y: float
     width: float
@@ -51,7 +62,7 @@ class _Rect:
 
 
 @dataclass(frozen=True, slots=True)
-class _Label:
+class Label:
     x: float
     y: float
     text: str
@@ -59,7 +70,7 @@ class _Label:
 
 
 @dataclass(frozen=True, slots=True)
-class _Series:
+class Series:
     """A line broken where buckets are empty; a point without neighbours is drawn as a dot."""
 
     kind: str
@@ -68,11 +79,11 @@ class _Series:
 
 
 @dataclass(frozen=True, slots=True)
-class _Chart:
+class Chart:
     title: str
-    rects: tuple[_Rect, ...] = ()
-    series: tuple[_Series, ...] = ()
-    labels: tuple[_Label, ...] = ()
+    rects: tuple[Rect, ...] = ()
+    series: tuple[Series, ...] = ()
+    labels: tuple[Label, ...] = ()
     width: float = _WIDTH
     height: float = _HEIGHT
     left: float = _LEFT
@@ -87,22 +98,22 @@ def _clock(at: datetime, span: timedelta) -> str:
     return at.strftime("%H:%M:%S" if span <= timedelta(minutes=10) else "%H:%M")
 
 
-def _time_axis(report: TrafficReport, top: str) -> tuple[_Label, ...]:
+def _time_axis(report: TrafficReport, top: str) -> tuple[Label, ...]:
     span = report.until - report.since
     return (
-        _Label(_LEFT - 6, _TOP + 4, top, "end"),
-        _Label(_LEFT - 6, _BOTTOM, "0", "end"),
-        _Label(_LEFT, _BOTTOM + 16, _clock(report.since, span), "start"),
-        _Label(_RIGHT, _BOTTOM + 16, f"{_clock(report.until, span)} UTC", "end"),
+        Label(_LEFT - 6, _TOP + 4, top, "end"),
+        Label(_LEFT - 6, _BOTTOM, "0", "end"),
+        Label(_LEFT, _BOTTOM + 16, _clock(report.since, span), "start"),
+        Label(_RIGHT, _BOTTOM + 16, f"{_clock(report.until, span)} UTC", "end"),
     )
 
 
-def _nothing(title: str) -> _Chart:
-    middle = _Label(_LEFT + _PLOT_WIDTH / 2, _TOP + _PLOT_HEIGHT / 2, "no requests")
-    return _Chart(title, labels=(middle,))
+def _nothing(title: str) -> Chart:
+    middle = Label(_LEFT + _PLOT_WIDTH / 2, _TOP + _PLOT_HEIGHT / 2, "no requests")
+    return Chart(title, labels=(middle,))
 
 
-def _requests_chart(report: TrafficReport) -> _Chart:
+def _requests_chart(report: TrafficReport) -> Chart:
     top = max([bucket.requests for bucket in report.timeline] + [1])
     step = _PLOT_WIDTH / len(report.timeline)
     span = report.until - report.since
@@ -116,7 +127,7 @@ def _requests_chart(report: TrafficReport) -> _Chart:
                 base -= height
                 when = _clock(bucket.start, span)
                 rects.append(
-                    _Rect(
+                    Rect(
                         _LEFT + index * step,
                         base,
                         max(step * 0.85, 0.5),
@@ -125,10 +136,10 @@ def _requests_chart(report: TrafficReport) -> _Chart:
                         f"{when}: {count} {kind}",
                     )
                 )
-    return _Chart("Requests per bucket", rects=tuple(rects), labels=_time_axis(report, str(top)))
+    return Chart("Requests per bucket", rects=tuple(rects), labels=_time_axis(report, str(top)))
 
 
-def _series(kind: str, values: Sequence[float | None], top: float) -> _Series:
+def _series(kind: str, values: Sequence[float | None], top: float) -> Series:
     step = _PLOT_WIDTH / len(values)
     runs: list[list[tuple[float, float]]] = [[]]
     for index, value in enumerate(values):
@@ -137,7 +148,7 @@ def _series(kind: str, values: Sequence[float | None], top: float) -> _Series:
             continue
         point = (_LEFT + (index + 0.5) * step, _BOTTOM - _PLOT_HEIGHT * value / top)
         runs[-1].append(point)
-    return _Series(
+    return Series(
         kind,
         segments=tuple(
             " ".join(f"{x:.1f},{y:.1f}" for x, y in run) for run in runs if len(run) > 1
@@ -146,7 +157,7 @@ def _series(kind: str, values: Sequence[float | None], top: float) -> _Series:
     )
 
 
-def _latency_chart(report: TrafficReport) -> _Chart:
+def _latency_chart(report: TrafficReport) -> Chart:
     title = "p50 and p99 latency per bucket (ms)"
     if not report.requests:
         return _nothing(title)
@@ -154,10 +165,10 @@ def _latency_chart(report: TrafficReport) -> _Chart:
     p99 = [bucket.p99 for bucket in report.timeline]
     top = max([v for v in p50 + p99 if v is not None] + [0.001])
     series = (_series("p50", p50, top), _series("p99", p99, top))
-    return _Chart(title, series=series, labels=_time_axis(report, format_ms(top)))
+    return Chart(title, series=series, labels=_time_axis(report, format_ms(top)))
 
 
-def _histogram_chart(report: TrafficReport) -> _Chart:
+def _histogram_chart(report: TrafficReport) -> Chart:
     title = "Latency histogram (ms, log scale)"
     bins = report.histogram
     if not bins:
@@ -165,7 +176,7 @@ def _histogram_chart(report: TrafficReport) -> _Chart:
     top = max(max(b.requests for b in bins), 1)
     step = _PLOT_WIDTH / len(bins)
     rects = tuple(
-        _Rect(
+        Rect(
             _LEFT + index * step,
             _BOTTOM - _PLOT_HEIGHT * b.requests / top,
             step * 0.9,
@@ -177,13 +188,13 @@ def _histogram_chart(report: TrafficReport) -> _Chart:
         if b.requests
     )
     decades = [  # the edges are powers of ten every BINS_PER_DECADE bins
-        _Label(_LEFT + index * step, _BOTTOM + 16, f"{b.lower:g}")
+        Label(_LEFT + index * step, _BOTTOM + 16, f"{b.lower:g}")
         for index, b in enumerate(bins)
         if index % BINS_PER_DECADE == 0
     ]
-    decades.append(_Label(_RIGHT, _BOTTOM + 16, f"{bins[-1].upper:g} ms", "end"))
-    axis = (_Label(_LEFT - 6, _TOP + 4, str(top), "end"), _Label(_LEFT - 6, _BOTTOM, "0", "end"))
-    return _Chart(title, rects=rects, labels=axis + tuple(decades))
+    decades.append(Label(_RIGHT, _BOTTOM + 16, f"{bins[-1].upper:g} ms", "end"))
+    axis = (Label(_LEFT - 6, _TOP + 4, str(top), "end"), Label(_LEFT - 6, _BOTTOM, "0", "end"))
+    return Chart(title, rects=rects, labels=axis + tuple(decades))
 
 
 def format_ms(value: float | None) -> str:
@@ -198,7 +209,8 @@ def format_share(value: float) -> str:
 
 
 @cache
-def _environment() -> Environment:
+def environment() -> Environment:
+    """The monitoring templates' environment: autoescaped, strict about undefined names."""
     environment = Environment(
         loader=PackageLoader("mlgate.monitoring", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default=True),

@@ -243,6 +243,8 @@ register_fact_provider(_privacy, name="privacy")
 register_fact_provider(_backups, name="backups")
 register_fact_provider(_runbooks, name="runbooks")
 _optional("mlgate.scanning.evidence")  # registers "scanning": scan_clean, artifact_signed, …
+_optional("mlgate.monitoring.evidence")  # registers "monitoring": drift_monitor, metrics_exported
 
 # Not gathered yet, so unknown until a provider registers: scanning (scan_clean,
-# artifact_signed, dependency_audit_clean), the last backup's age, and monitoring.
+# artifact_signed, dependency_audit_clean), the last backup's age, and monitoring's alert rules
+# and retraining trigger.

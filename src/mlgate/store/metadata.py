@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "mlgate.incidents.models",
     "mlgate.privacy.models",
     "mlgate.scanning.models",
+    "mlgate.monitoring.models",
 )
 
 

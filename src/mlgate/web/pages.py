@@ -38,6 +38,8 @@ from mlgate.errors import MlgateError, NotFound, Unauthorized
 from mlgate.gateway import service as routes
 from mlgate.incidents import postmortem
 from mlgate.incidents import service as incidents
+from mlgate.monitoring import drift_page
+from mlgate.monitoring.service import build_drift_report
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
 from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
@@ -50,7 +52,8 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-# Cards and traffic reports are self-contained documents: inline styles and SVG, still no script.
+# Cards, traffic and drift reports are self-contained documents: inline styles and SVG, no
+# script.
 DOCUMENT_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 )
@@ -230,6 +233,13 @@ def create_web_app(runtime: Runtime) -> Starlette:
         report = build_traffic_report(session, route=name, since=since, until=until, buckets=60)
         return _Shown(document=report.to_html())
 
+    @page(Scope.ROUTES_READ)
+    def drift(request: Request, session: Session, principal: Principal) -> _Shown:
+        name = request.path_params["name"]
+        since, until = parse_window(request.query_params.get("since", "24h"), None, now=utcnow())
+        report = build_drift_report(session, route=name, since=since, until=until)
+        return _Shown(document=drift_page.render(report))
+
     @page(Scope.INCIDENTS_READ)
     def incident_list(request: Request, session: Session, principal: Principal) -> _Shown:
         return _Shown("incidents.html", {"incidents": incidents.get_all(session, limit=200)})
@@ -285,6 +295,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
             Route("/reviews/{request_id}", review),
             Route("/routes", route_list),
             Route("/routes/{name}/traffic", traffic),
+            Route("/routes/{name}/drift", drift),
             Route("/incidents", incident_list),
             Route("/incidents/{number:int}", incident),
             Route("/incidents/{number:int}/postmortem", incident_postmortem),

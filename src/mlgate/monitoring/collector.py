@@ -1,0 +1,90 @@
+"""The gateway's drift counts: inputs queued on the hot path, binned and written off it.
+
+``observe`` only appends to a list (a full list drops the observation and counts it), so drift
+never slows or fails a request. ``flush`` swaps the list and, on a worker thread, counts every
+queued input into its reference's bins and writes one ``drift_counts`` row per route, version
+and reference: counts only, never an input value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from mlgate.clock import utcnow
+from mlgate.ids import new_id
+from mlgate.monitoring.drift import DriftWatch
+from mlgate.monitoring.models import DriftCount
+from mlgate.store.database import Database
+
+__all__ = ["DriftCollector"]
+
+logger = logging.getLogger(__name__)
+
+# (route, model, version, watch, inputs)
+_Observation = tuple[str, str, int, DriftWatch, Any]
+
+
+class DriftCollector:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        capacity: int = 20_000,
+        on_drop: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._capacity = capacity
+        self._on_drop = on_drop
+        self._pending: list[_Observation] = []
+        self._flushing = asyncio.Lock()
+        self.dropped = 0
+
+    def observe(self, route: str, model: str, version: int, watch: DriftWatch, inputs: Any) -> None:
+        if len(self._pending) >= self._capacity:
+            self.dropped += 1
+            if self._on_drop is not None:
+                self._on_drop()
+            return
+        self._pending.append((route, model, version, watch, inputs))
+
+    async def flush(self) -> None:
+        """Write what was observed so far (a failed write is logged; requests never see it)."""
+        async with self._flushing:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            try:
+                await asyncio.to_thread(self._write, pending)
+            except Exception:
+                logger.exception("drift counts lost", extra={"observations": len(pending)})
+
+    def _write(self, pending: list[_Observation]) -> None:
+        groups: dict[tuple[str, str, int, str], tuple[list[list[int]], list[int]]] = {}
+        for route, model, version, watch, inputs in pending:
+            key = (route, model, version, watch.reference_id)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = (watch.binner.empty(), [0, 0])
+            counts, tally = group
+            tally[0] += 1
+            if not watch.binner.count(counts, inputs):
+                tally[1] += 1
+        now = utcnow()
+        with self._db.unit_of_work() as session:
+            session.add_all(
+                DriftCount(
+                    id=new_id(),
+                    at=now,
+                    route=route,
+                    model=model,
+                    version=version,
+                    reference_id=reference_id,
+                    requests=tally[0],
+                    unreadable=tally[1],
+                    counts=counts,
+                )
+                for (route, model, version, reference_id), (counts, tally) in groups.items()
+            )

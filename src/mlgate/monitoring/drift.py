@@ -1,0 +1,228 @@
+"""Data drift: a version's reference profile, the gateway's binned counts, and their comparison.
+
+A *profile* is built once from reference rows (the data the version was validated on). Each
+numeric feature gets the reference's quantiles as cut points (``bins`` bins of about equal
+reference share), each categorical feature its most common values plus "other". What the
+gateway serves is counted in the same bins, plus one bin for a missing or unreadable value, so
+production keeps only counts: no input value is stored.
+
+Comparison is per feature, on bin shares: the population stability index (PSI, the drift
+decision: ``>= threshold``, 0.2 by default, the usual "significant shift" line), the
+Jensen-Shannon distance (base 2, 0 to 1) and a chi-square test's p-value for those who want a
+test. PSI is the decision rather than the test because with thousands of requests a test
+flags shifts too small to matter. The dataset drifts when at least ``drift_share`` of its
+features drift (0.5, as Evidently's default).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlgate.errors import Invalid
+from mlgate.monitoring.schemas import DriftFeatureProfile, FeatureDrift
+
+__all__ = [
+    "DEFAULT_BINS",
+    "MAX_CATEGORIES",
+    "MAX_FEATURES",
+    "Binner",
+    "DriftWatch",
+    "build_profile",
+    "compare",
+]
+
+DEFAULT_BINS = 10
+MAX_FEATURES = 200
+MAX_CATEGORIES = 20
+_EPSILON = 1e-4  # floor of a bin's share in PSI, so an empty bin does not make it infinite
+
+
+def build_profile(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, bins: int = DEFAULT_BINS
+) -> list[DriftFeatureProfile]:
+    """The reference profile of ``rows`` (one value per column each)."""
+    if not columns:
+        raise Invalid.field("columns", "name at least one feature")
+    if len(columns) > MAX_FEATURES:
+        raise Invalid.field("columns", f"at most {MAX_FEATURES} features are profiled")
+    if len(set(columns)) != len(columns):
+        raise Invalid.field("columns", "feature names must be unique")
+    if not 2 <= bins <= 50:
+        raise Invalid.field("bins", "must be between 2 and 50")
+    if len(rows) < bins * 10:
+        raise Invalid.field("rows", f"need at least {bins * 10} reference rows for {bins} bins")
+    for index, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise Invalid.field(
+                f"rows[{index}]", f"has {len(row)} values for {len(columns)} columns"
+            )
+    return [
+        _profile_feature(name, [row[i] for row in rows], bins) for i, name in enumerate(columns)
+    ]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _profile_feature(name: str, values: list[Any], bins: int) -> DriftFeatureProfile:
+    present = [v for v in values if v is not None and v != ""]
+    numbers = [n for n in map(_number, present) if n is not None]
+    if present and len(numbers) == len(present):
+        data = np.asarray(numbers)
+        cuts = np.unique(np.quantile(data, np.linspace(0, 1, bins + 1)[1:-1]))
+        edges = [float(c) for c in cuts]
+        counts = [0] * (len(edges) + 1)
+        for number in numbers:
+            counts[bisect_right(edges, number)] += 1
+        return DriftFeatureProfile(
+            name=name,
+            kind="numeric",
+            edges=edges,
+            reference=[*counts, len(values) - len(numbers)],
+            mean=float(data.mean()),
+            std=float(data.std()),
+            min=float(data.min()),
+            max=float(data.max()),
+        )
+    common = Counter(str(v) for v in present).most_common(MAX_CATEGORIES)
+    categories = [value for value, _ in common]
+    known = sum(count for _, count in common)
+    return DriftFeatureProfile(
+        name=name,
+        kind="categorical",
+        categories=categories,
+        reference=[
+            *(count for _, count in common),
+            len(present) - known,
+            len(values) - len(present),
+        ],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Feature:
+    name: str
+    edges: tuple[float, ...] | None  # numeric: cut points
+    categories: dict[str, int] | None  # categorical: value -> bin
+    bins: int  # including "other" (categorical) and the last bin: missing
+
+
+class Binner:
+    """Counts served inputs into a profile's bins; built once per route table, used off-loop.
+
+    Inputs are read as rows: a list of rows (each a list, by position, or an object, by
+    feature name), or an object of columns (feature name -> list of values). Anything else
+    counts as one unreadable request.
+    """
+
+    __slots__ = ("_features", "_index")
+
+    def __init__(self, profile: Sequence[DriftFeatureProfile]) -> None:
+        self._features = tuple(
+            _Feature(
+                p.name,
+                tuple(p.edges) if p.kind == "numeric" else None,
+                {c: i for i, c in enumerate(p.categories)} if p.kind == "categorical" else None,
+                len(p.reference),
+            )
+            for p in profile
+        )
+        self._index = {f.name: i for i, f in enumerate(self._features)}
+
+    def empty(self) -> list[list[int]]:
+        return [[0] * f.bins for f in self._features]
+
+    def count(self, counts: list[list[int]], inputs: Any) -> int:
+        """Add ``inputs``' rows to ``counts``; returns the rows read (0: unreadable)."""
+        rows = self._rows(inputs)
+        if rows is None:
+            return 0
+        features = self._features
+        read = 0
+        for row in rows:
+            if isinstance(row, dict):
+                values: Sequence[Any] = [row.get(f.name) for f in features]
+            elif isinstance(row, list | tuple) and len(row) == len(features):
+                values = row
+            else:
+                continue
+            read += 1
+            for feature, value, tally in zip(features, values, counts, strict=True):
+                tally[self._bin(feature, value)] += 1
+        return read
+
+    def _rows(self, inputs: Any) -> Iterable[Any] | None:
+        if isinstance(inputs, list):
+            return inputs
+        if isinstance(inputs, dict) and inputs:
+            columns = [inputs.get(f.name) for f in self._features]
+            if all(isinstance(c, list) for c in columns):
+                return [list(row) for row in zip(*columns, strict=False)]
+        return None
+
+    @staticmethod
+    def _bin(feature: _Feature, value: Any) -> int:
+        missing = feature.bins - 1
+        if feature.edges is not None:
+            number = _number(value)
+            return missing if number is None else bisect_right(feature.edges, number)
+        assert feature.categories is not None
+        if value is None or value == "":
+            return missing
+        return feature.categories.get(str(value), missing - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DriftWatch:
+    """What the gateway needs to count a target's inputs: its reference's id and bins."""
+
+    reference_id: str
+    binner: Binner
+
+
+def compare(
+    profile: DriftFeatureProfile, current: Sequence[int], *, threshold: float
+) -> FeatureDrift:
+    """How far ``current`` counts (in ``profile``'s bins) moved from the reference."""
+    # Imported here: the gateway builds Binners from this module and never compares.
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import chi2_contingency
+
+    reference = np.asarray(profile.reference, dtype=float)
+    observed = np.asarray(current, dtype=float)
+    if observed.shape != reference.shape:
+        raise ValueError(f"{profile.name}: {observed.size} counts for {reference.size} bins")
+    total = int(observed.sum())
+    if total == 0:
+        return FeatureDrift(name=profile.name, kind=profile.kind, rows=0, current=list(current))
+    expected_share = reference / reference.sum()
+    actual_share = observed / total
+    floor_e = np.maximum(expected_share, _EPSILON)
+    floor_a = np.maximum(actual_share, _EPSILON)
+    psi = float(np.sum((floor_a - floor_e) * np.log(floor_a / floor_e)))
+    js = float(jensenshannon(expected_share, actual_share, base=2))
+    used = (reference + observed) > 0
+    p_value = 1.0
+    if used.sum() >= 2:
+        p_value = float(chi2_contingency(np.vstack([reference[used], observed[used]]))[1])
+    return FeatureDrift(
+        name=profile.name,
+        kind=profile.kind,
+        rows=total,
+        current=list(current),
+        psi=round(psi, 6),
+        js_distance=round(js if math.isfinite(js) else 0.0, 6),
+        p_value=p_value,
+        drifted=psi >= threshold,
+    )

@@ -1,0 +1,119 @@
+"""Drift over HTTP: a version's reference profile, and a route's drift report."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from mlgate.auth.deps import SessionDep, require_scope
+from mlgate.auth.schemas import Principal
+from mlgate.clock import utcnow
+from mlgate.incidents.schemas import IncidentRead
+from mlgate.monitoring import drift_page, service
+from mlgate.monitoring.schemas import DriftReferenceCreate, DriftReferenceRead, DriftReport
+from mlgate.monitoring.traffic import parse_window
+
+router = APIRouter(tags=["drift"])
+RegistryReader = Annotated[Principal, Depends(require_scope("registry:read"))]
+RegistryWriter = Annotated[Principal, Depends(require_scope("registry:write"))]
+RoutesReader = Annotated[Principal, Depends(require_scope("routes:read"))]
+IncidentsWriter = Annotated[Principal, Depends(require_scope("incidents:write"))]
+Since = Annotated[
+    str | None,
+    Query(description="ISO-8601, or a duration before `until` (30m, 1h, 7d); default 24h."),
+]
+Until = Annotated[str | None, Query(description="ISO-8601, or a duration before now; default now.")]
+Threshold = Annotated[float, Query(gt=0, description="A feature drifts when its PSI reaches this.")]
+Share = Annotated[
+    float, Query(gt=0, le=1, description="A version drifts when this share of features do.")
+]
+MinRows = Annotated[int, Query(ge=1, description="Fewer served rows than this are not judged.")]
+REFERENCE = "/api/v1/models/{model}/versions/{version}/drift-reference"
+
+
+@router.put(REFERENCE, response_model=DriftReferenceRead)
+def set_reference(
+    model: str,
+    version: int,
+    reference_in: DriftReferenceCreate,
+    session: SessionDep,
+    actor: RegistryWriter,
+) -> DriftReferenceRead:
+    """Profile reference rows (e.g. the validation set) as the version's drift baseline."""
+    return service.set_reference(
+        session, model_name=model, version=version, reference_in=reference_in, actor=actor
+    )
+
+
+@router.get(REFERENCE, response_model=DriftReferenceRead)
+def get_reference(
+    model: str, version: int, session: SessionDep, actor: RegistryReader
+) -> DriftReferenceRead:
+    return service.get_reference(session, model_name=model, version=version)
+
+
+@router.get("/api/v1/routes/{name}/drift", response_model=DriftReport)
+def route_drift(
+    name: str,
+    session: SessionDep,
+    actor: RoutesReader,
+    since: Since = None,
+    until: Until = None,
+    threshold: Threshold = service.DEFAULT_THRESHOLD,
+    drift_share: Share = service.DEFAULT_DRIFT_SHARE,
+    min_rows: MinRows = service.DEFAULT_MIN_ROWS,
+) -> DriftReport:
+    """How the inputs the route served compare with each version's reference."""
+    start, end = parse_window(since or "24h", until, now=utcnow())
+    return service.build_drift_report(
+        session,
+        route=name,
+        since=start,
+        until=end,
+        threshold=threshold,
+        drift_share=drift_share,
+        min_rows=min_rows,
+    )
+
+
+@router.get("/api/v1/routes/{name}/drift.html", response_class=HTMLResponse)
+def route_drift_page(
+    name: str,
+    session: SessionDep,
+    actor: RoutesReader,
+    since: Since = None,
+    until: Until = None,
+    threshold: Threshold = service.DEFAULT_THRESHOLD,
+    drift_share: Share = service.DEFAULT_DRIFT_SHARE,
+    min_rows: MinRows = service.DEFAULT_MIN_ROWS,
+) -> HTMLResponse:
+    """The drift report as a self-contained HTML page (inline SVG charts, no scripts)."""
+    report = route_drift(name, session, actor, since, until, threshold, drift_share, min_rows)
+    return HTMLResponse(drift_page.render(report))
+
+
+@router.post("/api/v1/routes/{name}/drift/incidents", response_model=list[IncidentRead])
+def open_drift_incidents(
+    name: str,
+    session: SessionDep,
+    actor: IncidentsWriter,
+    since: Since = None,
+    until: Until = None,
+    threshold: Threshold = service.DEFAULT_THRESHOLD,
+    drift_share: Share = service.DEFAULT_DRIFT_SHARE,
+    min_rows: MinRows = service.DEFAULT_MIN_ROWS,
+) -> list[IncidentRead]:
+    """Open (or join) an incident for each drifting version; for a scheduler to call."""
+    start, end = parse_window(since or "24h", until, now=utcnow())
+    report = service.build_drift_report(
+        session,
+        route=name,
+        since=start,
+        until=end,
+        threshold=threshold,
+        drift_share=drift_share,
+        min_rows=min_rows,
+    )
+    return service.open_drift_incidents(session, report=report, actor=actor)

@@ -1,0 +1,253 @@
+"""Drift monitoring: reference profiles per version, the gateway's counts, and drift reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mlgate.audit import service as audit
+from mlgate.auth.schemas import Principal
+from mlgate.clock import ensure_utc, utcnow
+from mlgate.errors import Invalid, NotFound
+from mlgate.gateway import service as routes
+from mlgate.ids import new_id
+from mlgate.incidents import service as incidents
+from mlgate.incidents.schemas import IncidentRead, Severity
+from mlgate.monitoring.drift import build_profile, compare
+from mlgate.monitoring.models import DriftCount, DriftReference
+from mlgate.monitoring.schemas import (
+    DriftFeatureProfile,
+    DriftReferenceCreate,
+    DriftReferenceRead,
+    DriftReport,
+    TargetDrift,
+)
+from mlgate.registry import service as registry
+
+__all__ = [
+    "DEFAULT_DRIFT_SHARE",
+    "DEFAULT_MIN_ROWS",
+    "DEFAULT_THRESHOLD",
+    "build_drift_report",
+    "get_reference",
+    "open_drift_incidents",
+    "references_by_version",
+    "set_reference",
+]
+
+DEFAULT_THRESHOLD = 0.2
+DEFAULT_DRIFT_SHARE = 0.5
+DEFAULT_MIN_ROWS = 100
+
+
+def _read(model: str, version: int, row: DriftReference) -> DriftReferenceRead:
+    return DriftReferenceRead(
+        model=model,
+        version=version,
+        rows=row.rows,
+        features=[DriftFeatureProfile.model_validate(f) for f in row.features],
+        created_at=ensure_utc(row.created_at),
+        created_by=row.created_by,
+    )
+
+
+def set_reference(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    reference_in: DriftReferenceCreate,
+    actor: Principal,
+) -> DriftReferenceRead:
+    """Profile ``reference_in``'s rows and make it the version's reference (replacing any)."""
+    row = registry.get_version_row(session, model_name=model_name, version=version)
+    features = build_profile(reference_in.columns, reference_in.rows, bins=reference_in.bins)
+    existing = session.scalars(
+        select(DriftReference).where(DriftReference.version_id == row.id)
+    ).one_or_none()
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    reference = DriftReference(
+        id=new_id(),
+        version_id=row.id,
+        rows=len(reference_in.rows),
+        features=[f.model_dump(mode="json") for f in features],
+        created_at=utcnow(),
+        created_by=actor.name,
+    )
+    session.add(reference)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="drift.reference_set",
+        object_type="model_version",
+        object_id=f"{model_name}@{version}",
+        change={
+            "rows": reference.rows,
+            "features": [f.name for f in features],
+            "bins": reference_in.bins,
+            "replaced": existing is not None,
+        },
+    )
+    return _read(model_name, version, reference)
+
+
+def get_reference(session: Session, *, model_name: str, version: int) -> DriftReferenceRead:
+    row = registry.get_version_row(session, model_name=model_name, version=version)
+    reference = session.scalars(
+        select(DriftReference).where(DriftReference.version_id == row.id)
+    ).one_or_none()
+    if reference is None:
+        raise NotFound(
+            f"{model_name}@{version} has no drift reference; set one with "
+            f"`mlgate drift reference {model_name}@{version} reference.csv`"
+        )
+    return _read(model_name, version, reference)
+
+
+def references_by_version(
+    session: Session, version_ids: Sequence[str]
+) -> dict[str, tuple[str, list[DriftFeatureProfile]]]:
+    """version id -> (reference id, profile), for the versions that have one."""
+    if not version_ids:
+        return {}
+    found = session.scalars(
+        select(DriftReference).where(DriftReference.version_id.in_(set(version_ids)))
+    )
+    return {
+        r.version_id: (r.id, [DriftFeatureProfile.model_validate(f) for f in r.features])
+        for r in found
+    }
+
+
+def build_drift_report(
+    session: Session,
+    *,
+    route: str,
+    since: datetime,
+    until: datetime,
+    threshold: float = DEFAULT_THRESHOLD,
+    drift_share: float = DEFAULT_DRIFT_SHARE,
+    min_rows: int = DEFAULT_MIN_ROWS,
+) -> DriftReport:
+    """Compare what ``route`` served in ``[since, until)`` with each version's reference."""
+    if until <= since:
+        raise Invalid.field("since", "must be before until")
+    if threshold <= 0:
+        raise Invalid.field("threshold", "must be above 0")
+    if not 0 < drift_share <= 1:
+        raise Invalid.field("drift_share", "must be above 0 and at most 1")
+    if min_rows < 1:
+        raise Invalid.field("min_rows", "must be at least 1")
+    routes.get_route(session, name=route)  # 404 for an unknown route
+    counted = session.scalars(
+        select(DriftCount)
+        .where(DriftCount.route == route, DriftCount.at >= since, DriftCount.at < until)
+        .order_by(DriftCount.model, DriftCount.version)
+    ).all()
+    sums: dict[tuple[str, int, str], list[int]] = {}  # requests, unreadable
+    totals: dict[tuple[str, int, str], list[list[int]]] = {}
+    for row in counted:
+        key = (row.model, row.version, row.reference_id)
+        tally = sums.setdefault(key, [0, 0])
+        tally[0] += row.requests
+        tally[1] += row.unreadable
+        into = totals.setdefault(key, [[0] * len(f) for f in row.counts])
+        for feature, counts in zip(into, row.counts, strict=True):
+            for index, count in enumerate(counts):
+                feature[index] += count
+    targets = [
+        _target_drift(session, key, sums[key], totals[key], threshold, drift_share, min_rows)
+        for key in sums
+    ]
+    return DriftReport(
+        route=route,
+        since=since,
+        until=until,
+        threshold=threshold,
+        drift_share=drift_share,
+        min_rows=min_rows,
+        drifted=any(t.status == "drift" for t in targets),
+        targets=targets,
+    )
+
+
+def _target_drift(
+    session: Session,
+    key: tuple[str, int, str],
+    sums: list[int],
+    counts: list[list[int]],
+    threshold: float,
+    drift_share: float,
+    min_rows: int,
+) -> TargetDrift:
+    model, version, reference_id = key
+    reference = session.get(DriftReference, reference_id)
+    requests, unreadable = sums
+    if reference is None:  # replaced or its version deleted: its bins mean nothing now
+        return TargetDrift(
+            model=model,
+            version=version,
+            rows=0,
+            requests=requests,
+            unreadable=unreadable,
+            status="no_reference",
+            drifted_features=0,
+            drift_share=0.0,
+            features=[],
+            reference=[],
+        )
+    profile = [DriftFeatureProfile.model_validate(f) for f in reference.features]
+    features = [compare(p, c, threshold=threshold) for p, c in zip(profile, counts, strict=True)]
+    rows = max((f.rows for f in features), default=0)
+    drifted = sum(f.drifted for f in features)
+    share = drifted / len(features) if features else 0.0
+    if rows < min_rows:
+        status = "not_enough_data"
+    else:
+        status = "drift" if share >= drift_share else "no_drift"
+    return TargetDrift(
+        model=model,
+        version=version,
+        rows=rows,
+        requests=requests,
+        unreadable=unreadable,
+        status=status,
+        drifted_features=drifted,
+        drift_share=round(share, 4),
+        features=features,
+        reference=profile,
+    )
+
+
+def open_drift_incidents(
+    session: Session, *, report: DriftReport, actor: Principal
+) -> list[IncidentRead]:
+    """An incident per drifting version of the report (one per cause: repeats join it)."""
+    opened = []
+    for target in report.targets:
+        if target.status != "drift":
+            continue
+        names = ", ".join(f.name for f in target.features if f.drifted)
+        opened.append(
+            incidents.open_automatic(
+                session,
+                cause_key=f"drift:{report.route}:{target.model}@{target.version}",
+                title=f"Data drift on route {report.route} ({target.model}@{target.version})",
+                severity=Severity.SEV3,
+                detail=(
+                    f"{target.drifted_features} of {len(target.features)} features drifted "
+                    f"(PSI >= {report.threshold}) between {report.since.isoformat()} and "
+                    f"{report.until.isoformat()}: {names}"
+                ),
+                affected_routes=[report.route],
+                affected_models=[target.model],
+                actor=actor,
+            )
+        )
+    return opened

@@ -1,0 +1,128 @@
+"""Drift statistics: reference profiles, counting served inputs into their bins, comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mlgate.errors import Invalid
+from mlgate.monitoring.drift import Binner, build_profile, compare
+
+RNG = np.random.default_rng(7)
+REFERENCE = RNG.normal(0.0, 1.0, size=(2000, 2)).tolist()
+
+
+def numeric_profile() -> list:  # type: ignore[type-arg]
+    return build_profile(["a", "b"], REFERENCE, bins=10)
+
+
+def test_numeric_bins_hold_equal_shares_of_the_reference() -> None:
+    a, b = numeric_profile()
+
+    assert a.kind == b.kind == "numeric"
+    assert len(a.edges) == 9
+    assert a.reference[-1] == 0  # nothing missing
+    assert sum(a.reference) == 2000
+    assert all(180 <= count <= 220 for count in a.reference[:-1])
+    assert a.mean == pytest.approx(float(np.mean([r[0] for r in REFERENCE])))
+
+
+def test_categorical_feature_keeps_common_values_then_other_then_missing() -> None:
+    rows = [["red"]] * 60 + [["blue"]] * 30 + [[None]] * 10 + [[f"rare{i}"] for i in range(25)]
+    (colour,) = build_profile(["colour"], rows, bins=10)
+
+    assert colour.kind == "categorical"
+    assert colour.categories[:2] == ["red", "blue"]
+    assert len(colour.categories) == 20  # the most common twenty
+    assert colour.reference[0] == 60
+    assert colour.reference[-2] == 25 - 18  # rare values outside the twenty: "other"
+    assert colour.reference[-1] == 10  # missing
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "bins", "field"),
+    [
+        ([], [[1]] * 100, 10, "columns"),
+        (["a", "a"], [[1, 2]] * 100, 10, "columns"),
+        (["a"], [[1]] * 99, 10, "rows"),
+        (["a"], [[1]] * 99 + [[1, 2]], 10, "rows[99]"),
+        (["a"], [[1]] * 100, 1, "bins"),
+    ],
+)
+def test_bad_reference_names_the_field(
+    columns: list[str], rows: list[list[float]], bins: int, field: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        build_profile(columns, rows, bins=bins)
+    assert caught.value.errors[0].field == field
+
+
+def test_binner_reads_rows_as_lists_objects_or_columns() -> None:
+    profile = numeric_profile()
+    binner = Binner(profile)
+    counts = binner.empty()
+
+    assert binner.count(counts, [[0.0, 0.0], [5.0, -5.0]]) == 2
+    assert binner.count(counts, [{"a": 0.0, "b": None}]) == 1
+    assert binner.count(counts, {"a": [0.0, 1.0], "b": [2.0, "x"]}) == 2
+    assert binner.count(counts, "not rows") == 0
+    assert binner.count(counts, [[1.0, 2.0, 3.0]]) == 0  # wrong width: not read
+
+    a, b = counts
+    assert sum(a) == sum(b) == 5
+    assert a[-2] == 1  # 5.0 is above every cut point
+    assert b[0] == 1  # -5.0 below every one
+    assert b[-1] == 2  # None and "x" count as missing
+
+
+def test_binner_sends_unknown_categories_to_other() -> None:
+    rows = [["red"]] * 60 + [["blue"]] * 40
+    binner = Binner(build_profile(["colour"], rows, bins=10))
+    counts = binner.empty()
+    binner.count(counts, [["red"], ["green"], [None], ["blue"]])
+    assert counts == [[1, 1, 1, 1]]  # red, blue, other, missing
+
+
+@given(st.lists(st.lists(st.floats(allow_nan=True), min_size=2, max_size=2), max_size=50))
+def test_every_read_row_lands_in_exactly_one_bin_per_feature(rows: list[list[float]]) -> None:
+    binner = Binner(numeric_profile())
+    counts = binner.empty()
+    read = binner.count(counts, rows)
+    assert read == len(rows)
+    assert [sum(feature) for feature in counts] == [read, read]
+
+
+def served(binner: Binner, rows: list[list[float]]) -> list[list[int]]:
+    counts = binner.empty()
+    binner.count(counts, rows)
+    return counts
+
+
+def test_same_distribution_does_not_drift_and_a_shift_does() -> None:
+    profile = numeric_profile()
+    binner = Binner(profile)
+    same = served(binner, RNG.normal(0.0, 1.0, size=(1000, 2)).tolist())
+    shifted = served(binner, (RNG.normal(0.0, 1.0, size=(1000, 2)) + np.array([1.0, 0.0])).tolist())
+
+    calm = compare(profile[0], same[0], threshold=0.2)
+    moved = compare(profile[0], shifted[0], threshold=0.2)
+    untouched = compare(profile[1], shifted[1], threshold=0.2)
+
+    assert calm.rows == 1000
+    assert (calm.psi or 0) < 0.05
+    assert not calm.drifted
+    assert (moved.psi or 0) > 0.2
+    assert moved.drifted
+    assert (moved.p_value or 1) < 1e-6
+    assert 0 <= (calm.js_distance or 0) < (moved.js_distance or 0) <= 1
+    assert not untouched.drifted
+
+
+def test_nothing_served_is_not_judged() -> None:
+    profile = numeric_profile()
+    result = compare(profile[0], [0] * len(profile[0].reference), threshold=0.2)
+    assert result.rows == 0
+    assert result.psi is None
+    assert not result.drifted

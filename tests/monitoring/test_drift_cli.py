@@ -1,0 +1,122 @@
+"""``mlgate drift reference|show|report`` against a real store, counts made by the collector."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_iris
+
+from mlgate.monitoring.collector import DriftCollector
+from mlgate.monitoring.drift import Binner, DriftWatch
+from mlgate.monitoring.service import references_by_version
+from mlgate.registry import service as registry
+from mlgate.runtime import Runtime
+from tests.cli.conftest import Cli
+from tests.integration import world
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+IRIS = load_iris().data
+
+
+def write_csv(path: Path, rows: list[list[object]], header: list[str] = FEATURES) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def served(runtime: Runtime, rows: np.ndarray) -> None:
+    """What a gateway serving route iris with iris@1 would count and write."""
+    with runtime.db.unit_of_work() as session:
+        version_id = registry.get_version_row(session, model_name="iris", version=1).id
+        reference_id, profile = references_by_version(session, [version_id])[version_id]
+    watch = DriftWatch(reference_id, Binner(profile))
+    collector = DriftCollector(runtime.db)
+    for start in range(0, len(rows), 10):
+        collector.observe("iris", "iris", 1, watch, rows[start : start + 10].tolist())
+    asyncio.run(collector.flush())
+
+
+def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
+    world.create_route(
+        runtime,
+        name="iris",
+        model="iris",
+        primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
+    )
+    reference = write_csv(tmp_path / "ref.csv", IRIS.tolist())
+
+    made = cli("drift", "reference", "iris@1", str(reference), "--bins", "5")
+    shown = cli("drift", "show", "iris@1", "--json")
+
+    assert made.code == 0, made.err
+    assert "drift reference of 150 rows" in made.out
+    assert "petal_length" in made.out
+    assert shown.code == 0, shown.err
+    profile = json.loads(shown.out)
+    assert [f["name"] for f in profile["features"]] == FEATURES
+    assert all(len(f["reference"]) <= 6 for f in profile["features"])  # 5 bins and missing
+
+    shifted = IRIS + np.array([0.0, 0.0, 2.5, 1.5])
+    served(runtime, shifted)
+    page = tmp_path / "drift.html"
+    report = cli("drift", "report", "iris", "--html", str(page), "--open-incident")
+    as_json = cli("drift", "report", "iris", "--json")
+
+    assert report.code == 0, report.err
+    assert "iris@1: drift, 150 rows in 15 requests" in report.out
+    assert "Data drift on route iris (iris@1)" in report.out
+    assert "<svg" in page.read_text()
+    assert as_json.code == 0, as_json.err
+    body = json.loads(as_json.out)
+    assert body["drifted"] is True
+    assert {f["name"] for f in body["targets"][0]["features"] if f["drifted"]} == {
+        "petal_length",
+        "petal_width",
+    }
+
+
+def test_bad_input_is_one_line_and_exit_code_1(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    world.register(runtime, "iris", b"artifact", framework="http", schema=None)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n1,2\n3\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+
+    for args, message in (
+        (("drift", "reference", "iris@1", str(ragged)), "line 3: 1 values, not 2"),
+        (("drift", "reference", "iris@1", str(empty)), "has no header row"),
+        (("drift", "reference", "iris@1", str(tmp_path / "none.csv")), "cannot read"),
+        (("drift", "reference", "iris", str(ragged)), "is not MODEL@N"),
+        (("drift", "show", "iris@1"), "has no drift reference"),
+        (("drift", "report", "nope"), "does not exist"),
+    ):
+        result = cli(*args)
+        assert result.code == 1, (args, result.out)
+        assert len(result.err.strip().splitlines()) == 1, result.err
+        assert message in result.err
+
+
+def test_text_columns_are_categorical(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    rows = [[f"{i % 7}", ["basic", "pro", ""][i % 3]] for i in range(100)]
+    made = cli(
+        "drift",
+        "reference",
+        "churn@1",
+        str(write_csv(tmp_path / "r.csv", rows, ["age", "plan"])),
+        "--json",
+    )
+
+    assert made.code == 0, made.err
+    age, plan = json.loads(made.out)["features"]
+    assert age["kind"] == "numeric"
+    assert plan["kind"] == "categorical"
+    assert plan["categories"] == ["basic", "pro"]
+    assert plan["reference"][-1] == 33  # '' is missing
