@@ -10,6 +10,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.gateway.models import RequestLog
 from mlgate.ids import new_id
+from mlgate.monitoring.models import DriftCount
 from mlgate.privacy import service
 from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.schemas import HoldCreate
@@ -152,3 +153,50 @@ def test_purge_and_holds_from_the_cli(cli: CliRunner, runtime: Runtime) -> None:
     assert done.code == 0
     assert "deleted 1 log(s)" in done.out
     assert _remaining(runtime) == (set(), set())
+
+
+def _drift_count(runtime: Runtime, route: str, at: datetime) -> str:
+    row_id = new_id()
+    with runtime.db.unit_of_work() as session:
+        session.add(
+            DriftCount(
+                id=row_id,
+                at=at,
+                route=route,
+                model="m",
+                version=1,
+                reference_id=new_id(),
+                requests=1,
+                unreadable=0,
+                counts=[[1, 0]],
+            )
+        )
+    return row_id
+
+
+def test_drift_counts_follow_their_routes_retention_and_holds(
+    runtime: Runtime, admin: Principal
+) -> None:
+    _routes(runtime)
+    expired = _drift_count(runtime, "short", NOW - 2 * DAY)
+    kept = _drift_count(runtime, "short", NOW - DAY + SECOND)
+    held = _drift_count(runtime, "long", NOW - 20 * DAY)
+    with runtime.db.unit_of_work() as session:
+        service.add_hold(
+            session,
+            secret=runtime.secret,
+            hold_in=HoldCreate(kind="route", target="long", reason="case 19"),
+            actor=admin,
+        )
+
+    dry = service.purge_job(runtime, now=NOW, dry_run=True, actor=admin)
+    result = service.purge_job(runtime, now=NOW, actor=admin)
+
+    assert dry.drift_counts == result.drift_counts == 1
+    with runtime.db.unit_of_work() as session:
+        left = set(session.scalars(select(DriftCount.id)))
+        purged = audit.latest(session, action="privacy.purged")
+    assert left == {kept, held}
+    assert expired not in left
+    assert purged is not None
+    assert purged.change["drift_counts"] == 1

@@ -27,7 +27,8 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Count, change nothing."
 
 @app.command("purge")
 def purge(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) -> None:
-    """Delete request logs older than their route's retention (legal holds are respected)."""
+    """Delete request logs and drift counts older than their route's retention (legal holds
+    are respected)."""
     cli = state(ctx)
     result = service.purge_job(cli.runtime, dry_run=dry_run, actor=cli.principal())
     if as_json:
@@ -35,11 +36,23 @@ def purge(ctx: typer.Context, dry_run: DryRun = False, as_json: AsJson = False) 
         return
     verb = "would delete" if dry_run else "deleted"
     rows = [
-        (r.route, r.retention_days, r.cutoff, r.logs, r.payloads, "held" if r.held else "")
+        (
+            r.route,
+            r.retention_days,
+            r.cutoff,
+            r.logs,
+            r.payloads,
+            r.drift_counts,
+            "held" if r.held else "",
+        )
         for r in result.routes
     ]
-    print_table("Purge", ["route", "days", "cutoff", "logs", "payloads", "hold"], rows)
-    console.print(f"{verb} {result.logs} log(s) and {result.payloads} payload(s)")
+    columns = ["route", "days", "cutoff", "logs", "payloads", "drift counts", "hold"]
+    print_table("Purge", columns, rows)
+    console.print(
+        f"{verb} {result.logs} log(s), {result.payloads} payload(s) and "
+        f"{result.drift_counts} drift count row(s)"
+    )
 
 
 @hold_app.command("add")

@@ -18,6 +18,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.gateway import service as routes
 from mlgate.gateway.models import RequestLog
 from mlgate.gateway.schemas import RouteBody
+from mlgate.monitoring.models import DriftCount
 from mlgate.privacy.holds import held_routes, held_subjects
 from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.schemas import PurgeResult, PurgeRoute
@@ -47,6 +48,7 @@ def purge_expired(
     names = set(session.scalars(select(RequestLog.route).distinct())) | set(
         session.scalars(select(RequestPayload.route).distinct())
     )
+    names |= set(session.scalars(select(DriftCount.route).distinct()))
     on_hold, subjects = held_routes(session), held_subjects(session)
     results: list[PurgeRoute] = []
     spared_total = 0
@@ -58,12 +60,15 @@ def purge_expired(
         payload_clause = _expired(RequestPayload, name, cutoff, subjects)
         logs = 0 if held else _count(session, RequestLog, log_clause)
         payloads = 0 if held else _count(session, RequestPayload, payload_clause)
+        drift_clause = and_(DriftCount.route == name, DriftCount.at <= cutoff)
+        drift = 0 if held else _count(session, DriftCount, drift_clause)
         if not held and subjects:
             spared_total += _count(session, RequestLog, _expired(RequestLog, name, cutoff, set()))
             spared_total -= logs
-        if not dry_run and (logs or payloads):
+        if not dry_run and (logs or payloads or drift):
             session.execute(delete(RequestLog).where(log_clause), execution_options=_BULK)
             session.execute(delete(RequestPayload).where(payload_clause), execution_options=_BULK)
+            session.execute(delete(DriftCount).where(drift_clause), execution_options=_BULK)
         results.append(
             PurgeRoute(
                 route=name,
@@ -71,6 +76,7 @@ def purge_expired(
                 cutoff=cutoff,
                 logs=logs,
                 payloads=payloads,
+                drift_counts=drift,
                 held=held,
             )
         )
@@ -80,9 +86,10 @@ def purge_expired(
         routes=results,
         logs=sum(r.logs for r in results),
         payloads=sum(r.payloads for r in results),
+        drift_counts=sum(r.drift_counts for r in results),
         spared_by_subject_holds=spared_total,
     )
-    if not dry_run and (result.logs or result.payloads):
+    if not dry_run and (result.logs or result.payloads or result.drift_counts):
         session.flush()
         audit.record(
             session,
@@ -93,7 +100,10 @@ def purge_expired(
             change={
                 "logs": result.logs,
                 "payloads": result.payloads,
-                "routes": {r.route: r.logs for r in results if r.logs or r.payloads},
+                "drift_counts": result.drift_counts,
+                "routes": {
+                    r.route: r.logs for r in results if r.logs or r.payloads or r.drift_counts
+                },
             },
         )
     return result

@@ -80,6 +80,7 @@ class PurgeRoute(BaseModel):
     cutoff: datetime
     logs: int
     payloads: int
+    drift_counts: int = 0
     held: bool
 
 
@@ -89,6 +90,7 @@ class PurgeResult(BaseModel):
     routes: list[PurgeRoute]
     logs: int
     payloads: int
+    drift_counts: int = 0
     spared_by_subject_holds: int
 
 
