@@ -5,7 +5,8 @@
    also through a bare Python proxy with no logic at all (bench/proxy.py: the ceiling of any
    Python gateway on one worker here), and through mlgate with request logs off.
 2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), the
-   same for a scikit-learn pipeline served in-process from skops, the cost of log mode
+   same for a scikit-learn pipeline served in-process from skops, the same ONNX model with a
+   drift reference (its inputs counted for drift) vs without, the cost of log mode
    ``redacted`` (PII found and replaced in the writer thread) vs ``metadata``, and of access
    lines (a second gateway worker at log level INFO, lines to /dev/null) vs none.
 3. The ONNX backend's own cost (validation, conversion, thread hand-off; no HTTP) against a
@@ -51,9 +52,10 @@ from mlgate.approvals.schemas import PolicyDocument, StagePolicy
 from mlgate.auth import service as auth
 from mlgate.auth.schemas import ApiKeyCreate, Principal, Scope
 from mlgate.config import Settings
-from mlgate.demo import INPUT_SCHEMA, train_onnx
+from mlgate.demo import INPUT_SCHEMA, iris_reference, train_onnx
 from mlgate.gateway import service as routes
 from mlgate.gateway.schemas import RouteCreate
+from mlgate.monitoring import service as monitoring
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
@@ -72,6 +74,7 @@ RATIOS = (
     ("mlgate_vs_python_proxy", "through_mlgate_http", "bare_python_proxy"),
     ("onnx_vs_http_route", "through_mlgate_onnx", "through_mlgate_http"),
     ("sklearn_vs_http_route", "through_mlgate_sklearn", "through_mlgate_http"),
+    ("drift_counted_vs_not", "through_mlgate_onnx_drift", "through_mlgate_onnx"),
     ("access_lines_vs_none", "through_mlgate_http_access_lines", "through_mlgate_http"),
 )
 
@@ -130,6 +133,7 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
     serve_model(runtime, "echo", b"served by the upstream", "http", None)
     serve_model(runtime, "iris", onnx, "onnx", INPUT_SCHEMA)
     serve_model(runtime, "flowers", sklearn_pipeline(), "sklearn", INPUT_SCHEMA, "model.skops")
+    serve_model(runtime, "iris-watched", onnx, "onnx", INPUT_SCHEMA)
     with runtime.db.unit_of_work() as session:
         upstream = {"model": "echo", "upstream": {"url": upstream_url}}
         for name, log_mode in (
@@ -142,6 +146,16 @@ def setup(runtime: Runtime, upstream_url: str, onnx: bytes) -> str:
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate(name="onnx", model="iris"))
         sklearn_route = RouteCreate(name="sklearn", model="flowers")
         routes.create_route(session, actor=ADMIN, route_in=sklearn_route)
+        # The same ONNX model with a drift reference: the gateway counts its inputs.
+        monitoring.set_reference(
+            session,
+            model_name="iris-watched",
+            version=1,
+            reference_in=iris_reference(),
+            actor=ADMIN,
+        )
+        drift_route = RouteCreate(name="onnx-drift", model="iris-watched")
+        routes.create_route(session, actor=ADMIN, route_in=drift_route)
         key = auth.create(
             session,
             secret=runtime.secret,
@@ -325,6 +339,11 @@ def main() -> None:
                     auth_header,
                 ),
                 "through_mlgate_onnx": (onnx_url, body, auth_header),
+                "through_mlgate_onnx_drift": (
+                    f"{gateway}/v1/routes/onnx-drift/predict",
+                    body,
+                    auth_header,
+                ),
                 "through_mlgate_sklearn": (sklearn_url, body, auth_header),
                 "log_mode_metadata_pii_body": (through_url, pii_body, auth_header),
                 "log_mode_redacted_pii_body": (redacted_url, pii_body, auth_header),

@@ -27,6 +27,8 @@ from mlgate.cards.schemas import ModelCard
 from mlgate.errors import NotFound
 from mlgate.gateway import service as routes
 from mlgate.gateway.schemas import RouteCreate, TargetSpec
+from mlgate.monitoring import service as monitoring
+from mlgate.monitoring.schemas import DriftReferenceCreate
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
@@ -71,6 +73,15 @@ def train_onnx(regularisation: float) -> tuple[bytes, float]:
         model, x_train[:1].astype("float32"), options={id(model): {"zipmap": False}}
     )
     return onnx_model.SerializeToString(), float(model.score(x_test, y_test))
+
+
+def iris_reference() -> DriftReferenceCreate:
+    """The drift baseline of the demo's versions: the iris measurements they learnt from."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    columns = [str(name).removesuffix(" (cm)").replace(" ", "_") for name in iris.feature_names]
+    return DriftReferenceCreate(columns=columns, rows=iris.data.tolist())
 
 
 def demo_card(version: int, accuracy: float) -> ModelCard:
@@ -241,6 +252,13 @@ def seed_demo(runtime: Runtime, *, actor: Principal) -> DemoResult:
                 model_name=MODEL,
                 version=number,
                 card=demo_card(number, accuracy),
+                actor=actor,
+            )
+            monitoring.set_reference(
+                session,
+                model_name=MODEL,
+                version=number,
+                reference_in=iris_reference(),
                 actor=actor,
             )
             # The security stage gates on a clean security audit: scan, then audit, first.

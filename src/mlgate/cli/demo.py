@@ -37,3 +37,8 @@ def demo(ctx: typer.Context) -> None:
         f"and see its review, card and route at {base}/ui/ (sign in with the admin key)",
         markup=False,
     )
+    console.print(
+        f"after some calls, compare its inputs with its training data: "
+        f"mlgate drift report {result.route} --html drift.html",
+        markup=False,
+    )
