@@ -182,7 +182,8 @@ class Gateway:
                 await self.report_key_use()
             except Exception:  # kept for the next tick
                 logger.exception("key use could not be recorded")
-            if time.monotonic() - self._last_drift_flush >= self.drift_flush_seconds:
+            due = time.monotonic() - self._last_drift_flush >= self.drift_flush_seconds
+            if due or self.drift.filling:  # a busy gateway flushes early rather than drop
                 self._last_drift_flush = time.monotonic()
                 await self.drift.flush()
 

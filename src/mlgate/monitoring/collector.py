@@ -1,9 +1,11 @@
 """The gateway's drift counts: inputs queued on the hot path, binned and written off it.
 
 ``observe`` only appends to a list (a full list drops the observation and counts it), so drift
-never slows or fails a request. ``flush`` swaps the list and, on a worker thread, counts every
-queued input into its reference's bins and writes one ``drift_counts`` row per route, version
-and reference: counts only, never an input value.
+never slows or fails a request; the gateway flushes early once the list is half full, so only
+a burst of more than ``capacity`` requests within one refresh tick loses observations.
+``flush`` swaps the list and, on a worker thread, counts every queued input into its
+reference's bins and writes one ``drift_counts`` row per route, version and reference: counts
+only, never an input value.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class DriftCollector:
                 self._on_drop()
             return
         self._pending.append((route, model, version, watch, inputs))
+
+    @property
+    def filling(self) -> bool:
+        """Half the capacity is used: flush now, not at the next interval."""
+        return len(self._pending) * 2 >= self._capacity
 
     async def flush(self) -> None:
         """Write what was observed so far (a failed write is logged; requests never see it)."""
