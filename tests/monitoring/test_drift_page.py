@@ -120,7 +120,7 @@ def test_a_drifting_feature_is_marked_in_the_table_and_coloured_in_the_chart() -
     assert '<td class="">no</td>' in table_row(html, "sepal_width")
     assert psi_bar(html, "petal_length").group(1) == "drifted"
     assert psi_bar(html, "sepal_width").group(1) == "stable"
-    assert "Drift: 1 of 1 versions drifted." in html
+    assert "Drift: 1 of 1 version drifted." in html
     assert "<b>1 / 2</b>drifted features" in html
 
 

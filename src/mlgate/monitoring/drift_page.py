@@ -70,14 +70,18 @@ def _verdict(report: DriftReport) -> _Verdict:
     judged = [t for t in report.targets if t.status in ("drift", "no_drift")]
     if report.drifted:
         drifting = sum(t.status == "drift" for t in report.targets)
-        return _Verdict("drift", f"Drift: {drifting} of {len(report.targets)} versions drifted.")
+        return _Verdict("drift", f"Drift: {drifting} of {_versions(len(report.targets))} drifted.")
     if judged:
-        return _Verdict("no_drift", f"No drift in the {len(judged)} versions judged.")
+        return _Verdict("no_drift", f"No drift in the {_versions(len(judged))} judged.")
     if not report.targets:
         return _Verdict(
             "unjudged", "Not judged: no version with a drift reference served this route."
         )
     return _Verdict("unjudged", "Not judged: no version served enough rows.")
+
+
+def _versions(count: int) -> str:
+    return f"{count} version" if count == 1 else f"{count} versions"
 
 
 def _sentence(report: DriftReport, target: TargetDrift) -> str | None:
