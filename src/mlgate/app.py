@@ -29,6 +29,7 @@ from mlgate.gateway.routes import control as routes_router
 from mlgate.health import router as health_router
 from mlgate.incidents.routes import router as incidents_router
 from mlgate.jobs import Scheduler
+from mlgate.monitoring import jobs as drift_jobs
 from mlgate.monitoring.routes import router as drift_router
 from mlgate.privacy import jobs as privacy_jobs
 from mlgate.privacy import serving as privacy_serving
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         settings.privacy_purge_interval_seconds,
         lambda: privacy_jobs.purge_job(runtime),
     )
+    if settings.drift_check_seconds:
+        scheduler.add(
+            "drift-check", settings.drift_check_seconds, lambda: drift_jobs.drift_check_job(runtime)
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="How often a gateway writes the drift counts it gathered (one row per route"
         " and version).",
     )
+    drift_check_seconds: int = Field(
+        default=3600,
+        ge=0,
+        description="How often the control plane checks every route's last 24 hours for drift"
+        " and opens an incident per drifting version (0: never).",
+    )
     max_upload_bytes: int = Field(
         default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
     )

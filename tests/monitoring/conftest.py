@@ -1,19 +1,25 @@
-"""Request-log rows written straight into the store, and the CLI fixture of tests/cli."""
+"""Request-log rows and drift counts written straight into the store, and the CLI fixture."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from sqlalchemy import insert
 
 from mlgate.gateway.models import RequestLog
 from mlgate.ids import new_id
+from mlgate.monitoring.collector import DriftCollector
+from mlgate.monitoring.drift import Binner, DriftWatch
+from mlgate.monitoring.service import references_by_version
+from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
 from tests.cli.conftest import cli
 
-__all__ = ["Logged", "cli", "insert_logs"]
+__all__ = ["Logged", "cli", "count_served", "insert_logs"]
 
 
 @dataclass(frozen=True)
@@ -50,3 +56,17 @@ def insert_logs(runtime: Runtime, logs: Iterable[Logged]) -> None:
     if rows:
         with runtime.db.unit_of_work() as session:
             session.execute(insert(RequestLog), rows)
+
+
+def count_served(
+    runtime: Runtime, rows: np.ndarray, *, route: str = "iris", model: str = "iris"
+) -> None:
+    """What a gateway serving ``route`` with ``model``@1, ten rows a request, counts and writes."""
+    with runtime.db.unit_of_work() as session:
+        version_id = registry.get_version_row(session, model_name=model, version=1).id
+        reference_id, profile = references_by_version(session, [version_id])[version_id]
+    watch = DriftWatch(reference_id, Binner(profile))
+    collector = DriftCollector(runtime.db)
+    for start in range(0, len(rows), 10):
+        collector.observe(route, model, 1, watch, rows[start : start + 10].tolist())
+    asyncio.run(collector.flush())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 from pathlib import Path
@@ -10,13 +9,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_iris
 
-from mlgate.monitoring.collector import DriftCollector
-from mlgate.monitoring.drift import Binner, DriftWatch
-from mlgate.monitoring.service import references_by_version
-from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
 from tests.cli.conftest import Cli
 from tests.integration import world
+from tests.monitoring.conftest import count_served
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 IRIS = load_iris().data
@@ -28,18 +24,6 @@ def write_csv(path: Path, rows: list[list[object]], header: list[str] = FEATURES
         writer.writerow(header)
         writer.writerows(rows)
     return path
-
-
-def served(runtime: Runtime, rows: np.ndarray) -> None:
-    """What a gateway serving route iris with iris@1 would count and write."""
-    with runtime.db.unit_of_work() as session:
-        version_id = registry.get_version_row(session, model_name="iris", version=1).id
-        reference_id, profile = references_by_version(session, [version_id])[version_id]
-    watch = DriftWatch(reference_id, Binner(profile))
-    collector = DriftCollector(runtime.db)
-    for start in range(0, len(rows), 10):
-        collector.observe("iris", "iris", 1, watch, rows[start : start + 10].tolist())
-    asyncio.run(collector.flush())
 
 
 def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
@@ -64,7 +48,7 @@ def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -
     assert all(len(f["reference"]) <= 6 for f in profile["features"])  # 5 bins and missing
 
     shifted = IRIS + np.array([0.0, 0.0, 2.5, 1.5])
-    served(runtime, shifted)
+    count_served(runtime, shifted)
     page = tmp_path / "drift.html"
     report = cli("drift", "report", "iris", "--html", str(page), "--open-incident")
     as_json = cli("drift", "report", "iris", "--json")
