@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
@@ -197,13 +198,8 @@ def report(
 
 def _show_report(drift: DriftReport) -> None:
     verdict = "[red]drift[/red]" if drift.drifted else "no drift"
-    console.print(
-        f"route {drift.route} {drift.since.isoformat()} to {drift.until.isoformat()}: ",
-        end="",
-        markup=False,
-        highlight=False,
-    )
-    console.print(verdict, highlight=False)
+    window = f"{drift.since.isoformat()} to {drift.until.isoformat()}"
+    console.print(f"route {escape(drift.route)} {window}: {verdict}", highlight=False)
     if not drift.targets:
         console.print("  nothing counted: no served version has a drift reference", markup=False)
     for target in drift.targets:
