@@ -126,3 +126,15 @@ def test_nothing_served_is_not_judged() -> None:
     assert result.rows == 0
     assert result.psi is None
     assert not result.drifted
+
+
+def test_a_batch_of_requests_counts_rows_and_unreadable_requests() -> None:
+    binner = Binner(numeric_profile())
+    counts = binner.empty()
+
+    read, unreadable = binner.count_all(
+        counts, [[[0.0, 0.0]], "text", [], [[1.0, 2.0, 3.0]], {"a": [1.0], "b": [True]}]
+    )
+
+    assert (read, unreadable) == (2, 3)  # "text", [] and the too-wide row read nothing
+    assert counts[1][-1] == 1  # True is not a number: missing

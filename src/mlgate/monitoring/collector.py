@@ -69,16 +69,18 @@ class DriftCollector:
                 logger.exception("drift counts lost", extra={"observations": len(pending)})
 
     def _write(self, pending: list[_Observation]) -> None:
-        groups: dict[tuple[str, str, int, str], tuple[list[list[int]], list[int]]] = {}
+        groups: dict[tuple[str, str, int, str], tuple[DriftWatch, list[Any]]] = {}
         for route, model, version, watch, inputs in pending:
             key = (route, model, version, watch.reference_id)
             group = groups.get(key)
             if group is None:
-                group = groups[key] = (watch.binner.empty(), [0, 0])
-            counts, tally = group
-            tally[0] += 1
-            if not watch.binner.count(counts, inputs):
-                tally[1] += 1
+                group = groups[key] = (watch, [])
+            group[1].append(inputs)
+        written = []
+        for key, (watch, requests) in groups.items():
+            counts = watch.binner.empty()
+            _, unreadable = watch.binner.count_all(counts, requests)
+            written.append((key, counts, len(requests), unreadable))
         now = utcnow()
         with self._db.unit_of_work() as session:
             session.add_all(
@@ -89,9 +91,9 @@ class DriftCollector:
                     model=model,
                     version=version,
                     reference_id=reference_id,
-                    requests=tally[0],
-                    unreadable=tally[1],
+                    requests=requests,
+                    unreadable=unreadable,
                     counts=counts,
                 )
-                for (route, model, version, reference_id), (counts, tally) in groups.items()
+                for (route, model, version, reference_id), counts, requests, unreadable in written
             )

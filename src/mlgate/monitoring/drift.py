@@ -17,7 +17,6 @@ features drift (0.5, as Evidently's default).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -82,14 +81,12 @@ def _profile_feature(name: str, values: list[Any], bins: int) -> DriftFeaturePro
         data = np.asarray(numbers)
         cuts = np.unique(np.quantile(data, np.linspace(0, 1, bins + 1)[1:-1]))
         edges = [float(c) for c in cuts]
-        counts = [0] * (len(edges) + 1)
-        for number in numbers:
-            counts[bisect_right(edges, number)] += 1
+        counts = np.bincount(np.searchsorted(cuts, data, side="right"), minlength=len(edges) + 1)
         return DriftFeatureProfile(
             name=name,
             kind="numeric",
             edges=edges,
-            reference=[*counts, len(values) - len(numbers)],
+            reference=[*counts.tolist(), len(values) - len(numbers)],
             mean=float(data.mean()),
             std=float(data.std()),
             min=float(data.min()),
@@ -122,11 +119,13 @@ class Binner:
     """Counts served inputs into a profile's bins; built once per route table, used off-loop.
 
     Inputs are read as rows: a list of rows (each a list, by position, or an object, by
-    feature name), or an object of columns (feature name -> list of values). Anything else
-    counts as one unreadable request.
+    feature name), or an object of columns (feature name -> list of values). A request none of
+    whose rows can be read is unreadable. Values are binned a column at a time with numpy
+    (``bench/drift.py``: one value at a time with ``bisect`` it took 15 µs per 10-feature row),
+    since this runs on a thread that shares the GIL with the event loop.
     """
 
-    __slots__ = ("_features", "_index")
+    __slots__ = ("_edges", "_features", "_names")
 
     def __init__(self, profile: Sequence[DriftFeatureProfile]) -> None:
         self._features = tuple(
@@ -138,49 +137,77 @@ class Binner:
             )
             for p in profile
         )
-        self._index = {f.name: i for i, f in enumerate(self._features)}
+        self._names = tuple(f.name for f in self._features)
+        self._edges = tuple(
+            np.asarray(f.edges, dtype=float) if f.edges is not None else None
+            for f in self._features
+        )
 
     def empty(self) -> list[list[int]]:
         return [[0] * f.bins for f in self._features]
 
     def count(self, counts: list[list[int]], inputs: Any) -> int:
-        """Add ``inputs``' rows to ``counts``; returns the rows read (0: unreadable)."""
-        rows = self._rows(inputs)
-        if rows is None:
-            return 0
-        features = self._features
-        read = 0
-        for row in rows:
-            if isinstance(row, dict):
-                values: Sequence[Any] = [row.get(f.name) for f in features]
-            elif isinstance(row, list | tuple) and len(row) == len(features):
-                values = row
-            else:
-                continue
-            read += 1
-            for feature, value, tally in zip(features, values, counts, strict=True):
-                tally[self._bin(feature, value)] += 1
-        return read
+        """Add one request's rows to ``counts``; returns the rows read (0: unreadable)."""
+        return self.count_all(counts, [inputs])[0]
 
-    def _rows(self, inputs: Any) -> Iterable[Any] | None:
+    def count_all(self, counts: list[list[int]], requests: Iterable[Any]) -> tuple[int, int]:
+        """Add every request's rows to ``counts``; returns (rows read, unreadable requests)."""
+        width, names = len(self._features), self._names
+        table: list[Sequence[Any]] = []
+        unreadable = 0
+        for inputs in requests:
+            before = len(table)
+            for row in self._rows(inputs):
+                if isinstance(row, list | tuple):
+                    if len(row) == width:
+                        table.append(row)
+                elif isinstance(row, dict):
+                    table.append([row.get(name) for name in names])
+            unreadable += len(table) == before
+        if table:
+            for index, feature in enumerate(self._features):
+                column = [row[index] for row in table]
+                edges = self._edges[index]
+                if edges is not None:
+                    _tally_numbers(counts[index], edges, column)
+                else:
+                    _tally_categories(counts[index], feature, column)
+        return len(table), unreadable
+
+    def _rows(self, inputs: Any) -> Iterable[Any]:
         if isinstance(inputs, list):
             return inputs
         if isinstance(inputs, dict) and inputs:
-            columns = [inputs.get(f.name) for f in self._features]
+            columns = [inputs.get(name) for name in self._names]
             if all(isinstance(c, list) for c in columns):
-                return [list(row) for row in zip(*columns, strict=False)]
-        return None
+                return zip(*columns, strict=False)
+        return ()
 
-    @staticmethod
-    def _bin(feature: _Feature, value: Any) -> int:
-        missing = feature.bins - 1
-        if feature.edges is not None:
-            number = _number(value)
-            return missing if number is None else bisect_right(feature.edges, number)
-        assert feature.categories is not None
+
+def _tally_numbers(tally: list[int], edges: np.ndarray, column: list[Any]) -> None:
+    """Numbers into the bins cut at ``edges``; anything else (None, text, NaN, ±inf) missing."""
+    nan = math.nan
+    values = np.fromiter(
+        (v if type(v) is float or type(v) is int else nan for v in column),  # not bool
+        dtype=float,
+        count=len(column),
+    )
+    finite = np.isfinite(values)
+    bins = np.searchsorted(edges, values[finite], side="right")
+    found = np.bincount(bins, minlength=len(edges) + 1)
+    for index, count in enumerate(found.tolist()):
+        tally[index] += count
+    tally[-1] += len(column) - int(finite.sum())
+
+
+def _tally_categories(tally: list[int], feature: _Feature, column: list[Any]) -> None:
+    assert feature.categories is not None
+    categories, missing = feature.categories, feature.bins - 1
+    for value in column:
         if value is None or value == "":
-            return missing
-        return feature.categories.get(str(value), missing - 1)
+            tally[missing] += 1
+        else:
+            tally[categories.get(str(value), missing - 1)] += 1
 
 
 @dataclass(frozen=True, slots=True)
