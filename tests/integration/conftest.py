@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from mlgate.app import create_app
 from mlgate.runtime import Runtime
@@ -63,3 +64,14 @@ def iris_onnx() -> bytes:
         model, features[:1].astype("float32"), options={id(model): {"zipmap": False}}
     )
     return onnx_model.SerializeToString()
+
+
+@pytest.fixture
+def gateway_client(runtime: Runtime, iris_onnx: bytes) -> Iterator[TestClient]:
+    """Route ``iris`` serving ``iris_onnx`` (approved, deployed) in-process, over the app."""
+    from tests.integration import world
+
+    world.served_model(runtime, "iris", iris_onnx)
+    world.create_route(runtime, name="iris", model="iris")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        yield client

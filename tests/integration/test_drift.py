@@ -3,32 +3,19 @@ serves, the report, incidents, and the scopes that guard each."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
-import pytest
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 from sqlalchemy import text
 
-from mlgate.app import create_app
 from mlgate.readiness.providers import gather_facts
 from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory, bearer
-from tests.integration import world
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
 IRIS = load_iris().data
 REFERENCE = "/api/v1/models/iris/versions/{version}/drift-reference"
 MARK = 5.123457  # an input value that no count, time or id can contain
-
-
-@pytest.fixture
-def gateway_client(runtime: Runtime, iris_onnx: bytes) -> Iterator[TestClient]:
-    world.served_model(runtime, "iris", iris_onnx)
-    world.create_route(runtime, name="iris", model="iris")
-    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
-        yield client
 
 
 def set_reference(client: TestClient, key: str, version: int = 1) -> dict[str, object]:

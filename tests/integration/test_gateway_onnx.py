@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import onnxruntime as ort
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -16,14 +13,6 @@ from tests.conftest import KeyFactory, bearer
 from tests.integration import world
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-
-
-@pytest.fixture
-def gateway_client(runtime: Runtime, iris_onnx: bytes) -> Iterator[TestClient]:
-    world.served_model(runtime, "iris", iris_onnx)
-    world.create_route(runtime, name="iris", model="iris")
-    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
-        yield client
 
 
 def test_predict_matches_onnxruntime_and_says_what_served_it(

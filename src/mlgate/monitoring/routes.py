@@ -105,15 +105,6 @@ def open_drift_incidents(
     drift_share: Share = service.DEFAULT_DRIFT_SHARE,
     min_rows: MinRows = service.DEFAULT_MIN_ROWS,
 ) -> list[IncidentRead]:
-    """Open (or join) an incident for each drifting version; for a scheduler to call."""
-    start, end = parse_window(since or "24h", until, now=utcnow())
-    report = service.build_drift_report(
-        session,
-        route=name,
-        since=start,
-        until=end,
-        threshold=threshold,
-        drift_share=drift_share,
-        min_rows=min_rows,
-    )
+    """Open (or join) an incident for each drifting version."""
+    report = route_drift(name, session, actor, since, until, threshold, drift_share, min_rows)
     return service.open_drift_incidents(session, report=report, actor=actor)
