@@ -75,14 +75,15 @@ def reference(
     actor = cli.principal()
     if not actor.has("registry:write"):
         raise Forbidden("setting a drift reference needs the 'registry:write' scope")
-    columns, rows = read_csv(file)
-    if not rows:
-        raise Invalid.field("file", f"{file} has no rows")
-    reference_in = DriftReferenceCreate(columns=columns, rows=rows, bins=bins)
-    with cli.session() as session:
-        read = service.set_reference(
-            session, model_name=name, version=number, reference_in=reference_in, actor=actor
-        )
+    with err_console.status(f"reading and profiling {file}…"):  # seconds for 100,000s of rows
+        columns, rows = read_csv(file)
+        if not rows:
+            raise Invalid.field("file", f"{file} has no rows")
+        reference_in = DriftReferenceCreate(columns=columns, rows=rows, bins=bins)
+        with cli.session() as session:
+            read = service.set_reference(
+                session, model_name=name, version=number, reference_in=reference_in, actor=actor
+            )
     if as_json:
         print_json(read)
         return
