@@ -23,6 +23,8 @@ from mlgate.gateway import service as routes
 from mlgate.gateway.schemas import RouteCreate
 from mlgate.incidents.opening import open_incident
 from mlgate.incidents.schemas import IncidentCreate, Severity
+from mlgate.monitoring import service as monitoring
+from mlgate.monitoring.schemas import DriftReferenceCreate
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
@@ -50,8 +52,9 @@ PAGES = {  # page -> the scope it needs
 
 @pytest.fixture
 def seeded(runtime: Runtime) -> str:
-    """churn (a hostile description): version 1 approved, carded and routed through an upstream
-    whose URL holds a password, version 2 under review; an incident. Returns the review's id."""
+    """churn (a hostile description): version 1 approved, carded, with a drift reference, and
+    routed through an upstream whose URL holds a password, version 2 under review; an incident.
+    Returns the review's id."""
     with runtime.db.unit_of_work() as session:
         registry.create_model(
             session, model_in=ModelCreate(name="churn", description=HOSTILE), actor=ADMIN
@@ -85,6 +88,10 @@ def seeded(runtime: Runtime) -> str:
             "primary": {"model": "churn", "version": 1, "upstream": upstream},
         }
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate.model_validate(route))
+        reference = DriftReferenceCreate(columns=[HOSTILE], rows=[[i % 10] for i in range(200)])
+        monitoring.set_reference(
+            session, model_name="churn", version=1, reference_in=reference, actor=ADMIN
+        )
         second = approvals.request_review(session, model_name="churn", version=2, requester=ADMIN)
         open_incident(
             session,
@@ -216,6 +223,8 @@ def test_pages_show_what_the_store_holds_escaped(
     for shown in ("in_review", "approved", "abc123def456", "/ui/models/churn/1/card"):
         assert shown in model
     assert "approved" in model
+    assert "200 rows" in model  # version 1's drift reference
+    assert "Not judged" in pages["/ui/routes/churn-api/drift"].text  # nothing served yet
     assert "churn@2" in pages["/ui/reviews"].text
     review = pages["review"].text
     for shown in ("alice", "Review", "pending"):

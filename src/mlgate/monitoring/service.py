@@ -26,6 +26,7 @@ from mlgate.monitoring.schemas import (
     TargetDrift,
 )
 from mlgate.registry import service as registry
+from mlgate.registry.models import Model, ModelVersion
 
 __all__ = [
     "DEFAULT_DRIFT_SHARE",
@@ -34,6 +35,7 @@ __all__ = [
     "build_drift_report",
     "get_reference",
     "open_drift_incidents",
+    "reference_sizes",
     "references_by_version",
     "set_reference",
 ]
@@ -123,6 +125,17 @@ def references_by_version(
         r.version_id: (r.id, [DriftFeatureProfile.model_validate(f) for f in r.features])
         for r in found
     }
+
+
+def reference_sizes(session: Session, *, model_name: str) -> dict[int, int]:
+    """Version number -> rows of its drift reference, for the model's versions that have one."""
+    found = session.execute(
+        select(ModelVersion.version, DriftReference.rows)
+        .join(DriftReference, DriftReference.version_id == ModelVersion.id)
+        .join(Model, Model.id == ModelVersion.model_id)
+        .where(Model.name == model_name)
+    )
+    return {version: rows for version, rows in found}
 
 
 def build_drift_report(

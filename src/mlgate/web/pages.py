@@ -39,7 +39,7 @@ from mlgate.gateway import service as routes
 from mlgate.incidents import postmortem
 from mlgate.incidents import service as incidents
 from mlgate.monitoring import drift_page
-from mlgate.monitoring.service import build_drift_report
+from mlgate.monitoring.service import build_drift_report, reference_sizes
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
 from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
@@ -184,6 +184,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
                 "aliases": deployments.list_aliases(session, model_name=name),
                 "versions": versions,
                 "carded": _carded(session, name, [v.version for v in versions]),
+                "references": reference_sizes(session, model_name=name),
                 "readiness": principal.has(Scope.READINESS_READ),
             },
         )
