@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -90,7 +90,7 @@ class DriftReferenceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    columns: list[str] = Field(min_length=1)
+    columns: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1)
     rows: list[list[Any]] = Field(min_length=1)
     bins: int = Field(default=10, ge=2, le=50)
 
