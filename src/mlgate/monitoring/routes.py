@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from mlgate.auth.deps import SessionDep, require_scope
 from mlgate.auth.schemas import Principal
@@ -54,57 +57,61 @@ def get_reference(
     return service.get_reference(session, model_name=model, version=version)
 
 
-@router.get("/api/v1/routes/{name}/drift", response_model=DriftReport)
-def route_drift(
-    name: str,
-    session: SessionDep,
-    actor: RoutesReader,
+@dataclass(frozen=True, slots=True)
+class DriftRules:
+    """A report's window and rules, as the query string gives them."""
+
+    since: datetime
+    until: datetime
+    threshold: float
+    drift_share: float
+    min_rows: int
+
+
+def drift_rules(
     since: Since = None,
     until: Until = None,
     threshold: Threshold = service.DEFAULT_THRESHOLD,
     drift_share: Share = service.DEFAULT_DRIFT_SHARE,
     min_rows: MinRows = service.DEFAULT_MIN_ROWS,
-) -> DriftReport:
-    """How the inputs the route served compare with each version's reference."""
+) -> DriftRules:
     start, end = parse_window(since or "24h", until, now=utcnow())
+    return DriftRules(start, end, threshold, drift_share, min_rows)
+
+
+Rules = Annotated[DriftRules, Depends(drift_rules)]
+
+
+def _report(session: Session, name: str, rules: DriftRules) -> DriftReport:
     return service.build_drift_report(
         session,
         route=name,
-        since=start,
-        until=end,
-        threshold=threshold,
-        drift_share=drift_share,
-        min_rows=min_rows,
+        since=rules.since,
+        until=rules.until,
+        threshold=rules.threshold,
+        drift_share=rules.drift_share,
+        min_rows=rules.min_rows,
     )
+
+
+@router.get("/api/v1/routes/{name}/drift", response_model=DriftReport)
+def route_drift(name: str, session: SessionDep, actor: RoutesReader, rules: Rules) -> DriftReport:
+    """How the inputs the route served compare with each version's reference."""
+    return _report(session, name, rules)
 
 
 @router.get("/api/v1/routes/{name}/drift.html", response_class=HTMLResponse)
 def route_drift_page(
-    name: str,
-    session: SessionDep,
-    actor: RoutesReader,
-    since: Since = None,
-    until: Until = None,
-    threshold: Threshold = service.DEFAULT_THRESHOLD,
-    drift_share: Share = service.DEFAULT_DRIFT_SHARE,
-    min_rows: MinRows = service.DEFAULT_MIN_ROWS,
+    name: str, session: SessionDep, actor: RoutesReader, rules: Rules
 ) -> HTMLResponse:
     """The drift report as a self-contained HTML page (inline SVG charts, no scripts)."""
-    report = route_drift(name, session, actor, since, until, threshold, drift_share, min_rows)
-    return HTMLResponse(drift_page.render(report))
+    return HTMLResponse(drift_page.render(_report(session, name, rules)))
 
 
 @router.post("/api/v1/routes/{name}/drift/incidents", response_model=list[IncidentRead])
 def open_drift_incidents(
-    name: str,
-    session: SessionDep,
-    actor: IncidentsWriter,
-    since: Since = None,
-    until: Until = None,
-    threshold: Threshold = service.DEFAULT_THRESHOLD,
-    drift_share: Share = service.DEFAULT_DRIFT_SHARE,
-    min_rows: MinRows = service.DEFAULT_MIN_ROWS,
+    name: str, session: SessionDep, actor: IncidentsWriter, rules: Rules
 ) -> list[IncidentRead]:
     """Open (or join) an incident for each drifting version."""
-    report = route_drift(name, session, actor, since, until, threshold, drift_share, min_rows)
+    report = _report(session, name, rules)
     return service.open_drift_incidents(session, report=report, actor=actor)
