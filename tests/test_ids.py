@@ -8,7 +8,7 @@ import time
 
 from ulid import ULID
 
-from mlgate.ids import new_id
+from mlgate.ids import MAX_NUMBER, new_id, parse_number
 
 
 def test_an_id_is_a_ulid_carrying_the_time_it_was_made() -> None:
@@ -65,3 +65,12 @@ def test_a_forked_child_does_not_repeat_the_parents_random_bits() -> None:
     ours = next_millisecond_id()
     assert len(theirs) == 26
     assert theirs[10:] != ours[10:]  # the 80 random bits after the 48-bit time
+
+
+def test_a_number_is_ascii_digits_within_what_the_store_holds() -> None:
+    assert parse_number("0") == 0
+    assert parse_number("42") == 42
+    assert parse_number(str(MAX_NUMBER)) == MAX_NUMBER
+    # Past an INTEGER column, other scripts' digits, superscripts, signs, spaces: not numbers.
+    for text in (str(MAX_NUMBER + 1), "9" * 40, "٣", "²", "-1", "+1", " 1", "1.0", ""):
+        assert parse_number(text) is None, text

@@ -16,6 +16,7 @@ from mlgate import __version__
 from mlgate.approvals import outbox
 from mlgate.approvals.routes import router as approvals_router
 from mlgate.audit.routes import router as audit_router
+from mlgate.auth.deps import document_security, route_scopes
 from mlgate.auth.routes import router as keys_router
 from mlgate.backup import jobs as backup_jobs
 from mlgate.backup.routes import router as backup_router
@@ -23,7 +24,11 @@ from mlgate.bodylimit import BodySizeLimit
 from mlgate.cards.routes import router as cards_router
 from mlgate.config import Settings, get_settings
 from mlgate.gateway.dataplane import Gateway
-from mlgate.gateway.frontdoor import ClientEndpoints, document_client_endpoints
+from mlgate.gateway.frontdoor import (
+    CLIENT_ENDPOINTS,
+    ClientEndpoints,
+    document_client_endpoints,
+)
 from mlgate.gateway.routes import client as gateway_client_router
 from mlgate.gateway.routes import control as routes_router
 from mlgate.health import router as health_router
@@ -34,7 +39,7 @@ from mlgate.monitoring.routes import router as drift_router
 from mlgate.privacy import jobs as privacy_jobs
 from mlgate.privacy import serving as privacy_serving
 from mlgate.privacy.routes import privacy_router, secrets_router
-from mlgate.problems import RequestIdMiddleware, install_error_handlers
+from mlgate.problems import RequestIdMiddleware, document_problems, install_error_handlers
 from mlgate.readiness.routes import router as readiness_router
 from mlgate.registry.routes import router as registry_router
 from mlgate.runtime import Runtime
@@ -158,8 +163,12 @@ class MlgateApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         if self.openapi_schema is None:
             spec = super().openapi()  # built once and kept in self.openapi_schema
+            scopes = route_scopes(self.routes)
             if self.front_door is not None:
                 document_client_endpoints(spec)
+                scopes |= CLIENT_ENDPOINTS
+            document_security(spec, scopes)
+            document_problems(spec)
         return self.openapi_schema  # type: ignore[return-value]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

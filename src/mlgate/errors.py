@@ -16,8 +16,11 @@ Messages are written for the user and say what to do next. They never contain se
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from pydantic import ValidationError
 
 __all__ = [
     "Conflict",
@@ -30,6 +33,7 @@ __all__ = [
     "RateLimited",
     "Unauthorized",
     "Unavailable",
+    "field_errors",
     "problem_type",
 ]
 
@@ -47,6 +51,18 @@ class FieldError:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}
+
+
+def field_errors(error: ValidationError, *, root: str = "body") -> list[FieldError]:
+    """Each wrong field of a pydantic ``error`` by its path (``fallbacks[0].model``)."""
+    return [FieldError(_dotted(e["loc"], root), e["msg"]) for e in error.errors()]
+
+
+def _dotted(location: Sequence[int | str], root: str) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path or root
 
 
 class MlgateError(Exception):

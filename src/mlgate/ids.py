@@ -7,10 +7,13 @@ import re
 import threading
 import time
 
-__all__ = ["NAME_PATTERN", "is_valid_name", "new_id"]
+__all__ = ["MAX_NUMBER", "NAME_PATTERN", "is_valid_name", "new_id", "parse_number"]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _NAME_RE = re.compile(NAME_PATTERN)
+# The largest version, revision or incident number: the store's INTEGER columns (PostgreSQL's
+# integer) hold no more, and SQLite's driver refuses a larger Python int with an OverflowError.
+MAX_NUMBER = 2**31 - 1
 
 # ULIDs are made here rather than with python-ulid: the gateway makes two per request, and
 # this takes 1.4 µs where python-ulid's ``str(ULID())`` took 3.0 (measured). Same format:
@@ -82,3 +85,15 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def is_valid_name(name: str) -> bool:
     return bool(_NAME_RE.fullmatch(name))
+
+
+def parse_number(text: str) -> int | None:
+    """``text`` as a number from 0 to MAX_NUMBER written in ASCII digits, else None.
+
+    Not ``str.isdigit`` alone: it holds for "²", which ``int`` refuses, and ``int`` reads other
+    scripts' digits too.
+    """
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if number <= MAX_NUMBER else None

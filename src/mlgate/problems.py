@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +19,10 @@ from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavail
 from mlgate.ids import new_id
 
 __all__ = [
+    "PROBLEM_RESPONSE",
+    "Problem",
     "RequestIdMiddleware",
+    "document_problems",
     "install_error_handlers",
     "problem_parts",
     "problem_response",
@@ -30,6 +34,61 @@ logger = logging.getLogger(__name__)
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="Where: body.inputs[0], query.limit, path.version, …")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error as RFC 9457 problem details, with the request's id (also in X-Request-Id)."""
+
+    type: str = Field(description="urn:mlgate:problem:<slug>, stable per kind of error")
+    title: str
+    status: int
+    detail: str = Field(description="What went wrong and what to do next")
+    instance: str | None = Field(default=None, description="The path that was called")
+    request_id: str
+    errors: list[ProblemField] | None = Field(
+        default=None, description="Each wrong field (422 only)"
+    )
+
+
+PROBLEM_RESPONSE = {
+    "description": "A problem (RFC 9457); `status` says which",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+_STATUSES = {
+    "401": "No key, or a key that is unknown, revoked or expired",
+    "403": "The key lacks the scope this operation needs",
+    "422": "The request is invalid; `errors` names each wrong field",
+}
+
+
+def document_problems(spec: dict[str, Any]) -> None:
+    """Say in an OpenAPI document that every operation answers errors as problem+json.
+
+    FastAPI documents only its own 422 (as application/json, a shape mlgate never sends). Every
+    operation gets the Problem schema for 422 and, where it needs a key, 401 and 403, and a
+    ``default`` response for any other error status (400, 404, 409, 413, 429, 500, 503, …).
+    """
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.update(schema.pop("$defs", {}))
+    schemas["Problem"] = schema
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            statuses = ["422"]
+            if operation.get("security"):
+                statuses += ["401", "403"]
+            for status in statuses:  # FastAPI's own 422 is replaced, a route's own kept
+                if PROBLEM_JSON not in responses.get(status, {}).get("content", {}):
+                    responses[status] = {**PROBLEM_RESPONSE, "description": _STATUSES[status]}
+            responses.setdefault("default", PROBLEM_RESPONSE)
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
 
 
 def problem_parts(

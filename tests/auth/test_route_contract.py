@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from mlgate.auth.deps import api_routes as all_api_routes
+from mlgate.auth.deps import required_scopes
 from mlgate.auth.schemas import Scope
 from mlgate.gateway.frontdoor import CLIENT_ENDPOINTS
 from tests.conftest import KeyFactory, bearer
@@ -17,27 +17,10 @@ from tests.conftest import KeyFactory, bearer
 OPEN_PATHS = {"/healthz", "/readyz"}
 
 
-def _required_scopes(dependant: Any) -> Iterator[str]:
-    for dependency in dependant.dependencies:
-        scope = getattr(dependency.call, "required_scope", None)
-        if scope:
-            yield scope
-        yield from _required_scopes(dependency)
-
-
-def _flatten(routes: list[Any]) -> Iterator[Any]:
-    for route in routes:
-        included = getattr(route, "original_router", None)  # FastAPI's lazily included routers
-        if included is not None:
-            yield from _flatten(included.routes)
-        else:
-            yield route
-
-
 def api_routes(client: TestClient) -> list[tuple[APIRoute, str, str]]:
     routes = []
-    for route in _flatten(client.app.routes):  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute) or route.path in OPEN_PATHS:
+    for route in all_api_routes(client.app.routes):  # type: ignore[attr-defined]
+        if route.path in OPEN_PATHS:
             continue
         path = re.sub(r"\{[^}]+\}", "1", route.path)
         for method in sorted(route.methods):
@@ -56,7 +39,7 @@ def front_door_routes() -> list[tuple[str, str, str]]:
 def test_every_api_route_declares_a_scope(client: TestClient) -> None:
     routes = api_routes(client)
     assert len(routes) >= 10
-    missing = [f"{m} {r.path}" for r, m, _ in routes if not list(_required_scopes(r.dependant))]
+    missing = [f"{m} {r.path}" for r, m, _ in routes if not list(required_scopes(r.dependant))]
     assert missing == []
 
 
@@ -89,7 +72,7 @@ def test_every_api_route_with_a_key_lacking_its_scope_is_403(
     client: TestClient, make_key: KeyFactory
 ) -> None:
     for route, method, path in api_routes(client):
-        needed = set(_required_scopes(route.dependant))
+        needed = set(required_scopes(route.dependant))
         resource = {s.split(":")[0] for s in needed}
         others = [
             s.value for s in Scope if s != Scope.ADMIN and s.value.split(":")[0] not in resource

@@ -86,6 +86,7 @@ def test_parse_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("Wed, 01 Jan 2025 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Wed, 01 Jan 2025 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("²") is None  # isdigit() holds for it, float() refuses it
     assert parse_retry_after(None) is None
 
 

@@ -159,3 +159,30 @@ def test_a_bad_subject_path_is_refused_naming_the_field(
         )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "subject_path"
+
+
+def test_a_route_patch_null_restores_the_default_and_an_invalid_result_is_422(
+    gateway_client: TestClient, make_key: KeyFactory
+) -> None:
+    writer = bearer(make_key("routes:write"))
+    changed = gateway_client.patch(
+        "/api/v1/routes/iris",
+        json={"retention_days": 7, "limits": {"route_rate": "5/second"}},
+        headers=writer,
+    )
+    assert changed.status_code == 200, changed.text
+    reset = gateway_client.patch(
+        "/api/v1/routes/iris", json={"retention_days": None, "limits": None}, headers=writer
+    )
+    assert reset.status_code == 200, reset.text
+    assert reset.json()["retention_days"] == 30
+    assert reset.json()["limits"]["route_rate"] is None
+    # Valid as a change, not as a route (at most 10 fallbacks): refused, the route unchanged.
+    eleven = [{"model": "iris"}] * 11
+    refused = gateway_client.patch(
+        "/api/v1/routes/iris", json={"fallbacks": eleven}, headers=writer
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "fallbacks"
+    shown = gateway_client.get("/api/v1/routes/iris", headers=bearer(make_key("routes:read")))
+    assert shown.json()["fallbacks"] == []

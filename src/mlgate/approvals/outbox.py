@@ -81,7 +81,7 @@ def verify_signature(
     tolerance: timedelta = REPLAY_TOLERANCE,
 ) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit()):
         return False
     sent = int(timestamp)
     current = (now or utcnow()).timestamp()

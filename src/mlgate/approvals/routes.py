@@ -29,9 +29,10 @@ from mlgate.approvals.schemas import (
     WebhookIssued,
     WebhookRead,
 )
-from mlgate.auth.deps import PrincipalDep, RuntimeDep, SessionDep, require_scope
+from mlgate.auth.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Forbidden
+from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1")
 
@@ -79,7 +80,7 @@ def list_reviews(
     state: RequestState | None = None,
     model: str | None = None,
     limit: Limit = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
 ) -> list[ApprovalRequestRead]:
     return service.list_requests(session, state=state, model_name=model, limit=limit, offset=offset)
 
@@ -99,7 +100,7 @@ def gate_checks(actor: ReviewReader) -> list[GateCheckInfo]:
     "/reviews/versions/{model}/{version}", response_model=ApprovalRequestRead, tags=["reviews"]
 )
 def review_for_version(
-    model: str, version: int, session: SessionDep, actor: ReviewReader
+    model: str, version: VersionNumber, session: SessionDep, actor: ReviewReader
 ) -> ApprovalRequestRead:
     return service.get_for_version(session, model_name=model, version=version)
 
@@ -170,7 +171,7 @@ def show_policy(
     subject: str,
     session: SessionDep,
     actor: ReviewReader,
-    version: Annotated[int | None, Query(ge=0)] = None,
+    version: Annotated[int | None, Query(ge=0, le=MAX_NUMBER)] = None,
 ) -> PolicyRead:
     """``default`` or a model name; the latest version unless ``version`` is given."""
     return policy.get_policy(session, subject=subject, version=version)

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from mlgate.ids import MAX_NUMBER
+
 __all__ = [
     "AliasHistoryRead",
     "AliasMove",
@@ -126,7 +128,7 @@ class ApprovalRequestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(min_length=1, max_length=63)
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_NUMBER)
     comment: str = Field(default="", max_length=10_000)
 
 
@@ -240,7 +242,7 @@ class DeliveryRead(BaseModel):
 class AliasMove(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_NUMBER)
     comment: str = Field(default="", max_length=2_000)
 
 

@@ -12,6 +12,7 @@ from mlgate.audit import service
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
 from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
 from mlgate.auth.schemas import Principal
+from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require_scope("audit:read"))]
@@ -24,7 +25,7 @@ def list_entries(
     object_type: str | None = None,
     object_id: str | None = None,
     by: Annotated[str | None, Query(alias="actor")] = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryRead]:
     return service.get_all(
@@ -42,7 +43,11 @@ def verify(session: SessionDep, actor: Reader) -> AuditVerification:
     return service.verify(session)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"description": "One entry per line", "content": {"application/x-ndjson": {}}}},
+)
 def export(runtime: RuntimeDep, actor: Reader) -> StreamingResponse:
     def lines() -> Iterator[str]:
         with runtime.db.unit_of_work() as session:

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from mlgate.auth import service
 from mlgate.auth.keys import presented
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Forbidden
+from mlgate.ids import MAX_NUMBER
 from mlgate.runtime import Runtime
 
-__all__ = ["PrincipalDep", "RuntimeDep", "SessionDep", "presented_key", "require_scope"]
+__all__ = [
+    "PrincipalDep",
+    "RuntimeDep",
+    "SessionDep",
+    "VersionNumber",
+    "document_security",
+    "presented_key",
+    "require_scope",
+    "required_scopes",
+    "route_scopes",
+]
+
+# A version number in a path: 1 to MAX_NUMBER, so a larger one is a 422 naming it, not a
+# number the store cannot hold.
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_NUMBER, description="A version number.")]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -64,3 +80,59 @@ def require_scope(scope: str) -> Callable[[Principal], Principal]:
 
     check.required_scope = scope  # type: ignore[attr-defined]  # read by the route contract test
     return check
+
+
+def required_scopes(dependant: Any) -> Iterator[str]:
+    """The scopes a route's dependency tree asks for through :func:`require_scope`."""
+    for dependency in dependant.dependencies:
+        scope = getattr(dependency.call, "required_scope", None)
+        if scope:
+            yield scope
+        yield from required_scopes(dependency)
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute of an app, those of lazily included routers too."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from api_routes(included.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def route_scopes(routes: Iterable[Any]) -> dict[tuple[str, str], str]:
+    """(METHOD, path template) -> the scope its key needs, for every API route that needs one."""
+    found: dict[tuple[str, str], str] = {}
+    for route in api_routes(routes):
+        scope = next(required_scopes(route.dependant), None)
+        if scope is not None:
+            for method in route.methods or ():
+                found[(method, route.path_format)] = scope  # {name:path} as {name}
+    return found
+
+
+def document_security(spec: dict[str, Any], scopes: dict[tuple[str, str], str]) -> None:
+    """Declare the API key in an OpenAPI document, and on each operation the scope it needs.
+
+    The scope goes into the description and ``x-mlgate-scope``; ``/docs`` then offers its
+    "Authorize" button for the key.
+    """
+    spec.setdefault("components", {})["securitySchemes"] = {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An mlgate API key (mlg_…), as `Authorization: Bearer <key>`; "
+            "an `X-API-Key: <key>` header works too.",
+        }
+    }
+    for path, item in spec.get("paths", {}).items():
+        for method, operation in item.items():
+            scope = scopes.get((method.upper(), path))
+            if scope is None:
+                continue
+            operation["security"] = [{"apiKey": []}]
+            operation["x-mlgate-scope"] = scope
+            needs = f"Needs a key with `{scope}`."
+            described = operation.get("description")
+            operation["description"] = f"{described}\n\n{needs}" if described else needs

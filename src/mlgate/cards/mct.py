@@ -29,8 +29,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlgate.cards.schemas import ModelCard
-from mlgate.cards.validation import field_errors, validate_card
-from mlgate.errors import Invalid
+from mlgate.cards.validation import validate_card
+from mlgate.errors import Invalid, field_errors
 
 __all__ = ["MCT_SCHEMA_VERSION", "from_mct", "to_mct"]
 
@@ -221,7 +221,8 @@ def from_mct(document: Mapping[str, Any]) -> ModelCard:
     try:
         mct = _MctCard.model_validate(dict(document))
     except ValidationError as exc:
-        raise Invalid("not a Model Card Toolkit card", errors=field_errors(exc)) from exc
+        errors = field_errors(exc, root="card")
+        raise Invalid("not a Model Card Toolkit card", errors=errors) from exc
     d, p, c = mct.model_details, mct.model_parameters, mct.considerations
     datasets: dict[str, list[dict[str, Any]]] = {"training_data": [], "evaluation_data": []}
     categories: list[str] = []

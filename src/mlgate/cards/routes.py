@@ -7,15 +7,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse, Response
 
-from mlgate.auth.deps import SessionDep, require_scope
+from mlgate.auth.deps import SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.cards import CardDiff, CardLint, service
 from mlgate.cards.revisions import CardFormat, CardImport, CardRevisionRead, CardSet, RenderFormat
+from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
 Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
-Revision = Annotated[int | None, Query(ge=1, description="Default: the newest revision.")]
+Revision = Annotated[
+    int | None, Query(ge=1, le=MAX_NUMBER, description="Default: the newest revision.")
+]
 
 MEDIA_TYPES = {
     RenderFormat.HTML: "text/html; charset=utf-8",
@@ -29,8 +32,8 @@ def diff_versions(
     model: str,
     session: SessionDep,
     actor: Reader,
-    from_version: Annotated[int, Query(ge=1)],
-    to_version: Annotated[int, Query(ge=1)],
+    from_version: Annotated[int, Query(ge=1, le=MAX_NUMBER)],
+    to_version: Annotated[int, Query(ge=1, le=MAX_NUMBER)],
 ) -> CardDiff:
     """The current card of one version against another's."""
     return service.diff_versions(
@@ -40,7 +43,7 @@ def diff_versions(
 
 @router.put("/{model}/{version}", response_model=CardRevisionRead)
 def set_card(
-    model: str, version: int, body: CardSet, session: SessionDep, actor: Writer
+    model: str, version: VersionNumber, body: CardSet, session: SessionDep, actor: Writer
 ) -> CardRevisionRead:
     """Add the next revision of the card (earlier revisions are kept)."""
     return service.set_card(
@@ -55,29 +58,41 @@ def set_card(
 
 @router.get("/{model}/{version}", response_model=CardRevisionRead)
 def show_card(
-    model: str, version: int, session: SessionDep, actor: Reader, revision: Revision = None
+    model: str,
+    version: VersionNumber,
+    session: SessionDep,
+    actor: Reader,
+    revision: Revision = None,
 ) -> CardRevisionRead:
     return service.get_card(session, model_name=model, version=version, revision=revision)
 
 
 @router.get("/{model}/{version}/revisions", response_model=list[CardRevisionRead])
 def card_revisions(
-    model: str, version: int, session: SessionDep, actor: Reader
+    model: str, version: VersionNumber, session: SessionDep, actor: Reader
 ) -> list[CardRevisionRead]:
     return service.list_revisions(session, model_name=model, version=version)
 
 
 @router.get("/{model}/{version}/lint", response_model=CardLint)
 def lint_card(
-    model: str, version: int, session: SessionDep, actor: Reader, revision: Revision = None
+    model: str,
+    version: VersionNumber,
+    session: SessionDep,
+    actor: Reader,
+    revision: Revision = None,
 ) -> CardLint:
     return service.lint_card(session, model_name=model, version=version, revision=revision)
 
 
-@router.get("/{model}/{version}/render")
+@router.get(
+    "/{model}/{version}/render",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}, "text/markdown": {}, "application/json": {}}}},
+)
 def render_card(
     model: str,
-    version: int,
+    version: VersionNumber,
     session: SessionDep,
     actor: Reader,
     format: RenderFormat = RenderFormat.HTML,
@@ -92,7 +107,7 @@ def render_card(
 @router.get("/{model}/{version}/diff", response_model=CardDiff)
 def diff_revisions(
     model: str,
-    version: int,
+    version: VersionNumber,
     session: SessionDep,
     actor: Reader,
     from_revision: Revision = None,
@@ -110,7 +125,7 @@ def diff_revisions(
 
 @router.post("/{model}/{version}/import", response_model=CardRevisionRead)
 def import_card(
-    model: str, version: int, body: CardImport, session: SessionDep, actor: Writer
+    model: str, version: VersionNumber, body: CardImport, session: SessionDep, actor: Writer
 ) -> CardRevisionRead:
     return service.import_card(
         session,
@@ -123,10 +138,14 @@ def import_card(
     )
 
 
-@router.get("/{model}/{version}/export", response_class=PlainTextResponse)
+@router.get(
+    "/{model}/{version}/export",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+)
 def export_card(
     model: str,
-    version: int,
+    version: VersionNumber,
     session: SessionDep,
     actor: Reader,
     format: CardFormat = CardFormat.JSON,

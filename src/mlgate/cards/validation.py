@@ -8,20 +8,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlgate.cards.schemas import ModelCard
-from mlgate.errors import FieldError, Invalid
+from mlgate.errors import Invalid, field_errors
 
-__all__ = ["field_errors", "validate_card"]
-
-
-def _dotted(location: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path or "card"
-
-
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    return [FieldError(_dotted(tuple(err["loc"])), err["msg"]) for err in exc.errors()]
+__all__ = ["validate_card"]
 
 
 def validate_card(data: Mapping[str, Any], *, source: str = "model card") -> ModelCard:
@@ -29,7 +18,7 @@ def validate_card(data: Mapping[str, Any], *, source: str = "model card") -> Mod
     try:
         return ModelCard.model_validate(dict(data))
     except ValidationError as exc:
-        errors = field_errors(exc)
+        errors = field_errors(exc, root="card")
         raise Invalid(
             f"{source} is not valid: {len(errors)} field error(s); fix the fields listed",
             errors=errors,

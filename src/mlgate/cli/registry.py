@@ -14,6 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Invalid
+from mlgate.ids import parse_number
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 
@@ -23,10 +24,11 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _model_ref(ref: str) -> tuple[str, int]:
-    name, sep, number = ref.partition("@")
-    if not sep or not number.isdigit():
+    name, sep, text = ref.partition("@")
+    number = parse_number(text)
+    if not sep or number is None:
         raise Invalid.field("version", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, int(number)
+    return name, number
 
 
 @models_app.command("create")

@@ -16,6 +16,7 @@ from mlgate.approvals.schemas import ApprovalRequestRead, RequestState
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Forbidden, Invalid
+from mlgate.ids import parse_number
 
 app = typer.Typer(help="Approval reviews: request, queue, decide.", no_args_is_help=True)
 policy_app = typer.Typer(help="Show and set approval policies.", no_args_is_help=True)
@@ -31,10 +32,11 @@ Ref = Annotated[str, typer.Argument(help="MODEL@N, or a request id.")]
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
-    name, sep, number = ref.partition("@")
-    if not sep or not number.isdigit() or not name:
+    name, sep, text = ref.partition("@")
+    number = parse_number(text)
+    if not sep or number is None or not name:
         raise Invalid.field("ref", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, int(number)
+    return name, number
 
 
 def _request_id(session: object, ref: str) -> str:

@@ -17,6 +17,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, FieldError, Invalid
 from mlgate.gateway import service
 from mlgate.gateway.schemas import RouteCreate, RouteRead, RouteUpdate
+from mlgate.ids import parse_number
 from mlgate.monitoring.traffic import TrafficReport, build_traffic_report, parse_window
 from mlgate.monitoring.traffic_page import format_ms, format_share
 
@@ -38,8 +39,8 @@ def _target(ref: str, upstream: str | None = None, protocol: str = "json") -> di
     """MODEL[@N|@alias] as a target spec, optionally served by an upstream URL."""
     model, _, which = ref.partition("@")
     target: dict[str, Any] = {"model": model}
-    if which.isdigit():
-        target["version"] = int(which)
+    if (number := parse_number(which)) is not None:
+        target["version"] = number
     elif which:
         target["alias"] = which
     if upstream:

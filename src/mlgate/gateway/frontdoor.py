@@ -29,7 +29,13 @@ from mlgate.gateway.dataplane import Caller, Gateway
 from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, PredictResponse
 from mlgate.gateway.table import CompiledRoute
 from mlgate.privacy.subjects import subject_at
-from mlgate.problems import PROBLEM_JSON, problem_parts, request_id, request_id_for
+from mlgate.problems import (
+    PROBLEM_JSON,
+    PROBLEM_RESPONSE,
+    problem_parts,
+    request_id,
+    request_id_for,
+)
 from mlgate.serverlog import ACCESS_LOGGER
 
 __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_endpoints"]
@@ -313,9 +319,8 @@ def document_client_endpoints(spec: dict[str, Any]) -> None:
     def ref(name: str) -> dict[str, Any]:
         return {"schema": {"$ref": f"#/components/schemas/{name}"}}
 
-    problem = {"description": "A problem (RFC 9457)", "content": {PROBLEM_JSON: {}}}
     errors = {
-        str(status): {**problem, "description": text}
+        str(status): {**PROBLEM_RESPONSE, "description": text}
         for status, text in (
             (401, "No key, or a key that is unknown, revoked or expired"),
             (403, "The key lacks gateway:invoke or may not call this route"),
@@ -333,7 +338,7 @@ def document_client_endpoints(spec: dict[str, Any]) -> None:
                 "post": {
                     "tags": ["gateway"],
                     "summary": "Predict through a route",
-                    "description": "Needs a key with gateway:invoke. " + served,
+                    "description": served,
                     "operationId": "predict",
                     "parameters": [
                         {
@@ -360,8 +365,8 @@ def document_client_endpoints(spec: dict[str, Any]) -> None:
                 "post": {
                     "tags": ["gateway"],
                     "summary": "OpenAI-compatible chat completion through a route",
-                    "description": "Needs a key with gateway:invoke; `model` names the route. "
-                    "With `stream: true` the upstream's server-sent events pass through. " + served,
+                    "description": "`model` names the route. With `stream: true` the upstream's "
+                    "server-sent events pass through. " + served,
                     "operationId": "chat_completions",
                     "requestBody": {
                         "required": True,

@@ -122,7 +122,11 @@ async def metrics_grant(request: Request, gateway: GatewayDep) -> KeyGrant:
 metrics_grant.required_scope = "metrics:read"  # type: ignore[attr-defined]
 
 
-@client.get("/metrics")
+@client.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"description": "Prometheus text format", "content": {"text/plain": {}}}},
+)
 async def metrics(
     gateway: GatewayDep, grant: Annotated[KeyGrant, Depends(metrics_grant)]
 ) -> Response:

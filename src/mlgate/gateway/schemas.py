@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlgate.ids import NAME_PATTERN
+from mlgate.ids import MAX_NUMBER, NAME_PATTERN
 
 __all__ = [
     "Canary",
@@ -48,7 +48,9 @@ class TargetSpec(_Spec):
     """One approved model version, by number or by alias, run in-process or by an upstream."""
 
     model: str = Field(pattern=NAME_PATTERN)
-    version: int | None = Field(default=None, ge=1, description="Pinned version, else the alias.")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_NUMBER, description="Pinned version, else the alias."
+    )
     alias: str = Field(default="production", pattern=NAME_PATTERN)
     upstream: Upstream | None = Field(
         default=None, description="Serve through this HTTP server; none: in-process (ONNX)."

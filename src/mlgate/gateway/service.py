@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -16,7 +17,7 @@ from mlgate.approvals import deployments
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, Invalid, NotFound
+from mlgate.errors import Conflict, Invalid, NotFound, field_errors
 from mlgate.gateway.models import Route
 from mlgate.gateway.schemas import RouteBody, RouteCreate, RouteRead, RouteUpdate, TargetSpec
 from mlgate.ids import new_id
@@ -132,7 +133,16 @@ def update_route(
     changes = route_in.model_dump(exclude_unset=True, exclude={"clear_canary"})
     if route_in.clear_canary:
         changes["canary"] = None
-    merged = RouteBody.model_validate({**spec.model_dump(), **changes})
+    merged_spec = spec.model_dump()
+    for field, value in changes.items():
+        if value is None:  # an explicit null puts the field back to its default
+            merged_spec.pop(field, None)
+        else:
+            merged_spec[field] = value
+    try:
+        merged = RouteBody.model_validate(merged_spec)
+    except ValidationError as error:
+        raise Invalid("the route would not be valid", errors=field_errors(error)) from None
     _check_targets(session, model_name, merged)
     row.spec = merged.model_dump(mode="json")
     row.updated_at = utcnow()

@@ -17,7 +17,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import NotFound
-from mlgate.ids import new_id
+from mlgate.ids import new_id, parse_number
 from mlgate.incidents import runbooks
 from mlgate.incidents.models import Incident, IncidentEvent
 from mlgate.incidents.schemas import (
@@ -188,9 +188,10 @@ def log_change(
 def get_row(session: Session, *, ref: str, lock: bool = False) -> Incident:
     """An incident by number (``12`` or ``INC-12``) or id."""
     key = ref.upper().removeprefix("INC-")
+    number = parse_number(key)
     query = (
-        select(Incident).where(Incident.number == int(key))
-        if key.isdigit()
+        select(Incident).where(Incident.number == number)
+        if number is not None
         else select(Incident).where(Incident.id == ref)
     )
     if lock:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from mlgate.auth.deps import SessionDep, require_scope
+from mlgate.auth.deps import SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.incidents.schemas import IncidentRead
@@ -39,7 +39,7 @@ REFERENCE = "/api/v1/models/{model}/versions/{version}/drift-reference"
 @router.put(REFERENCE, response_model=DriftReferenceRead)
 def set_reference(
     model: str,
-    version: int,
+    version: VersionNumber,
     reference_in: DriftReferenceCreate,
     session: SessionDep,
     actor: RegistryWriter,
@@ -52,7 +52,7 @@ def set_reference(
 
 @router.get(REFERENCE, response_model=DriftReferenceRead)
 def get_reference(
-    model: str, version: int, session: SessionDep, actor: RegistryReader
+    model: str, version: VersionNumber, session: SessionDep, actor: RegistryReader
 ) -> DriftReferenceRead:
     return service.get_reference(session, model_name=model, version=version)
 

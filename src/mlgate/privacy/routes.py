@@ -112,7 +112,11 @@ def set_purposes(
     return service.set_purposes(session, route=route, purposes_in=purposes_in, actor=actor)
 
 
-@privacy_router.get("/report", response_model=None)
+@privacy_router.get(
+    "/report",
+    response_model=None,
+    responses={200: {"content": {"application/json": {}, "text/html": {}, "text/markdown": {}}}},
+)
 def report(
     session: SessionDep,
     keys: KeysDep,

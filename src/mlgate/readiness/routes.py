@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 import mlgate.readiness.gates  # noqa: F401  # registers the readiness:<group> approval gates
-from mlgate.auth.deps import SessionDep, require_scope
+from mlgate.auth.deps import SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.readiness import debt_register, service
 from mlgate.readiness.facts import Facts
@@ -46,7 +46,7 @@ def _render(report: ReadinessReport, fmt: Format) -> Response:
     responses={200: {"content": {"text/html": {}, "text/markdown": {}}}},
 )
 def report(
-    model: str, version: int, session: SessionDep, actor: Reader, format: Format = "json"
+    model: str, version: VersionNumber, session: SessionDep, actor: Reader, format: Format = "json"
 ) -> Response:
     """The version's readiness now, as JSON, Markdown or a self-contained HTML page."""
     assessed = service.assess(session, model=model, version=version, actor=actor, record=False)
@@ -55,7 +55,7 @@ def report(
 
 @router.post(VERSION + "/assessments", status_code=201, response_model=ReadinessReport)
 def record_assessment(
-    model: str, version: int, session: SessionDep, actor: Writer
+    model: str, version: VersionNumber, session: SessionDep, actor: Writer
 ) -> ReadinessReport:
     """Assess the version and keep its scores for the trend across versions."""
     return service.assess(session, model=model, version=version, actor=actor, record=True)
@@ -67,14 +67,18 @@ def list_assessments(model: str, session: SessionDep, actor: Reader) -> list[Sna
 
 
 @router.get(VERSION + "/facts", response_model=Facts)
-def facts(model: str, version: int, session: SessionDep, actor: Reader) -> Facts:
+def facts(model: str, version: VersionNumber, session: SessionDep, actor: Reader) -> Facts:
     """What mlgate knows about the version; ``null`` means nobody could tell."""
     return gather_facts(session, model=model, version=version)
 
 
 @router.post(VERSION + "/attestations", status_code=201, response_model=AttestationRead)
 def attest_version(
-    model: str, version: int, attestation_in: AttestationCreate, session: SessionDep, actor: Writer
+    model: str,
+    version: VersionNumber,
+    attestation_in: AttestationCreate,
+    session: SessionDep,
+    actor: Writer,
 ) -> AttestationRead:
     return service.attest(
         session, attestation_in=attestation_in, actor=actor, model=model, version=version
@@ -83,7 +87,7 @@ def attest_version(
 
 @router.get(VERSION + "/attestations", response_model=list[AttestationRead])
 def list_version_attestations(
-    model: str, version: int, session: SessionDep, actor: Reader
+    model: str, version: VersionNumber, session: SessionDep, actor: Reader
 ) -> list[AttestationRead]:
     return service.list_attestations(session, model=model, version=version)
 
@@ -151,7 +155,7 @@ def close_debt(debt_id: str, close_in: DebtClose, session: SessionDep, actor: Wr
 
 @router.post(VERSION + "/debt", status_code=201, response_model=list[DebtRead])
 def debt_from_assessment(
-    model: str, version: int, body: DebtFromAssessment, session: SessionDep, actor: Writer
+    model: str, version: VersionNumber, body: DebtFromAssessment, session: SessionDep, actor: Writer
 ) -> list[DebtRead]:
     """Open a debt item for every unmet checklist item not already tracked."""
     return service.debt_from_assessment(

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from mlgate.ids import NAME_PATTERN
+from mlgate.ids import MAX_NUMBER, NAME_PATTERN
 from mlgate.readiness.debt import DebtCategory, DebtLevel, DebtStatus, Quadrant
 from mlgate.readiness.evidence import EvidenceLevel
 
@@ -82,7 +82,7 @@ class DebtCreate(BaseModel):
     due: AwareDatetime | None = None
     description: str = Field(default="", max_length=10_000)
     model: str | None = Field(default=None, pattern=NAME_PATTERN, description="None: workspace.")
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_NUMBER)
 
 
 class DebtClose(BaseModel):

@@ -12,9 +12,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
+from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.errors import FieldError, Invalid
+from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.blobstore import CHUNK
 from mlgate.registry.schemas import (
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/api/v1/models", tags=["registry"])
 Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_NUMBER)]
 MAX_FILES = 1000
 
 
@@ -78,13 +79,29 @@ def list_versions(
 
 
 @router.get("/{name}/versions/{version}", response_model=VersionRead)
-def show_version(name: str, version: int, session: SessionDep, actor: Reader) -> VersionRead:
+def show_version(
+    name: str, version: VersionNumber, session: SessionDep, actor: Reader
+) -> VersionRead:
     return service.get_version(session, model_name=name, version=version)
 
 
-@router.get("/{name}/versions/{version}/artifacts/{artifact:path}")
+@router.get(
+    "/{name}/versions/{version}/artifacts/{artifact:path}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The artifact's bytes; X-Content-SHA256 is their digest",
+            "content": {"application/octet-stream": {}},
+        }
+    },
+)
 def download_artifact(
-    name: str, version: int, artifact: str, runtime: RuntimeDep, session: SessionDep, actor: Reader
+    name: str,
+    version: VersionNumber,
+    artifact: str,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: Reader,
 ) -> StreamingResponse:
     read, handle = service.open_artifact(
         session, blobs=runtime.blobs, model_name=name, version=version, name=artifact

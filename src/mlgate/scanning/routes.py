@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
+from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.errors import NotFound
 from mlgate.scanning import posture, service
@@ -31,7 +31,9 @@ Scanner = Annotated[Principal, Depends(require_scope("scan:write"))]
 
 
 @router.post("/scans", status_code=201, response_model=ScanRead)
-def scan_version(name: str, version: int, runtime: RuntimeDep, actor: Scanner) -> ScanRead:
+def scan_version(
+    name: str, version: VersionNumber, runtime: RuntimeDep, actor: Scanner
+) -> ScanRead:
     """Scan every artifact of the version from the blob store and store the result."""
     with runtime.db.unit_of_work() as session:
         artifacts = service.version_artifacts(session, model_name=name, version=version)
@@ -50,7 +52,7 @@ def scan_version(name: str, version: int, runtime: RuntimeDep, actor: Scanner) -
 @router.get("/scans", response_model=list[ScanRead])
 def list_scans(
     name: str,
-    version: int,
+    version: VersionNumber,
     session: SessionDep,
     actor: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
@@ -60,13 +62,15 @@ def list_scans(
 
 
 @router.get("/signature", response_model=SignatureRead)
-def show_signature(name: str, version: int, session: SessionDep, actor: Reader) -> SignatureRead:
+def show_signature(
+    name: str, version: VersionNumber, session: SessionDep, actor: Reader
+) -> SignatureRead:
     return service.get_signature(session, model_name=name, version=version)
 
 
 @router.get("/signature/verification", response_model=VerificationRead)
 def verify_signature(
-    name: str, version: int, runtime: RuntimeDep, actor: Reader
+    name: str, version: VersionNumber, runtime: RuntimeDep, actor: Reader
 ) -> VerificationRead:
     """Check the recorded signature against the version's current blobs."""
     with runtime.db.unit_of_work() as session:
@@ -77,7 +81,7 @@ def verify_signature(
 @router.put("/requirements", response_model=DependencyAuditRead)
 def record_requirements(
     name: str,
-    version: int,
+    version: VersionNumber,
     requirements_in: RequirementsIn,
     runtime: RuntimeDep,
     session: SessionDep,
@@ -96,7 +100,7 @@ def record_requirements(
 
 @router.get("/requirements", response_model=DependencyAuditRead)
 def show_requirements(
-    name: str, version: int, session: SessionDep, actor: Reader
+    name: str, version: VersionNumber, session: SessionDep, actor: Reader
 ) -> DependencyAuditRead:
     found = service.latest_dependency_audit(session, model_name=name, version=version)
     if found is None:
@@ -108,7 +112,9 @@ def show_requirements(
 
 
 @router.post("/security-audit", status_code=201, response_model=SecurityAuditRead)
-def audit_model(name: str, version: int, runtime: RuntimeDep, actor: Scanner) -> SecurityAuditRead:
+def audit_model(
+    name: str, version: VersionNumber, runtime: RuntimeDep, actor: Scanner
+) -> SecurityAuditRead:
     """Build and store the combined security report of the version."""
     with runtime.db.unit_of_work() as session:
         check = service.signature_check(session, model_name=name, version=version)
@@ -125,14 +131,16 @@ def audit_model(name: str, version: int, runtime: RuntimeDep, actor: Scanner) ->
 
 
 @router.get("/security-audit", response_model=SecurityAuditRead)
-def show_audit(name: str, version: int, session: SessionDep, actor: Reader) -> SecurityAuditRead:
+def show_audit(
+    name: str, version: VersionNumber, session: SessionDep, actor: Reader
+) -> SecurityAuditRead:
     """The latest security report, with the waivers that apply now."""
     return posture.latest_audit(session, model_name=name, version=version)
 
 
 @router.post("/security-audit/waivers", status_code=201, response_model=WaiverRead)
 def waive_finding(
-    name: str, version: int, waiver_in: WaiverCreate, session: SessionDep, actor: Scanner
+    name: str, version: VersionNumber, waiver_in: WaiverCreate, session: SessionDep, actor: Scanner
 ) -> WaiverRead:
     """An admin waives one finding of the latest audit, with a reason (403 for others)."""
     return posture.waive_finding(
@@ -141,5 +149,7 @@ def waive_finding(
 
 
 @router.get("/security-audit/waivers", response_model=list[WaiverRead])
-def list_waivers(name: str, version: int, session: SessionDep, actor: Reader) -> list[WaiverRead]:
+def list_waivers(
+    name: str, version: VersionNumber, session: SessionDep, actor: Reader
+) -> list[WaiverRead]:
     return posture.list_waivers(session, model_name=name, version=version)

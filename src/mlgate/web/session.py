@@ -46,6 +46,8 @@ class SessionSigner:
         key_id, expires, signature = value.split(".")
         if not hmac.compare_digest(signature, self._signature(f"{key_id}.{expires}")):
             return None
-        if not expires.isdigit() or int(expires) <= (time.time() if now is None else now):
+        if not (expires.isascii() and expires.isdigit()) or int(expires) <= (
+            time.time() if now is None else now
+        ):
             return None
         return key_id
