@@ -16,6 +16,10 @@
 
 Throughput runs are interleaved (every target once per round) and reported as medians, ratios as
 the median of per-round ratios: this machine's speed drifts, and runs minutes apart disagreed.
+Each throughput run also reads, from /proc, the CPU time the serving process and the upstream
+spent, per request: a saturated worker's throughput is one over its CPU per request, so one
+worker at 50 % of the bare upstream's throughput may spend at most twice the upstream's CPU
+per request (``cpu_us_per_request`` and ``gateway_cpu_budget_us_for_50pct``).
 
 Everything runs on this machine's loopback; the load generator, the upstream and the gateway
 share its cores, so absolute numbers are lower than on separate hosts. Ratios are the point.
@@ -83,6 +87,12 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process (all its threads) has spent so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_up(url: str, timeout: float = 30) -> None:
@@ -258,14 +268,13 @@ def main() -> None:
             logging_port = free_port()
             upstream = f"http://127.0.0.1:{upstream_port}"
             here = Path(__file__).parent
-            processes.append(
-                subprocess.Popen([sys.executable, str(here / "upstream.py"), str(upstream_port)])
+            upstream_process = subprocess.Popen(
+                [sys.executable, str(here / "upstream.py"), str(upstream_port)]
             )
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, str(here / "proxy.py"), str(proxy_port), f"{upstream}/predict"]
-                )
+            proxy_process = subprocess.Popen(
+                [sys.executable, str(here / "proxy.py"), str(proxy_port), f"{upstream}/predict"]
             )
+            processes.extend((upstream_process, proxy_process))
             settings = Settings(
                 database_url=f"sqlite:///{tmp}/bench.db",
                 data_dir=Path(tmp),
@@ -290,6 +299,7 @@ def main() -> None:
                         stderr=subprocess.DEVNULL if level == "INFO" else None,
                     )
                 )
+            gateway_process, logging_process = processes[-2:]
             gateway = f"http://127.0.0.1:{gateway_port}"
             logging_gateway = f"http://127.0.0.1:{logging_port}"
             wait_up(upstream)
@@ -348,15 +358,37 @@ def main() -> None:
                 "log_mode_metadata_pii_body": (through_url, pii_body, auth_header),
                 "log_mode_redacted_pii_body": (redacted_url, pii_body, auth_header),
             }
+            server = {name: gateway_process for name in runs} | {
+                "bare_upstream": upstream_process,
+                "bare_python_proxy": proxy_process,
+                "through_mlgate_http_access_lines": logging_process,
+            }
             seconds = int(args.seconds)
             rounds: dict[str, list[float]] = {name: [] for name in runs}
+            # CPU µs per request of the serving process and of the upstream, per round.
+            cpu: dict[str, dict[str, list[float]]] = {
+                name: {"server": [], "upstream": []} for name in runs
+            }
             for _ in range(args.rounds):
                 for name, (url, payload, headers) in runs.items():
-                    rounds[name].append(wrk_throughput(url, payload, headers, seconds=seconds))
+                    pids = {"server": server[name].pid, "upstream": upstream_process.pid}
+                    before = {role: cpu_seconds(pid) for role, pid in pids.items()}
+                    rps = wrk_throughput(url, payload, headers, seconds=seconds)
+                    rounds[name].append(rps)
+                    for role, pid in pids.items():
+                        spent = cpu_seconds(pid) - before[role]
+                        cpu[name][role].append(spent / (rps * seconds) * 1e6)
             results["throughput_rounds_rps"] = rounds
             results["throughput_rps"] = {
                 name: round(statistics.median(values), 1) for name, values in rounds.items()
             }
+            results["cpu_us_per_request"] = {
+                name: {role: round(statistics.median(v), 1) for role, v in roles.items()}
+                for name, roles in cpu.items()
+            }
+            results["cpu_us_per_request"]["bare_upstream"].pop("upstream")  # it is the server
+            bare_cpu = results["cpu_us_per_request"]["bare_upstream"]["server"]
+            results["gateway_cpu_budget_us_for_50pct"] = round(2 * bare_cpu, 1)
 
             def ratio(numerator: str, denominator: str) -> float:
                 """The median of the per-round ratios: each from runs seconds apart."""
