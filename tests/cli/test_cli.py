@@ -91,6 +91,9 @@ def test_registry_from_the_cli(cli: Cli, tmp_path: Path) -> None:
     [
         (("models", "show", "ghost"), "model 'ghost' does not exist"),
         (("versions", "show", "churn"), "is not MODEL@N"),
+        (("versions", "show", "churn@²"), "is not MODEL@N"),  # isdigit() holds, int() fails
+        (("versions", "show", "churn@99999999999"), "is not MODEL@N"),  # past the store
+        (("incidents", "show", "²"), "does not exist"),
         (("versions", "register", "/no/such/file", "--model", "m"), "is not a readable file"),
         (("models", "create", "Bad Name"), "name"),
     ],
@@ -109,6 +112,10 @@ def test_errors_are_one_line_with_exit_1(cli: Cli, args: tuple[str, ...], messag
 def test_usage_errors_exit_2(cli: Cli) -> None:
     assert cli("no-such-command").code == 2
     assert cli("versions", "show").code == 2
+    # A number the store cannot hold is refused by the option itself (it was an OverflowError).
+    too_big = cli("cards", "show", "churn@1", "--revision", "9" * 25)
+    assert too_big.code == 2
+    assert "--revision" in too_big.err
 
 
 def test_config_show_masks_secrets(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,11 +15,15 @@ from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.review import parse_ref
 from mlgate.errors import Forbidden, Invalid
+from mlgate.ids import MAX_NUMBER
 
 app = typer.Typer(help="Model cards of versions, with their history.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Ref = Annotated[str, typer.Argument(help="MODEL@N")]
-Revision = Annotated[int | None, typer.Option(help="A given revision (default: newest).")]
+Revision = Annotated[
+    int | None,
+    typer.Option(min=1, max=MAX_NUMBER, help="A given revision (default: newest)."),
+]
 Out = Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE, not stdout.")]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="What changed.")]
 
@@ -142,8 +146,8 @@ def diff(
     ctx: typer.Context,
     ref: Ref,
     other: Annotated[str | None, typer.Argument(help="MODEL@M: compare two versions.")] = None,
-    from_revision: Annotated[int | None, typer.Option("--from")] = None,
-    to_revision: Annotated[int | None, typer.Option("--to")] = None,
+    from_revision: Annotated[int | None, typer.Option("--from", min=1, max=MAX_NUMBER)] = None,
+    to_revision: Annotated[int | None, typer.Option("--to", min=1, max=MAX_NUMBER)] = None,
     as_json: AsJson = False,
 ) -> None:
     """Diff two revisions of MODEL@N's card, or the cards of MODEL@N and MODEL@M."""

@@ -16,6 +16,7 @@ from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import Invalid
+from mlgate.ids import MAX_NUMBER
 from mlgate.readiness import debt_register, service
 from mlgate.readiness.debt import DebtCategory, DebtLevel, DebtStatus
 from mlgate.readiness.evidence import EvidenceLevel
@@ -64,7 +65,9 @@ def _render(report: ReadinessReport, fmt: ReportFormat) -> str:
 def assess(
     ctx: typer.Context,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model to assess.")] = None,
-    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_NUMBER, help="Version (default: latest).")
+    ] = None,
     all_models: Annotated[
         bool, typer.Option("--all", help="The latest version of every model.")
     ] = False,
@@ -213,7 +216,9 @@ def add_debt(
     due: Annotated[str | None, typer.Option(help="30d, or an ISO date.")] = None,
     description: str = "",
     model: Annotated[str | None, typer.Option(help="Model it belongs to (default: all).")] = None,
-    version: Annotated[int | None, typer.Option(help="Version it was found in.")] = None,
+    version: Annotated[
+        int | None, typer.Option(min=1, max=MAX_NUMBER, help="Version it was found in.")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Add an item to the register."""

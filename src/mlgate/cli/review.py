@@ -16,7 +16,7 @@ from mlgate.approvals.schemas import ApprovalRequestRead, RequestState
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Forbidden, Invalid
-from mlgate.ids import parse_number
+from mlgate.ids import MAX_NUMBER, parse_number
 
 app = typer.Typer(help="Approval reviews: request, queue, decide.", no_args_is_help=True)
 policy_app = typer.Typer(help="Show and set approval policies.", no_args_is_help=True)
@@ -231,7 +231,9 @@ def checks(as_json: AsJson = False) -> None:
 def policy_show(
     ctx: typer.Context,
     subject: Annotated[str, typer.Argument(help="'default' or a model name.")] = "default",
-    version: Annotated[int | None, typer.Option(help="A given version.")] = None,
+    version: Annotated[
+        int | None, typer.Option(min=0, max=MAX_NUMBER, help="A given version.")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Show a policy (the model's own, or the default)."""
