@@ -328,3 +328,19 @@ def test_the_login_form_posts_the_key_and_where_to_go(client: TestClient) -> Non
     assert re.search(r'<form method="post" action="/ui/login"', form)
     assert 'name="key" type="password"' in form
     assert 'value="/ui/audit"' in form
+
+
+def test_a_missing_or_impossible_version_or_incident_is_a_404_page(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    sign_in(client, make_key("admin"))
+    huge = "9" * 25  # past any integer column: it was a 500 (SQLite's OverflowError)
+    for page in (
+        f"/ui/models/churn/{huge}/card",
+        f"/ui/models/churn/{huge}/readiness",
+        "/ui/models/churn/7/card",
+        f"/ui/incidents/{huge}",
+    ):
+        answer = client.get(page)
+        assert answer.status_code == 404, page
+        assert "text/html" in answer.headers["content-type"], page

@@ -36,6 +36,7 @@ from mlgate.cards.revisions import RenderFormat
 from mlgate.clock import utcnow
 from mlgate.errors import MlgateError, NotFound, Unauthorized
 from mlgate.gateway import service as routes
+from mlgate.ids import MAX_NUMBER
 from mlgate.incidents import postmortem
 from mlgate.incidents import service as incidents
 from mlgate.monitoring import drift_page
@@ -191,7 +192,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
 
     @page(Scope.REGISTRY_READ)
     def card(request: Request, session: Session, principal: Principal) -> _Shown:
-        name, version = request.path_params["name"], request.path_params["version"]
+        name, version = request.path_params["name"], _version(request)
         html = cards.render_card(
             session, model_name=name, version=version, format=RenderFormat.HTML
         )
@@ -199,7 +200,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
 
     @page(Scope.READINESS_READ)
     def readiness(request: Request, session: Session, principal: Principal) -> _Shown:
-        name, version = request.path_params["name"], request.path_params["version"]
+        name, version = request.path_params["name"], _version(request)
         report = assess_readiness(
             session, model=name, version=version, actor=principal, record=False
         )
@@ -355,6 +356,14 @@ def _to_sign_in(request: Request, *, forget: bool = False, next_page: bool = Tru
     if forget:
         response.delete_cookie(COOKIE, path="/ui")
     return response
+
+
+def _version(request: Request) -> int:
+    """The path's version number; past what the store holds, no such version (not a 500)."""
+    version: int = request.path_params["version"]
+    if version > MAX_NUMBER:
+        raise NotFound(f"version {version} does not exist")
+    return version
 
 
 def _error(status: int, detail: str, principal: Principal | None) -> Response:
