@@ -186,3 +186,18 @@ def test_a_route_patch_null_restores_the_default_and_an_invalid_result_is_422(
     assert refused.json()["errors"][0]["field"] == "fallbacks"
     shown = gateway_client.get("/api/v1/routes/iris", headers=bearer(make_key("routes:read")))
     assert shown.json()["fallbacks"] == []
+
+
+def test_chat_on_a_route_without_an_openai_upstream_is_422_naming_the_model(
+    gateway_client: TestClient, make_key: KeyFactory
+) -> None:
+    key = make_key("gateway:invoke")
+    gateway_client.portal.call(gateway_client.app.state.gateway.refresh)  # type: ignore[attr-defined]
+    response = gateway_client.post(
+        "/v1/chat/completions",
+        json={"model": "iris", "messages": [{"role": "user", "content": "hi"}]},
+        headers=bearer(key),
+    )
+    assert response.status_code == 422, response.text  # was a 503: retrying never helps
+    assert response.json()["errors"][0]["field"] == "model"
+    assert "/v1/routes/iris/predict" in response.json()["detail"]

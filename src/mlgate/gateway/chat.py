@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from dataclasses import dataclass
 from typing import Any
 
-from mlgate.errors import Unavailable
+from mlgate.errors import Invalid, Unavailable
 from mlgate.gateway.backends.base import InferenceRequest, UpstreamStream
 from mlgate.gateway.call import (
     AllTargetsFailed,
@@ -94,8 +94,14 @@ async def chat_completion(
         for t in gateway.ordered_targets(route, caller)
         if t.upstream is not None and t.upstream.protocol == "openai"
     ]
+    if not candidates:  # the caller's mistake: no retry or fallback will change it
+        raise Invalid.field(
+            "model",
+            f"route '{route.name}' serves no OpenAI-compatible upstream; "
+            f"call POST /v1/routes/{route.name}/predict instead",
+        )
     live = gateway.live(candidates)
-    if not live:
+    if not live:  # its upstreams could not be loaded: ours to fix
         raise Unavailable(f"route '{route.name}' has no OpenAI-compatible target", retry_after=5)
     targets = [Target(t.name, backend) for t, backend in live]
     request = InferenceRequest(inputs={k: v for k, v in payload.items() if k != "model"})

@@ -123,7 +123,11 @@ def edit_postmortem(
     return service.set_postmortem(session, ref=ref, postmortem_in=postmortem_in, actor=actor)
 
 
-@router.get("/{ref}/postmortem", response_model=Postmortem)
+@router.get(
+    "/{ref}/postmortem",
+    response_model=Postmortem,
+    responses={200: {"content": {"text/html": {}, "text/markdown": {}}}},
+)
 def show_postmortem(
     ref: str,
     session: SessionDep,
