@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test install lint typecheck bench clean
+.PHONY: run test install lint typecheck bench fuzz-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,8 @@ test: lint typecheck
 bench: install
 	$(BIN)/python bench/registry.py
 
+fuzz-api: install  # schemathesis against a demo server, in its own venv (tools/fuzz_api.sh)
+	bash tools/fuzz_api.sh
+
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-fuzz var .mypy_cache .ruff_cache .pytest_cache

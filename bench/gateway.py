@@ -1,9 +1,10 @@
 """Gateway benchmark: what mlgate adds on the hot path, measured against baselines in one run.
 
 1. The same minimal upstream called directly and through one gateway worker: added latency
-   (p50/p99) at a fixed 500 requests/s, and the maximum throughput of each (wrk, 1 thread);
-   also through a bare Python proxy with no logic at all (bench/proxy.py: the ceiling of any
-   Python gateway on one worker here), and through mlgate with request logs off.
+   (p50/p99, the median over interleaved rounds) at a fixed 500 requests/s, and the maximum
+   throughput of each (wrk, 1 thread); also through a bare Python proxy with no logic at all
+   (bench/proxy.py: the ceiling of any Python gateway on one worker here), and through mlgate
+   with request logs off.
 2. The in-process ONNX route end to end vs the HTTP passthrough route (throughput ratio), the
    same for a scikit-learn pipeline served in-process from skops, the same ONNX model with a
    drift reference (its inputs counted for drift) vs without, the cost of log mode
@@ -257,7 +258,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--rounds", type=int, default=3, help="throughput runs per target")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="latency and throughput runs per target"
+    )
     args = parser.parse_args()
     onnx, _ = train_onnx(1.0)
     results: dict[str, Any] = {"rate_rps": args.rate, "seconds": args.seconds}
@@ -315,12 +318,32 @@ def main() -> None:
             for rate in (50, 200, args.rate):  # warm up: connections, pools, caches
                 latency_at_rate(through_url, body, auth_header, rate, 2, warm_up=True)
                 latency_at_rate(direct_url, body, {}, rate, 1, warm_up=True)
-            direct = latency_at_rate(direct_url, body, {}, args.rate, args.seconds)
-            through = latency_at_rate(through_url, body, auth_header, args.rate, args.seconds)
-            results["latency_direct"] = direct
-            results["latency_through_mlgate"] = through
-            results["added_p50_ms"] = round(through["p50_ms"] - direct["p50_ms"], 3)
-            results["added_p99_ms"] = round(through["p99_ms"] - direct["p99_ms"], 3)
+            # Interleaved rounds, as for throughput: this machine stalls now and then for 10-20
+            # ms (seen on the direct calls as much as on mlgate), and one stall in a run moves
+            # its p99. Each round's added latency is through minus direct in that round; the
+            # figures are the medians of those, with every round kept.
+            latency_rounds: dict[str, list[dict[str, float]]] = {"direct": [], "through": []}
+            for _ in range(args.rounds):
+                latency_rounds["direct"].append(
+                    latency_at_rate(direct_url, body, {}, args.rate, args.seconds)
+                )
+                latency_rounds["through"].append(
+                    latency_at_rate(through_url, body, auth_header, args.rate, args.seconds)
+                )
+            results["latency_rounds"] = latency_rounds
+            for name, side in (("latency_direct", "direct"), ("latency_through_mlgate", "through")):
+                results[name] = {
+                    stat: round(statistics.median(r[stat] for r in latency_rounds[side]), 3)
+                    for stat in latency_rounds[side][0]
+                }
+            for stat in ("p50_ms", "p99_ms"):
+                added = [
+                    t[stat] - d[stat]
+                    for d, t in zip(
+                        latency_rounds["direct"], latency_rounds["through"], strict=True
+                    )
+                ]
+                results[f"added_{stat}"] = round(statistics.median(added), 3)
             redacted_url = f"{gateway}/v1/routes/redacted/predict"
             pii_body = json.dumps(
                 {"inputs": ["write to jane.doe@example.com or call +1 415 555 0100"]}
