@@ -44,6 +44,7 @@ from mlgate.readiness.routes import router as readiness_router
 from mlgate.registry.routes import router as registry_router
 from mlgate.runtime import Runtime
 from mlgate.scanning.routes import router as scanning_router
+from mlgate.serverlog import access_log
 from mlgate.web.pages import create_web_app
 
 __all__ = ["create_app"]
@@ -144,7 +145,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     app.add_middleware(RequestIdMiddleware)
     if gateway is not None:
-        app.front_door = ClientEndpoints(gateway, default_body_limit=API_BODY_LIMIT)
+        app.front_door = ClientEndpoints(
+            gateway, default_body_limit=API_BODY_LIMIT, access=access_log(settings)
+        )
     return app
 
 

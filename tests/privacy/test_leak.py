@@ -69,6 +69,7 @@ def test_no_plaintext_secret_in_logs_answers_rows_or_files(
     failing: EchoUpstream,
     echo: EchoUpstream,
     caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     privacy_key = make_key("privacy:admin")
@@ -175,8 +176,11 @@ def test_no_plaintext_secret_in_logs_answers_rows_or_files(
         "reader key": reader_key,
     }
     assert any("[REDACTED]" in r.getMessage() for r in caplog.records)
+    access_lines = capsys.readouterr().err  # the gateway's access lines go to stderr
+    assert '"logger":"mlgate.access"' in access_lines
     logged = [r.getMessage() + str(r.exc_text) + repr(r.__dict__) for r in caplog.records] + [
-        caplog.text
+        caplog.text,
+        access_lines,
     ]
     settings = runtime.settings
     rows = [(f"main:{t}", _as_bytes(v)) for t, v in _rows(settings.database_url)]

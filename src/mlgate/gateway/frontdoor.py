@@ -7,8 +7,8 @@ Only ``POST /v1/routes/{route}/predict`` and ``POST /v1/chat/completions`` are s
 every other request (control API, ``/metrics``, health, docs) goes to the FastAPI app behind.
 Answers keep the API's contract: problem+json errors with the field that is wrong, an
 ``X-Request-Id`` on every answer, the body-size limit, 405 for other methods. Each request
-ends with one access line on ``mlgate.access`` (route, status, latency, what served it, the
-key's id; never a payload or a key), built only when that logger would write it.
+ends with one access line (route, status, latency, what served it, the key's id; never a
+payload or a key) when the server writes them (``serverlog.AccessLog``).
 """
 
 from __future__ import annotations
@@ -36,12 +36,11 @@ from mlgate.problems import (
     request_id,
     request_id_for,
 )
-from mlgate.serverlog import ACCESS_LOGGER
+from mlgate.serverlog import AccessLog
 
 __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_endpoints"]
 
 logger = logging.getLogger(__name__)
-access = logging.getLogger(ACCESS_LOGGER)
 CHAT_PATH = "/v1/chat/completions"
 PREDICT_PREFIX, PREDICT_SUFFIX = "/v1/routes/", "/predict"
 INVOKE = "gateway:invoke"
@@ -215,12 +214,16 @@ class ClientEndpoints:
     """Serves the client endpoints with ``gateway``; :meth:`handle` says whether it did.
 
     ``default_body_limit`` applies to chat (the route is named inside the body) and to unknown
-    routes; a route's own ``max_body_bytes`` applies to its predict calls.
+    routes; a route's own ``max_body_bytes`` applies to its predict calls. ``access`` writes
+    the access lines (None: none are written).
     """
 
-    def __init__(self, gateway: Gateway, *, default_body_limit: int) -> None:
+    def __init__(
+        self, gateway: Gateway, *, default_body_limit: int, access: AccessLog | None = None
+    ) -> None:
         self.gateway = gateway
         self.default_body_limit = default_body_limit
+        self.access = access
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
         """Serve ``scope`` if it is a client endpoint and return True; else return False."""
@@ -267,8 +270,8 @@ class ClientEndpoints:
             )
         finally:
             request_id.reset(token)
-            if access.isEnabledFor(logging.INFO):
-                access.info("request", extra=call.access_line(time.perf_counter() - began))
+            if self.access is not None:
+                self.access.write(call.access_line(time.perf_counter() - began))
 
     async def _predict(self, call: _Call, name: str) -> None:
         gateway = self.gateway
