@@ -174,13 +174,11 @@ class _Insert:
             head, values = self.sql.split(" VALUES ")
             for start in range(0, len(records), _SQLITE_ROWS):
                 chunk = records[start : start + _SQLITE_ROWS]
-                parameters = tuple(
-                    value
-                    for r in chunk
-                    for value in (r[0], f"{r[1]:%Y-%m-%d %H:%M:%S.%f}", *r[2:13])
-                )
-                connection.exec_driver_sql(
-                    f"{head} VALUES {','.join([values] * len(chunk))}", parameters
+                parameters: list[Any] = []
+                for r in chunk:
+                    parameters.extend((r[0], _sqlite_time(r[1]), *r[2:13]))
+                connection.exec_driver_sql(  # a tuple: a list would mean executemany
+                    f"{head} VALUES {','.join([values] * len(chunk))}", tuple(parameters)
                 )
             return
         rows = [r[:13] for r in records]
@@ -190,6 +188,23 @@ class _Insert:
             connection.exec_driver_sql(
                 self.sql, [dict(zip(_METADATA, row, strict=True)) for row in rows]
             )
+
+
+def _sqlite_time(at: datetime) -> str:
+    """``at`` (UTC) as SQLAlchemy's DateTime writes it on SQLite, microseconds always there.
+
+    By hand: ``strftime`` (or an f-string format) took 3.5 of the 6.1 µs a record cost to
+    flatten into the statement's parameters, this 0.5 (measured on batches of 500).
+    """
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031  (faster: see above)
+        at.year,
+        at.month,
+        at.day,
+        at.hour,
+        at.minute,
+        at.second,
+        at.microsecond,
+    )
 
 
 _INSERTS: dict[str, _Insert] = {}
