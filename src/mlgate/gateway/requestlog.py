@@ -193,8 +193,8 @@ class _Insert:
 def _sqlite_time(at: datetime) -> str:
     """``at`` (UTC) as SQLAlchemy's DateTime writes it on SQLite, microseconds always there.
 
-    By hand: ``strftime`` (or an f-string format) took 3.5 of the 6.1 µs a record cost to
-    flatten into the statement's parameters, this 0.5 (measured on batches of 500).
+    By hand: flattening a record into the statement's parameters took 6.1 µs with ``strftime``
+    (an f-string format) and takes 2.6 with this (measured on batches of 500).
     """
     return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031  (faster: see above)
         at.year,
