@@ -21,6 +21,7 @@ __all__ = [
     "RuntimeDep",
     "SessionDep",
     "VersionNumber",
+    "api_routes",
     "document_security",
     "presented_key",
     "require_scope",
@@ -78,7 +79,8 @@ def require_scope(scope: str) -> Callable[[Principal], Principal]:
             )
         return principal
 
-    check.required_scope = scope  # type: ignore[attr-defined]  # read by the route contract test
+    # Read by route_scopes (the OpenAPI document) and the route contract test.
+    check.required_scope = scope  # type: ignore[attr-defined]
     return check
 
 
