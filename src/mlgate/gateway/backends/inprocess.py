@@ -132,8 +132,14 @@ class Runners:
             self._jobs.put(_STOP)
 
     def _send(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue this turn's jobs: as few shares as fit in joint calls, one per thread at most.
+
+        Jobs one thread can run as one call go to one thread: splitting them woke both threads
+        for a model whose call takes microseconds, and each ran its half as a call of its own.
+        """
         jobs = self._waiting.pop(loop, [])
-        shares = min(len(jobs), len(self._threads))
+        together = -(-len(jobs) // self._together_size())  # calls they need, rounded up
+        shares = min(len(jobs), len(self._threads), together)
         for share in range(shares):
             self._jobs.put(jobs[share::shares])
 
