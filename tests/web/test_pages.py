@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import timedelta
 
@@ -344,3 +345,19 @@ def test_a_missing_or_impossible_version_or_incident_is_a_404_page(
         answer = client.get(page)
         assert answer.status_code == 404, page
         assert "text/html" in answer.headers["content-type"], page
+
+
+def test_a_fault_behind_a_page_is_a_500_page_naming_the_request_id(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    sign_in(client, make_key("registry:read"))
+    with runtime.db.engine.begin() as connection:  # a real fault: the table is gone
+        connection.execute(text("ALTER TABLE models RENAME TO models_gone"))
+    answer = client.get("/ui/models")
+    assert answer.status_code == 500
+    assert "text/html" in answer.headers["content-type"]  # our page, not Starlette's bare text
+    assert answer.headers["x-request-id"] in answer.text
+    assert "Traceback" not in answer.text
+    assert "models_gone" not in answer.text
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == ["internal error"]  # logged once, with the request's path

@@ -10,6 +10,7 @@ one is a reviewed, audited call; these pages show state and who decided it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -42,12 +43,15 @@ from mlgate.incidents import service as incidents
 from mlgate.monitoring import drift_page
 from mlgate.monitoring.service import build_drift_report, reference_sizes
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
+from mlgate.problems import request_id
 from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
 from mlgate.web.session import COOKIE, SESSION_SECONDS, SessionSigner
 
 __all__ = ["create_web_app"]
+
+logger = logging.getLogger(__name__)
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -105,6 +109,13 @@ def create_web_app(runtime: Runtime) -> Starlette:
                     return _to_sign_in(request, forget=True)
                 except MlgateError as error:
                     return _error(error.status, error.detail, principal)
+                except Exception as error:  # a page, not Starlette's bare text, and one log line
+                    logger.error("internal error", exc_info=error, extra={"path": request.url.path})
+                    rid = request_id.get()
+                    detail = (
+                        f"Something went wrong on our side; quote request id {rid} to report it."
+                    )
+                    return _error(500, detail, principal)
                 if shown.document is not None:
                     return _html(shown.document, csp=DOCUMENT_CSP)
                 values = {"principal": principal, "sections": _sections(principal)}
