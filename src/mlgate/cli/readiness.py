@@ -14,6 +14,7 @@ import typer
 import mlgate.readiness.gates  # noqa: F401  # registers the readiness:<group> approval gates
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
+from mlgate.cli.review import parse_ref
 from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
@@ -32,13 +33,6 @@ class ReportFormat(StrEnum):
     HTML = "html"
     MD = "md"
     JSON = "json"
-
-
-def _ref(ref: str) -> tuple[str, int]:
-    name, sep, number = ref.partition("@")
-    if not sep or not number.isdigit():
-        raise Invalid.field("version", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, int(number)
 
 
 def _when(value: str | None, field: str) -> datetime | None:
@@ -150,7 +144,7 @@ def attest(
     if target.startswith("route:"):
         route = target.removeprefix("route:")
     elif target != "workspace":
-        model, number = _ref(target)
+        model, number = parse_ref(target)
     actor = cli.principal()
     with cli.session() as session:
         read = service.attest(
@@ -290,7 +284,7 @@ def from_assessment(
 ) -> None:
     """Open a debt item for every unmet checklist item of MODEL@N not already tracked."""
     cli = state(ctx)
-    model, number = _ref(ref)
+    model, number = parse_ref(ref)
     actor = cli.principal()
     with cli.session() as session:
         items = service.debt_from_assessment(

@@ -13,22 +13,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
+from mlgate.cli.review import parse_ref
 from mlgate.errors import Invalid
-from mlgate.ids import parse_number
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 
 models_app = typer.Typer(help="Create, list and show models.", no_args_is_help=True)
 versions_app = typer.Typer(help="Register and show model versions.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _model_ref(ref: str) -> tuple[str, int]:
-    name, sep, text = ref.partition("@")
-    number = parse_number(text)
-    if not sep or number is None:
-        raise Invalid.field("version", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, number
 
 
 @models_app.command("create")
@@ -207,7 +199,7 @@ def register(
 @versions_app.command("show")
 def show_version(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
     """Show MODEL@N with its artifacts and provenance."""
-    name, number = _model_ref(ref)
+    name, number = parse_ref(ref)
     with state(ctx).session() as session:
         version = service.get_version(session, model_name=name, version=number)
     if as_json:

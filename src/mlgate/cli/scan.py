@@ -15,6 +15,7 @@ import typer
 
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
+from mlgate.cli.review import parse_ref
 from mlgate.errors import Invalid, MlgateError
 from mlgate.scanning import posture, service
 from mlgate.scanning.manifest import sign_manifest
@@ -46,13 +47,6 @@ class ScanFormat(StrEnum):
 class ReportFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
-
-
-def _ref(ref: str) -> tuple[str, int]:
-    name, sep, number = ref.partition("@")
-    if not sep or not number.isdigit():
-        raise Invalid.field("version", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, int(number)
 
 
 def _findings_table(title: str, findings: list[Finding]) -> None:
@@ -104,7 +98,7 @@ def scan_file(
 @app.command("version")
 def scan_version(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
     """Scan every artifact of MODEL@N from the blob store and store the result."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     cli = state(ctx)
     actor = cli.principal()
     with cli.session() as session:  # read, scan outside any transaction, then record
@@ -136,7 +130,7 @@ def scan_deps(
     as_json: AsJson = False,
 ) -> None:
     """Record MODEL@N's requirements and audit them against the offline OSV advisories."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     try:
         text = requirements.read_text()
     except (OSError, UnicodeDecodeError) as error:
@@ -180,7 +174,7 @@ def waive(
     reason: Annotated[str, typer.Option(help="Why the finding is accepted (audited).")],
 ) -> None:
     """Waive one finding of MODEL@N's latest security audit (admins only)."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     waiver_in = WaiverCreate(finding_id=finding_id, reason=reason)
     cli = state(ctx)
     actor = cli.principal()
@@ -198,7 +192,7 @@ def sign(
     as_json: AsJson = False,
 ) -> None:
     """Sign every artifact of MODEL@N (model-signing bundle) and store the signature."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     cli = state(ctx)
     actor = cli.principal()
     blobs = cli.runtime.blobs
@@ -233,7 +227,7 @@ def verify(
     as_json: AsJson = False,
 ) -> None:
     """Check MODEL@N's signature against its current blobs; exit 1 if it does not match."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     cli = state(ctx)
     with cli.session() as session:
         check = service.signature_check(session, model_name=name, version=number)
@@ -273,7 +267,7 @@ def audit_model(
     ),
 ) -> None:
     """One security report of MODEL@N: scan, signature, dependencies, schema, routes (stored)."""
-    name, number = _ref(ref)
+    name, number = parse_ref(ref)
     cli = state(ctx)
     actor = cli.principal()
     with cli.session() as session:
