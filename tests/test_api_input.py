@@ -55,3 +55,20 @@ def test_a_pinned_target_version_past_the_store_is_422_naming_it(
     )
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["body.primary.version"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("DELETE", "/api/v1/models", "GET, POST"),
+        ("PUT", "/api/v1/models/churn/versions/1/artifacts/m.bin", "GET"),
+        ("POST", "/api/v1/routes/r", "DELETE, GET, PATCH"),
+    ],
+)
+def test_a_405_names_every_method_served_at_the_path(
+    client: TestClient, make_key: KeyFactory, method: str, path: str, allowed: str
+) -> None:
+    response = client.request(method, path, headers=bearer(make_key("admin")))
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allowed
+    assert response.headers["content-type"] == "application/problem+json"

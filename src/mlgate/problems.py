@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavailable, problem_type
@@ -24,6 +26,7 @@ __all__ = [
     "RequestIdMiddleware",
     "document_problems",
     "install_error_handlers",
+    "method_routes",
     "problem_parts",
     "problem_response",
     "request_id",
@@ -144,9 +147,35 @@ def install_error_handlers(app: FastAPI) -> None:
             "instance": request.url.path,
             "request_id": request_id.get(),
         }
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return JSONResponse(
-            body, status_code=error.status_code, headers=error.headers, media_type=PROBLEM_JSON
+            body, status_code=error.status_code, headers=headers, media_type=PROBLEM_JSON
         )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path.
+
+    Starlette's 405 names only the methods of the first route that matched the path, so
+    ``DELETE /api/v1/models`` said ``Allow: POST`` although GET is served there too.
+    """
+    methods: set[str] = set()
+    for route in method_routes(request.app.router.routes):
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods.update(route.methods or ())
+    return sorted(methods)
+
+
+def method_routes(routes: Iterable[Any]) -> Iterator[Route]:
+    """The routes that serve methods, those of (lazily) included routers too."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from method_routes(included.routes)
+        elif isinstance(route, Route):
+            yield route
 
 
 def internal_error_response(path: str) -> JSONResponse:

@@ -14,6 +14,7 @@ from mlgate.auth.keys import presented
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Forbidden
 from mlgate.ids import MAX_NUMBER
+from mlgate.problems import method_routes
 from mlgate.runtime import Runtime
 
 __all__ = [
@@ -95,12 +96,7 @@ def required_scopes(dependant: Any) -> Iterator[str]:
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
     """Every APIRoute of an app, those of lazily included routers too."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from api_routes(included.routes)
-        elif isinstance(route, APIRoute):
-            yield route
+    return (route for route in method_routes(routes) if isinstance(route, APIRoute))
 
 
 def route_scopes(routes: Iterable[Any]) -> dict[tuple[str, str], str]:
