@@ -64,8 +64,10 @@ def modelscan_flags(path: Path) -> bool | None:
 
 def available_tools() -> dict[str, Verdict]:
     tools: dict[str, Verdict] = {"mlgate": mlgate_flags}
-    for name, probe, fn in (("picklescan", "picklescan.scanner", picklescan_flags),
-                            ("modelscan", "modelscan.modelscan", modelscan_flags)):
+    for name, probe, fn in (
+        ("picklescan", "picklescan.scanner", picklescan_flags),
+        ("modelscan", "modelscan.modelscan", modelscan_flags),
+    ):
         try:
             __import__(probe)
         except ImportError:
@@ -105,8 +107,7 @@ def make_joblib_arrays(directory: Path, megabytes: int = 256) -> Path:
 
     path = directory / f"arrays-{megabytes}mb.joblib"
     if not path.exists():
-        arrays = {f"a{i}": np.ones((megabytes << 20) // 8 // 4, dtype=np.float64)
-                  for i in range(4)}
+        arrays = {f"a{i}": np.ones((megabytes << 20) // 8 // 4, dtype=np.float64) for i in range(4)}
         joblib.dump(arrays, path)
     return path
 
@@ -126,17 +127,18 @@ def size_of(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def throughput(tools: dict[str, Verdict], targets: dict[str, Path],
-               repeat: int) -> dict[str, Any]:
+def throughput(tools: dict[str, Verdict], targets: dict[str, Path], repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for label, target in targets.items():
         size = size_of(target)
         row: dict[str, Any] = {"bytes": size, "tools": {}}
         for name, fn in tools.items():
             median, verdict = timed(fn, target, repeat)
-            row["tools"][name] = {"median_s": round(median, 4),
-                                  "mb_per_s": round(size / 1e6 / median, 1) if median else None,
-                                  "flagged": verdict}
+            row["tools"][name] = {
+                "median_s": round(median, 4),
+                "mb_per_s": round(size / 1e6 / median, 1) if median else None,
+                "flagged": verdict,
+            }
         base = row["tools"]["mlgate"]["median_s"]
         for stats in row["tools"].values():
             stats["time_vs_mlgate"] = round(stats["median_s"] / base, 2) if base else None
@@ -156,8 +158,9 @@ def detections(tools: dict[str, Verdict], files: list[Path]) -> dict[str, dict[s
     return table
 
 
-def summarise(table: dict[str, dict[str, Any]], tools: dict[str, Verdict],
-              malicious: bool) -> dict[str, Any]:
+def summarise(
+    table: dict[str, dict[str, Any]], tools: dict[str, Verdict], malicious: bool
+) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for name in tools:
         verdicts = [row[name] for row in table.values()]
@@ -174,8 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-gb", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--workdir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "mlgate-bench")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mlgate-bench"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scan.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -196,15 +200,19 @@ def main() -> None:
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "repeat": args.repeat,
         "notes": "mlgate reads only the magic bytes of zip tensor members, so checkpoint MB/s "
-                 "counts bytes covered, not bytes read; the opcode-heavy pickle and joblib "
-                 "targets measure full disassembly",
-        "throughput": throughput(tools, {
-            "pytorch_checkpoint": checkpoint,
-            "opcode_heavy_pickle": make_opcode_heavy_pickle(args.workdir),
-            "joblib_inline_arrays": make_joblib_arrays(args.workdir),
-            "malicious_corpus": args.workdir / "malicious",
-            "benign_corpus": args.workdir / "benign",
-        }, args.repeat),
+        "counts bytes covered, not bytes read; the opcode-heavy pickle and joblib "
+        "targets measure full disassembly",
+        "throughput": throughput(
+            tools,
+            {
+                "pytorch_checkpoint": checkpoint,
+                "opcode_heavy_pickle": make_opcode_heavy_pickle(args.workdir),
+                "joblib_inline_arrays": make_joblib_arrays(args.workdir),
+                "malicious_corpus": args.workdir / "malicious",
+                "benign_corpus": args.workdir / "benign",
+            },
+            args.repeat,
+        ),
     }
     mal_table = detections(tools, malicious)
     ben_table = detections(tools, benign)
@@ -213,8 +221,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps({k: results[k] for k in ("throughput",)}, indent=2))
-    print(json.dumps({"malicious": results["malicious"]["summary"],
-                      "benign": results["benign"]["summary"]}, indent=2))
+    print(
+        json.dumps(
+            {"malicious": results["malicious"]["summary"], "benign": results["benign"]["summary"]},
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

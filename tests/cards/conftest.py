@@ -43,8 +43,12 @@ def full_card_data() -> dict[str, Any]:
         },
         "metrics": {
             "performance_metrics": [
-                {"name": "auc", "value": 0.91, "dataset": "holdout-2026q1",
-                 "confidence_interval": {"low": 0.89, "high": 0.93}},
+                {
+                    "name": "auc",
+                    "value": 0.91,
+                    "dataset": "holdout-2026q1",
+                    "confidence_interval": {"low": 0.89, "high": 0.93},
+                },
                 {"name": "auc", "value": 0.87, "slice": "age 65+", "dataset": "holdout-2026q1"},
                 {"name": "recall@0.4", "value": 0.72, "slice": "EU"},
             ],
@@ -55,15 +59,28 @@ def full_card_data() -> dict[str, Any]:
         },
         "evaluation_data": {
             "description": "Accounts active in 2026 Q1, never seen in training.",
-            "datasets": [{"name": "holdout-2026q1", "link": "s3://data/holdout-2026q1",
-                          "size": 50000, "date_start": "2026-01-01", "date_end": "2026-03-31"}],
+            "datasets": [
+                {
+                    "name": "holdout-2026q1",
+                    "link": "s3://data/holdout-2026q1",
+                    "size": 50000,
+                    "date_start": "2026-01-01",
+                    "date_end": "2026-03-31",
+                }
+            ],
             "preprocessing": "same feature pipeline as training",
         },
         "training_data": {
             "description": "Two years of account history.",
-            "datasets": [{"name": "accounts-2024-2025", "description": "monthly snapshots",
-                          "size": 1200000, "date_start": "2024-01-01",
-                          "date_end": "2025-12-31"}],
+            "datasets": [
+                {
+                    "name": "accounts-2024-2025",
+                    "description": "monthly snapshots",
+                    "size": 1200000,
+                    "date_start": "2024-01-01",
+                    "date_end": "2025-12-31",
+                }
+            ],
             "preprocessing": "drop accounts younger than 30 days; impute medians",
         },
         "quantitative_analyses": {
@@ -76,8 +93,12 @@ def full_card_data() -> dict[str, Any]:
         "ethical_considerations": {
             "sensitive_data": {"declared": True, "categories": ["age"]},
             "potential_biases": ["under-represents accounts opened in 2025"],
-            "risks": [{"name": "offers skew to younger customers",
-                       "mitigation": "monitor offer rate per age band"}],
+            "risks": [
+                {
+                    "name": "offers skew to younger customers",
+                    "mitigation": "monitor offer rate per age band",
+                }
+            ],
             "privacy_measures": ["features are pseudonymised"],
             "regulatory_requirements": ["GDPR art. 22 does not apply: no legal effect"],
         },
@@ -108,8 +129,13 @@ def _value_for(annotation: Any, text: str) -> Any:
         return [_value_for(typing.get_args(annotation)[0], text)]
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return build_with_text(annotation, text)
-    samples: dict[Any, Any] = {str: text, float: 0.5, int: 7, bool: True,
-                               dt.date: dt.date(2026, 1, 2)}
+    samples: dict[Any, Any] = {
+        str: text,
+        float: 0.5,
+        int: 7,
+        bool: True,
+        dt.date: dt.date(2026, 1, 2),
+    }
     return samples[annotation]
 
 

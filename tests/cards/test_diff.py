@@ -23,16 +23,23 @@ def test_changed_added_and_removed_fields_are_reported_by_path() -> None:
         ("model_details.date", "2026-03-01", "2026-04-01"),
     }
     assert [(c.path, c.new) for c in diff.added] == [
-        ("caveats_and_recommendations.failure_modes[1]", "cold start")]
+        ("caveats_and_recommendations.failure_modes[1]", "cold start")
+    ]
     assert [(c.path, c.old) for c in diff.removed] == [
-        ("ethical_considerations.risks[0].mitigation", "monitor offer rate per age band")]
+        ("ethical_considerations.risks[0].mitigation", "monitor offer rate per age band")
+    ]
 
 
 def test_diff_is_json_serialisable_for_the_api(full_card: ModelCard) -> None:
-    other = full_card.model_copy(update={"intended_use": full_card.intended_use.model_copy(
-        update={"primary_uses": []})})
+    other = full_card.model_copy(
+        update={"intended_use": full_card.intended_use.model_copy(update={"primary_uses": []})}
+    )
     diff = diff_cards(full_card, other)
-    assert diff.model_dump(mode="json")["changes"] == [{
-        "path": "intended_use.primary_uses[0]", "kind": "removed",
-        "old": "rank accounts for retention offers", "new": None,
-    }]
+    assert diff.model_dump(mode="json")["changes"] == [
+        {
+            "path": "intended_use.primary_uses[0]",
+            "kind": "removed",
+            "old": "rank accounts for retention offers",
+            "new": None,
+        }
+    ]

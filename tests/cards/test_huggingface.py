@@ -38,8 +38,13 @@ def test_round_trip_keeps_every_field(full_card: ModelCard) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a | b \\| c", "# not a heading\n- not a bullet\n\n  indented", "<b>&amp;</b> *x* _y_",
-     "[More Information Needed]", "line one\r\nline two: yes"],
+    [
+        "a | b \\| c",
+        "# not a heading\n- not a bullet\n\n  indented",
+        "<b>&amp;</b> *x* _y_",
+        "[More Information Needed]",
+        "line one\r\nline two: yes",
+    ],
 )
 def test_round_trip_keeps_awkward_text_in_every_field(
     text: str, card_with_text: Callable[[str], ModelCard]
@@ -60,8 +65,12 @@ def test_export_carries_eval_results_in_model_index(full_card: ModelCard) -> Non
     results = index[0]["results"]
     assert results[0]["dataset"] == {"name": "holdout-2026q1", "type": "holdout-2026q1"}
     metrics = results[0]["metrics"]
-    assert metrics[0] == {"type": "auc", "name": "auc", "value": 0.91,
-                          "args": {"ci_low": 0.89, "ci_high": 0.93}}
+    assert metrics[0] == {
+        "type": "auc",
+        "name": "auc",
+        "value": 0.91,
+        "args": {"ci_low": 0.89, "ci_high": 0.93},
+    }
     assert metrics[1]["args"] == {"slice": "age 65+"}
 
 
@@ -76,9 +85,11 @@ def test_export_is_a_huggingface_card_the_hub_library_reads(full_card: ModelCard
 
 
 def test_export_escapes_html_in_the_body() -> None:
-    card = ModelCard.model_validate({
-        "model_details": {"name": "churn", "overview": "<script>alert(1)</script>"},
-    })
+    card = ModelCard.model_validate(
+        {
+            "model_details": {"name": "churn", "overview": "<script>alert(1)</script>"},
+        }
+    )
     readme = to_huggingface(card)
     assert "<script>" not in readme
     assert from_huggingface(readme).model_details.overview == "<script>alert(1)</script>"

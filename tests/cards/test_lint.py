@@ -23,18 +23,29 @@ def test_name_only_card_scores_low_and_lists_empty_required_sections() -> None:
     report = lint(ModelCard.model_validate({"model_details": {"name": "churn"}}))
     assert report.completeness == 0.0
     empty = {f.field for f in report.errors if f.code == "required-section-empty"}
-    assert empty == {"model_details", "intended_use", "metrics", "evaluation_data",
-                     "training_data", "ethical_considerations", "caveats_and_recommendations"}
+    assert empty == {
+        "model_details",
+        "intended_use",
+        "metrics",
+        "evaluation_data",
+        "training_data",
+        "ethical_considerations",
+        "caveats_and_recommendations",
+    }
     assert {f.field for f in report.findings if f.code == "section-empty"} == {
-        "factors", "quantitative_analyses"}
+        "factors",
+        "quantitative_analyses",
+    }
     assert report.findings[0].severity is Severity.ERROR  # errors come first
 
 
 def test_section_score_is_the_share_of_filled_fields() -> None:
-    card = ModelCard.model_validate({
-        "model_details": {"name": "churn"},
-        "intended_use": {"primary_uses": ["ranking"]},
-    })
+    card = ModelCard.model_validate(
+        {
+            "model_details": {"name": "churn"},
+            "intended_use": {"primary_uses": ["ranking"]},
+        }
+    )
     section = lint(card).section("intended_use")
     assert section.score == pytest.approx(1 / 3, abs=1e-3)
     assert section.missing == ["primary_users", "out_of_scope_uses"]
@@ -42,8 +53,17 @@ def test_section_score_is_the_share_of_filled_fields() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["TBD", "todo", "TODO: describe the users", "[More Information Needed]", "N/A", "n/a.",
-     "Lorem ipsum dolor sit amet", "...", "  "],
+    [
+        "TBD",
+        "todo",
+        "TODO: describe the users",
+        "[More Information Needed]",
+        "N/A",
+        "n/a.",
+        "Lorem ipsum dolor sit amet",
+        "...",
+        "  ",
+    ],
 )
 def test_placeholder_text_is_found_and_does_not_count(text: str) -> None:
     data = full_card_data()
@@ -66,8 +86,9 @@ def test_sensitive_data_without_fairness_metrics_is_an_error() -> None:
     data = full_card_data()
     data["quantitative_analyses"]["fairness_metrics"] = []
     report = lint(ModelCard.model_validate(data))
-    finding = next(f for f in report.findings
-                   if f.code == "sensitive-data-without-fairness-metrics")
+    finding = next(
+        f for f in report.findings if f.code == "sensitive-data-without-fairness-metrics"
+    )
     assert finding.severity is Severity.ERROR
     assert finding.field == "quantitative_analyses.fairness_metrics"
 
@@ -94,8 +115,10 @@ def test_thresholds_without_metrics_is_an_error() -> None:
     data = full_card_data()
     data["metrics"]["performance_metrics"] = []
     report = lint(ModelCard.model_validate(data))
-    assert any(f.code == "thresholds-without-metrics" and f.severity is Severity.ERROR
-               for f in report.findings)
+    assert any(
+        f.code == "thresholds-without-metrics" and f.severity is Severity.ERROR
+        for f in report.findings
+    )
 
 
 def test_threshold_on_an_unreported_metric_is_flagged() -> None:

@@ -24,7 +24,10 @@ _DESCRIBED = {"type": "array", "items": _obj(description=_STR)}
 MCT_V002 = _obj(
     schema_version=_STR,
     model_details=_obj(
-        name=_STR, overview=_STR, documentation=_STR, path=_STR,
+        name=_STR,
+        overview=_STR,
+        documentation=_STR,
+        path=_STR,
         owners={"type": "array", "items": _obj(name=_STR, contact=_STR)},
         version=_obj(name=_STR, date={"type": "string", "format": "date"}, diff=_STR),
         licenses={"type": "array", "items": _obj(identifier=_STR, custom_text=_STR)},
@@ -32,24 +35,41 @@ MCT_V002 = _obj(
         citations={"type": "array", "items": _obj(style=_STR, citation=_STR)},
     ),
     model_parameters=_obj(
-        model_architecture=_STR, input_format=_STR, output_format=_STR,
-        data={"type": "array", "items": _obj(
-            name=_STR, link=_STR, description=_STR,
-            sensitive=_obj(sensitive_data={"type": "array", "items": _STR}),
-            graphics={"type": "object"},
-        )},
+        model_architecture=_STR,
+        input_format=_STR,
+        output_format=_STR,
+        data={
+            "type": "array",
+            "items": _obj(
+                name=_STR,
+                link=_STR,
+                description=_STR,
+                sensitive=_obj(sensitive_data={"type": "array", "items": _STR}),
+                graphics={"type": "object"},
+            ),
+        },
     ),
     quantitative_analysis=_obj(
-        performance_metrics={"type": "array", "items": _obj(
-            type=_STR, value=_NUM, slice=_STR,
-            confidence_interval=_obj(lower_bound=_NUM, upper_bound=_NUM),
-        )},
+        performance_metrics={
+            "type": "array",
+            "items": _obj(
+                type=_STR,
+                value=_NUM,
+                slice=_STR,
+                confidence_interval=_obj(lower_bound=_NUM, upper_bound=_NUM),
+            ),
+        },
         graphics={"type": "object"},
     ),
     considerations=_obj(
-        users=_DESCRIBED, use_cases=_DESCRIBED, limitations=_DESCRIBED, tradeoffs=_DESCRIBED,
-        ethical_considerations={"type": "array",
-                                "items": _obj(name=_STR, mitigation_strategy=_STR)},
+        users=_DESCRIBED,
+        use_cases=_DESCRIBED,
+        limitations=_DESCRIBED,
+        tradeoffs=_DESCRIBED,
+        ethical_considerations={
+            "type": "array",
+            "items": _obj(name=_STR, mitigation_strategy=_STR),
+        },
     ),
 )
 
@@ -63,17 +83,23 @@ def mct_part_of(data: dict[str, Any]) -> ModelCard:
         metric.pop("dataset", None)
     data["metrics"] = {"performance_metrics": data["metrics"]["performance_metrics"]}
     for section in ("training_data", "evaluation_data"):
-        data[section] = {"datasets": [
-            {k: v for k, v in ds.items() if k in {"name", "link", "description"}}
-            for ds in data[section]["datasets"]
-        ]}
+        data[section] = {
+            "datasets": [
+                {k: v for k, v in ds.items() if k in {"name", "link", "description"}}
+                for ds in data[section]["datasets"]
+            ]
+        }
     data["quantitative_analyses"] = {}
     ethics = data["ethical_considerations"]
-    data["ethical_considerations"] = {"sensitive_data": ethics["sensitive_data"],
-                                      "risks": ethics["risks"]}
+    data["ethical_considerations"] = {
+        "sensitive_data": ethics["sensitive_data"],
+        "risks": ethics["risks"],
+    }
     caveats = data["caveats_and_recommendations"]
-    data["caveats_and_recommendations"] = {"known_limitations": caveats["known_limitations"],
-                                           "tradeoffs": caveats["tradeoffs"]}
+    data["caveats_and_recommendations"] = {
+        "known_limitations": caveats["known_limitations"],
+        "tradeoffs": caveats["tradeoffs"],
+    }
     return ModelCard.model_validate(data)
 
 
@@ -83,11 +109,13 @@ def test_export_follows_the_v002_structure(full_card: ModelCard) -> None:
     assert document["schema_version"] == MCT_SCHEMA_VERSION == "0.0.2"
     assert document["model_details"]["version"] == {"name": "3.1.0", "date": "2026-03-01"}
     assert document["quantitative_analysis"]["performance_metrics"][0] == {
-        "type": "auc", "value": 0.91,
+        "type": "auc",
+        "value": 0.91,
         "confidence_interval": {"lower_bound": 0.89, "upper_bound": 0.93},
     }
     assert document["considerations"]["use_cases"] == [
-        {"description": "rank accounts for retention offers"}]
+        {"description": "rank accounts for retention offers"}
+    ]
 
 
 def test_round_trip_keeps_every_field_mct_holds(full_card: ModelCard) -> None:
@@ -106,8 +134,11 @@ def test_datasets_keep_their_role_and_sensitive_categories(full_card: ModelCard)
 def test_import_of_a_toolkit_card_ignores_graphics_and_reads_the_rest() -> None:
     document = {
         "schema_version": "0.0.2",
-        "model_details": {"name": "fraud", "documentation": "long text",
-                          "licenses": [{"custom_text": "internal use only"}]},
+        "model_details": {
+            "name": "fraud",
+            "documentation": "long text",
+            "licenses": [{"custom_text": "internal use only"}],
+        },
         "model_parameters": {"data": [{"name": "tx-2025", "graphics": {"collection": []}}]},
         "quantitative_analysis": {
             "performance_metrics": [{"type": "precision", "value": 0.8, "slice": "EU"}],
@@ -128,8 +159,10 @@ def test_import_of_a_toolkit_card_ignores_graphics_and_reads_the_rest() -> None:
     "document",
     [
         {},
-        {"model_details": {"name": "x"},
-         "quantitative_analysis": {"performance_metrics": [{"type": "auc", "value": "high"}]}},
+        {
+            "model_details": {"name": "x"},
+            "quantitative_analysis": {"performance_metrics": [{"type": "auc", "value": "high"}]},
+        },
         {"model_details": {"name": "x", "owners": [{"contact": "no name"}]}},
     ],
 )

@@ -45,4 +45,5 @@ def test_table_round_trip(rows: list[tuple[str, str]]) -> None:
     table = encode_table(("name", "ci.low"), [{"name": a, "ci": {"low": b}} for a, b in rows])
     decoded = decode_table(split_sections(f"### T\n\n{table}\n")["t"])
     assert [(r["name"], r["ci"]["low"]) for r in decoded] == [
-        (a.strip(), b.strip()) for a, b in rows]
+        (a.strip(), b.strip()) for a, b in rows
+    ]

@@ -17,14 +17,57 @@ PAYLOADS = [SCRIPT, ATTRIBUTE, SCRIPT + ATTRIBUTE + "'><svg onload=alert(1)>"]
 
 # Every tag the template itself writes; user text must never add one.
 TEMPLATE_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "p", "span",
-    "section", "table", "thead", "tbody", "tr", "th", "td", "ul", "li", "a", "code", "figure",
-    "figcaption", "svg", "text", "rect", "line",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "style",
+    "body",
+    "header",
+    "h1",
+    "h2",
+    "h3",
+    "p",
+    "span",
+    "section",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "ul",
+    "li",
+    "a",
+    "code",
+    "figure",
+    "figcaption",
+    "svg",
+    "text",
+    "rect",
+    "line",
 }
 
 TEMPLATE_ATTRIBUTES = {
-    "lang", "charset", "name", "content", "id", "class", "href", "rel", "xmlns", "role",
-    "width", "height", "aria-label", "x", "y", "x1", "x2", "y1", "y2",
+    "lang",
+    "charset",
+    "name",
+    "content",
+    "id",
+    "class",
+    "href",
+    "rel",
+    "xmlns",
+    "role",
+    "width",
+    "height",
+    "aria-label",
+    "x",
+    "y",
+    "x1",
+    "x2",
+    "y1",
+    "y2",
 }
 
 
@@ -85,9 +128,17 @@ def test_html_is_self_contained(full_card: ModelCard) -> None:
 
 def test_html_shows_every_section_and_a_bar_per_slice(full_card: ModelCard) -> None:
     page = render_html(full_card)
-    for section in ["Model details", "Intended use", "Factors", "Metrics", "Evaluation data",
-                    "Training data", "Quantitative analyses", "Ethical considerations",
-                    "Caveats and recommendations"]:
+    for section in [
+        "Model details",
+        "Intended use",
+        "Factors",
+        "Metrics",
+        "Evaluation data",
+        "Training data",
+        "Quantitative analyses",
+        "Ethical considerations",
+        "Caveats and recommendations",
+    ]:
         assert f"<h2>{section}</h2>" in page
     rects = [attrs for tag, attrs in parse(page).tags if tag == "rect"]
     assert len(rects) == len(full_card.metrics.performance_metrics)
@@ -115,9 +166,11 @@ def test_markdown_escapes_html_from_any_field(
 
 
 def test_markdown_neutralises_links_and_headings() -> None:
-    card = ModelCard.model_validate({
-        "model_details": {"name": "churn", "overview": "# Fake heading\n[click](javascript:x)"},
-    })
+    card = ModelCard.model_validate(
+        {
+            "model_details": {"name": "churn", "overview": "# Fake heading\n[click](javascript:x)"},
+        }
+    )
     text = render_markdown(card)
     assert "\\# Fake heading" in text
     assert "[click](javascript" not in text

@@ -44,10 +44,20 @@ def _short_unicode(text: str) -> bytes:
 def memo_stack_global() -> bytes:
     """Module and name pushed, memoised, popped, then fetched back from the memo."""
     return _pickle_ops(
-        b"\x80\x04", _short_unicode("os"), b"\x94", _short_unicode("system"), b"\x94",
-        b"0", b"0",  # POP POP: the strings now live only in the memo
-        b"h\x00", b"h\x01", b"\x93",
-        _short_unicode(COMMAND), b"\x85", b"R", b".",
+        b"\x80\x04",
+        _short_unicode("os"),
+        b"\x94",
+        _short_unicode("system"),
+        b"\x94",
+        b"0",
+        b"0",  # POP POP: the strings now live only in the memo
+        b"h\x00",
+        b"h\x01",
+        b"\x93",
+        _short_unicode(COMMAND),
+        b"\x85",
+        b"R",
+        b".",
     )
 
 
@@ -82,8 +92,13 @@ def _crc_patch(path: Path, member: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def _torch_zip(path: Path, payload: bytes, *, pkl_name: str = "archive/data.pkl",
-               compression: int = zipfile.ZIP_STORED) -> None:
+def _torch_zip(
+    path: Path,
+    payload: bytes,
+    *,
+    pkl_name: str = "archive/data.pkl",
+    compression: int = zipfile.ZIP_STORED,
+) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("archive/version", "3\n")
         archive.writestr(pkl_name, payload, compress_type=compression)
@@ -110,8 +125,16 @@ def _keras_zip(path: Path, layers: list[dict[str, object]]) -> None:
         archive.writestr("metadata.json", json.dumps({"keras_version": "3.6.0"}))
 
 
-_LAMBDA = {"class_name": "Lambda", "config": {"name": "evil", "function": {
-    "class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAAAAAAAAEAAAADAAAA"}}}}
+_LAMBDA = {
+    "class_name": "Lambda",
+    "config": {
+        "name": "evil",
+        "function": {
+            "class_name": "__lambda__",
+            "config": {"code": "4wEAAAAAAAAAAAAAAAEAAAADAAAA"},
+        },
+    },
+}
 _DENSE = {"class_name": "Dense", "config": {"name": "dense", "units": 2}}
 
 
@@ -145,15 +168,20 @@ def _onnx_external(path: Path, location: str) -> None:
     entry.key, entry.value = "location", location
     node = helper.make_node("Add", ["x", "w"], ["y"])
     graph = helper.make_graph(
-        [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [tensor])
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [tensor],
+    )
     model = helper.make_model(graph)
     path.write_bytes(model.SerializeToString())
     del onnx
 
 
-def _safetensors(path: Path, header: dict[str, object], data: bytes,
-                 length: int | None = None) -> None:
+def _safetensors(
+    path: Path, header: dict[str, object], data: bytes, length: int | None = None
+) -> None:
     raw = json.dumps(header).encode()
     path.write_bytes(struct.pack("<Q", len(raw) if length is None else length) + raw + data)
 
@@ -176,8 +204,10 @@ def build_malicious(root: Path) -> list[Path]:
     write("ext_code.pkl", ext_code())
     inner = pickle.dumps(Exploit(), protocol=4)
     write("nested_bytes.pkl", pickle.dumps({"blob": inner}, protocol=4))
-    write("nested_loads.pkl",
-          b"\x80\x03c_pickle\nloads\nq\x00C" + bytes([len(inner)]) + inner + b"\x85R.")
+    write(
+        "nested_loads.pkl",
+        b"\x80\x03c_pickle\nloads\nq\x00C" + bytes([len(inner)]) + inner + b"\x85R.",
+    )
     write("trailing_pickle.pkl", pickle.dumps([1, 2, 3]) + pickle.dumps(Exploit()))
     write("truncated.pkl", pickle.dumps(Exploit(), protocol=4)[:-6])
     write("disguised.safetensors", pickle.dumps(Exploit(), protocol=2))
@@ -185,16 +215,31 @@ def build_malicious(root: Path) -> list[Path]:
     write("joblib_gzip.joblib", gzip.compress(pickle.dumps(Exploit(), protocol=4)))
 
     _torch_zip(root / "torch_zip.pt", pickle.dumps({"w": Exploit()}, protocol=2))
-    _torch_zip(root / "torch_odd_name.pt", pickle.dumps(Exploit(), protocol=2),
-               pkl_name="archive/data/weights.bin")
-    _torch_zip(root / "torch_bzip2.pt", pickle.dumps(Exploit(), protocol=2),
-               compression=zipfile.ZIP_BZIP2)
-    _torch_zip(root / "torch_deflate.pt", pickle.dumps(Exploit(), protocol=2),
-               compression=zipfile.ZIP_DEFLATED)
+    _torch_zip(
+        root / "torch_odd_name.pt",
+        pickle.dumps(Exploit(), protocol=2),
+        pkl_name="archive/data/weights.bin",
+    )
+    _torch_zip(
+        root / "torch_bzip2.pt", pickle.dumps(Exploit(), protocol=2), compression=zipfile.ZIP_BZIP2
+    )
+    _torch_zip(
+        root / "torch_deflate.pt",
+        pickle.dumps(Exploit(), protocol=2),
+        compression=zipfile.ZIP_DEFLATED,
+    )
     _torch_zip(root / "torch_bad_crc.pt", pickle.dumps(Exploit(), protocol=2))
     _crc_patch(root / "torch_bad_crc.pt", "archive/data.pkl")
-    made += [root / n for n in ("torch_zip.pt", "torch_odd_name.pt", "torch_bzip2.pt",
-                                "torch_deflate.pt", "torch_bad_crc.pt")]
+    made += [
+        root / n
+        for n in (
+            "torch_zip.pt",
+            "torch_odd_name.pt",
+            "torch_bzip2.pt",
+            "torch_deflate.pt",
+            "torch_bad_crc.pt",
+        )
+    ]
     with zipfile.ZipFile(root / "zip_slip.zip", "w") as archive:
         archive.writestr("../../evil.pkl", pickle.dumps([1]))
     made.append(root / "zip_slip.zip")
@@ -235,8 +280,10 @@ def build_malicious(root: Path) -> list[Path]:
     sio.dump({"f": os.system}, root / "function.skops")
     made.append(root / "function.skops")
 
-    _gguf(root / "ssti.gguf",
-          "{{ cycler.__init__.__globals__.os.popen('id').read() }}{{ messages[0]['content'] }}")
+    _gguf(
+        root / "ssti.gguf",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}{{ messages[0]['content'] }}",
+    )
     made.append(root / "ssti.gguf")
 
     try:
@@ -258,8 +305,11 @@ def _save_safetensors(tensors: dict[str, np.ndarray], path: Path) -> None:
         for name, array in tensors.items():
             raw = np.ascontiguousarray(array).tobytes()
             dtype = {"float32": "F32", "int64": "I64"}[str(array.dtype)]
-            header[name] = {"dtype": dtype, "shape": list(array.shape),
-                            "data_offsets": [offset, offset + len(raw)]}
+            header[name] = {
+                "dtype": dtype,
+                "shape": list(array.shape),
+                "data_offsets": [offset, offset + len(raw)],
+            }
             blobs.append(raw)
             offset += len(raw)
         _safetensors(path, header, b"".join(blobs))
@@ -295,15 +345,17 @@ def build_benign(root: Path) -> list[Path]:
     np.savez(root / "arrays.npz", a=features, b=labels)
     np.savez_compressed(root / "arrays_compressed.npz", a=features)
     (root / "model.onnx").write_bytes(
-        to_onnx(linear, features[:1], target_opset=17).SerializeToString())
-    _save_safetensors({"w": features, "b": labels.astype(np.int64)},
-                      root / "weights.safetensors")
+        to_onnx(linear, features[:1], target_opset=17).SerializeToString()
+    )
+    _save_safetensors({"w": features, "b": labels.astype(np.int64)}, root / "weights.safetensors")
     (root / "state.pkl").write_bytes(pickle.dumps(OrderedDict(a=1.5, b=[1, 2]), protocol=4))
     _keras_zip(root / "dense.keras", [_DENSE])
     _h5(root / "dense.h5", [_DENSE])
     _saved_model(root / "savedmodel", [])
-    _gguf(root / "chat.gguf",
-          "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}")
+    _gguf(
+        root / "chat.gguf",
+        "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}",
+    )
     try:
         import torch
     except ImportError:
@@ -312,6 +364,7 @@ def build_benign(root: Path) -> list[Path]:
     torch.save(net.state_dict(), root / "state_dict.pt")
     torch.save(net, root / "full_model.pt")
     torch.save(net.state_dict(), root / "legacy.pt", _use_new_zipfile_serialization=False)
-    _save_safetensors({k: v.detach().numpy() for k, v in net.state_dict().items()},
-                      root / "torch.safetensors")
+    _save_safetensors(
+        {k: v.detach().numpy() for k, v in net.state_dict().items()}, root / "torch.safetensors"
+    )
     return sorted(root.iterdir())

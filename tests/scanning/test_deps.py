@@ -22,8 +22,13 @@ def pypa() -> Path:
     return OSV_PYPA
 
 
-def _advisory(ident: str, package: str, *, events: list[dict[str, str]] | None = None,
-              versions: list[str] | None = None) -> dict[str, object]:
+def _advisory(
+    ident: str,
+    package: str,
+    *,
+    events: list[dict[str, str]] | None = None,
+    versions: list[str] | None = None,
+) -> dict[str, object]:
     affected: dict[str, object] = {"package": {"name": package, "ecosystem": "PyPI"}}
     if events is not None:
         affected["ranges"] = [{"type": "ECOSYSTEM", "events": events}]
@@ -40,8 +45,16 @@ def synthetic(tmp_path: Path) -> Path:
         _advisory("A-1", "demo-pkg", events=[{"introduced": "0"}, {"fixed": "1.2.0"}]),
         _advisory("A-2", "demo-pkg", events=[{"introduced": "2.0"}, {"last_affected": "2.1"}]),
         _advisory("A-3", "demo-pkg", versions=["3.0.1"]),
-        _advisory("A-4", "demo-pkg", events=[{"introduced": "1.0"}, {"fixed": "1.1"},
-                                             {"introduced": "1.5"}, {"fixed": "1.6"}]),
+        _advisory(
+            "A-4",
+            "demo-pkg",
+            events=[
+                {"introduced": "1.0"},
+                {"fixed": "1.1"},
+                {"introduced": "1.5"},
+                {"fixed": "1.6"},
+            ],
+        ),
     ]
     for advisory in advisories:
         (root / "Demo_Pkg" / f"{advisory['id']}.json").write_text(json.dumps(advisory))
@@ -96,21 +109,29 @@ numpy[extra]>=1.2 ; python_version > "3.8"  # comment
 
 
 def test_pyproject_dependencies_are_read() -> None:
-    text = '[project]\nname = "x"\ndependencies = ["requests==2.19.0", "rich>=13"]\n' \
-           '[project.optional-dependencies]\ndev = ["pytest==8.0.0"]\n'
+    text = (
+        '[project]\nname = "x"\ndependencies = ["requests==2.19.0", "rich>=13"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest==8.0.0"]\n'
+    )
     assert [(p.name, p.version) for p in parse_requirements(text)] == [
-        ("requests", "2.19.0"), ("rich", None), ("pytest", "8.0.0")]
+        ("requests", "2.19.0"),
+        ("rich", None),
+        ("pytest", "8.0.0"),
+    ]
 
 
-@pytest.mark.parametrize(("version", "expected"), [
-    ("0.9", ["A-1"]),
-    ("1.0.5", ["A-1", "A-4"]),
-    ("1.2.0", []),
-    ("1.5.2", ["A-4"]),
-    ("2.1", ["A-2"]),
-    ("2.1.1", []),
-    ("3.0.1", ["A-3"]),
-])
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [
+        ("0.9", ["A-1"]),
+        ("1.0.5", ["A-1", "A-4"]),
+        ("1.2.0", []),
+        ("1.5.2", ["A-4"]),
+        ("2.1", ["A-2"]),
+        ("2.1.1", []),
+        ("3.0.1", ["A-3"]),
+    ],
+)
 def test_osv_ranges_and_version_lists(synthetic: Path, version: str, expected: list[str]) -> None:
     assert _ids(f"demo.pkg=={version}", synthetic) == expected
 

@@ -20,8 +20,7 @@ from mlgate.scanning.schemas import Severity
 from tests.scanning.corpus import Exploit, memo_stack_global
 
 SEEDS = [
-    pickle.dumps(OrderedDict(a=[1, 2.5, "x"], b=(b"\x00" * 8, None)), protocol=p)
-    for p in range(6)
+    pickle.dumps(OrderedDict(a=[1, 2.5, "x"], b=(b"\x00" * 8, None)), protocol=p) for p in range(6)
 ] + [pickle.dumps(Exploit(), protocol=2), memo_stack_global()]
 
 
@@ -29,8 +28,9 @@ def _containers() -> list[bytes]:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("archive/data.pkl", SEEDS[2])
-        archive.writestr("archive/data/0", b"\x80\x02" + b"\x01" * 30,
-                         compress_type=zipfile.ZIP_DEFLATED)
+        archive.writestr(
+            "archive/data/0", b"\x80\x02" + b"\x01" * 30, compress_type=zipfile.ZIP_DEFLATED
+        )
     npy = io.BytesIO()
     np.save(npy, np.arange(4.0))
     return [buf.getvalue(), gzip.compress(SEEDS[4]), npy.getvalue()]
@@ -60,8 +60,7 @@ def mutated_pickles() -> st.SearchStrategy[bytes]:
     return mutated(SEEDS)
 
 
-FUZZ = settings(max_examples=300, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
@@ -93,10 +92,21 @@ def _parses(data: bytes) -> bool:
 
 
 @FUZZ
-@given(st.sampled_from([b"PK\x03\x04", b"\x93NUMPY\x01\x00", b"GGUF\x03\x00\x00\x00",
-                        b"\x1f\x8b\x08", b"\x78\x9c", b"\x89HDF\r\n\x1a\n",
-                        b"\x10\x00\x00\x00\x00\x00\x00\x00{", b"\x08\x07"]),
-       st.binary(max_size=300))
+@given(
+    st.sampled_from(
+        [
+            b"PK\x03\x04",
+            b"\x93NUMPY\x01\x00",
+            b"GGUF\x03\x00\x00\x00",
+            b"\x1f\x8b\x08",
+            b"\x78\x9c",
+            b"\x89HDF\r\n\x1a\n",
+            b"\x10\x00\x00\x00\x00\x00\x00\x00{",
+            b"\x08\x07",
+        ]
+    ),
+    st.binary(max_size=300),
+)
 def test_every_format_reader_survives_garbage(magic: bytes, tail: bytes) -> None:
     sink = Sink()
     scan_blob(memory_blob("fuzz.bin", magic + tail), Location("fuzz.bin", sink))

@@ -42,8 +42,11 @@ def test_critical_findings_are_errors_with_member_and_subject(malicious: list[Pa
 
 def test_clean_report_has_no_results(tmp_path: Path) -> None:
     path = tmp_path / "weights.npy"
-    path.write_bytes(b"\x93NUMPY\x01\x00v\x00" + b"{'descr': '<f8', 'fortran_order': False, "
-                     b"'shape': (0,), }".ljust(118) + b"\n")
+    path.write_bytes(
+        b"\x93NUMPY\x01\x00v\x00"
+        + b"{'descr': '<f8', 'fortran_order': False, 'shape': (0,), }".ljust(118)
+        + b"\n"
+    )
     sarif = to_sarif(scan_path(path))
     assert sarif["runs"][0]["results"] == []
     assert sarif["runs"][0]["properties"]["filesScanned"] == 1

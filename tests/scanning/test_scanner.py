@@ -48,8 +48,19 @@ def test_no_benign_model_gets_a_finding_above_info(benign: list[Path]) -> None:
 
 def test_benign_formats_are_recognised_by_content(benign: list[Path]) -> None:
     formats = {f.format for p in benign for f in scan_path(p).files}
-    assert {"pickle", "npy", "npz", "skops", "onnx", "safetensors", "gguf", "keras-zip",
-            "zlib", "gzip", "savedmodel"} <= formats
+    assert {
+        "pickle",
+        "npy",
+        "npz",
+        "skops",
+        "onnx",
+        "safetensors",
+        "gguf",
+        "keras-zip",
+        "zlib",
+        "gzip",
+        "savedmodel",
+    } <= formats
 
 
 def test_directory_scan_counts_files_and_bytes(benign: list[Path]) -> None:
@@ -85,7 +96,8 @@ def test_trailing_junk_after_stop_is_medium(tmp_path: Path) -> None:
     path = tmp_path / "junk.pkl"
     path.write_bytes(pickle.dumps([1, 2]) + b"\x00garbage")
     assert [(f.rule, f.severity) for f in scan_path(path).findings] == [
-        ("pickle.trailing-data", Severity.MEDIUM)]
+        ("pickle.trailing-data", Severity.MEDIUM)
+    ]
 
 
 def test_pickle_appended_after_stop_is_scanned(malicious: list[Path]) -> None:
@@ -95,8 +107,9 @@ def test_pickle_appended_after_stop_is_scanned(malicious: list[Path]) -> None:
 
 def test_nested_pickle_in_bytes_constant_is_scanned(malicious: list[Path]) -> None:
     findings = scan_path(_by_name(malicious, "nested_bytes.pkl")).findings
-    assert any(f.subject == "posix.system" and f.message.startswith("nested pickle")
-               for f in findings)
+    assert any(
+        f.subject == "posix.system" and f.message.startswith("nested pickle") for f in findings
+    )
 
 
 def test_zip_member_findings_name_the_member(malicious: list[Path]) -> None:
@@ -177,9 +190,11 @@ def test_tar_checkpoint_scans_pickles_and_skips_tensor_data(tmp_path: Path) -> N
     import tarfile
 
     path = tmp_path / "legacy.tar"
-    members = {"sys_info": pickle.dumps({"little_endian": True}, protocol=2),
-               "tensors": np.full(1 << 18, 0.5, dtype=np.float32).tobytes(),
-               "pickle": pickle.dumps(Exploit(), protocol=2)}
+    members = {
+        "sys_info": pickle.dumps({"little_endian": True}, protocol=2),
+        "tensors": np.full(1 << 18, 0.5, dtype=np.float32).tobytes(),
+        "pickle": pickle.dumps(Exploit(), protocol=2),
+    }
     with tarfile.open(path, "w") as archive:
         for name, data in members.items():
             info = tarfile.TarInfo(name)

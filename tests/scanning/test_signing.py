@@ -17,11 +17,18 @@ pytest.importorskip("model_signing")
 def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     private, public = directory / f"{name}.pem", directory / f"{name}.pub"
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    public.write_bytes(key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     return private, public
 
 
@@ -34,8 +41,7 @@ def model(tmp_path: Path) -> Path:
     return directory
 
 
-def test_signed_directory_verifies_and_one_flipped_byte_fails(model: Path,
-                                                              tmp_path: Path) -> None:
+def test_signed_directory_verifies_and_one_flipped_byte_fails(model: Path, tmp_path: Path) -> None:
     private, public = _keypair(tmp_path, "signer")
     bundle = sign_artifacts(model, private_key=private, signature=tmp_path / "model.sig")
     assert "dsseEnvelope" in bundle.read_text()
@@ -70,5 +76,4 @@ def test_listed_files_are_signed_and_others_ignored(model: Path, tmp_path: Path)
 
 def test_missing_key_is_not_found(model: Path, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="private key"):
-        sign_artifacts(model, private_key=tmp_path / "absent.pem",
-                       signature=tmp_path / "model.sig")
+        sign_artifacts(model, private_key=tmp_path / "absent.pem", signature=tmp_path / "model.sig")

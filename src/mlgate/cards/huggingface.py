@@ -63,37 +63,76 @@ _SECTIONS: tuple[tuple[int, str, tuple[str, ...], Kind, tuple[str, ...]], ...] =
     (3, "Failure Modes", ("caveats_and_recommendations", "failure_modes"), "list", ()),
     (3, "Tradeoffs", ("caveats_and_recommendations", "tradeoffs"), "list", ()),
     (3, "Potential Biases", ("ethical_considerations", "potential_biases"), "list", ()),
-    (3, "Risks and Mitigations", ("ethical_considerations", "risks"), "table",
-     ("name", "mitigation")),
+    (
+        3,
+        "Risks and Mitigations",
+        ("ethical_considerations", "risks"),
+        "table",
+        ("name", "mitigation"),
+    ),
     (3, "Sensitive Data", ("ethical_considerations", "sensitive_data", "declared"), "bool", ()),
-    (3, "Sensitive Data Categories", ("ethical_considerations", "sensitive_data", "categories"),
-     "list", ()),
+    (
+        3,
+        "Sensitive Data Categories",
+        ("ethical_considerations", "sensitive_data", "categories"),
+        "list",
+        (),
+    ),
     (3, "Privacy Measures", ("ethical_considerations", "privacy_measures"), "list", ()),
-    (3, "Regulatory Requirements", ("ethical_considerations", "regulatory_requirements"),
-     "list", ()),
+    (
+        3,
+        "Regulatory Requirements",
+        ("ethical_considerations", "regulatory_requirements"),
+        "list",
+        (),
+    ),
     (3, "Recommendations", ("caveats_and_recommendations", "recommendations"), "list", ()),
     (2, "Training Details", (), "parent", ()),
     (3, "Training Data", ("training_data", "description"), "text", ()),
-    (3, "Training Datasets", ("training_data", "datasets"), "table",
-     ("name", "description", "link", "size", "date_start", "date_end")),
+    (
+        3,
+        "Training Datasets",
+        ("training_data", "datasets"),
+        "table",
+        ("name", "description", "link", "size", "date_start", "date_end"),
+    ),
     (3, "Preprocessing", ("training_data", "preprocessing"), "text", ()),
     (2, "Evaluation", (), "parent", ()),
     (3, "Testing Data", ("evaluation_data", "description"), "text", ()),
-    (3, "Testing Datasets", ("evaluation_data", "datasets"), "table",
-     ("name", "description", "link", "size", "date_start", "date_end")),
+    (
+        3,
+        "Testing Datasets",
+        ("evaluation_data", "datasets"),
+        "table",
+        ("name", "description", "link", "size", "date_start", "date_end"),
+    ),
     (3, "Testing Preprocessing", ("evaluation_data", "preprocessing"), "text", ()),
     (3, "Factors", ("factors", "relevant_factors"), "list", ()),
     (3, "Evaluation Factors", ("factors", "evaluation_factors"), "list", ()),
-    (3, "Results", ("metrics", "performance_metrics"), "table",
-     ("name", "value", "slice", "confidence_interval.low", "confidence_interval.high")),
-    (3, "Decision Thresholds", ("metrics", "decision_thresholds"), "table",
-     ("value", "metric", "description")),
+    (
+        3,
+        "Results",
+        ("metrics", "performance_metrics"),
+        "table",
+        ("name", "value", "slice", "confidence_interval.low", "confidence_interval.high"),
+    ),
+    (
+        3,
+        "Decision Thresholds",
+        ("metrics", "decision_thresholds"),
+        "table",
+        ("value", "metric", "description"),
+    ),
     (3, "Variation Approaches", ("metrics", "variation_approaches"), "text", ()),
-    (3, "Fairness Metrics", ("quantitative_analyses", "fairness_metrics"), "table",
-     ("name", "group", "value")),
+    (
+        3,
+        "Fairness Metrics",
+        ("quantitative_analyses", "fairness_metrics"),
+        "table",
+        ("name", "group", "value"),
+    ),
     (3, "Unitary Results", ("quantitative_analyses", "unitary_results"), "text", ()),
-    (3, "Intersectional Results", ("quantitative_analyses", "intersectional_results"),
-     "text", ()),
+    (3, "Intersectional Results", ("quantitative_analyses", "intersectional_results"), "text", ()),
     (2, "Citation", ("model_details", "citations"), "list", ()),
     (2, "Model Card Contact", ("model_details", "owners"), "table", ("name", "contact")),
 )
@@ -151,8 +190,12 @@ def _eval_result(metric: dict[str, Any]) -> EvalResult:
         "ci_high": _get(metric, ("confidence_interval", "high")),
     }
     return EvalResult(
-        task_type=_TASK, dataset_type=metric["dataset"], dataset_name=metric["dataset"],
-        metric_type=metric["name"], metric_name=metric["name"], metric_value=metric["value"],
+        task_type=_TASK,
+        dataset_type=metric["dataset"],
+        dataset_name=metric["dataset"],
+        metric_type=metric["name"],
+        metric_name=metric["name"],
+        metric_value=metric["value"],
         metric_args={k: v for k, v in args.items() if v is not None} or None,
     )
 
@@ -208,7 +251,7 @@ def _metric(result: EvalResult) -> dict[str, Any] | None:
 def _title_name(sections_title: str | None) -> str | None:
     prefix = "model card for "
     if sections_title and sections_title.casefold().startswith(prefix):
-        return sections_title[len(prefix):].strip() or None
+        return sections_title[len(prefix) :].strip() or None
     return sections_title
 
 
@@ -237,15 +280,17 @@ def from_huggingface(readme: str) -> ModelCard:
         if value is not None and value != []:
             _set(data, path, value)
     details = data["model_details"]
-    first_h1 = next((md.decode_text(line[2:]) for line in hf.text.splitlines()
-                     if line.startswith("# ")), None)
+    first_h1 = next(
+        (md.decode_text(line[2:]) for line in hf.text.splitlines() if line.startswith("# ")), None
+    )
     details["name"] = _clean(meta.model_name) if meta.model_name else _title_name(first_h1)
     if not details["name"]:
         raise Invalid.field("readme", "the card names no model; set model_name in the metadata")
     if "licenses" not in details and meta.license:
         details["licenses"] = [_clean(meta.license)]
-    if meta.datasets and not (_get(data, ("training_data", "datasets")) or
-                              _get(data, ("evaluation_data", "datasets"))):
+    if meta.datasets and not (
+        _get(data, ("training_data", "datasets")) or _get(data, ("evaluation_data", "datasets"))
+    ):
         names = [meta.datasets] if isinstance(meta.datasets, str) else meta.datasets
         _set(data, ("training_data", "datasets"), [{"name": _clean(n)} for n in names])
     indexed = [m for r in meta.eval_results or [] if (m := _metric(r)) is not None]

@@ -18,7 +18,12 @@ __all__ = ["EXPECTED_FIELDS", "REQUIRED_SECTIONS", "is_placeholder", "lint"]
 # The fields each section is expected to fill; the order is the order of `missing`.
 EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
     "model_details": (
-        "overview", "version", "owners", "model_type", "architecture", "licenses",
+        "overview",
+        "version",
+        "owners",
+        "model_type",
+        "architecture",
+        "licenses",
     ),
     "intended_use": ("primary_uses", "primary_users", "out_of_scope_uses"),
     "factors": ("relevant_factors", "evaluation_factors"),
@@ -27,7 +32,10 @@ EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
     "training_data": ("description", "datasets", "preprocessing"),
     "quantitative_analyses": ("fairness_metrics", "unitary_results", "intersectional_results"),
     "ethical_considerations": (
-        "sensitive_data", "potential_biases", "risks", "privacy_measures",
+        "sensitive_data",
+        "potential_biases",
+        "risks",
+        "privacy_measures",
         "regulatory_requirements",
     ),
     "caveats_and_recommendations": ("known_limitations", "failure_modes", "recommendations"),
@@ -36,8 +44,13 @@ EXPECTED_FIELDS: dict[str, tuple[str, ...]] = {
 # A card without these cannot be reviewed at all; the others are warned about.
 REQUIRED_SECTIONS = frozenset(
     {
-        "model_details", "intended_use", "metrics", "evaluation_data", "training_data",
-        "ethical_considerations", "caveats_and_recommendations",
+        "model_details",
+        "intended_use",
+        "metrics",
+        "evaluation_data",
+        "training_data",
+        "ethical_considerations",
+        "caveats_and_recommendations",
     }
 )
 
@@ -88,48 +101,66 @@ def _rules(card: ModelCard) -> list[Finding]:
     metrics = card.metrics.performance_metrics
     ethics = card.ethical_considerations
     if ethics.sensitive_data.declared and not card.quantitative_analyses.fairness_metrics:
-        findings.append(Finding(
-            code="sensitive-data-without-fairness-metrics", severity=Severity.ERROR,
-            field="quantitative_analyses.fairness_metrics",
-            message="the model uses sensitive data; report fairness metrics per group",
-        ))
+        findings.append(
+            Finding(
+                code="sensitive-data-without-fairness-metrics",
+                severity=Severity.ERROR,
+                field="quantitative_analyses.fairness_metrics",
+                message="the model uses sensitive data; report fairness metrics per group",
+            )
+        )
     if ethics.sensitive_data.declared and not ethics.sensitive_data.categories:
-        findings.append(Finding(
-            code="sensitive-data-without-categories", severity=Severity.WARNING,
-            field="ethical_considerations.sensitive_data.categories",
-            message="sensitive data is declared; name its categories (e.g. health, ethnicity)",
-        ))
+        findings.append(
+            Finding(
+                code="sensitive-data-without-categories",
+                severity=Severity.WARNING,
+                field="ethical_considerations.sensitive_data.categories",
+                message="sensitive data is declared; name its categories (e.g. health, ethnicity)",
+            )
+        )
     has_eval_data = bool(card.evaluation_data.datasets or card.evaluation_data.description)
     for i, metric in enumerate(metrics):
         if metric.dataset is None and not has_eval_data:
-            findings.append(Finding(
-                code="metric-without-dataset", severity=Severity.WARNING,
-                field=f"metrics.performance_metrics[{i}].dataset",
-                message=f"metric '{metric.name}' names no dataset and the card declares no "
-                "evaluation data; say what it was measured on",
-            ))
+            findings.append(
+                Finding(
+                    code="metric-without-dataset",
+                    severity=Severity.WARNING,
+                    field=f"metrics.performance_metrics[{i}].dataset",
+                    message=f"metric '{metric.name}' names no dataset and the card declares no "
+                    "evaluation data; say what it was measured on",
+                )
+            )
     if card.metrics.decision_thresholds and not metrics:
-        findings.append(Finding(
-            code="thresholds-without-metrics", severity=Severity.ERROR,
-            field="metrics.decision_thresholds",
-            message="decision thresholds are set but no performance metric justifies them",
-        ))
+        findings.append(
+            Finding(
+                code="thresholds-without-metrics",
+                severity=Severity.ERROR,
+                field="metrics.decision_thresholds",
+                message="decision thresholds are set but no performance metric justifies them",
+            )
+        )
     names = {m.name for m in metrics}
     for i, threshold in enumerate(card.metrics.decision_thresholds):
         if metrics and threshold.metric is not None and threshold.metric not in names:
-            findings.append(Finding(
-                code="threshold-unknown-metric", severity=Severity.WARNING,
-                field=f"metrics.decision_thresholds[{i}].metric",
-                message=f"threshold refers to metric '{threshold.metric}', which the card "
-                "does not report",
-            ))
+            findings.append(
+                Finding(
+                    code="threshold-unknown-metric",
+                    severity=Severity.WARNING,
+                    field=f"metrics.decision_thresholds[{i}].metric",
+                    message=f"threshold refers to metric '{threshold.metric}', which the card "
+                    "does not report",
+                )
+            )
     for i, owner in enumerate(card.model_details.owners):
         if not owner.contact:
-            findings.append(Finding(
-                code="owner-without-contact", severity=Severity.INFO,
-                field=f"model_details.owners[{i}].contact",
-                message=f"owner '{owner.name}' has no contact; add an address people can reach",
-            ))
+            findings.append(
+                Finding(
+                    code="owner-without-contact",
+                    severity=Severity.INFO,
+                    field=f"model_details.owners[{i}].contact",
+                    message=f"owner '{owner.name}' has no contact; add an address people can reach",
+                )
+            )
     return findings
 
 
@@ -140,21 +171,27 @@ def lint(card: ModelCard) -> CardLint:
     for path, text in string_leaves(card):
         if is_placeholder(text):
             placeholders.add(path)
-            findings.append(Finding(
-                code="placeholder", severity=Severity.WARNING, field=path,
-                message=f"placeholder text {text.strip()[:40]!r}; write the real answer",
-            ))
+            findings.append(
+                Finding(
+                    code="placeholder",
+                    severity=Severity.WARNING,
+                    field=path,
+                    message=f"placeholder text {text.strip()[:40]!r}; write the real answer",
+                )
+            )
     sections = _score(card, placeholders)
     for score in sections:
         if score.score == 0.0:
             required = score.section in REQUIRED_SECTIONS
-            findings.append(Finding(
-                code="required-section-empty" if required else "section-empty",
-                severity=Severity.ERROR if required else Severity.WARNING,
-                field=score.section,
-                message=f"section '{score.section}' is empty; fill in "
-                + ", ".join(score.missing),
-            ))
+            findings.append(
+                Finding(
+                    code="required-section-empty" if required else "section-empty",
+                    severity=Severity.ERROR if required else Severity.WARNING,
+                    field=score.section,
+                    message=f"section '{score.section}' is empty; fill in "
+                    + ", ".join(score.missing),
+                )
+            )
     findings.extend(_rules(card))
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     findings.sort(key=lambda f: order[f.severity])

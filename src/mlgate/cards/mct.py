@@ -101,13 +101,15 @@ def to_mct(card: ModelCard) -> dict[str, Any]:
             for r in card.ethical_considerations.risks
         ],
     }
-    return _prune({
-        "schema_version": MCT_SCHEMA_VERSION,
-        "model_details": details,
-        "model_parameters": parameters,
-        "quantitative_analysis": {"performance_metrics": metrics},
-        "considerations": considerations,
-    })
+    return _prune(
+        {
+            "schema_version": MCT_SCHEMA_VERSION,
+            "model_details": details,
+            "model_parameters": parameters,
+            "quantitative_analysis": {"performance_metrics": metrics},
+            "considerations": considerations,
+        }
+    )
 
 
 def _prune(value: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +213,7 @@ def _split_role(dataset: _Data) -> tuple[str, dict[str, Any]]:
     role = "training_data"
     for prefix, section in ((_TRAINING, "training_data"), (_EVALUATION, "evaluation_data")):
         if description.startswith(prefix):
-            role, description = section, description[len(prefix):].strip()
+            role, description = section, description[len(prefix) :].strip()
     out = {"name": dataset.name, "link": dataset.link, "description": description or None}
     return role, out
 
@@ -234,35 +236,43 @@ def from_mct(document: Mapping[str, Any]) -> ModelCard:
                 categories.append(category)
     card = {
         "model_details": {
-            "name": d.name, "overview": d.overview,
+            "name": d.name,
+            "overview": d.overview,
             "owners": [{"name": o.get("name"), "contact": o.get("contact")} for o in d.owners],
             "version": d.version.name if d.version else None,
             "date": d.version.date if d.version else None,
             "licenses": [x["identifier"] for x in d.licenses if "identifier" in x],
             "references": [x["reference"] for x in d.references if "reference" in x],
             "citations": [x["citation"] for x in d.citations if "citation" in x],
-            "path": d.path, "architecture": p.model_architecture,
-            "input_format": p.input_format, "output_format": p.output_format,
+            "path": d.path,
+            "architecture": p.model_architecture,
+            "input_format": p.input_format,
+            "output_format": p.output_format,
         },
         "intended_use": {
             "primary_users": [u.description for u in c.users],
             "primary_uses": [u.description for u in c.use_cases],
         },
-        "metrics": {"performance_metrics": [
-            {
-                "name": m.type, "value": m.value, "slice": m.slice,
-                "confidence_interval": {
-                    "low": m.confidence_interval.lower_bound,
-                    "high": m.confidence_interval.upper_bound,
-                } if m.confidence_interval else None,
-            }
-            for m in mct.quantitative_analysis.performance_metrics
-        ]},
+        "metrics": {
+            "performance_metrics": [
+                {
+                    "name": m.type,
+                    "value": m.value,
+                    "slice": m.slice,
+                    "confidence_interval": {
+                        "low": m.confidence_interval.lower_bound,
+                        "high": m.confidence_interval.upper_bound,
+                    }
+                    if m.confidence_interval
+                    else None,
+                }
+                for m in mct.quantitative_analysis.performance_metrics
+            ]
+        },
         "training_data": {"datasets": datasets["training_data"]},
         "evaluation_data": {"datasets": datasets["evaluation_data"]},
         "ethical_considerations": {
-            "sensitive_data": {"declared": True, "categories": categories}
-            if categories else {},
+            "sensitive_data": {"declared": True, "categories": categories} if categories else {},
             "risks": [
                 {"name": r.name, "mitigation": r.mitigation_strategy}
                 for r in c.ethical_considerations

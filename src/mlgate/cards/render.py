@@ -17,8 +17,15 @@ from markupsafe import Markup, escape
 from mlgate.cards.lint import lint
 from mlgate.cards.schemas import ModelCard, PerformanceMetric
 
-__all__ = ["Bar", "Chart", "md_escape", "metric_charts", "render_html", "render_json",
-           "render_markdown"]
+__all__ = [
+    "Bar",
+    "Chart",
+    "md_escape",
+    "metric_charts",
+    "render_html",
+    "render_json",
+    "render_markdown",
+]
 
 _BAR_AREA = 360.0  # px of the widest bar
 _ROW = 22.0

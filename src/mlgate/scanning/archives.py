@@ -127,11 +127,19 @@ def _member_blob(blob: Blob, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
 
 def _check_name(name: str, loc: Location, seen: set[str]) -> None:
     if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
-        loc.report(Severity.HIGH, "archive.path-traversal",
-                   f"member name '{name}' escapes the extraction directory", subject=name)
+        loc.report(
+            Severity.HIGH,
+            "archive.path-traversal",
+            f"member name '{name}' escapes the extraction directory",
+            subject=name,
+        )
     if name in seen:
-        loc.report(Severity.MEDIUM, "archive.duplicate-member",
-                   f"member '{name}' appears twice; loaders may read either copy", subject=name)
+        loc.report(
+            Severity.MEDIUM,
+            "archive.duplicate-member",
+            f"member '{name}' appears twice; loaders may read either copy",
+            subject=name,
+        )
     seen.add(name)
 
 
@@ -146,17 +154,23 @@ def _check_crc(member: Blob, info: zipfile.ZipInfo, loc: Location) -> None:
                 break
             crc = zlib.crc32(chunk, crc)
     if crc != info.CRC:
-        loc.report(Severity.MEDIUM, "archive.bad-crc",
-                   "member CRC does not match its data: the archive was altered or is corrupt",
-                   subject=info.filename)
+        loc.report(
+            Severity.MEDIUM,
+            "archive.bad-crc",
+            "member CRC does not match its data: the archive was altered or is corrupt",
+            subject=info.filename,
+        )
 
 
 def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
     """Scans every member of a zip through ``scan``; returns the member names."""
     handle = blob.seekable()
     if handle is None:
-        loc.report(Severity.MEDIUM, "archive.too-large",
-                   "nested archive too large to open in memory; not scanned")
+        loc.report(
+            Severity.MEDIUM,
+            "archive.too-large",
+            "nested archive too large to open in memory; not scanned",
+        )
         return []
     names: list[str] = []
     seen: set[str] = set()
@@ -169,28 +183,47 @@ def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
                 if info.filename.endswith("/"):
                     continue
                 if info.flag_bits & 0x1:
-                    member_loc.report(Severity.HIGH, "archive.encrypted-member",
-                                      "member is encrypted and cannot be scanned")
+                    member_loc.report(
+                        Severity.HIGH,
+                        "archive.encrypted-member",
+                        "member is encrypted and cannot be scanned",
+                    )
                     continue
                 if info.compress_type not in _COMMON_METHODS | _OTHER_METHODS:
-                    member_loc.report(Severity.HIGH, "archive.unsupported-compression",
-                                      f"compression method {info.compress_type} cannot be "
-                                      "scanned", subject=str(info.compress_type))
+                    member_loc.report(
+                        Severity.HIGH,
+                        "archive.unsupported-compression",
+                        f"compression method {info.compress_type} cannot be scanned",
+                        subject=str(info.compress_type),
+                    )
                     continue
                 if info.compress_type in _OTHER_METHODS:
-                    member_loc.report(Severity.LOW, "archive.unusual-compression",
-                                      f"compression method {info.compress_type} is unusual "
-                                      "for model files", subject=str(info.compress_type))
+                    member_loc.report(
+                        Severity.LOW,
+                        "archive.unusual-compression",
+                        f"compression method {info.compress_type} is unusual for model files",
+                        subject=str(info.compress_type),
+                    )
                 member = _member_blob(blob, archive, info)
                 if member is None:
-                    member_loc.report(Severity.HIGH, "archive.malformed",
-                                      "member's local header is missing or corrupt")
+                    member_loc.report(
+                        Severity.HIGH,
+                        "archive.malformed",
+                        "member's local header is missing or corrupt",
+                    )
                     continue
                 if looks_like_pickle(member.head(64)):
                     _check_crc(member, info, member_loc)
                 scan(member, member_loc)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
-            lzma.LZMAError, zlib.error) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        lzma.LZMAError,
+        zlib.error,
+    ) as exc:
         loc.report(Severity.HIGH, "archive.malformed", f"zip archive cannot be read ({exc})")
     return names
 
@@ -207,9 +240,12 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
                     member_loc = loc.inside(member.name)
                     _check_name(member.name, member_loc, seen)
                     if member.issym() or member.islnk():
-                        member_loc.report(Severity.MEDIUM, "archive.link-member",
-                                          f"member links to '{member.linkname}'",
-                                          subject=member.linkname)
+                        member_loc.report(
+                            Severity.MEDIUM,
+                            "archive.link-member",
+                            f"member links to '{member.linkname}'",
+                            subject=member.linkname,
+                        )
                     if not member.isfile():
                         continue
                     extracted = archive.extractfile(member)
@@ -221,8 +257,11 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
                         continue  # tensor data: only its first bytes are read
                     data = head + extracted.read(MAX_IN_MEMORY + 1 - len(head))
                     if len(data) > MAX_IN_MEMORY:
-                        member_loc.report(Severity.LOW, "archive.member-too-large",
-                                          "tar member too large to scan in a streaming pass")
+                        member_loc.report(
+                            Severity.LOW,
+                            "archive.member-too-large",
+                            "tar member too large to scan in a streaming pass",
+                        )
                         continue
                     opener = functools.partial(io.BytesIO, data)
                     scan(Blob(member.name, len(data), opener, data=data), member_loc)

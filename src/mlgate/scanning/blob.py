@@ -50,8 +50,9 @@ class Blob:
 
 
 def file_blob(path: Path) -> Blob:
-    return Blob(name=path.name, size=path.stat().st_size, opener=lambda: open(path, "rb"),
-                path=path)
+    return Blob(
+        name=path.name, size=path.stat().st_size, opener=lambda: open(path, "rb"), path=path
+    )
 
 
 def memory_blob(name: str, data: bytes) -> Blob:

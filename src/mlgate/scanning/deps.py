@@ -42,21 +42,31 @@ def _parse_line(line: str) -> ParsedRequirement | None:
     if editable:  # pip freeze writes local checkouts this way; there is no version to audit
         target = editable.group(2)
         name = target.split("#egg=", 1)[1] if "#egg=" in target else target.rstrip("/")
-        return ParsedRequirement(name.rsplit("/", 1)[-1], f"-e {target}", None,
-                                 "editable install from a checkout, not a released version")
+        return ParsedRequirement(
+            name.rsplit("/", 1)[-1],
+            f"-e {target}",
+            None,
+            "editable install from a checkout, not a released version",
+        )
     if not line or line.startswith(("#", "-")):
         return None  # comments and pip options (-r, -e, --index-url, --hash ...)
     line = _OPTION.sub("", " " + line).strip()
     try:
         requirement = Requirement(line)
     except InvalidRequirement:
-        return ParsedRequirement(name=line.split()[0], spec=line, version=None,
-                                 note="not a valid requirement")
+        return ParsedRequirement(
+            name=line.split()[0], spec=line, version=None, note="not a valid requirement"
+        )
     if requirement.url:
-        return ParsedRequirement(requirement.name, f"@ {requirement.url}", None,
-                                 "installed from a URL, not a released version")
-    return ParsedRequirement(requirement.name, str(requirement.specifier) or "*",
-                             _pinned(requirement))
+        return ParsedRequirement(
+            requirement.name,
+            f"@ {requirement.url}",
+            None,
+            "installed from a URL, not a released version",
+        )
+    return ParsedRequirement(
+        requirement.name, str(requirement.specifier) or "*", _pinned(requirement)
+    )
 
 
 def _pyproject_lines(text: str) -> list[str] | None:
@@ -93,25 +103,38 @@ def audit_requirements(text: str, advisories: str | os.PathLike[str]) -> Depende
     for req in parse_requirements(text):
         base = {"name": req.name, "spec": req.spec, "version": req.version}
         if req.version is None:
-            findings.append(DependencyFinding(
-                **base, status=DependencyStatus.UNKNOWN,
-                reason=req.note or "not pinned to one version; pin it (==) to audit it"))
+            findings.append(
+                DependencyFinding(
+                    **base,
+                    status=DependencyStatus.UNKNOWN,
+                    reason=req.note or "not pinned to one version; pin it (==) to audit it",
+                )
+            )
             continue
         try:
             version = Version(req.version)
         except InvalidVersion:
-            findings.append(DependencyFinding(**base, status=DependencyStatus.UNKNOWN,
-                                              reason="the version is not PEP 440"))
+            findings.append(
+                DependencyFinding(
+                    **base, status=DependencyStatus.UNKNOWN, reason="the version is not PEP 440"
+                )
+            )
             continue
         if not index.known(req.name):
-            findings.append(DependencyFinding(
-                **base, status=DependencyStatus.UNKNOWN,
-                reason="the advisory database does not know this package"))
+            findings.append(
+                DependencyFinding(
+                    **base,
+                    status=DependencyStatus.UNKNOWN,
+                    reason="the advisory database does not know this package",
+                )
+            )
             continue
         advisories_found = index.advisories_for(req.name, version)
-        findings.append(DependencyFinding(
-            **base,
-            status=DependencyStatus.VULNERABLE if advisories_found else DependencyStatus.CLEAN,
-            advisories=advisories_found,
-        ))
+        findings.append(
+            DependencyFinding(
+                **base,
+                status=DependencyStatus.VULNERABLE if advisories_found else DependencyStatus.CLEAN,
+                advisories=advisories_found,
+            )
+        )
     return DependencyReport(dependencies=findings)

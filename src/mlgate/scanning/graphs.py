@@ -38,8 +38,12 @@ def check_keras_config(raw: bytes | str, loc: Location) -> None:
         loc.report(Severity.MEDIUM, "keras.malformed", "Keras model config is not valid JSON")
         return
     for name in _lambda_layers(config):
-        loc.report(Severity.CRITICAL, "keras.lambda-layer",
-                   f"Lambda layer '{name}' carries Python code that runs on load", subject=name)
+        loc.report(
+            Severity.CRITICAL,
+            "keras.lambda-layer",
+            f"Lambda layer '{name}' carries Python code that runs on load",
+            subject=name,
+        )
 
 
 def scan_hdf5(blob: Blob, loc: Location) -> None:
@@ -47,8 +51,11 @@ def scan_hdf5(blob: Blob, loc: Location) -> None:
     try:
         h5py = importlib.import_module("h5py")
     except ImportError:
-        loc.report(Severity.MEDIUM, "hdf5.unscannable",
-                   "HDF5 file not scanned: install h5py to check Keras Lambda layers")
+        loc.report(
+            Severity.MEDIUM,
+            "hdf5.unscannable",
+            "HDF5 file not scanned: install h5py to check Keras Lambda layers",
+        )
         return
     handle = blob.seekable()
     if handle is None:
@@ -75,9 +82,7 @@ _RISKY_OPS: dict[str, Severity] = {
     "ImmutableConst": Severity.MEDIUM,
 }
 # A NodeDef names its op in field 2 and an OpDef in field 1: tag byte, length, then the name.
-_NEEDLES = {
-    bytes([tag, len(op)]) + op.encode(): op for op in _RISKY_OPS for tag in (0x12, 0x0A)
-}
+_NEEDLES = {bytes([tag, len(op)]) + op.encode(): op for op in _RISKY_OPS for tag in (0x12, 0x0A)}
 _CHUNK = 4 << 20
 
 
@@ -95,9 +100,12 @@ def scan_saved_model(blob: Blob, loc: Location) -> None:
             found.update(op for needle, op in _NEEDLES.items() if needle in window)
             tail = window[-overlap:]
     for op in sorted(found):
-        loc.report(_RISKY_OPS[op], "savedmodel.risky-op",
-                   f"the graph uses the '{op}' op, which runs Python or touches files",
-                   subject=op)
+        loc.report(
+            _RISKY_OPS[op],
+            "savedmodel.risky-op",
+            f"the graph uses the '{op}' op, which runs Python or touches files",
+            subject=op,
+        )
 
 
 _KNOWN_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"}
@@ -142,13 +150,19 @@ def _check_location(location: str, base: Path, name: str, loc: Location) -> None
         except (ValueError, OSError):
             escapes = True
     if escapes:
-        loc.report(Severity.CRITICAL, "onnx.external-data-escape",
-                   f"tensor '{name}' reads external data from '{location}', outside the model "
-                   "directory", subject=location)
+        loc.report(
+            Severity.CRITICAL,
+            "onnx.external-data-escape",
+            f"tensor '{name}' reads external data from '{location}', outside the model directory",
+            subject=location,
+        )
     elif not (base / candidate).exists():
-        loc.report(Severity.LOW, "onnx.external-data-missing",
-                   f"tensor '{name}' names external data '{location}' that does not exist",
-                   subject=location)
+        loc.report(
+            Severity.LOW,
+            "onnx.external-data-missing",
+            f"tensor '{name}' names external data '{location}' that does not exist",
+            subject=location,
+        )
 
 
 def scan_onnx(blob: Blob, loc: Location) -> bool:
@@ -173,7 +187,11 @@ def scan_onnx(blob: Blob, loc: Location) -> bool:
         _check_location(entries.get("location", ""), base, tensor.name, loc)
     for node in _nodes(model.graph):
         if node.domain not in _KNOWN_DOMAINS:
-            loc.report(Severity.MEDIUM, "onnx.custom-domain",
-                       f"node '{node.name}' uses op '{node.op_type}' from custom domain "
-                       f"'{node.domain}', which needs a native library", subject=node.domain)
+            loc.report(
+                Severity.MEDIUM,
+                "onnx.custom-domain",
+                f"node '{node.name}' uses op '{node.op_type}' from custom domain "
+                f"'{node.domain}', which needs a native library",
+                subject=node.domain,
+            )
     return True

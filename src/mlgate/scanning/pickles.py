@@ -31,28 +31,40 @@ _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
 
 def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
     if op == "EXT":
-        m.loc.report(Severity.HIGH, "pickle.extension-code",
-                     "an extension-registry code imports a global the scanner cannot see",
-                     subject=str(name), offset=offset)
+        m.loc.report(
+            Severity.HIGH,
+            "pickle.extension-code",
+            "an extension-registry code imports a global the scanner cannot see",
+            subject=str(name),
+            offset=offset,
+        )
         return UNKNOWN
     if not isinstance(module, str) or not isinstance(name, str):
-        m.loc.report(Severity.HIGH, "pickle.unresolved-global",
-                     f"{op} operands are not constant strings, so the imported name cannot be "
-                     "known", subject=op, offset=offset)
+        m.loc.report(
+            Severity.HIGH,
+            "pickle.unresolved-global",
+            f"{op} operands are not constant strings, so the imported name cannot be known",
+            subject=op,
+            offset=offset,
+        )
         return UNKNOWN
     m.globals_seen += 1
     verdict = classify_global(module, name)
     mod, attr = normalise_global(module.strip(), name.strip())
     if verdict is not None:
-        m.loc.report(verdict.severity, verdict.rule, verdict.reason, subject=f"{mod}.{attr}",
-                     offset=offset)
+        m.loc.report(
+            verdict.severity, verdict.rule, verdict.reason, subject=f"{mod}.{attr}", offset=offset
+        )
     return GlobalRef(mod, attr)
 
 
 def _nested(m: Machine, value: bytes, offset: int) -> None:
     """A bytes constant that parses as a pickle is scanned: something may ``loads`` it."""
-    if (m.loc.depth >= MAX_DEPTH or len(value) > _MAX_NESTED
-            or not looks_like_pickle(value[:256], value[-1:])):
+    if (
+        m.loc.depth >= MAX_DEPTH
+        or len(value) > _MAX_NESTED
+        or not looks_like_pickle(value[:256], value[-1:])
+    ):
         return
     probe = Sink()
     nested = _machine(Location(m.loc.file, probe, m.loc.member, m.loc.depth + 1))
@@ -61,11 +73,15 @@ def _nested(m: Machine, value: bytes, offset: int) -> None:
     except Malformed:
         if nested.globals_seen == 0:
             return  # raw data that merely starts like a pickle
-    m.loc.report(Severity.INFO, "pickle.nested", "a bytes constant holds another pickle",
-                 offset=offset)
+    m.loc.report(
+        Severity.INFO, "pickle.nested", "a bytes constant holds another pickle", offset=offset
+    )
     for finding in probe.findings:
-        m.loc.sink.findings.append(finding.model_copy(
-            update={"message": f"nested pickle: {finding.message}", "offset": offset}))
+        m.loc.sink.findings.append(
+            finding.model_copy(
+                update={"message": f"nested pickle: {finding.message}", "offset": offset}
+            )
+        )
 
 
 def _itemsize(dtype: Any) -> int | None:
@@ -151,9 +167,12 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
         try:
             value = _disassemble(stream, _machine(loc, stream))
         except Malformed as exc:
-            loc.report(Severity.HIGH, "pickle.malformed",
-                       f"the pickle stream is malformed or truncated ({exc}); it cannot be "
-                       "vouched for", offset=exc.offset if exc.offset is not None else start)
+            loc.report(
+                Severity.HIGH,
+                "pickle.malformed",
+                f"the pickle stream is malformed or truncated ({exc}); it cannot be vouched for",
+                offset=exc.offset if exc.offset is not None else start,
+            )
             return
         if index == 0 and value == _TORCH_LEGACY_MAGIC:
             legacy_left = 4  # protocol, sys_info, the model, storage keys; then raw storages
@@ -166,13 +185,19 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
             return
         if legacy_left or looks_like_pickle(head):
             continue
-        loc.report(Severity.MEDIUM, "pickle.trailing-data",
-                   "data follows the pickle's STOP opcode and is not another pickle",
-                   offset=stream.tell())
+        loc.report(
+            Severity.MEDIUM,
+            "pickle.trailing-data",
+            "data follows the pickle's STOP opcode and is not another pickle",
+            offset=stream.tell(),
+        )
         return
-    loc.report(Severity.MEDIUM, "pickle.too-many-streams",
-               f"more than {_MAX_STREAMS} pickles back to back; the rest was not scanned",
-               offset=stream.tell())
+    loc.report(
+        Severity.MEDIUM,
+        "pickle.too-many-streams",
+        f"more than {_MAX_STREAMS} pickles back to back; the rest was not scanned",
+        offset=stream.tell(),
+    )
 
 
 def scan_pickle_bytes(data: bytes, loc: Location) -> None:

@@ -86,56 +86,190 @@ UNSAFE_UNDER_SAFE_PREFIX: tuple[str, ...] = ("sklearn.utils._testing", "sklearn.
 _TORCH_STORAGES = frozenset(
     f"torch.{kind}Storage"
     for kind in (
-        "Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
-        "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4",
-        "Untyped", "Typed",
+        "Float",
+        "Double",
+        "Half",
+        "BFloat16",
+        "Long",
+        "Int",
+        "Short",
+        "Char",
+        "Byte",
+        "Bool",
+        "ComplexFloat",
+        "ComplexDouble",
+        "QInt8",
+        "QUInt8",
+        "QInt32",
+        "QUInt4x2",
+        "QUInt2x4",
+        "Untyped",
+        "Typed",
     )
 )
 _TORCH_DTYPES = frozenset(
     f"torch.{name}"
     for name in (
-        "float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8",
-        "bool", "complex64", "complex128", "half", "float", "double", "long", "int", "short",
-        "strided", "sparse_coo", "contiguous_format", "preserve_format", "channels_last",
+        "float16",
+        "float32",
+        "float64",
+        "bfloat16",
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "bool",
+        "complex64",
+        "complex128",
+        "half",
+        "float",
+        "double",
+        "long",
+        "int",
+        "short",
+        "strided",
+        "sparse_coo",
+        "contiguous_format",
+        "preserve_format",
+        "channels_last",
     )
 )
 
 # Whole modules (and their submodules) that reach the OS, the network or the interpreter.
 DANGEROUS_MODULES: frozenset[str] = frozenset(
     {
-        "os", "posix", "nt", "subprocess", "runpy", "pty", "socket", "shutil", "sys",
-        "importlib", "webbrowser", "requests", "httpx", "urllib", "urllib2", "urllib3", "http",
-        "ftplib", "telnetlib", "smtplib", "ctypes", "multiprocessing", "code", "codeop", "pdb",
-        "bdb", "pickle", "_pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve",
-        "commands", "popen2", "asyncio", "signal", "tempfile", "pathlib", "glob", "zipimport",
-        "pkgutil", "platform", "timeit", "cProfile", "profile", "trace", "pydoc", "venv",
-        "distutils", "setuptools", "pip", "io", "_io", "fileinput", "linecache", "_posixsubprocess",
-        "posixpath", "ntpath", "types", "inspect", "gc", "threading", "_thread"
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "runpy",
+        "pty",
+        "socket",
+        "shutil",
+        "sys",
+        "importlib",
+        "webbrowser",
+        "requests",
+        "httpx",
+        "urllib",
+        "urllib2",
+        "urllib3",
+        "http",
+        "ftplib",
+        "telnetlib",
+        "smtplib",
+        "ctypes",
+        "multiprocessing",
+        "code",
+        "codeop",
+        "pdb",
+        "bdb",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "dill",
+        "cloudpickle",
+        "marshal",
+        "shelve",
+        "commands",
+        "popen2",
+        "asyncio",
+        "signal",
+        "tempfile",
+        "pathlib",
+        "glob",
+        "zipimport",
+        "pkgutil",
+        "platform",
+        "timeit",
+        "cProfile",
+        "profile",
+        "trace",
+        "pydoc",
+        "venv",
+        "distutils",
+        "setuptools",
+        "pip",
+        "io",
+        "_io",
+        "fileinput",
+        "linecache",
+        "_posixsubprocess",
+        "posixpath",
+        "ntpath",
+        "types",
+        "inspect",
+        "gc",
+        "threading",
+        "_thread",
     }
 )
 
 # Single callables outside those modules that run code, open files or unpickle again.
 DANGEROUS_GLOBALS: frozenset[str] = frozenset(
     {
-        "builtins.eval", "builtins.exec", "builtins.compile", "builtins.getattr",
-        "builtins.setattr", "builtins.delattr", "builtins.__import__", "builtins.open",
-        "builtins.breakpoint", "builtins.input", "builtins.globals", "builtins.locals",
-        "builtins.vars", "builtins.help", "builtins.memoryview", "builtins.type",
-        "operator.attrgetter", "operator.methodcaller", "operator.itemgetter",
-        "functools.partial", "functools.reduce",
-        "torch.load", "torch.storage._load_from_bytes", "torch.hub.load", "torch.jit.load",
-        "torch.serialization.load", "torch._C._jit_load", "numpy.load",
-        "numpy.testing._private.utils.runstring", "numpy.f2py.compile", "numpy.lib.npyio.load",
-        "joblib.load", "joblib.numpy_pickle.load", "keras.models.load_model",
-        "jinja2.Template", "pandas.read_pickle", "pandas.io.pickle.read_pickle",
-        "sklearn.datasets", "sklearn.utils._testing", "torch.hub", "torch.utils.cpp_extension",
+        "builtins.eval",
+        "builtins.exec",
+        "builtins.compile",
+        "builtins.getattr",
+        "builtins.setattr",
+        "builtins.delattr",
+        "builtins.__import__",
+        "builtins.open",
+        "builtins.breakpoint",
+        "builtins.input",
+        "builtins.globals",
+        "builtins.locals",
+        "builtins.vars",
+        "builtins.help",
+        "builtins.memoryview",
+        "builtins.type",
+        "operator.attrgetter",
+        "operator.methodcaller",
+        "operator.itemgetter",
+        "functools.partial",
+        "functools.reduce",
+        "torch.load",
+        "torch.storage._load_from_bytes",
+        "torch.hub.load",
+        "torch.jit.load",
+        "torch.serialization.load",
+        "torch._C._jit_load",
+        "numpy.load",
+        "numpy.testing._private.utils.runstring",
+        "numpy.f2py.compile",
+        "numpy.lib.npyio.load",
+        "joblib.load",
+        "joblib.numpy_pickle.load",
+        "keras.models.load_model",
+        "jinja2.Template",
+        "pandas.read_pickle",
+        "pandas.io.pickle.read_pickle",
+        "sklearn.datasets",
+        "sklearn.utils._testing",
+        "torch.hub",
+        "torch.utils.cpp_extension",
     }
 )
 
 # Roots of libraries that serialise their own classes; an unknown name there is less suspicious.
 KNOWN_ML_ROOTS = frozenset(
-    {"torch", "numpy", "sklearn", "scipy", "pandas", "collections", "xgboost", "lightgbm",
-     "transformers", "tokenizers", "joblib", "datetime", "catboost"}
+    {
+        "torch",
+        "numpy",
+        "sklearn",
+        "scipy",
+        "pandas",
+        "collections",
+        "xgboost",
+        "lightgbm",
+        "transformers",
+        "tokenizers",
+        "joblib",
+        "datetime",
+        "catboost",
+    }
 )
 
 
@@ -165,18 +299,26 @@ def classify_global(module: str, name: str) -> Verdict | None:
     full = f"{mod}.{name}"
     parts = name.split(".")
     if full in DANGEROUS_GLOBALS or any(_under(full, g) for g in DANGEROUS_GLOBALS):
-        return Verdict(Severity.CRITICAL, "pickle.dangerous-global",
-                       f"'{full}' can execute code, touch files or load another pickle")
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dangerous-global",
+            f"'{full}' can execute code, touch files or load another pickle",
+        )
     if full in SAFE_GLOBALS:  # exact names only, so pathlib.PosixPath passes, pathlib.Path.open not
         return None
     root = mod.split(".", 1)[0]
     if root in DANGEROUS_MODULES or any(p in DANGEROUS_MODULES for p in parts[:-1]):
-        return Verdict(Severity.CRITICAL, "pickle.dangerous-global",
-                       f"'{full}' reaches '{root}' or a module that touches the OS, network or "
-                       "interpreter")
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dangerous-global",
+            f"'{full}' reaches '{root}' or a module that touches the OS, network or interpreter",
+        )
     if any(p.startswith("__") and p.endswith("__") for p in parts):
-        return Verdict(Severity.CRITICAL, "pickle.dunder-access",
-                       f"'{full}' reaches a dunder attribute, a common sandbox escape")
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dunder-access",
+            f"'{full}' reaches a dunder attribute, a common sandbox escape",
+        )
     if full in _TORCH_STORAGES or full in _TORCH_DTYPES:
         return None
     if any(full.startswith(p) for p in SAFE_PREFIXES):
@@ -188,7 +330,13 @@ def classify_global(module: str, name: str) -> Verdict | None:
     ):
         return None
     if root in KNOWN_ML_ROOTS:
-        return Verdict(Severity.MEDIUM, "pickle.unlisted-global",
-                       f"'{full}' is not on the allowlist of safe globals")
-    return Verdict(Severity.HIGH, "pickle.unlisted-global",
-                   f"'{full}' is not on the allowlist; loading this pickle imports and may call it")
+        return Verdict(
+            Severity.MEDIUM,
+            "pickle.unlisted-global",
+            f"'{full}' is not on the allowlist of safe globals",
+        )
+    return Verdict(
+        Severity.HIGH,
+        "pickle.unlisted-global",
+        f"'{full}' is not on the allowlist; loading this pickle imports and may call it",
+    )

@@ -34,12 +34,15 @@ def to_sarif(report: ScanReport, *, tool_version: str = __version__) -> dict[str
     rules: dict[str, dict[str, Any]] = {}
     results: list[dict[str, Any]] = []
     for finding in report.findings:
-        rule = rules.setdefault(finding.rule, {
-            "id": finding.rule,
-            "name": finding.rule.replace(".", "-"),
-            "shortDescription": {"text": finding.rule},
-            "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity]},
-        })
+        rule = rules.setdefault(
+            finding.rule,
+            {
+                "id": finding.rule,
+                "name": finding.rule.replace(".", "-"),
+                "shortDescription": {"text": finding.rule},
+                "properties": {"security-severity": _SECURITY_SEVERITY[finding.severity]},
+            },
+        )
         if float(_SECURITY_SEVERITY[finding.severity]) > float(
             rule["properties"]["security-severity"]
         ):
@@ -64,20 +67,24 @@ def to_sarif(report: ScanReport, *, tool_version: str = __version__) -> dict[str
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": {
-                "name": "mlgate-scan",
-                "version": tool_version,
-                "rules": list(rules.values()),
-            }},
-            "artifacts": [
-                {"location": {"uri": f.path}, "length": f.size} for f in report.files
-            ],
-            "results": results,
-            "properties": {
-                "filesScanned": report.files_scanned,
-                "bytesScanned": report.bytes_scanned,
-                "durationSeconds": report.duration_s,
-            },
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "mlgate-scan",
+                        "version": tool_version,
+                        "rules": list(rules.values()),
+                    }
+                },
+                "artifacts": [
+                    {"location": {"uri": f.path}, "length": f.size} for f in report.files
+                ],
+                "results": results,
+                "properties": {
+                    "filesScanned": report.files_scanned,
+                    "bytesScanned": report.bytes_scanned,
+                    "durationSeconds": report.duration_s,
+                },
+            }
+        ],
     }

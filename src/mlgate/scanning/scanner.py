@@ -25,20 +25,33 @@ _MAX_FILES = 100_000
 
 # What each extension promises; content that disagrees is reported (as info).
 _EXPECTED: dict[str, set[str]] = {
-    ".pkl": {"pickle"}, ".pickle": {"pickle"},
-    ".pt": {"pickle", "pytorch-zip", "tar"}, ".pth": {"pickle", "pytorch-zip", "tar"},
+    ".pkl": {"pickle"},
+    ".pickle": {"pickle"},
+    ".pt": {"pickle", "pytorch-zip", "tar"},
+    ".pth": {"pickle", "pytorch-zip", "tar"},
     ".ckpt": {"pickle", "pytorch-zip", "tar"},
     ".joblib": {"pickle", "gzip", "bz2", "xz", "zlib"},
-    ".npy": {"npy"}, ".npz": {"npz", "zip"}, ".h5": {"hdf5"}, ".hdf5": {"hdf5"},
-    ".keras": {"keras-zip"}, ".onnx": {"onnx"}, ".safetensors": {"safetensors"},
-    ".skops": {"skops"}, ".gguf": {"gguf"},
+    ".npy": {"npy"},
+    ".npz": {"npz", "zip"},
+    ".h5": {"hdf5"},
+    ".hdf5": {"hdf5"},
+    ".keras": {"keras-zip"},
+    ".onnx": {"onnx"},
+    ".safetensors": {"safetensors"},
+    ".skops": {"skops"},
+    ".gguf": {"gguf"},
 }
+
+
 def _scan_zip(blob: Blob, loc: Location) -> str:
     if blob.path is None and blob.data is None:  # a zip inside a container: load it once
         data = blob.read_all()
         if data is None:
-            loc.report(Severity.MEDIUM, "archive.too-large",
-                       "nested archive too large to open in memory; not scanned")
+            loc.report(
+                Severity.MEDIUM,
+                "archive.too-large",
+                "nested archive too large to open in memory; not scanned",
+            )
             return "zip"
         blob = memory_blob(blob.name, data)
     names = archives.scan_zip(blob, loc, scan_blob)
@@ -67,20 +80,27 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
     try:
         untrusted = get_untrusted_types(data=data)
     except Exception as exc:  # skops raises anything on hostile input
-        loc.report(Severity.HIGH, "skops.malformed",
-                   f"skops schema cannot be read ({str(exc)[:200]})")
+        loc.report(
+            Severity.HIGH, "skops.malformed", f"skops schema cannot be read ({str(exc)[:200]})"
+        )
         return
     for type_name in untrusted:
         module, _, name = type_name.rpartition(".")
         verdict = classify_global(module, name)
         if verdict is not None:
-            loc.report(verdict.severity, "skops.untrusted-type",
-                       f"skops would need to trust '{type_name}': {verdict.reason}",
-                       subject=type_name)
+            loc.report(
+                verdict.severity,
+                "skops.untrusted-type",
+                f"skops would need to trust '{type_name}': {verdict.reason}",
+                subject=type_name,
+            )
         else:
-            loc.report(Severity.INFO, "skops.untrusted-type",
-                       f"'{type_name}' is not trusted by skops but is on mlgate's allowlist",
-                       subject=type_name)
+            loc.report(
+                Severity.INFO,
+                "skops.untrusted-type",
+                f"'{type_name}' is not trusted by skops but is on mlgate's allowlist",
+                subject=type_name,
+            )
 
 
 def scan_blob(blob: Blob, loc: Location) -> None:
@@ -130,14 +150,20 @@ def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> 
         kind = "unreadable"
     except Exception as exc:  # a parser bug must fail closed: the file counts as unscanned
         logger.exception("scanner failed on %s", display)
-        loc.report(Severity.HIGH, "scanner.error",
-                   f"the scanner failed on this file ({type(exc).__name__}); treat it as unscanned")
+        loc.report(
+            Severity.HIGH,
+            "scanner.error",
+            f"the scanner failed on this file ({type(exc).__name__}); treat it as unscanned",
+        )
         kind = "error"
     expected = _EXPECTED.get(path.suffix.lower())
     if expected is not None and kind not in expected:
-        loc.report(Severity.INFO, "file.extension-mismatch",
-                   f"extension '{path.suffix}' does not match the content ({kind})",
-                   subject=kind)
+        loc.report(
+            Severity.INFO,
+            "file.extension-mismatch",
+            f"extension '{path.suffix}' does not match the content ({kind})",
+            subject=kind,
+        )
     if kind == "unknown":
         loc.report(Severity.INFO, "file.unrecognised", "format not recognised; not scanned")
     files.append(ScannedFile(path=display, format=kind, size=blob.size))
@@ -154,13 +180,17 @@ def _walk(root: Path, sink: Sink) -> list[Path]:
                 target = path.resolve()
                 if not target.is_relative_to(root.resolve()):
                     Location(str(path.relative_to(root)), sink).report(
-                        Severity.HIGH, "file.symlink-escape",
-                        "symlink points outside the scanned directory", subject=str(target))
+                        Severity.HIGH,
+                        "file.symlink-escape",
+                        "symlink points outside the scanned directory",
+                        subject=str(target),
+                    )
                 continue
             found.append(path)
             if len(found) >= _MAX_FILES:
-                Location(str(root), sink).report(Severity.MEDIUM, "file.too-many",
-                                                 f"stopped after {_MAX_FILES} files")
+                Location(str(root), sink).report(
+                    Severity.MEDIUM, "file.too-many", f"stopped after {_MAX_FILES} files"
+                )
                 return found
     return found
 

@@ -24,8 +24,10 @@ def _model_signing(module: str) -> ModuleType:
     try:
         return importlib.import_module(f"model_signing.{module}")
     except ImportError as exc:  # an optional dependency
-        raise Invalid("artifact signing needs the 'model-signing' package; "
-                      "install it with `pip install model-signing`") from exc
+        raise Invalid(
+            "artifact signing needs the 'model-signing' package; "
+            "install it with `pip install model-signing`"
+        ) from exc
 
 
 def _model_root(artifacts: PathLike | Sequence[PathLike]) -> tuple[Path, list[Path] | None]:
@@ -79,13 +81,9 @@ def sign_artifacts(
         raise NotFound(f"private key '{key}' not found; pass a PEM EC P-256 private key")
     root, chosen = _model_root(artifacts)
     bundle = Path(signature)
-    hashing_config = hashing.Config().set_ignored_paths(
-        paths=_ignored(root, chosen, bundle)
-    )
+    hashing_config = hashing.Config().set_ignored_paths(paths=_ignored(root, chosen, bundle))
     try:
-        config = signing.Config().use_elliptic_key_signer(
-            private_key=key, password=password
-        )
+        config = signing.Config().use_elliptic_key_signer(private_key=key, password=password)
         config.set_hashing_config(hashing_config).sign(root, bundle)
     except (ValueError, TypeError) as exc:
         raise Invalid(f"cannot sign with key '{key.name}': {exc}") from exc
@@ -105,16 +103,16 @@ def verify_artifacts(
         if not path.is_file():
             raise NotFound(f"{what} '{path}' not found")
     root, chosen = _model_root(artifacts)
-    config = verifying.Config().use_elliptic_key_verifier(
-        public_key=key
-    )
+    config = verifying.Config().use_elliptic_key_verifier(public_key=key)
     if chosen is not None or (root.is_dir() and bundle.resolve().is_relative_to(root.resolve())):
         config.set_ignore_unsigned_files(True)
     try:
         config.verify(root, bundle)
     except ValueError as exc:
-        raise Invalid(f"signature does not match the artifacts at '{root}': "
-                      f"{str(exc)[:300]}") from exc
+        raise Invalid(
+            f"signature does not match the artifacts at '{root}': {str(exc)[:300]}"
+        ) from exc
     except Exception as exc:  # the sigstore stack raises its own verification errors
-        raise Invalid(f"signature bundle '{bundle.name}' could not be verified: "
-                      f"{type(exc).__name__}") from exc
+        raise Invalid(
+            f"signature bundle '{bundle.name}' could not be verified: {type(exc).__name__}"
+        ) from exc

@@ -18,9 +18,26 @@ from mlgate.scanning.stream import Stream
 __all__ = ["scan_gguf", "scan_npy", "scan_safetensors"]
 
 _SAFETENSORS_DTYPES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "F8_E8M0": 1, "I16": 2, "U16": 2,
-    "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8, "C64": 8,
-    "F4": 1, "F6_E2M3": 1, "F6_E3M2": 1,
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "F8_E8M0": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+    "C64": 8,
+    "F4": 1,
+    "F6_E2M3": 1,
+    "F6_E3M2": 1,
 }
 _MAX_HEADER = 100 << 20
 _OBJECT_DESCR = re.compile(r"(^|[^A-Za-z])O\d*$")
@@ -57,9 +74,12 @@ def scan_npy(blob: Blob, loc: Location) -> None:
             loc.report(Severity.HIGH, "npy.malformed", ".npy header has no 'descr'")
             return
         if _has_object(header["descr"]):
-            loc.report(Severity.INFO, "npy.object-array",
-                       "object array: its data is a pickle (loading needs allow_pickle=True)",
-                       offset=stream.tell())
+            loc.report(
+                Severity.INFO,
+                "npy.object-array",
+                "object array: its data is a pickle (loading needs allow_pickle=True)",
+                offset=stream.tell(),
+            )
             scan_pickle_stream(stream, loc)
 
 
@@ -72,35 +92,58 @@ def _product(shape: list[int]) -> int:
 
 def _check_tensor(name: str, entry: Any, data_size: int, loc: Location) -> tuple[int, int] | None:
     if not isinstance(entry, dict):
-        loc.report(Severity.HIGH, "safetensors.malformed", f"entry '{name}' is not an object",
-                   subject=name)
+        loc.report(
+            Severity.HIGH, "safetensors.malformed", f"entry '{name}' is not an object", subject=name
+        )
         return None
     dtype, shape, offsets = entry.get("dtype"), entry.get("shape"), entry.get("data_offsets")
     if dtype not in _SAFETENSORS_DTYPES:
-        loc.report(Severity.HIGH, "safetensors.malformed", f"tensor '{name}' has unknown dtype "
-                   f"{dtype!r}", subject=name)
+        loc.report(
+            Severity.HIGH,
+            "safetensors.malformed",
+            f"tensor '{name}' has unknown dtype {dtype!r}",
+            subject=name,
+        )
         return None
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        loc.report(Severity.HIGH, "safetensors.malformed", f"tensor '{name}' has a bad shape",
-                   subject=name)
+        loc.report(
+            Severity.HIGH, "safetensors.malformed", f"tensor '{name}' has a bad shape", subject=name
+        )
         return None
-    if (not isinstance(offsets, list) or len(offsets) != 2
-            or not all(isinstance(o, int) for o in offsets)):
-        loc.report(Severity.HIGH, "safetensors.malformed",
-                   f"tensor '{name}' has bad data_offsets", subject=name)
+    if (
+        not isinstance(offsets, list)
+        or len(offsets) != 2
+        or not all(isinstance(o, int) for o in offsets)
+    ):
+        loc.report(
+            Severity.HIGH,
+            "safetensors.malformed",
+            f"tensor '{name}' has bad data_offsets",
+            subject=name,
+        )
         return None
     begin, end = offsets
     if not 0 <= begin <= end <= data_size:
-        loc.report(Severity.HIGH, "safetensors.out-of-bounds",
-                   f"tensor '{name}' offsets [{begin}, {end}] fall outside the {data_size}-byte "
-                   "data section", subject=name)
+        loc.report(
+            Severity.HIGH,
+            "safetensors.out-of-bounds",
+            f"tensor '{name}' offsets [{begin}, {end}] fall outside the {data_size}-byte "
+            "data section",
+            subject=name,
+        )
         return None
     if _SAFETENSORS_DTYPES[dtype] * _product(shape) != end - begin and dtype not in (
-        "F4", "F6_E2M3", "F6_E3M2"
+        "F4",
+        "F6_E2M3",
+        "F6_E3M2",
     ):
-        loc.report(Severity.HIGH, "safetensors.size-mismatch",
-                   f"tensor '{name}' spans {end - begin} bytes but its shape needs "
-                   f"{_SAFETENSORS_DTYPES[dtype] * _product(shape)}", subject=name)
+        loc.report(
+            Severity.HIGH,
+            "safetensors.size-mismatch",
+            f"tensor '{name}' spans {end - begin} bytes but its shape needs "
+            f"{_SAFETENSORS_DTYPES[dtype] * _product(shape)}",
+            subject=name,
+        )
     return begin, end
 
 
@@ -109,8 +152,11 @@ def scan_safetensors(blob: Blob, loc: Location) -> None:
     with blob.stream() as stream:
         (length,) = struct.unpack("<Q", stream.read(8).ljust(8, b"\0"))
         if length > _MAX_HEADER or (blob.size >= 0 and length > blob.size - 8):
-            loc.report(Severity.HIGH, "safetensors.bad-header-length",
-                       f"header length {length} exceeds the file or the {_MAX_HEADER}-byte cap")
+            loc.report(
+                Severity.HIGH,
+                "safetensors.bad-header-length",
+                f"header length {length} exceeds the file or the {_MAX_HEADER}-byte cap",
+            )
             return
         raw = stream.read(length)
     try:
@@ -126,7 +172,8 @@ def scan_safetensors(blob: Blob, loc: Location) -> None:
         loc.report(Severity.MEDIUM, "safetensors.malformed", "__metadata__ must map str to str")
     data_size = blob.size - 8 - length if blob.size >= 0 else 1 << 62
     spans = sorted(
-        span for name, entry in header.items()
+        span
+        for name, entry in header.items()
         if (span := _check_tensor(name, entry, data_size, loc)) is not None
     )
     for (_, prev_end), (begin, _) in itertools.pairwise(spans):
@@ -138,13 +185,22 @@ def scan_safetensors(blob: Blob, loc: Location) -> None:
 # Jinja constructs that reach Python internals from a template: the SSTI toolbox.
 _TEMPLATE_RULES: list[tuple[re.Pattern[str], Severity, str]] = [
     (re.compile(r"__[A-Za-z]\w*__"), Severity.CRITICAL, "reaches a dunder attribute"),
-    (re.compile(r"\b(popen|subprocess|os\.system|eval|exec|__import__|importlib)\b"),
-     Severity.CRITICAL, "names a code-execution primitive"),
+    (
+        re.compile(r"\b(popen|subprocess|os\.system|eval|exec|__import__|importlib)\b"),
+        Severity.CRITICAL,
+        "names a code-execution primitive",
+    ),
     (re.compile(r"\|\s*attr\s*\("), Severity.HIGH, "uses the attr filter to reach attributes"),
-    (re.compile(r"\b(lipsum|cycler|joiner|self\._TemplateReference)"), Severity.HIGH,
-     "touches a jinja global commonly used to escape the sandbox"),
-    (re.compile(r"\{%-?\s*(import|include|extends|from)\b"), Severity.MEDIUM,
-     "loads another template"),
+    (
+        re.compile(r"\b(lipsum|cycler|joiner|self\._TemplateReference)"),
+        Severity.HIGH,
+        "touches a jinja global commonly used to escape the sandbox",
+    ),
+    (
+        re.compile(r"\{%-?\s*(import|include|extends|from)\b"),
+        Severity.MEDIUM,
+        "loads another template",
+    ),
 ]
 
 
@@ -153,12 +209,27 @@ def check_template(text: str, key: str, loc: Location) -> None:
     for pattern, severity, why in _TEMPLATE_RULES:
         match = pattern.search(text)
         if match:
-            loc.report(severity, "gguf.template-injection",
-                       f"chat template {why}: '{match.group(0)}'", subject=key)
+            loc.report(
+                severity,
+                "gguf.template-injection",
+                f"chat template {why}: '{match.group(0)}'",
+                subject=key,
+            )
 
 
-_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q",
-                 11: "q", 12: "d"}
+_GGUF_SCALARS = {
+    0: "B",
+    1: "b",
+    2: "H",
+    3: "h",
+    4: "I",
+    5: "i",
+    6: "f",
+    7: "?",
+    10: "Q",
+    11: "q",
+    12: "d",
+}
 _MAX_STRING = 64 << 20
 _MAX_ITEMS = 1 << 24
 
@@ -232,5 +303,9 @@ def scan_gguf(blob: Blob, loc: Location) -> None:
                         if isinstance(text, str):
                             check_template(text, key, loc)
         except _GGUFError as exc:
-            loc.report(Severity.HIGH, "gguf.malformed", f"GGUF metadata cannot be read ({exc})",
-                       offset=stream.tell())
+            loc.report(
+                Severity.HIGH,
+                "gguf.malformed",
+                f"GGUF metadata cannot be read ({exc})",
+                offset=stream.tell(),
+            )
