@@ -82,7 +82,7 @@ def seeded(runtime: Runtime) -> str:
         approvals.approve(session, request_id=first.id, reviewer=REVIEWER, comment="fine")
         card = ModelCard.model_validate({"model_details": {"name": "churn " + HOSTILE}})
         cards.set_card(session, model_name="churn", version=1, card=card, actor=ADMIN)
-        upstream = {"url": "http://user:s3cret-pass@models.internal:9000/x"}
+        upstream = {"url": "http://models.internal:9000/x?token=s3cret-pass"}
         route = {
             "name": "churn-api",
             "model": "churn",
@@ -234,7 +234,7 @@ def test_pages_show_what_the_store_holds_escaped(
     assert "churn@1" in decided
     assert "churn-api" in pages["/ui/routes"].text
     assert "models.internal:9000" in pages["/ui/routes"].text
-    assert "s3cret-pass" not in pages["/ui/routes"].text  # an upstream's user and password
+    assert "s3cret-pass" not in pages["/ui/routes"].text  # a token in an upstream's query
     assert "model.created" in pages["/ui/audit"].text or "registry" in pages["/ui/audit"].text
     assert client.get("/ui/models/nope").status_code == 404
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -22,6 +24,7 @@ __all__ = [
     "RouteUpdate",
     "TargetSpec",
     "Upstream",
+    "public_url",
 ]
 
 Protocol = Literal["json", "kserve", "mlflow", "openai"]
@@ -43,6 +46,29 @@ class Upstream(_Spec):
         default=None, description="Name of a stored secret sent as 'Authorization: Bearer …'."
     )
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str) -> str:
+        if "@" in urlsplit(url).netloc:
+            raise ValueError(
+                "credentials do not belong in the URL, which shows in metrics, logs and "
+                "/readyz; store them with `mlgate secrets set` and name the secret in 'secret'"
+            )
+        return url
+
+
+def public_url(url: str) -> str:
+    """``url`` as metrics, logs, errors and /readyz show it: a query becomes a short digest.
+
+    A query may carry a token (``?api_key=…``); the digest keeps two URLs that differ only
+    in their query apart (breakers and bulkheads are per target) without showing it.
+    """
+    parts = urlsplit(url)
+    shown = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    if parts.query:
+        shown += "?" + hashlib.sha256(parts.query.encode()).hexdigest()[:12]
+    return shown
+
 
 class TargetSpec(_Spec):
     """One approved model version, by number or by alias, run in-process or by an upstream."""
@@ -57,7 +83,7 @@ class TargetSpec(_Spec):
     )
 
     def describe(self) -> str:
-        where = f" via {self.upstream.url}" if self.upstream else ""
+        where = f" via {public_url(self.upstream.url)}" if self.upstream else ""
         return f"{self.model}@{self.version or self.alias}{where}"
 
 

@@ -15,11 +15,18 @@ from sqlalchemy.orm import Session
 
 from mlgate.approvals import deployments
 from mlgate.audit import service as audit
-from mlgate.auth.schemas import Principal
+from mlgate.auth.schemas import Principal, Scope
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, Invalid, NotFound, field_errors
+from mlgate.errors import Conflict, Forbidden, Invalid, NotFound, field_errors
 from mlgate.gateway.models import Route
-from mlgate.gateway.schemas import RouteBody, RouteCreate, RouteRead, RouteUpdate, TargetSpec
+from mlgate.gateway.schemas import (
+    RouteBody,
+    RouteCreate,
+    RouteRead,
+    RouteUpdate,
+    TargetSpec,
+    public_url,
+)
 from mlgate.ids import new_id
 from mlgate.privacy.payload import JsonPath
 from mlgate.registry import service as registry
@@ -55,17 +62,48 @@ def resolve_target(session: Session, target: TargetSpec) -> ModelVersion:
     return version
 
 
+def _targets(model: str, body: RouteBody) -> list[TargetSpec]:
+    targets = [body.primary or TargetSpec(model=model), *body.fallbacks]
+    if body.canary is not None:
+        targets.append(body.canary.target)
+    return targets
+
+
 def _check_targets(session: Session, model: str, body: RouteBody) -> None:
     if body.subject_path is not None:
         try:
             JsonPath(body.subject_path)
         except Invalid as error:
             raise Invalid.field("subject_path", error.detail) from error
-    targets = [body.primary or TargetSpec(model=model), *body.fallbacks]
-    if body.canary is not None:
-        targets.append(body.canary.target)
-    for target in targets:
+    for target in _targets(model, body):
         resolve_target(session, target)
+
+
+def _secret_uses(model: str, body: RouteBody) -> set[tuple[str, str]]:
+    return {
+        (t.upstream.secret, t.upstream.url)
+        for t in _targets(model, body)
+        if t.upstream is not None and t.upstream.secret is not None
+    }
+
+
+def _check_secret_uses(
+    actor: Principal, model: str, body: RouteBody, before: RouteBody | None = None
+) -> None:
+    """Sending a stored secret to a URL it was not sent to before needs ``privacy:admin``.
+
+    The gateway sends a target's secret to its upstream as a bearer token, so whoever sets
+    the pair (secret, URL) decides where the secret goes: with ``routes:write`` alone, a key
+    could otherwise point a route at its own server and read any secret it may not see.
+    """
+    added = _secret_uses(model, body) - (_secret_uses(model, before) if before else set())
+    if added and not actor.has(Scope.PRIVACY_ADMIN):
+        secret, url = sorted(added)[0]
+        raise Forbidden(
+            f"sending secret '{secret}' to {public_url(url)} needs a key with scope "
+            f"'{Scope.PRIVACY_ADMIN}', which owns the secrets; routes:write may keep a "
+            "secret where it already goes, or drop it"
+        )
 
 
 def _read(row: Route, model_name: str) -> RouteRead:
@@ -99,6 +137,7 @@ def create_route(
         raise Conflict(f"route '{route_in.name}' already exists")
     _check_targets(session, route_in.model, route_in)
     spec = RouteBody.model_validate(route_in.model_dump(exclude={"name", "model"}))
+    _check_secret_uses(actor, route_in.model, spec)
     row = Route(
         id=new_id(),
         name=route_in.name,
@@ -144,6 +183,7 @@ def update_route(
     except ValidationError as error:
         raise Invalid("the route would not be valid", errors=field_errors(error)) from None
     _check_targets(session, model_name, merged)
+    _check_secret_uses(actor, model_name, merged, before=spec)
     row.spec = merged.model_dump(mode="json")
     row.updated_at = utcnow()
     session.flush()

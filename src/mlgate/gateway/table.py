@@ -26,7 +26,14 @@ from mlgate.auth.schemas import Scope
 from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import Conflict, NotFound
 from mlgate.gateway import service
-from mlgate.gateway.schemas import Degradation, GatewayLimits, Resilience, RouteRead, TargetSpec
+from mlgate.gateway.schemas import (
+    Degradation,
+    GatewayLimits,
+    Resilience,
+    RouteRead,
+    TargetSpec,
+    public_url,
+)
 from mlgate.gateway.schemas import Upstream as UpstreamSpec
 from mlgate.gateway.validation import InputValidator, compile_validator
 from mlgate.monitoring.drift import Binner, DriftWatch
@@ -143,7 +150,7 @@ def _compile_target(
     sha256 = None if spec.upstream is not None else _artifact_to_load(spec.model, version)
     return CompiledTarget(
         name=f"{spec.model}@{version.version}"
-        + (f"+{spec.upstream.url}" if spec.upstream else "")
+        + (f"+{public_url(spec.upstream.url)}" if spec.upstream else "")
         + ("+signed" if require_signature else ""),
         model=spec.model,
         version=version.version,

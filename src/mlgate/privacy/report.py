@@ -19,7 +19,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.gateway import service as routes
-from mlgate.gateway.schemas import RouteRead, TargetSpec
+from mlgate.gateway.schemas import RouteRead, TargetSpec, public_url
 from mlgate.privacy.holds import held_routes
 from mlgate.privacy.models import ProcessingPurpose, RequestPayload
 from mlgate.privacy.schemas import ProcessingRecord, PurposeSet
@@ -92,7 +92,7 @@ def _recipients(route: RouteRead) -> list[str]:
         specs.append(route.canary.target)
     seen: list[str] = []
     for spec in specs:
-        where = spec.upstream.url if spec.upstream else "in-process (mlgate gateway)"
+        where = public_url(spec.upstream.url) if spec.upstream else "in-process (mlgate gateway)"
         label = f"{where} [{spec.model}@{spec.version or spec.alias}]"
         if label not in seen:
             seen.append(label)
