@@ -79,6 +79,21 @@ def test_a_body_over_the_routes_limit_is_a_413_and_never_reaches_the_model(
     assert upstream.received == 0
 
 
+def test_a_chat_body_over_its_routes_limit_is_a_413_once_the_body_names_the_route(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    client, upstream = gateway
+    key = make_key("gateway:invoke")
+    chat = {"model": "echo", "messages": [{"role": "user", "content": "x" * 2000}]}
+    over = client.post("/v1/chat/completions", json=chat, headers=bearer(key))
+    assert over.status_code == 413, over.text  # the route's 1,024 bytes, not the default 10 MiB
+    assert over.json()["type"] == "urn:mlgate:problem:payload-too-large"
+    chat["messages"] = [{"role": "user", "content": "x"}]
+    within = client.post("/v1/chat/completions", json=chat, headers=bearer(key))
+    assert within.status_code == 422  # read and routed: echo has no OpenAI-compatible upstream
+    assert upstream.received == 0
+
+
 def test_a_body_that_is_not_json_is_a_422_naming_the_body(
     gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory
 ) -> None:

@@ -60,6 +60,7 @@ class _Call:
     """One request on the front door: its headers, body and the way to answer."""
 
     __slots__ = (
+        "body_size",
         "headers",
         "key_id",
         "path",
@@ -84,6 +85,7 @@ class _Call:
         self.key_id: str | None = None
         self.status = 499  # nginx's "client closed request", unless an answer is sent
         self.served: dict[str, str] = {}
+        self.body_size = 0  # bytes read by json_body
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name.lower().encode("latin-1"))
@@ -115,6 +117,7 @@ class _Call:
             body = b"".join(chunks)
         elif len(body) > limit:
             raise PayloadTooLarge(_too_large(limit))
+        self.body_size = len(body)
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -213,8 +216,9 @@ def _subject(call: _Call, route: CompiledRoute, payload: Any) -> str | None:
 class ClientEndpoints:
     """Serves the client endpoints with ``gateway``; :meth:`handle` says whether it did.
 
-    ``default_body_limit`` applies to chat (the route is named inside the body) and to unknown
-    routes; a route's own ``max_body_bytes`` applies to its predict calls. ``access`` writes
+    ``default_body_limit`` applies while reading a chat body (the route is named inside it) and
+    to unknown routes; a route's own ``max_body_bytes`` applies to its predict calls, and to a
+    chat call once the body names the route. ``access`` writes
     the access lines (None: none are written).
     """
 
@@ -302,6 +306,8 @@ class ClientEndpoints:
         call.route = route
         gateway.authorize(grant, route)
         compiled = gateway.route(route)
+        if call.body_size > compiled.limits.max_body_bytes:
+            raise PayloadTooLarge(_too_large(compiled.limits.max_body_bytes))
         await gateway.check_limits(compiled, grant)
         caller = Caller(grant, _subject(call, compiled, payload), call.request_id)
         answer = await chat_completion(gateway, compiled, caller, payload)
