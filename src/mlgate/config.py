@@ -193,6 +193,10 @@ class Settings(BaseSettings):
     def keystore_database_url(self) -> str:
         return self.keystore_url or f"sqlite:///{self.data_dir / 'keystore.db'}"
 
+    def __repr_args__(self) -> Any:
+        """What repr() shows: the masked values, so a repr in a log or traceback leaks nothing."""
+        return list(self.masked().items())
+
     def masked(self) -> dict[str, Any]:
         """The settings as plain values with every secret replaced by ``'**********'``."""
         shown: dict[str, Any] = {}
@@ -228,7 +232,7 @@ def load_or_create_secret(path: Path) -> bytes:
         if len(data) < 32:
             raise ValueError(f"secret file {path} is too short; delete it to create a new one")
         return data
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_hex(32).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:

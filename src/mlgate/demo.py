@@ -284,6 +284,6 @@ def seed_demo(runtime: Runtime, *, actor: Principal) -> DemoResult:
                 name=ROUTE, model=MODEL, fallbacks=[TargetSpec(model=MODEL, version=1)]
             ),
         )
-    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runtime.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_keys(keys_file, people)
     return DemoResult(created=True, route=ROUTE, keys_file=keys_file)

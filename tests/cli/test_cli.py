@@ -136,3 +136,36 @@ def test_database_password_is_masked_in_config_show(
     out = capsys.readouterr().out
     assert "hunter2" not in out
     assert "postgresql+psycopg://user:***@127.0.0.1:1/db" in out
+
+
+def test_a_settings_repr_shows_no_password_or_secret(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from mlgate.config import Settings
+
+    settings = Settings(
+        database_url="postgresql://user:hunter2@127.0.0.1:1/db",
+        keystore_url="postgresql://keys:swordfish@127.0.0.1:1/keys",
+        secret_key=SecretStr("super-secret-value-1234567890"),
+        data_dir=tmp_path,
+    )
+    shown = repr(settings)
+    assert "user:***@127.0.0.1:1/db" in shown
+    for secret in ("hunter2", "swordfish", "super-secret-value"):
+        assert secret not in shown
+
+
+def test_init_keeps_the_store_to_its_owner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.cli.main import run
+
+    data = tmp_path / "var"
+    url = f"sqlite:///{data / 'mlgate.db'}"
+    assert run(["--database-url", url, "--data-dir", str(data), "init"]) == 0
+    capsys.readouterr()
+    assert data.stat().st_mode & 0o777 == 0o700
+    stores = sorted(data.glob("*.db*"))
+    assert {"mlgate.db", "keystore.db"} <= {path.name for path in stores}  # and WAL files
+    for path in stores:
+        assert path.stat().st_mode & 0o077 == 0, path.name

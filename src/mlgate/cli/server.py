@@ -22,7 +22,7 @@ def init(ctx: typer.Context) -> None:
     """Create the data directory, migrate the store and issue the first admin key (idempotent)."""
     cli = state(ctx)
     runtime = cli.runtime
-    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    runtime.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     migrate.upgrade(runtime.db.engine)
     _ = runtime.secret  # created on first use, mode 0600
     ensure_local_keys(runtime.settings)  # master key file and the subject key store
