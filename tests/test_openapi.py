@@ -7,7 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from mlgate.app import create_app
 from mlgate.auth.schemas import Scope
+from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory, bearer
 
 OPEN = {"/healthz", "/readyz"}
@@ -82,3 +84,10 @@ def test_a_problem_carries_every_field_the_document_requires(client: TestClient)
     response = client.get("/api/v1/models")
     assert response.status_code == 401
     assert required <= set(response.json())
+
+
+def test_the_documentation_is_not_served_when_turned_off(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(update={"api_docs": False})
+    with TestClient(create_app(settings=settings, runtime=runtime)) as client:
+        for path in ("/openapi.json", "/docs", "/redoc"):
+            assert client.get(path).status_code == 404, path

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
     )
+    api_docs: bool = Field(
+        default=True,
+        description="Serve the API's documentation without a key: /openapi.json, /docs, /redoc"
+        " (the API's shape, never data); false: not served.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the server and CLI."
     )

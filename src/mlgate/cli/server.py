@@ -61,8 +61,9 @@ def serve(
         f"mlgate listening on http://{settings.host}:{settings.port} (role {settings.role})",
         markup=False,
     )
+    docs = "; API docs: /docs" if settings.api_docs else ""
     pages = "; web UI: /ui/" if settings.role in ("all", "control") else ""
-    console.print(f"admin key: {runtime.admin_key_file}; API docs: /docs{pages}", markup=False)
+    console.print(f"admin key: {runtime.admin_key_file}{docs}{pages}", markup=False)
     run_server(create_app(runtime=runtime), settings)
 
 
