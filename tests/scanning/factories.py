@@ -32,6 +32,15 @@ def malicious_pickle() -> bytes:
     return pickle.dumps(_Shell(), protocol=4)
 
 
+def headerless_pickle() -> bytes:
+    """posix.system("id") with no PROTO header, as a security review built it.
+
+    SHORT_BINUNICODE x2, STACK_GLOBAL, SHORT_BINUNICODE, TUPLE1, REDUCE, STOP: pickle.loads
+    accepts it, and its first byte is no pickle "magic".
+    """
+    return b"\x8c\x05posix\x8c\x06system\x93\x8c\x02id\x85R."
+
+
 def benign_pickle() -> bytes:
     return pickle.dumps({"weights": [1.0, 2.0, 3.0], "bias": 0.5}, protocol=4)
 

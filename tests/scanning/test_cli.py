@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,14 @@ import pytest
 
 from mlgate.cli.main import run
 from mlgate.config import Settings
+from mlgate.scanning import archives
 from tests.conftest import KeyFactory
-from tests.scanning.factories import benign_pickle, malicious_pickle, write_keypair
+from tests.scanning.factories import (
+    benign_pickle,
+    headerless_pickle,
+    malicious_pickle,
+    write_keypair,
+)
 
 
 @dataclass
@@ -59,6 +66,29 @@ def test_scan_file_speaks_json_and_sarif_for_ci(
     assert document["runs"][0]["results"][0]["level"] == "error"
     plain = mlgate(capsys, "scan", "file", "--format", "json", str(files["evil"]))
     assert json.loads(plain.out)["max_severity"] == "critical"
+
+
+def test_scan_file_fails_a_pickle_without_proto_header(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "payload.dat"
+    path.write_bytes(headerless_pickle())
+    result = mlgate(capsys, "scan", "file", str(path))
+    assert result.code == 1
+    assert "posix.system" in result.out
+
+
+def test_scan_file_fails_an_archive_it_could_not_scan_whole(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archives, "_MAX_MEMBERS", 2)
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("a.txt", "b.txt", "c.txt"):
+            archive.writestr(name, "notes")
+    result = mlgate(capsys, "scan", "file", "--format", "json", str(path))
+    assert result.code == 1
+    assert json.loads(result.out)["max_severity"] == "high"
 
 
 @pytest.fixture

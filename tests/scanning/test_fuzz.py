@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 
 from mlgate.scanning.blob import memory_blob
 from mlgate.scanning.context import Location, Sink
+from mlgate.scanning.pickle_probe import Replay, probe
 from mlgate.scanning.pickles import scan_pickle_bytes
 from mlgate.scanning.scanner import scan_blob
 from mlgate.scanning.schemas import Severity
+from mlgate.scanning.sniff import detect_format
 from tests.scanning.corpus import Exploit, memo_stack_global
+from tests.scanning.factories import headerless_pickle
 
 SEEDS = [
     pickle.dumps(OrderedDict(a=[1, 2.5, "x"], b=(b"\x00" * 8, None)), protocol=p) for p in range(6)
@@ -117,3 +120,24 @@ def test_every_format_reader_survives_garbage(magic: bytes, tail: bytes) -> None
 def test_mutated_containers_never_raise(data: bytes) -> None:
     sink = Sink()
     scan_blob(memory_blob("fuzz.pt", data), Location("fuzz.pt", sink))
+
+
+@FUZZ
+@given(st.binary(max_size=512) | mutated_pickles() | mutated(CONTAINERS))
+def test_format_sniffing_never_raises(data: bytes) -> None:
+    assert isinstance(detect_format(memory_blob("fuzz.bin", data)), str)
+    assert probe(data) in Replay
+
+
+# Opcodes that push one value each and take no import: padding an attacker may put in front.
+_PUSHES = [b"N", b"\x88", b"\x89", b")", b"]", b"}", b"K\x07", b"M\x01\x02", b"G" + b"\x00" * 8]
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(_PUSHES), max_size=400))
+def test_import_free_padding_never_hides_a_headerless_payload(pushes: list[bytes]) -> None:
+    data = b"".join(pushes) + b"0" * len(pushes) + headerless_pickle()
+    assert detect_format(memory_blob("fuzz.dat", data)) == "pickle"
+    sink = Sink()
+    scan_blob(memory_blob("fuzz.dat", data), Location("fuzz.dat", sink))
+    assert any(f.subject == "posix.system" for f in sink.findings)

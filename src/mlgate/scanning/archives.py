@@ -22,7 +22,7 @@ from typing import BinaryIO, cast
 from mlgate.scanning.blob import MAX_IN_MEMORY, Blob
 from mlgate.scanning.context import Location
 from mlgate.scanning.schemas import Severity
-from mlgate.scanning.sniff import detect_format, looks_like_pickle, might_be_protocol0
+from mlgate.scanning.sniff import detect_format, looks_like_pickle, may_be_pickle
 from mlgate.scanning.stream import ByteSource
 
 __all__ = ["ScanFn", "compressed_blob", "scan_tar", "scan_zip", "zip_names"]
@@ -162,6 +162,16 @@ def _check_crc(member: Blob, info: zipfile.ZipInfo, loc: Location) -> None:
         )
 
 
+def _report_truncated(loc: Location, count: str) -> None:
+    """Members past the cap go unscanned, so the archive as a whole cannot be vouched for."""
+    loc.report(
+        Severity.HIGH,
+        "archive.too-many-members",
+        f"the archive holds {count} members; only the first {_MAX_MEMBERS} were scanned",
+        subject=count,
+    )
+
+
 def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
     """Scans every member of a zip through ``scan``; returns the member names."""
     handle = blob.seekable()
@@ -176,7 +186,10 @@ def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
     seen: set[str] = set()
     try:
         with handle, zipfile.ZipFile(handle) as archive:
-            for info in archive.infolist()[:_MAX_MEMBERS]:
+            members = archive.infolist()
+            if len(members) > _MAX_MEMBERS:
+                _report_truncated(loc, str(len(members)))
+            for info in members[:_MAX_MEMBERS]:
                 names.append(info.filename)
                 member_loc = loc.inside(info.filename)
                 _check_name(info.filename, member_loc, seen)
@@ -236,6 +249,7 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
             with tarfile.open(fileobj=stream, mode="r|*") as archive:  # type: ignore[call-overload]
                 for count, member in enumerate(archive):
                     if count >= _MAX_MEMBERS:
+                        _report_truncated(loc, f"more than {_MAX_MEMBERS}")
                         break
                     member_loc = loc.inside(member.name)
                     _check_name(member.name, member_loc, seen)
@@ -253,7 +267,8 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
                         continue
                     head = extracted.read(1024)
                     probe = Blob(member.name, member.size, functools.partial(io.BytesIO, head))
-                    if detect_format(probe) == "unknown" and not might_be_protocol0(head):
+                    if detect_format(probe) == "unknown" and not may_be_pickle(head, member.size):
+                        scan(probe, member_loc)  # its head stands for it: judged by its name
                         continue  # tensor data: only its first bytes are read
                     data = head + extracted.read(MAX_IN_MEMORY + 1 - len(head))
                     if len(data) > MAX_IN_MEMORY:
@@ -270,7 +285,7 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
 
 
 def compressed_blob(blob: Blob, kind: str) -> Blob:
-    """The decompressed content of a gzip/bz2/xz/zlib stream (joblib's compressed dumps)."""
+    """The decompressed content of a gzip/bz2/xz/lzma/zlib stream (joblib's compressed dumps)."""
 
     def opener() -> ByteSource:
         source = blob.opener()
@@ -281,6 +296,8 @@ def compressed_blob(blob: Blob, kind: str) -> Blob:
             return _Layered(bz2.BZ2File(raw), source)
         if kind == "xz":
             return _Layered(lzma.LZMAFile(raw), source)
+        if kind == "lzma":  # joblib's compress="lzma": the legacy LZMA_Alone container
+            return _Layered(lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE), source)
         return io.BufferedReader(_ZlibReader(source))
 
     return Blob(name=blob.name, size=-1, opener=opener)

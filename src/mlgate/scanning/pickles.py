@@ -15,6 +15,7 @@ import warnings
 from typing import IO, Any, cast
 
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.pickle_probe import Replay, probe
 from mlgate.scanning.pickle_vm import UNKNOWN, Call, GlobalRef, Machine, Malformed, step
 from mlgate.scanning.policy import classify_global, normalise_global
 from mlgate.scanning.schemas import Severity
@@ -25,6 +26,7 @@ __all__ = ["scan_pickle_bytes", "scan_pickle_stream"]
 
 _MAX_NESTED = 64 << 20
 _MAX_STREAMS = 64
+_LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
 
@@ -183,7 +185,7 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
         head = stream.peek(64)
         if not head:
             return
-        if legacy_left or looks_like_pickle(head):
+        if legacy_left or looks_like_pickle(head) or _pickle_follows(stream):
             continue
         loc.report(
             Severity.MEDIUM,
@@ -198,6 +200,16 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
         f"more than {_MAX_STREAMS} pickles back to back; the rest was not scanned",
         offset=stream.tell(),
     )
+
+
+def _pickle_follows(stream: Stream) -> bool:
+    """What follows a STOP is another pickle, PROTO header or not, when it replays to an import.
+
+    Data that still parses cleanly past the look-ahead is scanned too: failing closed.
+    """
+    ahead = stream.peek(_LOOK_AHEAD)
+    verdict = probe(ahead)
+    return verdict is Replay.PICKLE or (verdict is Replay.UNDECIDED and len(ahead) == _LOOK_AHEAD)
 
 
 def scan_pickle_bytes(data: bytes, loc: Location) -> None:

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mlgate.errors import NotFound
 from mlgate.scanning import archives, graphs, tensors
@@ -30,7 +30,7 @@ _EXPECTED: dict[str, set[str]] = {
     ".pt": {"pickle", "pytorch-zip", "tar"},
     ".pth": {"pickle", "pytorch-zip", "tar"},
     ".ckpt": {"pickle", "pytorch-zip", "tar"},
-    ".joblib": {"pickle", "gzip", "bz2", "xz", "zlib"},
+    ".joblib": {"pickle", "gzip", "bz2", "xz", "lzma", "zlib"},
     ".npy": {"npy"},
     ".npz": {"npz", "zip"},
     ".h5": {"hdf5"},
@@ -41,6 +41,15 @@ _EXPECTED: dict[str, set[str]] = {
     ".skops": {"skops"},
     ".gguf": {"gguf"},
 }
+
+# Names whose usual loaders unpickle them (np.load falls back to pickle.load for content that is
+# neither .npy nor .npz): content under such a name that the scanner cannot read is not a pass.
+# Not ".bin": ONNX external weights, GGML and fastText use it for raw data (a pickle under any
+# name is still found by its opcodes).
+_PICKLE_FAMILY = frozenset(
+    {".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".ckpt", ".npy", ".npz"}
+)
+_COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib")
 
 
 def _scan_zip(blob: Blob, loc: Location) -> str:
@@ -105,7 +114,8 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
 
 def scan_blob(blob: Blob, loc: Location) -> None:
     """Scans one file or archive member; members of archives come back through here."""
-    _scan_blob(blob, loc)
+    if _scan_blob(blob, loc) == "unknown" and loc.member is not None:
+        _report_unrecognised(blob.name, loc)
 
 
 def _scan_blob(blob: Blob, loc: Location) -> str:
@@ -120,9 +130,10 @@ def _scan_blob(blob: Blob, loc: Location) -> str:
         kind = _scan_zip(blob, loc)
     elif kind == "tar":
         archives.scan_tar(blob, loc, scan_blob)
-    elif kind in ("gzip", "bz2", "xz", "zlib"):
-        inner = archives.compressed_blob(blob, kind)
-        scan_blob(inner, loc.deeper())
+    elif kind in _COMPRESSED:
+        inner = _scan_blob(archives.compressed_blob(blob, kind), loc.deeper())
+        if inner == "unknown":  # compression must not turn unreadable content into a pass
+            kind = "unknown"
     elif kind == "npy":
         tensors.scan_npy(blob, loc)
     elif kind == "safetensors":
@@ -137,6 +148,21 @@ def _scan_blob(blob: Blob, loc: Location) -> str:
     elif kind == "onnx?":
         kind = "onnx" if graphs.scan_onnx(blob, loc) else "unknown"
     return kind
+
+
+def _report_unrecognised(name: str, loc: Location) -> None:
+    """Unknown content is noted; under a name its loader would unpickle, it is a high finding."""
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix in _PICKLE_FAMILY:
+        loc.report(
+            Severity.HIGH,
+            "file.unverifiable",
+            f"'{suffix}' files are unpickled by their loaders, but this content is not a format "
+            "the scanner can read: it cannot be verified",
+            subject=suffix,
+        )
+    elif loc.member is None:
+        loc.report(Severity.INFO, "file.unrecognised", "format not recognised; not scanned")
 
 
 def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> int:
@@ -165,7 +191,7 @@ def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> 
             subject=kind,
         )
     if kind == "unknown":
-        loc.report(Severity.INFO, "file.unrecognised", "format not recognised; not scanned")
+        _report_unrecognised(path.name, loc)
     files.append(ScannedFile(path=display, format=kind, size=blob.size))
     return blob.size
 
@@ -186,12 +212,12 @@ def _walk(root: Path, sink: Sink) -> list[Path]:
                         subject=str(target),
                     )
                 continue
-            found.append(path)
-            if len(found) >= _MAX_FILES:
+            if len(found) >= _MAX_FILES:  # this file and any after it go unscanned: not a pass
                 Location(str(root), sink).report(
-                    Severity.MEDIUM, "file.too-many", f"stopped after {_MAX_FILES} files"
+                    Severity.HIGH, "file.too-many", f"stopped after {_MAX_FILES} files"
                 )
                 return found
+            found.append(path)
     return found
 
 

@@ -8,8 +8,11 @@ import re
 import warnings
 
 from mlgate.scanning.blob import Blob
+from mlgate.scanning.pickle_probe import Replay, probe, replay
 
-__all__ = ["detect_format", "looks_like_pickle", "zip_kind"]
+__all__ = ["detect_format", "looks_like_pickle", "may_be_pickle", "zip_kind"]
+
+_HEAD = 1024
 
 _P0_GLOBAL = re.compile(rb"^\(?[ci][A-Za-z_][\w.]*\n[A-Za-z_][\w.]*\n")
 _P0_START = frozenset(b"(c}])NIFLSVXKJMGTUBCi")
@@ -50,7 +53,22 @@ def looks_like_pickle(head: bytes, last: bytes | None = None) -> bool:
     return last == b"." and _opcodes_parse(head)
 
 
-_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"\xfd7": "xz"}
+def may_be_pickle(head: bytes, size: int = -1) -> bool:
+    """False only when ``head`` (of content ``size`` long) breaks as a pickle before any import."""
+    return might_be_protocol0(head) or probe(head, size) is not Replay.NOT_PICKLE
+
+
+def _runs_to_an_import(blob: Blob, head: bytes) -> bool:
+    """A pickle without a PROTO header: its opcodes, replayed, reach an import."""
+    verdict = probe(head, blob.size)
+    if verdict is Replay.UNDECIDED and len(head) == _HEAD and blob.size != _HEAD:
+        with blob.stream() as stream:  # the head parsed cleanly: follow the whole content
+            verdict = replay(stream, blob.size)
+    return verdict is Replay.PICKLE
+
+
+# joblib's own prefixes; "]\x00" opens the legacy .lzma (LZMA_Alone) header joblib writes.
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"\xfd7": "xz", b"]\x00": "lzma"}
 
 
 def _last_byte(blob: Blob) -> bytes | None:
@@ -64,16 +82,20 @@ def _last_byte(blob: Blob) -> bytes | None:
         return handle.read(1)
 
 
-def _is_safetensors(head: bytes, size: int) -> bool:
+def _is_safetensors(head: bytes, size: int, name: str) -> bool:
     if len(head) < 10:
         return False
     length = int.from_bytes(head[:8], "little")
-    return head[8:9] == b"{" and length >= 2
+    if name.endswith(".safetensors"):  # named so: a header past the end is a finding
+        return head[8:9] == b"{" and length >= 2
+    # Unnamed, the header must fit in the file: a chunk of raw weights (a tensor member of a
+    # PyTorch zip) with "{" as its ninth byte was taken for a broken safetensors file.
+    return head[8:9] == b"{" and 2 <= length <= size - 8
 
 
 def detect_format(blob: Blob) -> str:
     """The format of ``blob`` judged from its bytes (SavedModel is the one judged by name)."""
-    head = blob.head(1024)
+    head = blob.head(_HEAD)
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return "zip"
     if head[:6] == b"\x93NUMPY":
@@ -94,7 +116,9 @@ def detect_format(blob: Blob) -> str:
         return "pickle"
     if head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
         return "zlib"
-    if _is_safetensors(head, blob.size):
+    if _runs_to_an_import(blob, head):
+        return "pickle"
+    if _is_safetensors(head, blob.size, blob.name):
         return "safetensors"
     if blob.name == "saved_model.pb":
         return "savedmodel"

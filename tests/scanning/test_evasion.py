@@ -1,0 +1,259 @@
+"""Artifacts built to slip past format sniffing or the scanner's caps are flagged, never passed.
+
+Every payload here is built as bytes and only ever scanned: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import pickle
+import random
+import tarfile
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlgate.scanning import ScanReport, Severity, archives, scan_path, scanner
+from tests.scanning.corpus import Exploit
+from tests.scanning.factories import headerless_pickle
+
+HEADERLESS = headerless_pickle()
+
+
+def _runs_system(report: ScanReport) -> bool:
+    return any(
+        f.severity is Severity.CRITICAL and f.subject == "posix.system" for f in report.findings
+    )
+
+
+def _rules(report: ScanReport) -> set[tuple[str, Severity]]:
+    return {(f.rule, f.severity) for f in report.findings}
+
+
+def _tar(path: Path, members: dict[str, bytes]) -> None:
+    with tarfile.open(path, "w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(HEADERLESS, id="as-reviewed"),
+        pytest.param(HEADERLESS[:-1], id="no-stop-reduce-still-runs"),
+        pytest.param(b"\x88" * 3000 + b"0" * 3000 + HEADERLESS, id="padded-past-the-head"),
+        pytest.param(
+            b"B" + (70_000).to_bytes(4, "little") + b"\0" * 70_000 + b"0" + HEADERLESS,
+            id="behind-a-long-bytes-argument",
+        ),
+        pytest.param(b"N.\x88" + HEADERLESS, id="second-pickle-in-the-file"),
+    ],
+)
+def test_pickle_without_proto_header_is_scanned_as_a_pickle(tmp_path: Path, payload: bytes) -> None:
+    path = tmp_path / "payload.dat"  # no pickle-family extension: the content alone must tell
+    path.write_bytes(payload)
+    report = scan_path(path)
+    assert report.files[0].format == "pickle"
+    assert _runs_system(report)
+
+
+def test_headerless_pickle_only_the_unpickler_can_read_fails_closed(tmp_path: Path) -> None:
+    """pickletools rejects INT 0x10, pickle.loads takes it: the import behind it is not hidden."""
+    path = tmp_path / "payload.dat"
+    path.write_bytes(b"I0x10\n0" + HEADERLESS)
+    report = scan_path(path)
+    assert report.files[0].format == "pickle"
+    assert ("pickle.malformed", Severity.HIGH) in _rules(report)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_every_protocol_is_recognised_with_its_header_stripped(
+    tmp_path: Path, protocol: int
+) -> None:
+    data = pickle.dumps(OrderedDict(a=[1, 2]), protocol=protocol)
+    body = data[2:]  # PROTO
+    if body[:1] == b"\x95":
+        body = body[9:]  # FRAME
+    path = tmp_path / "state.dat"
+    path.write_bytes(body)
+    report = scan_path(path)
+    assert report.files[0].format == "pickle"
+    assert not report.above(Severity.LOW)  # collections.OrderedDict is allowed
+
+
+def test_headerless_pickle_in_a_zip_member_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2))
+        archive.writestr("archive/data/7", HEADERLESS)
+    findings = [f for f in scan_path(path).findings if f.severity is Severity.CRITICAL]
+    assert [(f.member, f.subject) for f in findings] == [("archive/data/7", "posix.system")]
+
+
+def test_headerless_pickle_in_a_tar_member_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.tar"
+    _tar(path, {"sys_info": pickle.dumps({"little_endian": True}, protocol=2), "blob": HEADERLESS})
+    findings = [f for f in scan_path(path).findings if f.severity is Severity.CRITICAL]
+    assert [(f.member, f.subject) for f in findings] == [("blob", "posix.system")]
+
+
+def test_headerless_pickle_after_a_benign_one_is_scanned(tmp_path: Path) -> None:
+    path = tmp_path / "two.pkl"
+    path.write_bytes(pickle.dumps([1, 2], protocol=4) + HEADERLESS)
+    assert _runs_system(scan_path(path))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        pytest.param("infer.py", b"import os\nimport sys\n\nprint(os.getcwd())\n", id="script"),
+        pytest.param("rows.csv", b"id,name,value\n1,a,2.5\n", id="csv"),
+        pytest.param("labels.txt", b"N/A\nperson\nbicycle\n", id="text"),
+        pytest.param("norm.weight", b"\x80\x3f" * 4096, id="bf16-ones"),
+        pytest.param("nones.dat", b"N" * 5000, id="import-free-opcodes"),
+        pytest.param("extension.dat", b"\x82\x01)R.", id="ext-code-registry-is-empty"),
+        pytest.param("noise.dat", random.Random(0).randbytes(1 << 16), id="random"),
+    ],
+)
+def test_content_that_cannot_reach_an_import_stays_unrecognised(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    report = scan_path(path)
+    assert report.files[0].format == "unknown"
+    assert _rules(report) == {("file.unrecognised", Severity.INFO)}
+
+
+def test_joblib_lzma_dump_is_decompressed_and_scanned(tmp_path: Path) -> None:
+    import joblib
+
+    path = tmp_path / "model.joblib"
+    joblib.dump({"model": Exploit(), "w": np.arange(4.0)}, path, compress=("lzma", 3))
+    assert path.read_bytes()[:3] == b"\x5d\x00\x00"  # the legacy .lzma header, not xz
+    report = scan_path(path)
+    assert report.files[0].format == "lzma"
+    assert report.max_severity is Severity.CRITICAL
+
+
+def test_benign_joblib_lzma_dump_passes(tmp_path: Path) -> None:
+    import joblib
+
+    path = tmp_path / "arrays.joblib"
+    joblib.dump({"w": np.arange(1000.0), "labels": ["a", "b"]}, path, compress=("lzma", 3))
+    report = scan_path(path)
+    assert report.files[0].format == "lzma"
+    assert report.findings == []
+
+
+def test_zip_members_past_the_cap_are_a_high_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archives, "_MAX_MEMBERS", 10)
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(10):
+            archive.writestr(f"pad/{index:03d}", b"")
+        archive.writestr("model.pkl", pickle.dumps(Exploit(), protocol=4))
+    report = scan_path(path)
+    assert ("archive.too-many-members", Severity.HIGH) in _rules(report)
+    assert report.max_severity is Severity.HIGH
+    assert not report.passed
+
+
+def test_tar_members_past_the_cap_are_a_high_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archives, "_MAX_MEMBERS", 10)
+    path = tmp_path / "bundle.tar"
+    members = {f"pad/{index:03d}": b"" for index in range(10)}
+    _tar(path, {**members, "model.pkl": pickle.dumps(Exploit(), protocol=4)})
+    report = scan_path(path)
+    assert ("archive.too-many-members", Severity.HIGH) in _rules(report)
+    assert not report.passed
+
+
+def test_archive_at_the_cap_is_scanned_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archives, "_MAX_MEMBERS", 10)
+    path = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for index in range(9):
+            archive.writestr(f"pad/{index:03d}", b"")
+        archive.writestr("model.pkl", pickle.dumps(Exploit(), protocol=4))
+    report = scan_path(path)
+    assert "archive.too-many-members" not in {f.rule for f in report.findings}
+    assert report.max_severity is Severity.CRITICAL
+
+
+def test_directory_past_the_file_cap_is_a_high_finding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scanner, "_MAX_FILES", 3)
+    for index in range(3):
+        (tmp_path / f"{index}.txt").write_text("notes")
+    assert "file.too-many" not in {f.rule for f in scan_path(tmp_path).findings}
+    (tmp_path / "z.txt").write_text("one more")
+    assert ("file.too-many", Severity.HIGH) in _rules(scan_path(tmp_path))
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".pickle", ".joblib", ".pt", ".npy"])
+def test_unreadable_content_under_a_pickle_name_is_high(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"\x00\x01 not a format the scanner reads")
+    report = scan_path(path)
+    assert ("file.unverifiable", Severity.HIGH) in _rules(report)
+    assert not report.passed
+
+
+def test_unreadable_compressed_content_under_a_pickle_name_is_high(tmp_path: Path) -> None:
+    path = tmp_path / "model.joblib"
+    path.write_bytes(gzip.compress(b"\x00\x01 not a format the scanner reads"))
+    report = scan_path(path)
+    assert report.files[0].format == "unknown"
+    assert ("file.unverifiable", Severity.HIGH) in _rules(report)
+
+
+def test_unreadable_archive_members_under_a_pickle_name_are_high(tmp_path: Path) -> None:
+    junk = b"\x00\x01 not a format the scanner reads"
+    zipped, tarred = tmp_path / "bundle.zip", tmp_path / "bundle.tar"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("weights/tensor", junk)  # no pickle name: tensor data, not a finding
+        archive.writestr("models/evil.pkl", junk)
+    _tar(tarred, {"weights/tensor": junk, "models/evil.pkl": junk})
+    for path in (zipped, tarred):
+        findings = scan_path(path).findings
+        assert [(f.rule, f.severity, f.member) for f in findings] == [
+            ("file.unverifiable", Severity.HIGH, "models/evil.pkl")
+        ]
+
+
+def test_raw_weights_named_bin_are_not_a_finding(tmp_path: Path) -> None:
+    # ONNX external data, GGML and fastText keep raw numbers in .bin files.
+    path = tmp_path / "weights.bin"
+    path.write_bytes(np.arange(4096, dtype=np.float32).tobytes())
+    report = scan_path(path)
+    assert report.passed
+    assert ("file.unverifiable", Severity.HIGH) not in _rules(report)
+
+
+def test_raw_weights_with_a_brace_ninth_byte_are_not_taken_for_safetensors(
+    tmp_path: Path,
+) -> None:
+    # A tensor member of a PyTorch zip is raw bytes; a "{" at offset 8 made it a broken
+    # safetensors header (a high finding that blocked real checkpoints).
+    chunk = bytearray(random.Random(7).randbytes(4096))
+    chunk[:8] = (10**12).to_bytes(8, "little")  # a header length far past the file
+    chunk[8] = ord("{")
+    path = tmp_path / "model.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data/0", bytes(chunk))
+    report = scan_path(path)
+    assert not {rule for rule, _ in _rules(report) if "safetensors" in rule}
