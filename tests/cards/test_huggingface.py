@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from huggingface_hub import ModelCard as HFModelCard
 from huggingface_hub import ModelCardData
 
 from mlgate.cards import ModelCard, from_huggingface, lint, to_huggingface, to_huggingface_card
+from mlgate.cards.frontmatter import MAX_FRONT_MATTER
 from mlgate.errors import Invalid
 
 
@@ -161,10 +163,104 @@ def test_import_without_a_model_name_is_invalid() -> None:
     assert caught.value.errors[0].field == "readme"
 
 
+# A model-index with one result; what follows "metrics: " lists its metrics.
+INDEX = (
+    "model-index:\n- name: m\n  results:\n  - task: {type: t}\n"
+    "    dataset: {name: d, type: d}\n    metrics: "
+)
+
+
 @pytest.mark.parametrize(
-    "front", ["license: [unclosed", "- a list\n- not a mapping", "model-index: 5"]
+    "front",
+    [
+        "license: [unclosed",
+        "- a list\n- not a mapping",
+        "model-index: 5",
+        INDEX + "[{type: acc, value: 1}]\n    source: not-a-mapping",
+        "model_name: " + "1" * 5_000,
+    ],
 )
 def test_import_of_broken_front_matter_is_invalid(front: str) -> None:
     with pytest.raises(Invalid) as caught:
         from_huggingface(f"---\n{front}\n---\n\n# Model Card for x\n")
     assert caught.value.errors[0].field == "readme"
+
+
+def _readme(front: str) -> str:
+    return f"---\n{front}\n---\n\n# Model Card for x\n"
+
+
+def _refusal(readme: str) -> str:
+    """The message of the `Invalid` that importing ``readme`` raises, within a second."""
+    started = time.perf_counter()
+    with pytest.raises(Invalid) as caught:
+        from_huggingface(readme)
+    assert time.perf_counter() - started < 1.0  # a few ms here; the bomb took minutes and GBs
+    [error] = caught.value.errors
+    assert error.field == "readme"
+    return error.message
+
+
+def _alias_bomb(field: str) -> str:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    return "\n".join([*lines, f"{field}: *a8"])
+
+
+@pytest.mark.parametrize("field", ["datasets", "model_name", "license"])
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(field: str) -> None:
+    message = _refusal(_readme(_alias_bomb(field)))
+    assert "anchors and aliases" in message
+    assert "line 1" in message
+
+
+@pytest.mark.parametrize(
+    "front",
+    ["license: &l mit", "base: &b {x: 1}\nmodel_name: m", "model_name: m\nx: {<<: *b}"],
+    ids=["anchor", "anchored mapping", "merge key"],
+)
+def test_any_anchor_or_alias_is_refused(front: str) -> None:
+    assert "anchors and aliases" in _refusal(_readme(front))
+
+
+@pytest.mark.parametrize(
+    ("front", "field"),
+    [
+        ("model_name: [[a, b], [c]]", "'model_name' must be a string, not list"),
+        ("license: {id: mit}", "'license' must be a string, not dict"),
+        ("license: [mit]", "'license' must be a string, not list"),
+        ("datasets: [imdb, [a, b]]", "'datasets[1]' must be a string, not list"),
+        ("datasets: {imdb: 1}", "'datasets' must be a string or a list of strings, not dict"),
+        ("datasets: true", "'datasets' must be a string or a list of strings, not bool"),
+        (
+            "model-index:\n- name: [m]\n  results: []",
+            "'model-index name' must be a string, not list",
+        ),
+        (
+            INDEX + "[{type: acc, value: 1}, {type: [[f1]], value: 2}]",
+            "'model-index result 2 metric type' must be a string, not list",
+        ),
+        (
+            INDEX + "[{type: acc, value: 1, args: [slice]}]",
+            "'model-index result 1 metric args' must be a mapping",
+        ),
+    ],
+)
+def test_a_front_matter_field_of_the_wrong_type_is_refused_by_name(front: str, field: str) -> None:
+    assert f"front matter field {field}" in _refusal(_readme(front))
+
+
+def test_deeply_nested_front_matter_is_refused() -> None:
+    assert "nested deeper than" in _refusal(_readme("x: " + "[" * 5_000 + "]" * 5_000))
+
+
+def test_front_matter_longer_than_the_cap_is_refused() -> None:
+    front = "model_name: m\nnotes: " + "x" * MAX_FRONT_MATTER
+    assert "move long text into the Markdown body" in _refusal(_readme(front))
+
+
+def test_a_single_dataset_and_a_numeric_name_still_import() -> None:
+    card = from_huggingface(_readme("model_name: 2024\ndatasets: imdb\nlicense: mit"))
+    assert card.model_details.name == "2024"
+    assert card.model_details.licenses == ["mit"]
+    assert [d.name for d in card.training_data.datasets] == ["imdb"]

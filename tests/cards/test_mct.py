@@ -8,6 +8,8 @@ import jsonschema
 import pytest
 
 from mlgate.cards import MCT_SCHEMA_VERSION, ModelCard, from_mct, to_mct
+from mlgate.cards.revisions import CardFormat
+from mlgate.cards.service import parse_card
 from mlgate.errors import Invalid
 from tests.cards.conftest import full_card_data
 
@@ -170,3 +172,11 @@ def test_malformed_toolkit_card_is_invalid(document: dict[str, Any]) -> None:
     with pytest.raises(Invalid) as caught:
         from_mct(document)
     assert caught.value.errors
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"a": ' * 50_000 + "1"])
+@pytest.mark.parametrize("format", [CardFormat.MCT, CardFormat.JSON])
+def test_deeply_nested_json_is_invalid_content_not_a_crash(text: str, format: CardFormat) -> None:
+    with pytest.raises(Invalid) as raised:  # it was a RecursionError: a 500
+        parse_card(text, format=format)
+    assert raised.value.errors[0].field == "content"

@@ -19,18 +19,22 @@ performance metrics come back with the ones that name a dataset (from ``model-in
 the ones that do not (from the "Results" table). On import, the body wins over the front
 matter; the front matter fills ``licenses`` and training dataset names only when the body has
 none, so foreign cards written on the Hub import too. No function here talks to the network.
+
+The front matter is untrusted YAML, read by ``frontmatter.split_front_matter``; every field the
+import reads must have its type.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
 from huggingface_hub import EvalResult, ModelCardData
 from huggingface_hub import ModelCard as HFModelCard
 
 from mlgate.cards import mdsections as md
+from mlgate.cards.frontmatter import split_front_matter
 from mlgate.cards.schemas import ModelCard
 from mlgate.cards.validation import validate_card
 from mlgate.errors import Invalid
@@ -229,23 +233,78 @@ def _clean(value: Any) -> str:
     return str(value).replace("\r\n", "\n").strip()
 
 
-def _metric(result: EvalResult) -> dict[str, Any] | None:
+def _text(value: Any, field: str, *, expected: str = "a string") -> str | None:
+    """A front-matter value that must be text (a YAML string or number), cleaned."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise Invalid.field(
+            "readme",
+            f"front matter field {field!r} must be {expected}, not {type(value).__name__}",
+        )
+    return _clean(value)
+
+
+def _texts(value: Any, field: str) -> list[str]:
+    """A front-matter value that must be a string or a list of strings."""
+    if not isinstance(value, list):
+        text = _text(value, field, expected="a string or a list of strings")
+        return [] if text is None else [text]
+    return [_text(item, f"{field}[{i}]") or "" for i, item in enumerate(value)]
+
+
+def _metric(result: EvalResult, field: str) -> dict[str, Any] | None:
+    name = _text(result.metric_name, f"{field} metric name")
+    kind = _text(result.metric_type, f"{field} metric type")
+    dataset = _text(result.dataset_name, f"{field} dataset name")
+    dataset_type = _text(result.dataset_type, f"{field} dataset type")
+    args = result.metric_args or {}
+    if not isinstance(args, dict):
+        raise Invalid.field("readme", f"front matter field '{field} metric args' must be a mapping")
     try:
         value = float(result.metric_value)
     except (TypeError, ValueError):
-        logger.info("skipping non-numeric eval result", extra={"metric": result.metric_type})
+        logger.info("skipping non-numeric eval result", extra={"metric": kind})
         return None
-    args = result.metric_args or {}
     metric: dict[str, Any] = {
-        "name": _clean(result.metric_name or result.metric_type),
+        "name": name or kind,
         "value": value,
-        "dataset": _clean(result.dataset_name or result.dataset_type),
+        "dataset": dataset or dataset_type,
     }
     if args.get("slice") is not None:
-        metric["slice"] = _clean(args["slice"])
+        metric["slice"] = _text(args["slice"], f"{field} metric args slice")
     if args.get("ci_low") is not None and args.get("ci_high") is not None:
         metric["confidence_interval"] = {"low": args["ci_low"], "high": args["ci_high"]}
     return metric
+
+
+@dataclass(frozen=True, slots=True)
+class _Metadata:
+    """What the import reads from the front matter, each field of the type it must have."""
+
+    name: str | None
+    license: str | None
+    datasets: list[str]
+    metrics: list[dict[str, Any]]
+
+
+def _metadata(front: dict[str, Any]) -> _Metadata:
+    try:
+        meta = ModelCardData(**front)
+    except (ValueError, TypeError, AttributeError) as exc:  # a model-index of the wrong shape
+        raise Invalid.field("readme", f"not a Hugging Face model card: {exc}") from exc
+    named_by = "model_name" if meta.model_name is front.get("model_name") else "model-index name"
+    metrics = [
+        metric
+        for i, result in enumerate(meta.eval_results or [])
+        if (metric := _metric(result, f"model-index result {i + 1}")) is not None
+    ]
+    return _Metadata(
+        name=_text(meta.model_name, named_by),
+        license=_text(meta.license, "license"),
+        datasets=_texts(meta.datasets, "datasets"),
+        metrics=metrics,
+    )
 
 
 def _title_name(sections_title: str | None) -> str | None:
@@ -257,12 +316,9 @@ def _title_name(sections_title: str | None) -> str | None:
 
 def from_huggingface(readme: str) -> ModelCard:
     """Parse a Hugging Face README.md into a card; raise `Invalid` when it cannot be one."""
-    try:
-        hf = HFModelCard(readme)
-    except (ValueError, TypeError, yaml.YAMLError) as exc:
-        raise Invalid.field("readme", f"not a Hugging Face model card: {exc}") from exc
-    meta: ModelCardData = hf.data  # type: ignore[assignment]
-    body = md.split_sections(hf.text)
+    front, text = split_front_matter(readme)
+    meta = _metadata(front)
+    body = md.split_sections(text)
     data: dict[str, Any] = {"model_details": {}}
     for _level, title, path, kind, _columns in _SECTIONS:
         block = body.get(md.normalize_title(title))
@@ -281,20 +337,18 @@ def from_huggingface(readme: str) -> ModelCard:
             _set(data, path, value)
     details = data["model_details"]
     first_h1 = next(
-        (md.decode_text(line[2:]) for line in hf.text.splitlines() if line.startswith("# ")), None
+        (md.decode_text(line[2:]) for line in text.splitlines() if line.startswith("# ")), None
     )
-    details["name"] = _clean(meta.model_name) if meta.model_name else _title_name(first_h1)
+    details["name"] = meta.name or _title_name(first_h1)
     if not details["name"]:
         raise Invalid.field("readme", "the card names no model; set model_name in the metadata")
     if "licenses" not in details and meta.license:
-        details["licenses"] = [_clean(meta.license)]
+        details["licenses"] = [meta.license]
     if meta.datasets and not (
         _get(data, ("training_data", "datasets")) or _get(data, ("evaluation_data", "datasets"))
     ):
-        names = [meta.datasets] if isinstance(meta.datasets, str) else meta.datasets
-        _set(data, ("training_data", "datasets"), [{"name": _clean(n)} for n in names])
-    indexed = [m for r in meta.eval_results or [] if (m := _metric(r)) is not None]
+        _set(data, ("training_data", "datasets"), [{"name": n} for n in meta.datasets])
     table = _get(data, ("metrics", "performance_metrics")) or []
-    if indexed or table:
-        _set(data, ("metrics", "performance_metrics"), indexed + table)
+    if meta.metrics or table:
+        _set(data, ("metrics", "performance_metrics"), meta.metrics + table)
     return validate_card(data, source="Hugging Face model card")

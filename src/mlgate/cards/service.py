@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -224,9 +225,9 @@ def parse_card(text: str, *, format: CardFormat) -> ModelCard:
     """A card from interchange text; ``Invalid`` names what is wrong."""
     if format == CardFormat.HUGGINGFACE:
         return from_huggingface(text)
-    try:
-        data: Any = json.loads(text)
-    except json.JSONDecodeError as error:
+    try:  # orjson: deep nesting is a decode error here, where json.loads hit RecursionError
+        data: Any = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
         raise Invalid.field("content", f"is not valid JSON: {error.msg}") from error
     if not isinstance(data, dict):
         raise Invalid.field("content", "must be a JSON object")

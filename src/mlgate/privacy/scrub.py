@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import SecretBytes, SecretStr
 
-from mlgate.privacy.credentials import CREDENTIAL_PATTERN, iter_credentials, may_hold_credential
+from mlgate.privacy.credentials import has_credential, iter_credentials
 
 __all__ = ["REDACTED", "SecretScrubFilter"]
 
@@ -77,7 +77,7 @@ class SecretScrubFilter(logging.Filter):
         known = self._known
         if known is not None and known.search(text) is not None:
             return False
-        return not may_hold_credential(text) or CREDENTIAL_PATTERN.search(text) is None
+        return not has_credential(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
