@@ -257,3 +257,27 @@ def test_raw_weights_with_a_brace_ninth_byte_are_not_taken_for_safetensors(
         archive.writestr("archive/data/0", bytes(chunk))
     report = scan_path(path)
     assert not {rule for rule, _ in _rules(report) if "safetensors" in rule}
+
+
+def _zipped(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_what_goes_unscanned_is_never_a_pass(tmp_path: Path) -> None:
+    # Past the stream cap and past the nesting depth the scanner stops looking: a pickle that
+    # runs code could sit in what it did not read, so the security gate must not pass.
+    harmless = pickle.dumps([1, 2, 3])
+    streams = tmp_path / "many.pkl"
+    streams.write_bytes(harmless * 80)
+    assert ("pickle.too-many-streams", Severity.HIGH) in _rules(scan_path(streams))
+    nested = harmless
+    for depth in range(7):
+        nested = _zipped("inner.zip" if depth else "model.pkl", nested)
+    deep = tmp_path / "deep.zip"
+    deep.write_bytes(nested)
+    report = scan_path(deep)
+    assert ("archive.too-deep", Severity.HIGH) in _rules(report)
+    assert not report.passed

@@ -177,7 +177,7 @@ def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
     handle = blob.seekable()
     if handle is None:
         loc.report(
-            Severity.MEDIUM,
+            Severity.HIGH,  # unscanned content is no pass
             "archive.too-large",
             "nested archive too large to open in memory; not scanned",
         )
@@ -273,7 +273,7 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
                     data = head + extracted.read(MAX_IN_MEMORY + 1 - len(head))
                     if len(data) > MAX_IN_MEMORY:
                         member_loc.report(
-                            Severity.LOW,
+                            Severity.HIGH,  # unscanned content is no pass
                             "archive.member-too-large",
                             "tar member too large to scan in a streaming pass",
                         )

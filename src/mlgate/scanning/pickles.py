@@ -195,7 +195,7 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
         )
         return
     loc.report(
-        Severity.MEDIUM,
+        Severity.HIGH,  # unscanned content is no pass
         "pickle.too-many-streams",
         f"more than {_MAX_STREAMS} pickles back to back; the rest was not scanned",
         offset=stream.tell(),

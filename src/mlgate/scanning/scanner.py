@@ -57,7 +57,7 @@ def _scan_zip(blob: Blob, loc: Location) -> str:
         data = blob.read_all()
         if data is None:
             loc.report(
-                Severity.MEDIUM,
+                Severity.HIGH,  # unscanned content is no pass
                 "archive.too-large",
                 "nested archive too large to open in memory; not scanned",
             )
@@ -80,11 +80,11 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
     try:
         from skops.io import get_untrusted_types
     except ImportError:
-        loc.report(Severity.MEDIUM, "skops.unscannable", "skops is not installed")
+        loc.report(Severity.HIGH, "skops.unscannable", "skops is not installed")
         return
     data = blob.read_all()
     if data is None:
-        loc.report(Severity.MEDIUM, "skops.unscannable", "skops file too large to inspect")
+        loc.report(Severity.HIGH, "skops.unscannable", "skops file too large to inspect")
         return
     try:
         untrusted = get_untrusted_types(data=data)
@@ -121,7 +121,7 @@ def scan_blob(blob: Blob, loc: Location) -> None:
 def _scan_blob(blob: Blob, loc: Location) -> str:
     kind = detect_format(blob)
     if loc.depth > MAX_DEPTH and kind != "unknown":
-        loc.report(Severity.MEDIUM, "archive.too-deep", "containers nested too deeply to scan")
+        loc.report(Severity.HIGH, "archive.too-deep", "containers nested too deeply to scan")
         return kind
     if kind == "pickle":
         with blob.stream() as stream:
