@@ -169,3 +169,49 @@ def test_init_keeps_the_store_to_its_owner(
     assert {"mlgate.db", "keystore.db"} <= {path.name for path in stores}  # and WAL files
     for path in stores:
         assert path.stat().st_mode & 0o077 == 0, path.name
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("models", "list", "--bogus"), ("nosuch",), ("debt", "add"), ("keys", "create", "x")],
+)
+def test_a_usage_error_is_one_line_and_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
+    result = cli(*args)
+    assert result.code == 2
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert result.err.startswith("usage: ")
+    assert "--help" in result.err
+
+
+def test_a_wrong_file_is_one_line_naming_it(cli: Cli, tmp_path: Path) -> None:
+    cli("init")
+    cli("models", "create", "m1")
+    not_json = tmp_path / "spec.json"
+    not_json.write_text("[1")
+    binary = tmp_path / "card.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    for args, expected in (
+        (
+            ("routes", "create", "r", "--model", "m1", "--spec", str(tmp_path / "no.json")),
+            "no.json",
+        ),
+        (("routes", "create", "r", "--model", "m1", "--spec", str(tmp_path)), "Is a directory"),
+        (("routes", "create", "r", "--model", "m1", "--spec", str(not_json)), "not valid JSON"),
+        (("cards", "import", "m1@1", str(binary), "--format", "json"), "not UTF-8"),
+    ):
+        result = cli(*args)
+        assert result.code == 1, (args, result.err)
+        assert len(result.err.strip().splitlines()) == 1, result.err
+        assert expected in result.err
+        assert "unexpected" not in result.err
+
+
+def test_an_invalid_card_names_each_wrong_field(cli: Cli, tmp_path: Path) -> None:
+    cli("init")
+    card = tmp_path / "card.json"
+    card.write_text('{"model_details": {"name": 5, "version": {"name": []}}}')
+    result = cli("cards", "import", "m1@1", str(card), "--format", "json")
+    assert result.code == 1
+    line = result.err.strip()
+    assert len(line.splitlines()) == 1
+    assert "model_details.name" in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from typer.exceptions import TyperException
 
 from mlgate import __version__
@@ -121,43 +122,77 @@ def run(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=_log_level(), format="%(levelname)s %(name)s: %(message)s")
     _scrub_logs()
     try:
-        result = app(args=argv, standalone_mode=False)
+        result = app(args=argv, prog_name="mlgate", standalone_mode=False)
     except typer.Exit as exit_:
         return exit_.exit_code
     except typer.Abort:
         err_console.print("aborted")
         return 1
-    except TyperException as error:  # usage errors: bad flag, missing argument, unknown command
-        show = getattr(error, "show", None)
-        if show is not None:
-            show()
-        return int(getattr(error, "exit_code", 2))
+    except TyperException as error:  # typer's click errors: bad flag, missing argument, …
+        code = int(getattr(error, "exit_code", 2))
+        format_message = getattr(error, "format_message", None)
+        message = format_message() if format_message is not None else str(error)
+        ctx = getattr(error, "ctx", None)
+        where = ctx.command_path if ctx is not None else "mlgate"
+        if code == 2:
+            _say(f"usage: {message} (see '{where} --help')")
+        else:
+            _say(f"error: {message}")
+        return code
     except MlgateError as error:
-        err_console.print(f"error: {error.detail}", markup=False, highlight=False)
+        _say(f"error: {_detail(error)}")
         return 1
     except ValidationError as error:  # settings from env/mlgate.toml, or a schema a command built
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or error.title
-        err_console.print(f"error: {where}: {first['msg']}", markup=False, highlight=False)
+        _say(f"error: {where}: {first['msg']}")
         return 1
     except OperationalError as error:
         logger.debug("database error", exc_info=error)
-        err_console.print(
+        _say(
             "error: cannot use the database; check MLGATE_DATABASE_URL and that it is running "
-            f"({type(error.orig).__name__})",
-            markup=False,
+            f"({type(error.orig).__name__})"
         )
+        return 1
+    except (NoSuchModuleError, ArgumentError) as error:  # its text may hold the URL: not shown
+        logger.debug("database URL error", exc_info=error)
+        _say(
+            "error: MLGATE_DATABASE_URL is not a database URL mlgate can use (sqlite:///… or "
+            "postgresql+psycopg://…)"
+        )
+        return 1
+    except OSError as error:  # a path that is missing, a directory, not writable; a host down
+        where = f": {error.filename}" if error.filename else ""
+        _say(f"error: {error.strerror or error}{where}")
+        return 1
+    except UnicodeDecodeError as error:
+        _say(f"error: a file given is not UTF-8 text ({error.reason} at byte {error.start})")
+        return 1
+    except json.JSONDecodeError as error:
+        _say(f"error: not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})")
+        return 1
+    except OverflowError:
+        _say("error: a number given is too large")
         return 1
     except KeyboardInterrupt:
         return 130
     except Exception as error:
         logger.debug("unexpected error", exc_info=error)
-        err_console.print(
-            f"error: unexpected {type(error).__name__}; MLGATE_LOG_LEVEL=DEBUG shows details",
-            markup=False,
-        )
+        _say(f"error: unexpected {type(error).__name__}; MLGATE_LOG_LEVEL=DEBUG shows details")
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _say(line: str) -> None:
+    """One line on stderr, whatever the message held (tabs, line breaks), never markup."""
+    err_console.print(" ".join(line.split()), markup=False, highlight=False, soft_wrap=True)
+
+
+def _detail(error: MlgateError) -> str:
+    """The error's detail, with each wrong field when the detail only counts them."""
+    fields = getattr(error, "errors", None) or []
+    named = [f"{e.field}: {e.message}" for e in fields if e.field not in error.detail]
+    return "; ".join([error.detail, *named])
 
 
 def entrypoint() -> None:
