@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -165,3 +166,23 @@ def test_secrets_cli_never_prints_a_value(cli: CliRunner) -> None:
     assert deleted.code == 0
     assert "deleted secret openai" in deleted.out
     assert cli("secrets", "delete", "openai", "--yes").code == 1
+
+
+def test_a_new_master_key_file_that_holds_no_key_changes_nothing(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    assert cli("init").code == 0
+    assert cli("secrets", "set", "openai", "--stdin", stdin=VALUE).code == 0
+    bad = tmp_path / "new.key"
+    bad.write_text("zz\n")
+    refused = cli("secrets", "rotate-master", "--new-key-file", str(bad))
+    assert refused.code == 1
+    assert str(bad) in refused.err
+    assert len(refused.err.strip().splitlines()) == 1
+    # Nothing half-done blocks the store: it was left unusable by a master.key.next of "zz".
+    assert cli("secrets", "set", "other", "--stdin", stdin=VALUE).code == 0
+    good = tmp_path / "good.key"
+    good.write_text("ab" * 32 + "\n")
+    rotated = cli("secrets", "rotate-master", "--new-key-file", str(good), "--json")
+    assert rotated.code == 0, rotated.err
+    assert '"secrets": 2' in rotated.out

@@ -13,7 +13,7 @@ from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Invalid
 from mlgate.privacy import service
-from mlgate.privacy.keys import PrivacyKeys
+from mlgate.privacy.keys import PrivacyKeys, static_provider
 from mlgate.privacy.logscrub import install_log_scrubbing, register_settings_secrets
 from mlgate.privacy.schemas import SecretSet
 
@@ -128,6 +128,13 @@ def rotate_master(
     new_key = None
     if new_key_file is not None:
         new_key = SecretStr(new_key_file.read_text(encoding="ascii").strip())
+        try:
+            static_provider(new_key)
+        except Invalid as error:
+            raise Invalid.field(
+                "new_key_file",
+                f"{new_key_file} holds no master key: give 32 bytes as 64 hex digits or base64",
+            ) from error
     keys = privacy_keys(ctx)
     actor = cli.principal()
     result = service.rotate_master_job(cli.runtime, keys, new_key=new_key, actor=actor)

@@ -102,6 +102,7 @@ def rotate_master_job(
     new: MasterKeyProvider
     if key_file_mode:
         if new_key is not None:
+            static_provider(new_key)  # a key that is no key fails here, before any file
             _write_key_file(pending, new_key)
         new = key_file_provider(pending)
     elif new_key is not None:
