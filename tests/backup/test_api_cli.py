@@ -82,4 +82,18 @@ def test_backup_commands(cli: Cli, tmp_path: Path, db_url: str) -> None:  # noqa
     rendered = cli("incidents", "postmortem", "1", "--set", "root_causes=log growth")
     assert rendered.code == 0
     assert "log growth" in rendered.out
+    long_cause = "the log volume filled up because rotation was off " * 5
+    existing = tmp_path / "pm.md"
+    existing.write_text("mine")
+    refused = cli(
+        "incidents", "postmortem", "1", "--set", f"root_causes={long_cause}", "--out", str(existing)
+    )
+    assert refused.code == 1  # the file exists: and the edit is not made either
+    as_json = cli("incidents", "postmortem", "1", "--format", "json")
+    assert json.loads(as_json.out)["root_causes"] == "log growth"  # whole JSON, never wrapped
+    cli("incidents", "postmortem", "1", "--set", f"root_causes={long_cause}")
+    assert (
+        json.loads(cli("incidents", "postmortem", "1", "--format", "json").out)["root_causes"]
+        == long_cause
+    )
     assert cli("incidents", "close", "1").code == 0

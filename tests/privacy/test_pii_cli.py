@@ -59,3 +59,16 @@ def test_text_files_are_redacted_line_by_line(cli: CliRunner, tmp_path: Path) ->
     failed = cli("pii", "scan", str(broken))
     assert failed.code == 1
     assert "line 1" in failed.err
+
+
+def test_a_redaction_that_fails_midway_leaves_no_file(cli: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "broken.jsonl"
+    source.write_text(json.dumps({"note": "mail jane.doe@example.com"}) + "\n{not json\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "clean.jsonl"
+    failed = cli("pii", "redact", str(source), "-o", str(target))
+    assert failed.code == 1
+    assert list(out.iterdir()) == []  # nothing half-written
+    source.write_text(json.dumps({"note": "mail jane.doe@example.com"}) + "\n")
+    assert cli("pii", "redact", str(source), "-o", str(target)).code == 0  # a rerun works

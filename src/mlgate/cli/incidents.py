@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -262,10 +263,12 @@ def show_postmortem(
     format_: Annotated[str, typer.Option("--format", help="markdown, html or json.")] = "markdown",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write.")] = None,
 ) -> None:
-    """Edit (``--set``) and render the blameless postmortem, prefilled from the timeline."""
+    """Edit (--set) and render the blameless postmortem, prefilled from the timeline."""
     cli = state(ctx)
     if format_ not in ("markdown", "html", "json"):
         raise Invalid.field("format", "must be markdown, html or json")
+    if out is not None and out.exists():  # before any edit: a refused command changes nothing
+        raise Conflict(f"{out} exists; choose another file")
     if set_:
         fields: dict[str, str] = {}
         for item in set_:
@@ -288,10 +291,8 @@ def show_postmortem(
     else:
         text = postmortem.render_markdown(draft)
     if out is None:
-        console.print(text, markup=False, highlight=False)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")  # as is: never wrapped
         return
-    if out.exists():
-        raise Conflict(f"{out} exists; choose another file")
     out.write_text(text)
     console.print(f"wrote {out}", markup=False)
 

@@ -29,8 +29,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     """Cells are plain text, never Rich markup: names and titles come from users, and a title
     like ``[/red]`` would otherwise stop the command (or ``[x]`` vanish from the output)."""
     table = Table(title=Text(title))
-    for column in columns:
-        table.add_column(column)
+    for column in columns:  # a value wraps within its cell, never cut: ids are copied from here
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
     console.print(table)

@@ -92,7 +92,15 @@ def redact(
             for line in lines:
                 typer.echo(line)
             return
-        with output.open("w", encoding="utf-8") as sink:
-            for line in lines:
-                sink.write(line + "\n")
+        # A temporary file beside it, renamed when complete: a failure leaves no partial copy.
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            with partial.open("w", encoding="utf-8") as sink:
+                for line in lines:
+                    sink.write(line + "\n")
+            if output.exists():
+                raise Conflict(f"{output} exists; choose another file")
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
     console.print(f"redacted copy written to {output}", markup=False)
