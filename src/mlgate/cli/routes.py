@@ -134,11 +134,13 @@ def show(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
 def set_fallbacks(
     ctx: typer.Context,
     name: str,
-    fallback: Annotated[list[str], typer.Argument(help="MODEL@N in order; none clears them.")],
+    fallback: Annotated[
+        list[str] | None, typer.Argument(help="MODEL@N in order; none clears them.")
+    ] = None,
 ) -> None:
-    """Replace the ordered fallback list."""
+    """Replace the ordered fallback list (with none, clear it)."""
     cli = state(ctx)
-    update = _parse(RouteUpdate, {"fallbacks": [_target(ref) for ref in fallback]})
+    update = _parse(RouteUpdate, {"fallbacks": [_target(ref) for ref in fallback or []]})
     actor = cli.principal()
     with cli.session() as session:
         route = service.update_route(session, name=name, route_in=update, actor=actor)
@@ -150,18 +152,23 @@ def set_canary(
     ctx: typer.Context,
     name: str,
     target: Annotated[str | None, typer.Argument(help="MODEL@N, or nothing to remove it.")] = None,
-    percent: Annotated[float, typer.Option(help="Share of callers sent to the canary.")] = 10.0,
-    sticky_by: Annotated[str, typer.Option(help="key or subject.")] = "key",
+    percent: Annotated[
+        float | None, typer.Option(help="Share of callers sent to the canary (default 10).")
+    ] = None,
+    sticky_by: Annotated[str | None, typer.Option(help="key (default) or subject.")] = None,
 ) -> None:
-    """Send a sticky share of callers to another approved version."""
+    """Send a sticky share of callers to another approved version (no TARGET: remove it)."""
     cli = state(ctx)
     if target is None:
+        if percent is not None or sticky_by is not None:
+            raise typer.BadParameter(
+                "name the canary's MODEL@N; without one the canary is removed",
+                param_hint="TARGET",
+            )
         update = RouteUpdate(clear_canary=True)
     else:
-        update = _parse(
-            RouteUpdate,
-            {"canary": {"target": _target(target), "percent": percent, "sticky_by": sticky_by}},
-        )
+        canary = {"target": _target(target), "percent": 10.0 if percent is None else percent}
+        update = _parse(RouteUpdate, {"canary": canary | {"sticky_by": sticky_by or "key"}})
     actor = cli.principal()
     with cli.session() as session:
         route = service.update_route(session, name=name, route_in=update, actor=actor)
