@@ -215,3 +215,22 @@ def test_an_invalid_card_names_each_wrong_field(cli: Cli, tmp_path: Path) -> Non
     line = result.err.strip()
     assert len(line.splitlines()) == 1
     assert "model_details.name" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (("models", "list", "--limit", "0"), "--limit"),
+        (("models", "list", "--limit", "99999999999"), "--limit"),
+        (("models", "list", "--offset", "-5"), "--offset"),
+        (("versions", "list", "m", "--limit", "-1"), "--limit"),
+        (("keys", "rotate", "k", "--grace", "-5"), "--grace"),
+    ],
+)
+def test_a_number_out_of_range_is_a_usage_error_as_the_api_says(
+    cli: Cli, args: tuple[str, ...], option: str
+) -> None:
+    # They were clamped or taken silently: --grace -5 expired the old key at once.
+    result = cli(*args)
+    assert result.code == 2
+    assert option in result.err

@@ -97,7 +97,12 @@ def rotate(
     ctx: typer.Context,
     key_id: str,
     grace: Annotated[
-        int | None, typer.Option(help="Seconds the old key keeps working (default: settings).")
+        int | None,
+        typer.Option(
+            min=0,
+            max=10 * 365 * 86400,
+            help="Seconds the old key keeps working (default: settings).",
+        ),
     ] = None,
 ) -> None:
     """Issue a successor key; the old one works for a grace period, then stops."""

@@ -15,12 +15,17 @@ from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.review import parse_ref
 from mlgate.errors import Invalid
+from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 
 models_app = typer.Typer(help="Create, list and show models.", no_args_is_help=True)
 versions_app = typer.Typer(help="Register and show model versions.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PageLimit = Annotated[
+    int, typer.Option(min=1, max=service.MAX_PAGE, help="Items per page (as the API allows).")
+]
+PageOffset = Annotated[int, typer.Option(min=0, max=MAX_NUMBER, help="Items to skip.")]
 
 
 @models_app.command("create")
@@ -45,11 +50,13 @@ def create_model(
 @models_app.command("list")
 def list_models(
     ctx: typer.Context,
-    tag: str | None = None,
-    owner: str | None = None,
-    query: Annotated[str | None, typer.Option("--query", "-q")] = None,
-    limit: int = 50,
-    offset: int = 0,
+    tag: Annotated[str | None, typer.Option(help="Only models with this tag.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only models of this owner.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", help="Only names containing this.")
+    ] = None,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
     as_json: AsJson = False,
 ) -> None:
     """List models, filtered by tag, owner or name."""
@@ -218,7 +225,11 @@ def show_version(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
 
 @versions_app.command("list")
 def list_versions(
-    ctx: typer.Context, model: str, limit: int = 50, offset: int = 0, as_json: AsJson = False
+    ctx: typer.Context,
+    model: str,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
+    as_json: AsJson = False,
 ) -> None:
     """List versions of MODEL, newest first."""
     with state(ctx).session() as session:
