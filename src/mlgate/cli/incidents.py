@@ -13,7 +13,7 @@ from rich.markup import escape
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.registry import _validated
-from mlgate.errors import Conflict, Invalid
+from mlgate.errors import Conflict, Forbidden, Invalid
 from mlgate.incidents import postmortem, runbooks, service
 from mlgate.incidents.schemas import (
     Handover,
@@ -278,6 +278,8 @@ def show_postmortem(
             fields[name.strip()] = text
         update_in = _validated(PostmortemUpdate, fields)
         actor = cli.principal()
+        if not actor.has("incidents:write"):
+            raise Forbidden("editing a postmortem (--set) needs the 'incidents:write' scope")
         with cli.session() as session:
             service.set_postmortem(session, ref=ref, postmortem_in=update_in, actor=actor)
     with cli.session() as session:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+import typer.main
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from typer.exceptions import TyperException
 
 from mlgate import __version__
-from mlgate.cli import audit, deploy, keys, registry, review, server, webhooks
+from mlgate.cli import audit, deploy, keys, registry, review, scopes, server, webhooks
 from mlgate.cli import backup as backup_cli
 from mlgate.cli import cards as cards_cli
 from mlgate.cli import demo as demo_cli
@@ -117,12 +119,20 @@ def _scrub_logs() -> None:
         return
 
 
+@cache
+def _command() -> Any:
+    """The command tree, every command checking its scope when the CLI acts with a key."""
+    command = typer.main.get_command(app)
+    scopes.enforce(command)
+    return command
+
+
 def run(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 1 for errors, 2 for usage; never a traceback."""
     logging.basicConfig(level=_log_level(), format="%(levelname)s %(name)s: %(message)s")
     _scrub_logs()
     try:
-        result = app(args=argv, prog_name="mlgate", standalone_mode=False)
+        result = _command().main(args=argv, prog_name="mlgate", standalone_mode=False)
     except typer.Exit as exit_:
         return exit_.exit_code
     except typer.Abort:
