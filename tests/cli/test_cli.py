@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,27 @@ def test_a_number_out_of_range_is_a_usage_error_as_the_api_says(
     result = cli(*args)
     assert result.code == 2
     assert option in result.err
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_store_not_set_up_says_to_run_init(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlgate.cli.main import run
+    from tests.conftest import _pg_admin, _pg_url
+
+    name = f"mlgate_empty_{uuid.uuid4().hex[:12]}"
+    if database == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        _pg_admin(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    try:
+        code = run(["--database-url", url, "--data-dir", str(tmp_path), "models", "list"])
+    finally:
+        if database == "postgresql":
+            _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: the store is not set up; run `mlgate init` (or `mlgate db upgrade`)"
+    )

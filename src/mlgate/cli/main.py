@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 import typer.main
 from pydantic import ValidationError
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
 from typer.exceptions import TyperException
 
 from mlgate import __version__
@@ -157,8 +157,11 @@ def run(argv: list[str] | None = None) -> int:
         where = ".".join(str(part) for part in first["loc"]) or error.title
         _say(f"error: {where}: {first['msg']}")
         return 1
-    except OperationalError as error:
+    except (OperationalError, ProgrammingError) as error:
         logger.debug("database error", exc_info=error)
+        if _missing_table(error):
+            _say("error: the store is not set up; run `mlgate init` (or `mlgate db upgrade`)")
+            return 1
         _say(
             "error: cannot use the database; check MLGATE_DATABASE_URL and that it is running "
             f"({type(error.orig).__name__})"
@@ -191,6 +194,12 @@ def run(argv: list[str] | None = None) -> int:
         _say(f"error: unexpected {type(error).__name__}; MLGATE_LOG_LEVEL=DEBUG shows details")
         return 1
     return result if isinstance(result, int) else 0
+
+
+def _missing_table(error: Exception) -> bool:
+    """SQLite's "no such table" or PostgreSQL's undefined_table: the schema is not there."""
+    orig = getattr(error, "orig", None)
+    return "no such table" in str(orig) or getattr(orig, "sqlstate", None) == "42P01"
 
 
 def _say(line: str) -> None:
