@@ -97,3 +97,26 @@ def test_backup_commands(cli: Cli, tmp_path: Path, db_url: str) -> None:  # noqa
         == long_cause
     )
     assert cli("incidents", "close", "1").code == 0
+
+
+def test_an_operators_typo_is_refused_without_an_incident(cli: Cli, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    key_file, other_key = tmp_path / "backup.key", tmp_path / "other.key"
+    assert cli("backup", "keygen", "--out", str(key_file)).code == 0
+    assert cli("backup", "keygen", "--out", str(other_key)).code == 0
+    assert cli("backup", "create", "--key-file", str(key_file)).code == 0
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a directory")
+    for args, says in (
+        (("backup", "create", "--to", str(a_file)), "is a file"),
+        (("backup", "drill"), "give its key"),
+        (("backup", "drill", "--key-file", str(other_key)), "does not open"),
+        (("backup", "verify", "latest", "--key-file", str(other_key)), "does not open"),
+    ):
+        refused = cli(*args)
+        assert refused.code == 1, (args, refused.err)
+        assert says in refused.err
+        assert "damaged" not in refused.err  # the backup is fine: the key is not its key
+    opened = json.loads(cli("incidents", "list", "--all", "--json").out)
+    assert opened == []  # they used to open SEV2 "Backup failed" and "Restore drill failed"
+    assert json.loads(cli("backup", "drills", "--json").out) == []

@@ -12,11 +12,12 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from mlgate.backup import drills, jobs, service
+from mlgate.backup.archive import read_manifest
 from mlgate.backup.cipher import generate_key
-from mlgate.backup.restore import restore_backup
+from mlgate.backup.restore import check_key, restore_backup
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.errors import Conflict, Unavailable
+from mlgate.errors import Conflict, Invalid, Unavailable
 
 app = typer.Typer(help="Back up, verify, restore and drill the store.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -65,6 +66,8 @@ def create(
     """Take a consistent online backup of the store and its blobs (the server keeps running)."""
     cli = state(ctx)
     runtime = cli.runtime
+    if to is not None and to.exists() and not to.is_dir():  # a typo, not a failed backup
+        raise Invalid.field("to", f"{to} is a file; give the directory to write backups under")
     key = jobs.key_for(runtime, key_file)
     actor = cli.principal()
     with _progress(not as_json) as advance:
@@ -91,7 +94,10 @@ def verify(
     """Check every checksum, the database's integrity and the audit chain; name what is broken."""
     runtime = state(ctx).runtime
     path = service.resolve_backup(root=source or runtime.settings.backups_path, ref=backup)
-    report = service.verify_backup(path=path, key=jobs.key_for(runtime, key_file))
+    key = jobs.key_for(runtime, key_file)
+    if key is not None:  # a wrong key is the caller's mistake, not damage to the backup
+        check_key(read_manifest(path), key)
+    report = service.verify_backup(path=path, key=key)
     if as_json:
         print_json(report)
     if not report.ok:
@@ -211,9 +217,11 @@ def drill(
     cli = state(ctx)
     runtime = cli.runtime
     path = service.resolve_backup(root=source or runtime.settings.backups_path, ref=backup)
-    result = jobs.drill_job(
-        runtime, actor=cli.principal(), backup=path, key=jobs.key_for(runtime, key_file)
-    )
+    key = jobs.key_for(runtime, key_file)
+    # A missing or wrong key is the operator's mistake: refused before the drill, so no
+    # failed drill is recorded and no incident opened for it.
+    check_key(read_manifest(path), key)
+    result = jobs.drill_job(runtime, actor=cli.principal(), backup=path, key=key)
     if as_json:
         print_json(result)
     if not result.ok:
