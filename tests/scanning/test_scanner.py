@@ -226,3 +226,12 @@ def test_hdf5_without_h5py_is_reported_unscannable(
     monkeypatch.setitem(sys.modules, "h5py", None)  # as if h5py were not installed
     findings = scan_path(_by_name(benign, "dense.h5")).findings
     assert [(f.rule, f.severity) for f in findings] == [("hdf5.unscannable", Severity.MEDIUM)]
+
+
+def test_progress_is_reported_file_by_file_up_to_the_bytes_scanned(tmp_path: Path) -> None:
+    for index, size in enumerate((10, 2000, 300)):
+        (tmp_path / f"{index}.bin").write_bytes(b"\x00" * size)
+    seen: list[int] = []
+    report = scan_path(tmp_path, progress=seen.append)
+    assert sorted(seen) == [10, 300, 2000]  # what the CLI's progress bar counts
+    assert sum(seen) == report.bytes_scanned

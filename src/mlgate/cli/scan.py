@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
@@ -73,6 +76,32 @@ def _print_scan(report: ScanReport, fmt: ScanFormat) -> None:
         _findings_table(f"{report.files_scanned} files, worst: {worst}", report.findings)
 
 
+def _size_of(paths: list[Path]) -> int:
+    """Bytes under ``paths`` (what a progress bar counts down); what is missing counts 0."""
+    total = 0
+    for path in paths:
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            total += sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return total
+
+
+@contextmanager
+def _scanning(total: int) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr (bytes scanned, file by file); gone once the scan is done."""
+    with Progress(
+        "scanning",
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("scanning", total=total or None)
+        yield lambda size: progress.advance(task, size)
+
+
 @app.command("file")
 def scan_file(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to scan.")],
@@ -85,7 +114,8 @@ def scan_file(
 ) -> None:
     """Scan files without registering them: exit 0 clean, 1 findings, 2 error."""
     try:
-        report = service.scan_files(paths)
+        with _scanning(_size_of(paths)) as advance:
+            report = service.scan_files(paths, progress=advance)
     except (MlgateError, OSError) as error:
         detail = error.detail if isinstance(error, MlgateError) else str(error)
         err_console.print(f"error: {detail}", markup=False, highlight=False)
@@ -103,7 +133,9 @@ def scan_version(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
     actor = cli.principal()
     with cli.session() as session:  # read, scan outside any transaction, then record
         artifacts = service.version_artifacts(session, model_name=name, version=number)
-    report = service.scan_artifacts(blobs=cli.runtime.blobs, artifacts=artifacts)
+    blobs = cli.runtime.blobs
+    with _scanning(sum(blobs.size(sha256) for sha256 in artifacts.values())) as advance:
+        report = service.scan_artifacts(blobs=blobs, artifacts=artifacts, progress=advance)
     with cli.session() as session:
         scan = service.scan_version(
             session,

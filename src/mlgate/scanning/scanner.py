@@ -6,6 +6,7 @@ import logging
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from mlgate.errors import NotFound
@@ -221,8 +222,13 @@ def _walk(root: Path, sink: Sink) -> list[Path]:
     return found
 
 
-def scan_path(path: str | os.PathLike[str]) -> ScanReport:
-    """Scans a file or a directory tree of model artifacts; never loads or runs any of them."""
+def scan_path(
+    path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+) -> ScanReport:
+    """Scans a file or a directory tree of model artifacts; never loads or runs any of them.
+
+    ``progress`` is called with each file's size once it is scanned.
+    """
     root = Path(path)
     if not root.exists():
         raise NotFound(f"nothing to scan at '{root}'; pass an existing file or directory")
@@ -230,7 +236,12 @@ def scan_path(path: str | os.PathLike[str]) -> ScanReport:
     sink = Sink()
     files: list[ScannedFile] = []
     paths = _walk(root, sink) if root.is_dir() else [root]
-    total = sum(_scan_file(p, root, sink, files) for p in paths)
+    total = 0
+    for file in paths:
+        size = _scan_file(file, root, sink, files)
+        total += size
+        if progress is not None:
+            progress(size)
     findings = sorted(sink.findings, key=lambda f: (-f.severity.rank, f.file, f.offset or 0))
     return ScanReport(
         target=str(root),

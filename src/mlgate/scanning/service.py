@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -91,11 +91,13 @@ def count_by_severity(severities: Sequence[Severity]) -> dict[str, int]:
 # -- artifact scans ------------------------------------------------------------------------------
 
 
-def scan_files(paths: Sequence[str | os.PathLike[str]]) -> ScanReport:
+def scan_files(
+    paths: Sequence[str | os.PathLike[str]], *, progress: Callable[[int], None] | None = None
+) -> ScanReport:
     """Scan files or directories outside the registry (nothing is stored) as one report."""
     if not paths:
         raise Invalid.field("paths", "give at least one file or directory to scan")
-    reports = [scan_path(path) for path in paths]
+    reports = [scan_path(path, progress=progress) for path in paths]
     if len(reports) == 1:
         return reports[0]
     findings = sorted(
@@ -138,10 +140,15 @@ def version_artifacts(session: Session, *, model_name: str, version: int) -> dic
     return artifact_map(row)
 
 
-def scan_artifacts(*, blobs: BlobStore, artifacts: Mapping[str, str]) -> ScanReport:
+def scan_artifacts(
+    *,
+    blobs: BlobStore,
+    artifacts: Mapping[str, str],
+    progress: Callable[[int], None] | None = None,
+) -> ScanReport:
     """Scan the blobs under their artifact names (no SQL)."""
     with staged(blobs.path, artifacts) as root:
-        return scan_path(root)
+        return scan_path(root, progress=progress)
 
 
 def scan_version(
