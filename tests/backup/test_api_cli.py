@@ -99,7 +99,7 @@ def test_backup_commands(cli: Cli, tmp_path: Path, db_url: str) -> None:  # noqa
     assert cli("incidents", "close", "1").code == 0
 
 
-def test_an_operators_typo_is_refused_without_an_incident(cli: Cli, tmp_path: Path) -> None:
+def test_an_operators_typo_is_refused_without_an_incident(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
     assert cli("init").code == 0
     key_file, other_key = tmp_path / "backup.key", tmp_path / "other.key"
     assert cli("backup", "keygen", "--out", str(key_file)).code == 0

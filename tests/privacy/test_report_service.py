@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
 from mlgate.app import create_app
@@ -68,7 +70,7 @@ def test_report_lists_each_route_with_what_it_processes(
 
 
 def test_report_over_http_and_cli(
-    runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory, cli: CliRunner
+    runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory, cli: CliRunner, tmp_path: Path
 ) -> None:
     key = _world(runtime, echo, make_key)
     with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
@@ -86,4 +88,8 @@ def test_report_over_http_and_cli(
     assert cli("privacy", "purpose", "quiet", "--purpose", "support").code == 0
     markdown = cli("privacy", "report")
     assert markdown.code == 0, markdown.err
+    kept = tmp_path / "kept.md"
+    kept.write_text("mine")
+    assert cli("privacy", "report", "-o", str(kept)).code == 1  # never written over
+    assert kept.read_text() == "mine"
     assert "| quiet | quiet-m | support |" in markdown.out

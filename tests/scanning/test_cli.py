@@ -122,7 +122,10 @@ def test_version_scan_sign_verify_deps_audit_and_waive(
     verified = mlgate(capsys, "verify", "fraud@1", "--key", str(public))
     assert verified.code == 0
     assert "verified" in verified.out
-    assert mlgate(capsys, "verify", "fraud@1", "--key", str(stranger)).code == 1
+    refused = mlgate(capsys, "verify", "fraud@1", "--key", str(stranger))
+    assert refused.code == 1
+    assert "another key" in refused.out
+    assert ".tmp" not in refused.out  # no staging path of the blob store
 
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("requests==2.19.0\n")

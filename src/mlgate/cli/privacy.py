@@ -174,6 +174,8 @@ def report(
     if output is None:
         typer.echo(text)
         return
+    if output.exists():  # as `privacy export` does: a report is never written over a file
+        raise Conflict(f"{output} exists; choose another file")
     output.write_text(text, encoding="utf-8")
     console.print(f"report written to {output}", markup=False)
 

@@ -40,6 +40,8 @@ def _read_value(value_file: Path | None, from_stdin: bool) -> SecretStr:
     elif from_stdin:
         text = sys.stdin.read().rstrip("\r\n")
     else:
+        if not sys.stdin.isatty():
+            raise Invalid.field("value", "no terminal to ask on; give --stdin or --value-file")
         text = typer.prompt("value", hide_input=True, confirmation_prompt=True)
     if not text:
         raise Invalid.field("value", "a secret cannot be empty")

@@ -109,8 +109,10 @@ def verify_artifacts(
     try:
         config.verify(root, bundle)
     except ValueError as exc:
+        why = str(exc).replace(str(root), "<artifacts>")[:300]  # never a staging path
         raise Invalid(
-            f"signature does not match the artifacts at '{root}': {str(exc)[:300]}"
+            "the signature does not verify with this key: it was made with another key, or "
+            f"the artifacts changed since they were signed ({why})"
         ) from exc
     except Exception as exc:  # the sigstore stack raises its own verification errors
         raise Invalid(
