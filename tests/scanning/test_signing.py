@@ -5,31 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from mlgate.errors import Invalid, NotFound
 from mlgate.scanning import sign_artifacts, verify_artifacts
+from tests.scanning.factories import write_keypair
 
 pytest.importorskip("model_signing")
-
-
-def _keypair(directory: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private, public = directory / f"{name}.pem", directory / f"{name}.pub"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return private, public
 
 
 @pytest.fixture
@@ -42,7 +23,7 @@ def model(tmp_path: Path) -> Path:
 
 
 def test_signed_directory_verifies_and_one_flipped_byte_fails(model: Path, tmp_path: Path) -> None:
-    private, public = _keypair(tmp_path, "signer")
+    private, public = write_keypair(tmp_path, "signer")
     bundle = sign_artifacts(model, private_key=private, signature=tmp_path / "model.sig")
     assert "dsseEnvelope" in bundle.read_text()
     verify_artifacts(model, public_key=public, signature=bundle)
@@ -56,15 +37,15 @@ def test_signed_directory_verifies_and_one_flipped_byte_fails(model: Path, tmp_p
 
 
 def test_signature_from_another_key_is_rejected(model: Path, tmp_path: Path) -> None:
-    private, _ = _keypair(tmp_path, "signer")
-    _, other_public = _keypair(tmp_path, "other")
+    private, _ = write_keypair(tmp_path, "signer")
+    _, other_public = write_keypair(tmp_path, "other")
     bundle = sign_artifacts(model, private_key=private, signature=tmp_path / "model.sig")
     with pytest.raises(Invalid):
         verify_artifacts(model, public_key=other_public, signature=bundle)
 
 
 def test_listed_files_are_signed_and_others_ignored(model: Path, tmp_path: Path) -> None:
-    private, public = _keypair(tmp_path, "signer")
+    private, public = write_keypair(tmp_path, "signer")
     weights = model / "weights.safetensors"
     bundle = sign_artifacts([weights], private_key=private, signature=model / "weights.sig")
     (model / "config.json").write_text('{"layers": 3}')  # not listed: may change
