@@ -113,7 +113,7 @@ def list_incidents(
     limit: int = 50,
     as_json: AsJson = False,
 ) -> None:
-    """Open incidents (``--all`` for closed ones too), newest first."""
+    """Open incidents (--all for closed ones too), newest first."""
     with state(ctx).session() as session:
         items = service.get_all(session, open_only=not all_, severity=severity, limit=limit)
     if as_json:
@@ -145,11 +145,16 @@ def update(
     ctx: typer.Context,
     ref: str,
     severity: Severity | None = None,
-    status: Annotated[IncidentStatus | None, typer.Option(help="active or stable.")] = None,
-    title: str | None = None,
-    summary: str | None = None,
-    scribe: str | None = None,
-    communications: str | None = None,
+    status: Annotated[
+        IncidentStatus | None,
+        typer.Option(help="active or stable (closing is `mlgate incidents close`)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option(help="A new title.")] = None,
+    summary: Annotated[str | None, typer.Option(help="A new summary.")] = None,
+    scribe: Annotated[str | None, typer.Option(help="Who keeps the timeline.")] = None,
+    communications: Annotated[
+        str | None, typer.Option(help="Who keeps stakeholders informed.")
+    ] = None,
     route: Routes = None,
     model: Models = None,
     user_impact: Annotated[bool | None, typer.Option("--user-impact/--no-user-impact")] = None,

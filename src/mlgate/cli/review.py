@@ -26,7 +26,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="Why; recorded with the decision.")]
 Stage = Annotated[
     str | None,
-    typer.Option(help="The stage you decide (default: the open one); 409 if it moved on."),
+    typer.Option(help="The stage you decide (default: the open one); refused if it has moved on."),
 ]
 Ref = Annotated[str, typer.Argument(help="MODEL@N, or a request id.")]
 
