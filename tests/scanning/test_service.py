@@ -95,7 +95,7 @@ def test_signed_version_verifies_and_one_flipped_byte_fails(
             session, blobs=runtime.blobs, model_name=name, version=number
         )
     assert not broken.verified
-    assert "does not match" in broken.reason or "could not be verified" in broken.reason
+    assert "does not verify" in broken.reason or "could not be verified" in broken.reason
     assert "version.signed" in _actions(runtime, f"{name}@{number}")
 
 
