@@ -24,15 +24,32 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mlgate.config import Settings
+from mlgate.errors import Unavailable
 from mlgate.serverlog import configure_server_logging
 
-__all__ = ["run_server", "server_config"]
+__all__ = ["bind", "run_server", "server_config"]
 
 YOUNG_THRESHOLD = 50_000  # objects allocated (net) before the youngest generation is collected
 
 
-def run_server(app: ASGIApp, settings: Settings) -> None:
-    """Serve ``app`` on ``settings.host:port`` until stopped."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening address, taken before anything is printed: a busy port is one clear error."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise Unavailable(
+            f"cannot listen on {host}:{port} ({error.strerror}); is another server running "
+            "there? Stop it or choose another --port"
+        ) from None
+    return sock
+
+
+def run_server(app: ASGIApp, settings: Settings, sock: socket.socket | None = None) -> None:
+    """Serve ``app`` on ``sock`` (or ``settings.host:port``) until stopped."""
     configure_server_logging(settings)
     config = server_config(
         app,
@@ -41,7 +58,7 @@ def run_server(app: ASGIApp, settings: Settings) -> None:
         log_config=None,  # uvicorn's records go to the root handler, in the same format
         log_level=settings.log_level.lower(),
     )
-    _FrozenAfterStartup(config).run()
+    _FrozenAfterStartup(config).run(sockets=[sock] if sock is not None else None)
 
 
 def server_config(app: ASGIApp, **options: Any) -> uvicorn.Config:

@@ -259,3 +259,18 @@ def test_a_store_not_set_up_says_to_run_init(
     assert capsys.readouterr().err.strip() == (
         "error: the store is not set up; run `mlgate init` (or `mlgate db upgrade`)"
     )
+
+
+def test_serve_on_a_busy_port_is_one_line_before_it_says_listening(cli: Cli) -> None:
+    import socket
+
+    cli("init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port))
+    assert result.code == 1
+    assert "listening" not in result.out
+    assert result.err.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert len(result.err.strip().splitlines()) == 1

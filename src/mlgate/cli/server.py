@@ -49,7 +49,7 @@ def serve(
 ) -> None:
     """Run the HTTP server (control plane and gateway by default)."""
     from mlgate.app import create_app
-    from mlgate.server import run_server
+    from mlgate.server import bind, run_server
 
     cli = state(ctx)
     cli.overrides.update({k: v for k, v in {"host": host, "port": port, "role": role}.items() if v})
@@ -57,6 +57,7 @@ def serve(
     if not migrate.is_current(runtime.db.engine):
         raise Unavailable("the store is not migrated; run `mlgate init` or `mlgate db upgrade`")
     settings = runtime.settings
+    sock = bind(settings.host, settings.port)
     console.print(
         f"mlgate listening on http://{settings.host}:{settings.port} (role {settings.role})",
         markup=False,
@@ -64,7 +65,7 @@ def serve(
     docs = "; API docs: /docs" if settings.api_docs else ""
     pages = "; web UI: /ui/" if settings.role in ("all", "control") else ""
     console.print(f"admin key: {runtime.admin_key_file}{docs}{pages}", markup=False)
-    run_server(create_app(runtime=runtime), settings)
+    run_server(create_app(runtime=runtime), settings, sock=sock)
 
 
 @config_app.command("show")
