@@ -29,6 +29,7 @@ class CliState:
     def __init__(self, overrides: dict[str, Any]) -> None:
         self.overrides = {k: v for k, v in overrides.items() if v is not None}
         self._runtime: Runtime | None = None
+        self._principal: Principal | None = None
 
     @property
     def settings(self) -> Settings:
@@ -46,14 +47,21 @@ class CliState:
             yield session
 
     def principal(self) -> Principal:
-        """The key's principal when MLGATE_API_KEY/--api-key is set, else the local operator."""
-        key = self.runtime.settings.api_key
-        if key is None:
-            return Principal(name=f"local:{getpass.getuser()}", scopes=frozenset({"admin"}))
-        with self.session() as session:
-            return auth.authenticate(
-                session, secret=self.runtime.secret, presented=key.get_secret_value()
-            )
+        """The key's principal when MLGATE_API_KEY/--api-key is set, else the local operator.
+
+        Found once per command: the scope check (cli.scopes) and the command both ask.
+        """
+        if self._principal is None:
+            key = self.runtime.settings.api_key
+            if key is None:
+                local = f"local:{getpass.getuser()}"
+                self._principal = Principal(name=local, scopes=frozenset({"admin"}))
+            else:
+                with self.session() as session:
+                    self._principal = auth.authenticate(
+                        session, secret=self.runtime.secret, presented=key.get_secret_value()
+                    )
+        return self._principal
 
     def close(self) -> None:
         if self._runtime is not None:
