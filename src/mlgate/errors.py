@@ -16,7 +16,7 @@ Messages are written for the user and say what to do next. They never contain se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -55,7 +55,15 @@ class FieldError:
 
 def field_errors(error: ValidationError, *, root: str = "body") -> list[FieldError]:
     """Each wrong field of a pydantic ``error`` by its path (``fallbacks[0].model``)."""
-    return [FieldError(_dotted(e["loc"], root), e["msg"]) for e in error.errors()]
+    return [FieldError(_dotted(e["loc"], root), message_of(e)) for e in error.errors()]
+
+
+def message_of(item: Mapping[str, Any]) -> str:
+    """A pydantic error's message, without the "Value error, " our own validators would get."""
+    message = str(item.get("msg", "invalid"))
+    if item.get("type") == "value_error":
+        return message.removeprefix("Value error, ")
+    return message
 
 
 def _dotted(location: Sequence[int | str], root: str) -> str:

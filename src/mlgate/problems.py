@@ -17,7 +17,15 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlgate.errors import FieldError, Invalid, MlgateError, RateLimited, Unavailable, problem_type
+from mlgate.errors import (
+    FieldError,
+    Invalid,
+    MlgateError,
+    RateLimited,
+    Unavailable,
+    message_of,
+    problem_type,
+)
 from mlgate.ids import new_id
 
 __all__ = [
@@ -131,7 +139,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            FieldError(_field_path(item.get("loc", ())), str(item.get("msg", "invalid")))
+            FieldError(_field_path(item.get("loc", ())), message_of(item))
             for item in error.errors()
         ]
         detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "the request is invalid"

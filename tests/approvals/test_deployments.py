@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from mlgate.approvals import deployments, service
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
-from mlgate.errors import Conflict, Forbidden
+from mlgate.errors import Conflict, Forbidden, NotFound
 from mlgate.runtime import Runtime
 from tests.approvals.conftest import ADMIN, REQUESTER, VersionFactory, reviewer, simple_policy
 from tests.conftest import KeyFactory, bearer
@@ -106,9 +106,14 @@ def test_a_protected_alias_moves_only_for_an_admin(
             deployments.set_protection(
                 session, model_name=name, alias="production", protected=True, actor=DEPLOYER
             )
-        deployments.set_protection(
+        with pytest.raises(NotFound, match="nothing to unprotect"):  # a typo creates nothing
+            deployments.set_protection(
+                session, model_name=name, alias="prodction", protected=False, actor=ADMIN
+            )
+        guarded = deployments.set_protection(
             session, model_name=name, alias="production", protected=True, actor=ADMIN
         )
+        assert (guarded.protected, guarded.version) == (True, None)  # guarded before any deploy
         with pytest.raises(Forbidden, match="protected"):
             deployments.move_alias(
                 session, model_name=name, alias="production", version=v1, actor=DEPLOYER

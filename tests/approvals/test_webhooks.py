@@ -209,3 +209,27 @@ def test_a_tick_with_nothing_due_opens_no_http_client(
     monkeypatch.setattr(outbox.httpx, "Client", no_client)
     report = outbox.deliver_due(runtime.db, server_secret=runtime.secret)
     assert report == outbox.DeliveryReport(attempted=0, delivered=0, failed=0, dead=0)
+
+
+def test_subscriptions_and_filters_refuse_what_does_not_exist(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    admin = bearer(make_key("admin"))
+    typo = {"url": "http://127.0.0.1:9/hook", "events": ["approval.aproved"]}
+    refused = client.post("/api/v1/webhooks", json=typo, headers=admin)
+    assert refused.status_code == 422
+    assert "approval.aproved" in refused.text
+    assert refused.json()["errors"][0]["field"].startswith("body.events")
+    assert client.get("/api/v1/webhooks", headers=admin).json() == []  # nothing half-made
+    family = {"url": "http://127.0.0.1:9/hook", "events": ["incident.*", "approval.approved"]}
+    assert client.post("/api/v1/webhooks", json=family, headers=admin).status_code == 201
+    bogus = client.get("/api/v1/webhooks/deliveries?state=bogus", headers=admin)
+    assert bogus.status_code == 422
+    assert bogus.json()["errors"][0]["field"] == "query.state"
+
+
+def test_every_event_emitted_is_one_a_subscriber_can_name() -> None:
+    from sqlalchemy.orm import Session
+
+    with pytest.raises(ValueError, match="EVENT_TYPES"):
+        outbox.emit(Session(), event_type="approval.aproved", subject="m@1", payload={})

@@ -20,8 +20,20 @@ def test_drill_restores_to_scratch_and_records_rto_and_rpo(
 ) -> None:
     populate(runtime, admin, versions=2)
     backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
-    result = jobs.drill_job(runtime, actor=admin, backup=backup, key=None, scratch_root=tmp_path)
+    seen: list[tuple[str, int, int]] = []
+    result = jobs.drill_job(
+        runtime,
+        actor=admin,
+        backup=backup,
+        key=None,
+        scratch_root=tmp_path,
+        progress=lambda phase, n, total: seen.append((phase, n, total)),
+    )
     assert result.ok, result.detail
+    # What the CLI's progress bar counts: every byte restored, out of the backup's total.
+    total = sum(e.content_size for e in read_manifest(backup).files)
+    assert {(phase, t) for phase, _, t in seen} == {("restoring", total)}
+    assert sum(n for _, n, _ in seen) == total
     assert "registry lists 1 models" in result.detail
     assert result.rto_seconds > 0
     assert result.rpo_seconds >= 0

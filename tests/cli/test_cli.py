@@ -97,6 +97,8 @@ def test_registry_from_the_cli(cli: Cli, tmp_path: Path) -> None:
         (("incidents", "show", "²"), "does not exist"),
         (("versions", "register", "/no/such/file", "--model", "m"), "is not a readable file"),
         (("models", "create", "Bad Name"), "name"),
+        (("webhooks", "create", "http://127.0.0.1:9/h", "--event", "approval.aproved"), "event"),
+        (("webhooks", "deliver", "--mail-to", "sre@example.com"), "needs --smtp-host"),
     ],
 )
 def test_errors_are_one_line_with_exit_1(cli: Cli, args: tuple[str, ...], message: str) -> None:
@@ -174,7 +176,13 @@ def test_init_keeps_the_store_to_its_owner(
 
 @pytest.mark.parametrize(
     "args",
-    [("models", "list", "--bogus"), ("nosuch",), ("debt", "add"), ("keys", "create", "x")],
+    [
+        ("models", "list", "--bogus"),
+        ("nosuch",),
+        ("debt", "add"),
+        ("keys", "create", "x"),
+        ("webhooks", "deliveries", "--state", "bogus"),
+    ],
 )
 def test_a_usage_error_is_one_line_and_exit_2(cli: Cli, args: tuple[str, ...]) -> None:
     result = cli(*args)

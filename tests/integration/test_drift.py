@@ -49,6 +49,10 @@ def test_a_shifted_input_distribution_is_reported_as_drift(
         make_key("gateway:invoke"),
         make_key("routes:read"),
     )
+    three = {"columns": FEATURES[:3], "rows": IRIS[:, :3].tolist(), "bins": 5}
+    narrow = gateway_client.put(REFERENCE.format(version=1), json=three, headers=bearer(writer))
+    assert narrow.status_code == 422  # the iris inputs are rows of four: nothing could be read
+    assert narrow.json()["errors"][0]["field"] == "columns"
     profile = set_reference(gateway_client, writer)
     assert [f["name"] for f in profile["features"]] == FEATURES  # type: ignore[index]
     refresh(gateway_client)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlgate.errors import Invalid
-from mlgate.monitoring.drift import Binner, build_profile, compare
+from mlgate.monitoring.drift import Binner, build_profile, check_columns, compare
 
 RNG = np.random.default_rng(7)
 REFERENCE = RNG.normal(0.0, 1.0, size=(2000, 2)).tolist()
@@ -57,6 +57,42 @@ def test_bad_reference_names_the_field(
     with pytest.raises(Invalid) as caught:
         build_profile(columns, rows, bins=bins)
     assert caught.value.errors[0].field == field
+
+
+ROWS_OF_4 = {"type": "array", "items": {"type": "array", "minItems": 4, "maxItems": 4}}
+CLOSED = {"type": "object", "properties": {"a": {}, "b": {}}, "additionalProperties": False}
+
+
+@pytest.mark.parametrize(
+    ("columns", "schema", "message"),
+    [
+        (["a", "b", "c"], ROWS_OF_4, "3 columns; the version's inputs are rows of 4"),
+        (["a"], {"items": {"type": "array", "prefixItems": [{}, {}], "items": False}}, "of 2"),
+        (["a", "z"], {"type": "array", "items": CLOSED}, "no field z; they have a, b"),
+        (["a", "z"], CLOSED, "no field z"),  # columns of lists, named
+    ],
+)
+def test_a_reference_the_inputs_cannot_match_is_refused(
+    columns: list[str], schema: dict[str, object], message: str
+) -> None:
+    with pytest.raises(Invalid, match=message) as caught:
+        check_columns(columns, schema)
+    assert caught.value.errors[0].field == "columns"
+
+
+@pytest.mark.parametrize(
+    ("columns", "schema"),
+    [
+        (["a", "b", "c", "d"], ROWS_OF_4),
+        (["a", "b", "c"], {"type": "array", "items": {"type": "array"}}),  # any width
+        (["a", "z"], {"type": "object", "properties": {"a": {}}}),  # open object
+        (["a"], None),  # no schema: nothing to check against
+    ],
+)
+def test_a_reference_that_fits_the_inputs_is_accepted(
+    columns: list[str], schema: dict[str, object] | None
+) -> None:
+    check_columns(columns, schema)
 
 
 def test_binner_reads_rows_as_lists_objects_or_columns() -> None:

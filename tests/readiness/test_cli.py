@@ -68,6 +68,23 @@ def test_assess_writes_a_self_contained_html_report(cli: Cli, tmp_path: Path) ->
     assert not EXTERNAL.search(page)
 
 
+def test_a_report_that_cannot_be_written_records_no_assessment(cli: Cli, tmp_path: Path) -> None:
+    def assessed() -> int:
+        log = cli("audit", "export")
+        assert log.code == 0, log.err
+        return sum(
+            json.loads(line)["action"] == "readiness.assessed" for line in log.out.splitlines()
+        )
+
+    failed = cli("assess", "--model", "churn", "--out", str(tmp_path / "no-such-dir" / "r.md"))
+    assert failed.code == 1
+    assert len(failed.err.strip().splitlines()) == 1  # one line, no traceback
+    assert assessed() == 0
+    written = cli("assess", "--model", "churn", "--out", str(tmp_path / "r.md"))
+    assert written.code == 0, written.err
+    assert assessed() == 1
+
+
 def test_assess_all_and_the_other_formats(cli: Cli, tmp_path: Path) -> None:
     as_json = cli("assess", "--all", "--format", "json")
     assert as_json.code == 0, as_json.err

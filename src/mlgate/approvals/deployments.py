@@ -266,7 +266,11 @@ def set_protection(
         raise Forbidden("only an admin may change an alias's protection")
     model = _model(session, model_name)
     row = _alias_row(session, model, alias)
+    if row is None and not protected:
+        raise NotFound(f"model '{model_name}' has no alias '{alias}'; nothing to unprotect")
     if row is None:
+        # Protecting an alias before its first deploy is allowed: production is guarded from
+        # the start. The answer's version (None) tells a misspelt alias from a real one.
         row = ModelAlias(
             id=new_id(),
             model_id=model.id,

@@ -29,7 +29,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgate.approvals.models import OutboxEvent, WebhookDelivery, WebhookSubscription
-from mlgate.approvals.schemas import DeliveryRead, WebhookCreate, WebhookCreated, WebhookRead
+from mlgate.approvals.schemas import (
+    EVENT_TYPES,
+    DeliveryRead,
+    DeliveryState,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+)
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import ensure_utc, utcnow
@@ -113,6 +120,8 @@ def emit(
     now: datetime | None = None,
 ) -> OutboxEvent:
     """Record an event and a pending delivery per matching subscription (caller's transaction)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"{event_type} is not in EVENT_TYPES: subscribers could not ask for it")
     now = now or utcnow()
     event = OutboxEvent(
         id=new_id(),
@@ -234,7 +243,7 @@ def list_deliveries(
     session: Session,
     *,
     subscription_id: str | None = None,
-    state: str | None = None,
+    state: DeliveryState | None = None,
     limit: int = 100,
 ) -> list[DeliveryRead]:
     query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(max(1, limit))

@@ -23,7 +23,7 @@ from mlgate.approvals.schemas import PolicyDocument, PolicyRead, StagePolicy
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, FieldError, Invalid, NotFound
+from mlgate.errors import Conflict, FieldError, Invalid, NotFound, message_of
 from mlgate.ids import is_valid_name, new_id
 from mlgate.registry import service as registry
 from mlgate.scanning import evidence as _scanning  # noqa: F401  # registers security_audit_clean
@@ -94,7 +94,7 @@ def validate_policy(data: Any) -> PolicyDocument:
         document = PolicyDocument.model_validate(data)
     except ValidationError as error:
         errors = [
-            FieldError("policy." + ".".join(str(p) for p in e["loc"]), e["msg"])
+            FieldError("policy." + ".".join(str(p) for p in e["loc"]), message_of(e))
             for e in error.errors()
         ]
         raise Invalid(

@@ -19,6 +19,7 @@ from mlgate.approvals.schemas import (
     ApprovalRequestRead,
     DecisionCreate,
     DeliveryRead,
+    DeliveryState,
     GateCheckInfo,
     GateResult,
     PolicyDocument,
@@ -214,7 +215,7 @@ def list_webhooks(session: SessionDep, actor: Admin) -> list[WebhookRead]:
 
 @router.get("/webhooks/deliveries", response_model=list[DeliveryRead], tags=["webhooks"])
 def list_deliveries(
-    session: SessionDep, actor: Admin, state: str | None = None, limit: Limit = 100
+    session: SessionDep, actor: Admin, state: DeliveryState | None = None, limit: Limit = 100
 ) -> list[DeliveryRead]:
     return outbox.list_deliveries(session, state=state, limit=limit)
 
@@ -233,7 +234,7 @@ def subscription_deliveries(
     subscription_id: str,
     session: SessionDep,
     actor: Admin,
-    state: str | None = None,
+    state: DeliveryState | None = None,
     limit: Limit = 100,
 ) -> list[DeliveryRead]:
     return outbox.list_deliveries(

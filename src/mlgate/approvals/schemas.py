@@ -6,7 +6,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from mlgate.ids import MAX_NUMBER
 
@@ -189,14 +197,69 @@ class ApprovalRequestRead(BaseModel):
     updated_at: datetime
 
 
+# Every event the outbox carries (``outbox.emit`` refuses any other, so this list cannot fall
+# behind); a subscription names events (approval.approved) or a whole family (incident.*).
+EVENT_TYPES = frozenset(
+    {
+        *(
+            f"approval.{e}"
+            for e in (
+                "requested",
+                "stage_approved",
+                "approved",
+                "rejected",
+                "changes_requested",
+                "resubmitted",
+            )
+        ),
+        "alias.deployed",
+        "alias.rolled_back",
+        *(
+            f"incident.{e}"
+            for e in (
+                "opened",
+                "updated",
+                "handover",
+                "noted",
+                "task_added",
+                "task_done",
+                "postmortem_edited",
+                "closed",
+            )
+        ),
+    }
+)
+EVENT_FAMILIES = sorted({f"{e.split('.')[0]}.*" for e in EVENT_TYPES})
+
+
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: AnyHttpUrl
     events: list[str] = Field(
-        default_factory=list, description="Event types to send (e.g. approval.approved); all."
+        default_factory=list,
+        max_length=64,
+        description="Event types (approval.approved) or families (incident.*) to send; none: all.",
     )
     description: str = Field(default="", max_length=500)
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        for event in events:
+            if event not in EVENT_TYPES and event not in EVENT_FAMILIES:
+                raise ValueError(
+                    f"'{event[:80]}' is not an event type; give one such as approval.approved,"
+                    f" or a family: {', '.join(EVENT_FAMILIES)}"
+                )
+        return events
+
+
+class DeliveryState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 class WebhookRead(BaseModel):

@@ -45,6 +45,8 @@ MIN_GAIN = 0.9
 GZIP_LEVEL = 1
 
 Progress = Callable[[int], None]
+# A long job's progress: (phase, bytes just done, bytes in all).
+Advance = Callable[[str, int, int], None]
 
 
 class _HashingSink(io.RawIOBase):

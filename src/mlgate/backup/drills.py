@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import targets
-from mlgate.backup.archive import read_manifest
+from mlgate.backup.archive import Advance, read_manifest
 from mlgate.backup.models import BackupDrill
 from mlgate.backup.restore import restore_backup
 from mlgate.backup.schemas import DrillRead
@@ -80,6 +80,7 @@ def run_drill(
     actor: Principal,
     scratch_root: Path | None = None,
     now: datetime | None = None,
+    progress: Advance | None = None,
 ) -> DrillRead:
     """Restore ``backup`` to scratch, verify and smoke-check it, and record the drill.
 
@@ -101,7 +102,12 @@ def run_drill(
         backup_id = manifest.id
         rpo = max(0.0, (now - manifest.created_at).total_seconds())
         restore_backup(
-            backup=backup, target_url=url, blob_dir=scratch / "blobs", key=key, actor=actor
+            backup=backup,
+            target_url=url,
+            blob_dir=scratch / "blobs",
+            key=key,
+            actor=actor,
+            progress=progress,
         )
         restored = Database(url)
         try:

@@ -7,13 +7,13 @@ in its own transaction, so the alert survives the rollback of the work that fail
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import drills, service
+from mlgate.backup.archive import Advance
 from mlgate.backup.cipher import load_key
 from mlgate.backup.retention import Retention
 from mlgate.backup.schemas import BackupRead, DrillRead, PruneResult
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-Advance = Callable[[str, int, int], None]
 SYSTEM = Principal.system("backup")
 
 
@@ -109,6 +108,7 @@ def drill_job(
     backup: Path,
     key: bytes | None,
     scratch_root: Path | None = None,
+    progress: Advance | None = None,
 ) -> DrillRead:
     with runtime.db.unit_of_work() as session:
         result = drills.run_drill(
@@ -118,6 +118,7 @@ def drill_job(
             key=key,
             actor=actor,
             scratch_root=scratch_root,
+            progress=progress,
         )
     if not result.ok:
         _alert(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from alembic.config import Config
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import snapshot, targets
-from mlgate.backup.archive import DecodedReader, fsync_dir, read_manifest, stored_checksum
+from mlgate.backup.archive import Advance, DecodedReader, fsync_dir, read_manifest, stored_checksum
 from mlgate.backup.cipher import key_id
 from mlgate.backup.schemas import Manifest, ManifestFile, RestoreResult
 from mlgate.clock import utcnow
@@ -35,7 +34,6 @@ from mlgate.store.migrate import MIGRATIONS_DIR
 
 __all__ = ["check_key", "restore_backup", "verify_restored"]
 
-Advance = Callable[[str, int, int], None]
 UNLIMITED = 2**62
 
 

@@ -13,7 +13,6 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import snapshot
 from mlgate.backup.archive import (
+    Advance,
     DecodedReader,
     fsync_dir,
     fsync_files,
@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-Advance = Callable[[str, int, int], None]
 
 
 def _backup_id(now: datetime) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from mlgate.backup import drills, jobs, service
-from mlgate.backup.archive import read_manifest
+from mlgate.backup.archive import Advance, read_manifest
 from mlgate.backup.cipher import generate_key
 from mlgate.backup.restore import check_key, restore_backup
 from mlgate.cli.context import console, state
@@ -30,7 +30,6 @@ KeyFile = Annotated[
 From = Annotated[
     Path | None, typer.Option("--from", help="Backup directory (default: <data_dir>/backups).")
 ]
-Advance = Callable[[str, int, int], None]
 
 
 @contextmanager
@@ -221,7 +220,10 @@ def drill(
     # A missing or wrong key is the operator's mistake: refused before the drill, so no
     # failed drill is recorded and no incident opened for it.
     check_key(read_manifest(path), key)
-    result = jobs.drill_job(runtime, actor=cli.principal(), backup=path, key=key)
+    with _progress(not as_json) as advance:
+        result = jobs.drill_job(
+            runtime, actor=cli.principal(), backup=path, key=key, progress=advance
+        )
     if as_json:
         print_json(result)
     if not result.ok:

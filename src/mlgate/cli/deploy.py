@@ -121,6 +121,9 @@ def protect(
     if as_json:
         print_json(read)
         return
+    points = f"v{read.version}" if read.version is not None else "no version yet"
     console.print(
-        f"{read.model}:{read.alias} is {'protected' if read.protected else 'not protected'}"
+        f"{read.model}:{read.alias} ({points}) is"
+        f" {'protected' if read.protected else 'not protected'}",
+        markup=False,
     )

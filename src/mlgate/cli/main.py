@@ -30,7 +30,7 @@ from mlgate.cli import scan as scan_cli
 from mlgate.cli import secrets as secrets_cli
 from mlgate.cli.context import CliState, err_console
 from mlgate.config import Settings
-from mlgate.errors import MlgateError
+from mlgate.errors import MlgateError, message_of
 
 __all__ = ["app", "run"]
 
@@ -155,7 +155,7 @@ def run(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # settings from env/mlgate.toml, or a schema a command built
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or error.title
-        _say(f"error: {where}: {first['msg']}")
+        _say(f"error: {where}: {message_of(first)}")
         return 1
     except (OperationalError, ProgrammingError) as error:
         logger.debug("database error", exc_info=error)

@@ -78,36 +78,36 @@ def assess(
         raise Invalid.field("model", "give either --model M or --all")
     if all_models and version is not None:
         raise Invalid.field("version", "--version needs --model")
+    if all_models and out is None and fmt is ReportFormat.HTML:
+        raise Invalid.field("out", "--all --format html writes one page per model: give --out DIR")
     cli = state(ctx)
     actor = cli.principal()
+    # The report is written inside the transaction that records its scores: a write that
+    # fails (no such directory, no permission) records nothing.
     with cli.session() as session:
         if model is not None:
-            reports = [
-                service.assess(session, model=model, version=version, actor=actor, record=record)
-            ]
+            report = service.assess(
+                session, model=model, version=version, actor=actor, record=record
+            )
+            _write_one(report, fmt, out)
         else:
-            reports = service.assess_all(session, actor=actor, record=record)
-    if all_models:
-        _write_many(reports, fmt, out)
-        return
-    text = _render(reports[0], fmt)
+            _write_many(service.assess_all(session, actor=actor, record=record), fmt, out)
+
+
+def _write_one(report: ReadinessReport, fmt: ReportFormat, out: Path | None) -> None:
+    text = _render(report, fmt)
     if out is None:
         typer.echo(text, nl=False)
         return
     out.write_text(text, encoding="utf-8")
-    score = reports[0].ml_test_score
     console.print(
-        f"wrote {out} ({reports[0].model}@{reports[0].version}: score {score.final})",
+        f"wrote {out} ({report.model}@{report.version}: score {report.ml_test_score.final})",
         markup=False,
     )
 
 
 def _write_many(reports: list[ReadinessReport], fmt: ReportFormat, out: Path | None) -> None:
     if out is None:
-        if fmt is ReportFormat.HTML:
-            raise Invalid.field(
-                "out", "--all --format html writes one page per model: give --out DIR"
-            )
         if fmt is ReportFormat.JSON:
             typer.echo(json.dumps([json.loads(r.to_json()) for r in reports], indent=2))
         else:

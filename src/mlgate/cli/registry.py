@@ -14,7 +14,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.review import parse_ref
-from mlgate.errors import Invalid
+from mlgate.errors import Invalid, message_of
 from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
@@ -118,7 +118,7 @@ def _validated(schema: Any, data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as error:
-        errors = [FieldError(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
+        errors = [FieldError(".".join(map(str, e["loc"])), message_of(e)) for e in error.errors()]
         raise Invalid(
             "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         ) from error

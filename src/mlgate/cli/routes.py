@@ -14,7 +14,7 @@ from rich.markup import escape
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, FieldError, Invalid
+from mlgate.errors import Conflict, FieldError, Invalid, message_of
 from mlgate.gateway import service
 from mlgate.gateway.schemas import RouteCreate, RouteRead, RouteUpdate
 from mlgate.ids import parse_number
@@ -29,7 +29,7 @@ def _parse(schema: Any, data: dict[str, Any]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as error:
-        errors = [FieldError(".".join(map(str, e["loc"])), e["msg"]) for e in error.errors()]
+        errors = [FieldError(".".join(map(str, e["loc"])), message_of(e)) for e in error.errors()]
         raise Invalid(
             "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
         ) from error

@@ -9,7 +9,7 @@ import typer
 
 from mlgate.approvals import outbox
 from mlgate.approvals.mail import SmtpNotifier, mail_pending
-from mlgate.approvals.schemas import WebhookCreate
+from mlgate.approvals.schemas import DeliveryState, WebhookCreate
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.registry import _validated
@@ -90,7 +90,7 @@ def deliveries(
     ctx: typer.Context,
     subscription: Annotated[str | None, typer.Option(help="Only this subscription.")] = None,
     state_: Annotated[
-        str | None, typer.Option("--state", help="pending, delivered, dead, cancelled.")
+        DeliveryState | None, typer.Option("--state", help="Only deliveries in this state.")
     ] = None,
     limit: int = 100,
     as_json: AsJson = False,
@@ -154,6 +154,11 @@ def deliver(
     """Send the deliveries that are due (once, or every INTERVAL seconds with --watch)."""
     cli = state(ctx)
     notifier = None
+    if not smtp_host and (mail_to or skip_mail_backlog):
+        option = "--mail-to" if mail_to else "--skip-mail-backlog"
+        raise Invalid.field(
+            "smtp_host", f"{option} needs --smtp-host: nothing is mailed without it"
+        )
     if smtp_host:
         if not mail_to:
             raise Invalid.field("mail_to", "give at least one --mail-to with --smtp-host")

@@ -34,6 +34,7 @@ __all__ = [
     "Binner",
     "DriftWatch",
     "build_profile",
+    "check_columns",
     "compare",
 ]
 
@@ -41,6 +42,46 @@ DEFAULT_BINS = 10
 MAX_FEATURES = 200
 MAX_CATEGORIES = 20
 _EPSILON = 1e-4  # floor of a bin's share in PSI, so an empty bin does not make it infinite
+
+
+def check_columns(columns: Sequence[str], input_schema: Any) -> None:
+    """Refuse a reference the served inputs cannot be matched to, as far as the schema says.
+
+    Served rows are read by position (lists) or by name (objects, or columns of lists): a
+    reference whose width differs from fixed-width rows, or that names a field closed objects
+    cannot have, would leave every request unreadable and drift unmeasured.
+    """
+    if not isinstance(input_schema, dict):
+        return
+    rows = input_schema.get("items")
+    if isinstance(rows, dict) and rows.get("type") == "array":
+        width = _fixed_width(rows)
+        if width is not None and width != len(columns):
+            raise Invalid.field(
+                "columns",
+                f"the reference has {len(columns)} columns; the version's inputs are rows of"
+                f" {width} values",
+            )
+        return
+    shape = rows if isinstance(rows, dict) and rows.get("type") == "object" else input_schema
+    names = shape.get("properties")
+    if shape.get("type") != "object" or not isinstance(names, dict):
+        return
+    unknown = [c for c in columns if c not in names]
+    if unknown and shape.get("additionalProperties") is False:
+        raise Invalid.field(
+            "columns",
+            f"the version's inputs have no field {', '.join(unknown[:5])};"
+            f" they have {', '.join(list(names)[:20])}",
+        )
+
+
+def _fixed_width(row: dict[str, Any]) -> int | None:
+    prefix = row.get("prefixItems")
+    if isinstance(prefix, list) and row.get("items") is False:
+        return len(prefix)
+    low, high = row.get("minItems"), row.get("maxItems")
+    return low if isinstance(low, int) and low == high else None
 
 
 def build_profile(

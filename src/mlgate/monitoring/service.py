@@ -16,7 +16,7 @@ from mlgate.gateway import service as routes
 from mlgate.ids import new_id
 from mlgate.incidents import service as incidents
 from mlgate.incidents.schemas import IncidentRead, Severity
-from mlgate.monitoring.drift import build_profile, compare
+from mlgate.monitoring.drift import build_profile, check_columns, compare
 from mlgate.monitoring.models import DriftCount, DriftReference
 from mlgate.monitoring.schemas import (
     DriftFeatureProfile,
@@ -66,6 +66,7 @@ def set_reference(
 ) -> DriftReferenceRead:
     """Profile ``reference_in``'s rows and make it the version's reference (replacing any)."""
     row = registry.get_version_row(session, model_name=model_name, version=version)
+    check_columns(reference_in.columns, row.input_schema)
     features = build_profile(reference_in.columns, reference_in.rows, bins=reference_in.bins)
     existing = session.scalars(
         select(DriftReference).where(DriftReference.version_id == row.id)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from mlgate.errors import FieldError, Invalid, NotFound
+from mlgate.errors import FieldError, Invalid, NotFound, message_of
 from mlgate.readiness.checks import CHECKS
 from mlgate.readiness.debt import DebtCategory, DebtLevel
 
@@ -139,7 +139,7 @@ def _validate(model: type[Rubric] | type[RubricExtension], data: Any, source: st
         return model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            FieldError(".".join(str(part) for part in error["loc"]) or "(root)", error["msg"])
+            FieldError(".".join(str(part) for part in error["loc"]) or "(root)", message_of(error))
             for error in exc.errors()
         ]
         raise _invalid(source, errors) from None

@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
-from mlgate.errors import FieldError, Invalid
+from mlgate.errors import FieldError, Invalid, message_of
 from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.blobstore import CHUNK
@@ -179,7 +179,7 @@ def _metadata(raw: object) -> VersionCreate:
         raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
     except ValidationError as error:
         errors = [
-            FieldError("metadata." + ".".join(str(p) for p in e["loc"]), e["msg"])
+            FieldError("metadata." + ".".join(str(p) for p in e["loc"]), message_of(e))
             for e in error.errors()
         ]
         raise Invalid("metadata is not valid", errors=errors) from error
