@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,8 +36,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(
-        default="sqlite:///./var/mlgate.db",
-        description="SQLAlchemy URL of the store: SQLite (default) or postgresql+psycopg://…",
+        default="",
+        description="SQLAlchemy URL of the store: SQLite (default: sqlite:///<data_dir>/mlgate.db)"
+        " or postgresql+psycopg://…",
     )
     data_dir: Path = Field(default=Path("./var"), description="Blob store, keys and local state.")
     secret_key: SecretStr | None = Field(
@@ -166,6 +167,14 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _store_in_data_dir(self) -> Settings:
+        # Unset, the store lives with the rest of the state: `--data-dir X` alone is a whole
+        # workspace, as the key store, blobs and backups already follow it.
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'mlgate.db'}"
+        return self
 
     @classmethod
     def settings_customise_sources(

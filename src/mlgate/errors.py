@@ -22,6 +22,8 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
+from mlgate.ids import NAME_PATTERN, NAME_RULE
+
 __all__ = [
     "Conflict",
     "FieldError",
@@ -59,10 +61,14 @@ def field_errors(error: ValidationError, *, root: str = "body") -> list[FieldErr
 
 
 def message_of(item: Mapping[str, Any]) -> str:
-    """A pydantic error's message, without the "Value error, " our own validators would get."""
+    """A pydantic error's message in words: without the "Value error, " our own validators
+    would get, and a name's rule instead of its regular expression."""
     message = str(item.get("msg", "invalid"))
     if item.get("type") == "value_error":
         return message.removeprefix("Value error, ")
+    context = item.get("ctx")
+    if isinstance(context, Mapping) and context.get("pattern") == NAME_PATTERN:
+        return NAME_RULE
     return message
 
 

@@ -7,9 +7,10 @@ import re
 import threading
 import time
 
-__all__ = ["MAX_NUMBER", "NAME_PATTERN", "is_valid_name", "new_id", "parse_number"]
+__all__ = ["MAX_NUMBER", "NAME_PATTERN", "NAME_RULE", "is_valid_name", "new_id", "parse_number"]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+NAME_RULE = "a name is 1 to 63 lowercase letters, digits and hyphens, not starting with a hyphen"
 _NAME_RE = re.compile(NAME_PATTERN)
 # The largest version, revision or incident number: the store's INTEGER columns (PostgreSQL's
 # integer) hold no more, and SQLite's driver refuses a larger Python int with an OverflowError.

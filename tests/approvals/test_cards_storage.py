@@ -232,7 +232,8 @@ def test_cards_cli(
     assert as_key(monkeypatch, writer, "cards", "set", ref, "-f", str(card_file)) == 0
     full = tmp_path / "full.json"
     full.write_text(json.dumps(full_card_data()))
-    assert as_key(monkeypatch, writer, "cards", "import", ref, str(full), "--format", "json") == 0
+    assert as_key(monkeypatch, writer, "cards", "import", ref, str(full)) == 0  # JSON: ours
+    assert "from json" in capsys.readouterr().out
     capsys.readouterr()
     assert as_key(monkeypatch, reader, "cards", "lint", ref) == 0
     assert "completeness 100%" in capsys.readouterr().out
@@ -246,6 +247,15 @@ def test_cards_cli(
         == 0
     )
     assert "Predicts which subscribers cancel" in out.read_text()
+    # Each exported format comes back in without --format: the file says what it is.
+    for fmt, name in (("mct", "card.mct.json"), ("huggingface", "README.md")):
+        path = tmp_path / name
+        if not path.exists():
+            exported = ("cards", "export", ref, "--format", fmt, "-o", str(path))
+            assert as_key(monkeypatch, reader, *exported) == 0
+        capsys.readouterr()
+        assert as_key(monkeypatch, writer, "cards", "import", ref, str(path)) == 0
+        assert f"from {fmt}" in capsys.readouterr().out
     assert as_key(monkeypatch, reader, "cards", "render", ref, "--format", "markdown") == 0
     assert "Predicts which subscribers cancel" in capsys.readouterr().out
     assert as_key(monkeypatch, reader, "cards", "show", ref, "--revision", "1") == 0

@@ -129,6 +129,14 @@ def test_config_show_masks_secrets(cli: Cli, monkeypatch: pytest.MonkeyPatch) ->
     assert '"secret_key": "**********"' in result.out
 
 
+def test_a_bad_setting_names_the_variable_to_fix(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLGATE_LOG_LEVEL", "LOUD")
+    result = cli("models", "list")
+    assert result.code == 1
+    assert result.err.startswith("error: setting log_level (MLGATE_LOG_LEVEL or mlgate.toml): ")
+    assert len(result.err.strip().splitlines()) == 1
+
+
 def test_database_password_is_masked_in_config_show(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -164,8 +172,9 @@ def test_init_keeps_the_store_to_its_owner(
     from mlgate.cli.main import run
 
     data = tmp_path / "var"
-    url = f"sqlite:///{data / 'mlgate.db'}"
-    assert run(["--database-url", url, "--data-dir", str(data), "init"]) == 0
+    # No --database-url: the store, like the key store, lives in the data directory.
+    assert run(["--data-dir", str(data), "init"]) == 0
+    assert run(["--data-dir", str(data), "models", "list"]) == 0
     capsys.readouterr()
     assert data.stat().st_mode & 0o777 == 0o700
     stores = sorted(data.glob("*.db*"))

@@ -111,6 +111,9 @@ def test_debt_from_assessment_list_and_close(cli: Cli) -> None:
     assert len(listed) == 38
     mine = next(d for d in listed if d["title"] == "pin numpy")
     assert mine["overdue"] is True
+    reopen = cli("debt", "close", mine["id"], "--status", "open")  # open is no way to close
+    assert reopen.code == 2
+    assert "'resolved', 'accepted'" in reopen.err
     closed = cli("debt", "close", mine["id"], "--status", "accepted")
     assert closed.code == 0
     assert "accepted" in closed.out

@@ -23,7 +23,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Forbidden, Invalid, NotFound
-from mlgate.ids import is_valid_name, new_id
+from mlgate.ids import NAME_RULE, is_valid_name, new_id
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
 
@@ -42,7 +42,7 @@ APPROVED = "approved"
 
 def _check_alias(alias: str) -> None:
     if not is_valid_name(alias):
-        raise Invalid.field("alias", f"{alias!r} must be lowercase letters, digits and '-'")
+        raise Invalid.field("alias", f"{alias[:80]!r} is not an alias; {NAME_RULE}")
 
 
 def _model(session: Session, name: str) -> Model:

@@ -24,7 +24,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, FieldError, Invalid, NotFound, message_of
-from mlgate.ids import is_valid_name, new_id
+from mlgate.ids import NAME_RULE, is_valid_name, new_id
 from mlgate.registry import service as registry
 from mlgate.scanning import evidence as _scanning  # noqa: F401  # registers security_audit_clean
 
@@ -129,7 +129,9 @@ def _check_subject(session: Session, subject: str) -> None:
     if subject == DEFAULT_SUBJECT:
         return
     if not is_valid_name(subject):
-        raise Invalid.field("subject", f"{subject!r} is neither 'default' nor a model name")
+        raise Invalid.field(
+            "subject", f"{subject[:80]!r} is neither 'default' nor a model name; {NAME_RULE}"
+        )
     registry.get_model(session, name=subject)  # NotFound for an unknown model
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -183,15 +184,21 @@ def import_card(
     ctx: typer.Context,
     ref: Ref,
     file: Annotated[Path, typer.Argument(help="A HF README.md, an MCT JSON or a card JSON.")],
-    format: Annotated[CardFormat, typer.Option("--format", help="huggingface, mct or json.")] = (
-        CardFormat.HUGGINGFACE
-    ),
+    format: Annotated[
+        CardFormat | None,
+        typer.Option(
+            "--format",
+            help="huggingface, mct or json (default: read from the file: Markdown is"
+            " huggingface, JSON with MCT's sections is mct, other JSON is json).",
+        ),
+    ] = None,
     comment: Comment = "",
 ) -> None:
     """Import a card into MODEL@N as a new revision."""
     cli = state(ctx)
     name, number = parse_ref(ref)
     text = _read(file)
+    format = format or _format_of(text)
     actor = cli.principal()
     if not actor.has("registry:write"):
         raise Forbidden("changing a card needs the 'registry:write' scope")
@@ -211,6 +218,25 @@ def import_card(
         markup=False,
         highlight=False,
     )
+
+
+# Top-level keys only a Model Card Toolkit document has (ours has intended_use, metrics, ...).
+_MCT_KEYS = frozenset(
+    {"schema_version", "model_parameters", "quantitative_analysis", "considerations"}
+)
+
+
+def _format_of(text: str) -> CardFormat:
+    """What a card file holds, when --format does not say: JSON is ours or MCT's, else HF."""
+    if not text.lstrip().startswith("{"):
+        return CardFormat.HUGGINGFACE
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return CardFormat.JSON  # the JSON import names the error
+    if isinstance(document, dict) and _MCT_KEYS & document.keys():
+        return CardFormat.MCT
+    return CardFormat.JSON
 
 
 @app.command("export")

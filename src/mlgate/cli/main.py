@@ -155,6 +155,8 @@ def run(argv: list[str] | None = None) -> int:
     except ValidationError as error:  # settings from env/mlgate.toml, or a schema a command built
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or error.title
+        if error.title == Settings.__name__:  # name what the user set, not our field
+            where = f"setting {where} (MLGATE_{where.upper()} or mlgate.toml)"
         _say(f"error: {where}: {message_of(first)}")
         return 1
     except (OperationalError, ProgrammingError) as error:

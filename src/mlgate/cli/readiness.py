@@ -19,7 +19,7 @@ from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
 from mlgate.readiness import debt_register, service
-from mlgate.readiness.debt import DebtCategory, DebtLevel, DebtStatus
+from mlgate.readiness.debt import DebtCategory, DebtClosing, DebtLevel
 from mlgate.readiness.evidence import EvidenceLevel
 from mlgate.readiness.report import ReadinessReport
 from mlgate.readiness.schemas import AttestationCreate, DebtClose, DebtCreate, DebtRead
@@ -257,9 +257,9 @@ def list_debt(
 def close_debt(
     ctx: typer.Context,
     debt_id: str,
-    status: Annotated[DebtStatus, typer.Option(help="resolved or accepted.")] = (
-        DebtStatus.RESOLVED
-    ),
+    status: Annotated[
+        DebtClosing, typer.Option(help="resolved (fixed) or accepted (the team lives with it).")
+    ] = DebtClosing.RESOLVED,
     comment: str = "",
     as_json: AsJson = False,
 ) -> None:

@@ -11,7 +11,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid, NotFound
-from mlgate.ids import is_valid_name, new_id
+from mlgate.ids import NAME_RULE, is_valid_name, new_id
 from mlgate.privacy.models import LegalHold
 from mlgate.privacy.schemas import HoldCreate, HoldRead
 from mlgate.privacy.subjects import subject_pseudonym
@@ -22,7 +22,7 @@ __all__ = ["add_hold", "held_routes", "held_subjects", "list_holds", "remove_hol
 def _target(secret: bytes, hold_in: HoldCreate) -> str:
     if hold_in.kind == "route":
         if not is_valid_name(hold_in.target):
-            raise Invalid.field("target", "not a route name")
+            raise Invalid.field("target", f"not a route name; {NAME_RULE}")
         return hold_in.target
     pseudonym = subject_pseudonym(secret, hold_in.target)
     assert pseudonym is not None

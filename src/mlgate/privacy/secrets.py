@@ -18,7 +18,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Invalid, NotFound
-from mlgate.ids import is_valid_name, new_id
+from mlgate.ids import NAME_RULE, is_valid_name, new_id
 from mlgate.privacy.crypto import Envelope, EnvelopeCipher, MasterKeyProvider
 from mlgate.privacy.keystore import KeyStore
 from mlgate.privacy.models import StoredSecret
@@ -56,7 +56,7 @@ def set_secret(
 ) -> SecretRead:
     """Create or replace secret ``name``; the audit entry names it, never its value."""
     if not is_valid_name(name):
-        raise Invalid.field("name", "use lowercase letters, digits and '-' (max 63)")
+        raise Invalid.field("name", NAME_RULE)
     now = now or utcnow()
     sealed = cipher.encrypt(secret_in.value.get_secret_value().encode(), context=_context(name))
     row = session.scalars(select(StoredSecret).where(StoredSecret.name == name)).one_or_none()

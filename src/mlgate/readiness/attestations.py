@@ -19,7 +19,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Invalid
-from mlgate.ids import is_valid_name, new_id
+from mlgate.ids import NAME_RULE, is_valid_name, new_id
 from mlgate.readiness.evidence import Attestation, EvidenceLevel
 from mlgate.readiness.models import AttestationRecord
 from mlgate.readiness.rubric import (
@@ -67,7 +67,7 @@ def resolve_version(session: Session, *, model: str, version: int | None) -> Mod
 
 def _check_route(session: Session, route: str) -> None:
     if not is_valid_name(route):
-        raise Invalid.field("route", f"'{route}' is not a route name")
+        raise Invalid.field("route", f"'{route[:80]}' is not a route name; {NAME_RULE}")
     try:
         from mlgate.gateway import service as gateway
     except ModuleNotFoundError:  # no gateway installed: a route attestation waits for it

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DebtCategory",
+    "DebtClosing",
     "DebtItem",
     "DebtLevel",
     "DebtStatus",
@@ -56,6 +57,13 @@ class DebtStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     ACCEPTED = "accepted"
+
+
+class DebtClosing(StrEnum):
+    """The statuses an item closes with."""
+
+    RESOLVED = DebtStatus.RESOLVED.value
+    ACCEPTED = DebtStatus.ACCEPTED.value
 
 
 class Quadrant(StrEnum):

@@ -189,8 +189,6 @@ def close_debt(
 ) -> DebtRead:
     """Mark an item resolved (fixed) or accepted (the team lives with it)."""
     now = now or utcnow()
-    if close_in.status not in _CLOSING:
-        raise Invalid.field("status", "close an item as 'resolved' or 'accepted'")
     row = _row(session, debt_id)
     if DebtStatus(row.status) in _CLOSING:
         raise Conflict(f"debt item '{debt_id}' is already {row.status}")

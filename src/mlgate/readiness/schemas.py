@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from mlgate.ids import MAX_NUMBER, NAME_PATTERN
-from mlgate.readiness.debt import DebtCategory, DebtLevel, DebtStatus, Quadrant
+from mlgate.readiness.debt import DebtCategory, DebtClosing, DebtLevel, DebtStatus, Quadrant
 from mlgate.readiness.evidence import EvidenceLevel
 
 __all__ = [
@@ -88,8 +88,8 @@ class DebtCreate(BaseModel):
 class DebtClose(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: DebtStatus = Field(
-        default=DebtStatus.RESOLVED, description="resolved (fixed) or accepted (living with it)."
+    status: DebtClosing = Field(
+        default=DebtClosing.RESOLVED, description="resolved (fixed) or accepted (living with it)."
     )
     comment: str = Field(default="", max_length=2000)
 
