@@ -66,6 +66,35 @@ def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -
     }
 
 
+def test_a_report_says_when_there_is_nothing_or_too_little_to_judge(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
+    world.create_route(
+        runtime,
+        name="iris",
+        model="iris",
+        primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
+    )
+    reference = write_csv(tmp_path / "ref.csv", IRIS.tolist())
+    assert cli("drift", "reference", "iris@1", str(reference)).code == 0
+
+    before = cli("drift", "report", "iris")
+    assert before.code == 0, before.err
+    said = " ".join(before.out.split())  # as read, whatever the terminal's width
+    assert ": not judged (fewer than 100 rows counted)" in said
+    assert "nothing counted: no version with a drift reference has served this route" in said
+
+    count_served(runtime, IRIS[:6] + 5.0)  # far off, but six rows prove nothing yet
+    few = cli("drift", "report", "iris")
+    assert few.code == 0, few.err
+    said = " ".join(few.out.split())
+    assert ": not judged (fewer than 100 rows counted)" in said
+    assert "iris@1: not_enough_data, 6 rows in 1 requests" in said
+    assert "features past the threshold, not judged" in said
+    assert " yes " not in said  # no feature is called drifted on six rows
+
+
 def test_bad_input_is_one_line_and_exit_code_1(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
     world.register(runtime, "iris", b"artifact", framework="http", schema=None)
     ragged = tmp_path / "ragged.csv"

@@ -198,16 +198,28 @@ def report(
 
 
 def _show_report(drift: DriftReport) -> None:
-    verdict = "[red]drift[/red]" if drift.drifted else "no drift"
+    judged = [t for t in drift.targets if t.status != "not_enough_data"]
+    if drift.drifted:
+        verdict = "[red]drift[/red]"
+    elif judged:
+        verdict = "no drift"
+    else:
+        verdict = f"not judged (fewer than {drift.min_rows} rows counted)"
     window = f"{drift.since.isoformat()} to {drift.until.isoformat()}"
     console.print(f"route {escape(drift.route)} {window}: {verdict}", highlight=False)
     if not drift.targets:
-        console.print("  nothing counted: no served version has a drift reference", markup=False)
+        console.print(
+            "  nothing counted: no version with a drift reference has served this route in the"
+            " window yet (the gateway writes its counts every MLGATE_DRIFT_FLUSH_SECONDS)",
+            markup=False,
+        )
     for target in drift.targets:
+        unjudged = target.status == "not_enough_data"
+        past = "past the threshold, not judged" if unjudged else "drifted"
         console.print(
             f"  {target.model}@{target.version}: {target.status}, {target.rows} rows in "
             f"{target.requests} requests ({target.unreadable} unreadable), "
-            f"{target.drifted_features} of {len(target.features)} features drifted",
+            f"{target.drifted_features} of {len(target.features)} features {past}",
             markup=False,
             highlight=False,
         )
@@ -223,7 +235,7 @@ def _show_report(drift: DriftReport) -> None:
                         "-" if f.psi is None else f"{f.psi:.4f}",
                         "-" if f.js_distance is None else f"{f.js_distance:.4f}",
                         "-" if f.p_value is None else f"{f.p_value:.3g}",
-                        "yes" if f.drifted else "no",
+                        "not judged" if unjudged else ("yes" if f.drifted else "no"),
                     )
                     for f in target.features
                 ],
