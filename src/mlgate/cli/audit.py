@@ -16,7 +16,10 @@ app = typer.Typer(help="Verify and export the hash-chained audit log.", no_args_
 
 
 @app.command("verify")
-def verify(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def verify(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """Walk the chain; exit 1 naming the first broken entry."""
     with state(ctx).session() as session:
         result = service.verify(session)

@@ -27,6 +27,9 @@ KeyFile = Annotated[
         "--key-file", help="Backup key (default: MLGATE_BACKUP_KEY_FILE).", show_default=False
     ),
 ]
+BackupRef = Annotated[
+    str, typer.Argument(help="Backup id (under --from), backup directory, or latest.")
+]
 From = Annotated[
     Path | None, typer.Option("--from", help="Backup directory (default: <data_dir>/backups).")
 ]
@@ -85,7 +88,7 @@ def create(
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    backup: str,
+    backup: BackupRef,
     source: From = None,
     key_file: KeyFile = None,
     as_json: AsJson = False,
@@ -114,7 +117,7 @@ def verify(
 @app.command("restore")
 def restore(
     ctx: typer.Context,
-    backup: str,
+    backup: BackupRef,
     target: Annotated[
         str | None, typer.Option(help="Store URL (default: the configured one).")
     ] = None,
@@ -207,7 +210,7 @@ def prune(
 @app.command("drill")
 def drill(
     ctx: typer.Context,
-    backup: Annotated[str, typer.Argument(help="Backup id or path.")] = "latest",
+    backup: BackupRef = "latest",
     source: From = None,
     key_file: KeyFile = None,
     as_json: AsJson = False,
@@ -237,7 +240,11 @@ def drill(
 
 
 @app.command("drills")
-def list_drills(ctx: typer.Context, limit: int = 20, as_json: AsJson = False) -> None:
+def list_drills(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Most drills to show, newest first.")] = 20,
+    as_json: AsJson = False,
+) -> None:
     """Recorded drills: when, which backup, RTO, RPO, outcome."""
     with state(ctx).session() as session:
         rows = drills.list_drills(session, limit=limit)

@@ -147,8 +147,16 @@ def diff(
     ctx: typer.Context,
     ref: Ref,
     other: Annotated[str | None, typer.Argument(help="MODEL@M: compare two versions.")] = None,
-    from_revision: Annotated[int | None, typer.Option("--from", min=1, max=MAX_NUMBER)] = None,
-    to_revision: Annotated[int | None, typer.Option("--to", min=1, max=MAX_NUMBER)] = None,
+    from_revision: Annotated[
+        int | None,
+        typer.Option(
+            "--from", min=1, max=MAX_NUMBER, help="Old revision (default: the one before --to)."
+        ),
+    ] = None,
+    to_revision: Annotated[
+        int | None,
+        typer.Option("--to", min=1, max=MAX_NUMBER, help="New revision (default: newest)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Diff two revisions of MODEL@N's card, or the cards of MODEL@N and MODEL@M."""

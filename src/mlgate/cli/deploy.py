@@ -17,6 +17,7 @@ aliases_app = typer.Typer(help="Show aliases, their history and protection.", no
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Alias = Annotated[str, typer.Option("--alias", "-a", help="staging, production or your own.")]
 Comment = Annotated[str, typer.Option("--comment", "-m", help="Why; kept in the history.")]
+Model = Annotated[str, typer.Argument(help="Model name.")]
 
 
 def _moved(read: AliasRead, as_json: bool, verb: str) -> None:
@@ -66,7 +67,7 @@ def rollback(
 
 
 @aliases_app.command("list")
-def list_aliases(ctx: typer.Context, model: str, as_json: AsJson = False) -> None:
+def list_aliases(ctx: typer.Context, model: Model, as_json: AsJson = False) -> None:
     """The aliases of MODEL and the versions they point at."""
     with state(ctx).session() as session:
         items = deployments.list_aliases(session, model_name=model)
@@ -83,8 +84,10 @@ def list_aliases(ctx: typer.Context, model: str, as_json: AsJson = False) -> Non
 @aliases_app.command("history")
 def history(
     ctx: typer.Context,
-    model: str,
-    alias: Annotated[str | None, typer.Option("--alias", "-a")] = None,
+    model: Model,
+    alias: Annotated[
+        str | None, typer.Option("--alias", "-a", help="Only this alias (default: all).")
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Who moved which alias of MODEL, when, from and to which version."""
@@ -106,7 +109,7 @@ def history(
 @aliases_app.command("protect")
 def protect(
     ctx: typer.Context,
-    model: str,
+    model: Model,
     alias: Alias = "production",
     off: Annotated[bool, typer.Option("--off", help="Remove the protection.")] = False,
     as_json: AsJson = False,

@@ -32,6 +32,7 @@ app = typer.Typer(help="Incidents, timelines, postmortems and runbooks.", no_arg
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Routes = Annotated[list[str] | None, typer.Option("--route", help="Affected route; repeatable.")]
 Models = Annotated[list[str] | None, typer.Option("--model", help="Affected model; repeatable.")]
+Ref = Annotated[str, typer.Argument(help="Incident number (12 or INC-12) or id.")]
 
 
 def _show(incident: IncidentRead, as_json: bool) -> None:
@@ -74,9 +75,9 @@ def _show(incident: IncidentRead, as_json: bool) -> None:
 @app.command("open")
 def open_incident(
     ctx: typer.Context,
-    title: str,
+    title: Annotated[str, typer.Argument(help="One-line title.")],
     severity: Annotated[Severity, typer.Option(help="SEV1 (worst) .. SEV4.")],
-    summary: str = "",
+    summary: Annotated[str, typer.Option(help="What is known so far.")] = "",
     commander: Annotated[str | None, typer.Option(help="Default: you.")] = None,
     route: Routes = None,
     model: Models = None,
@@ -109,8 +110,10 @@ def open_incident(
 def list_incidents(
     ctx: typer.Context,
     all_: Annotated[bool, typer.Option("--all", help="Include closed incidents.")] = False,
-    severity: Severity | None = None,
-    limit: int = 50,
+    severity: Annotated[
+        Severity | None, typer.Option(help="Only incidents of this severity.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Most incidents to show (1 to 500).")] = 50,
     as_json: AsJson = False,
 ) -> None:
     """Open incidents (--all for closed ones too), newest first."""
@@ -130,7 +133,7 @@ def list_incidents(
 
 
 @app.command("show")
-def show(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
+def show(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
     """An incident with its timeline, tasks and matching runbooks."""
     cli = state(ctx)
     with cli.session() as session:
@@ -143,8 +146,10 @@ def show(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
 @app.command("update")
 def update(
     ctx: typer.Context,
-    ref: str,
-    severity: Severity | None = None,
+    ref: Ref,
+    severity: Annotated[
+        Severity | None, typer.Option(help="A new severity, SEV1 (worst) .. SEV4.")
+    ] = None,
     status: Annotated[
         IncidentStatus | None,
         typer.Option(help="active or stable (closing is `mlgate incidents close`)."),
@@ -157,9 +162,27 @@ def update(
     ] = None,
     route: Routes = None,
     model: Models = None,
-    user_impact: Annotated[bool | None, typer.Option("--user-impact/--no-user-impact")] = None,
-    data_loss: Annotated[bool | None, typer.Option("--data-loss/--no-data-loss")] = None,
-    rollback: Annotated[bool | None, typer.Option("--rollback/--no-rollback")] = None,
+    user_impact: Annotated[
+        bool | None,
+        typer.Option(
+            "--user-impact/--no-user-impact",
+            help="Users were (or were not) affected; if so, a postmortem is required.",
+        ),
+    ] = None,
+    data_loss: Annotated[
+        bool | None,
+        typer.Option(
+            "--data-loss/--no-data-loss",
+            help="Data was (or was not) lost; if so, a postmortem is required.",
+        ),
+    ] = None,
+    rollback: Annotated[
+        bool | None,
+        typer.Option(
+            "--rollback/--no-rollback",
+            help="A rollback was (or was not) needed; if so, a postmortem is required.",
+        ),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Change severity, status, roles (not the commander: use handover) or impact."""
@@ -187,9 +210,9 @@ def update(
 @app.command("handover")
 def handover(
     ctx: typer.Context,
-    ref: str,
+    ref: Ref,
     to: Annotated[str, typer.Option("--to", help="The new incident commander.")],
-    note: str = "",
+    note: Annotated[str, typer.Option(help="Why, or what the new commander should know.")] = "",
 ) -> None:
     """Hand incident command to someone else (logged on the timeline)."""
     cli = state(ctx)
@@ -204,8 +227,8 @@ def handover(
 @app.command("task")
 def task(
     ctx: typer.Context,
-    ref: str,
-    title: str,
+    ref: Ref,
+    title: Annotated[str, typer.Argument(help="What needs doing.")],
     owner: Annotated[str, typer.Option(help="Who does it.")],
     due: Annotated[datetime | None, typer.Option(help="Due time, ISO 8601 (UTC).")] = None,
 ) -> None:
@@ -221,7 +244,11 @@ def task(
 
 
 @app.command("done")
-def done(ctx: typer.Context, ref: str, task_id: str) -> None:
+def done(
+    ctx: typer.Context,
+    ref: Ref,
+    task_id: Annotated[str, typer.Argument(help="Task id, as incidents show lists it.")],
+) -> None:
     """Mark a task done."""
     cli = state(ctx)
     actor = cli.principal()
@@ -231,7 +258,11 @@ def done(ctx: typer.Context, ref: str, task_id: str) -> None:
 
 
 @app.command("note")
-def note(ctx: typer.Context, ref: str, text: str) -> None:
+def note(
+    ctx: typer.Context,
+    ref: Ref,
+    text: Annotated[str, typer.Argument(help="The line to add to the timeline.")],
+) -> None:
     """Add a line to the timeline."""
     cli = state(ctx)
     actor = cli.principal()
@@ -243,7 +274,11 @@ def note(ctx: typer.Context, ref: str, text: str) -> None:
 
 
 @app.command("close")
-def close(ctx: typer.Context, ref: str, note: str = "") -> None:
+def close(
+    ctx: typer.Context,
+    ref: Ref,
+    note: Annotated[str, typer.Option(help="Closing note, added to the timeline.")] = "",
+) -> None:
     """Close an incident (refused until its postmortem is written, when one is required)."""
     cli = state(ctx)
     actor = cli.principal()
@@ -261,7 +296,7 @@ def close(ctx: typer.Context, ref: str, note: str = "") -> None:
 @app.command("postmortem")
 def show_postmortem(
     ctx: typer.Context,
-    ref: str,
+    ref: Ref,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="FIELD=TEXT, e.g. root_causes=…; repeatable.")
     ] = None,

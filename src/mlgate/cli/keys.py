@@ -15,6 +15,7 @@ from mlgate.errors import Invalid
 
 app = typer.Typer(help="Create, list, revoke and rotate API keys.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+KeyId = Annotated[str, typer.Argument(help="Key id, as keys list shows it (not the key).")]
 
 
 @app.command("create")
@@ -54,7 +55,11 @@ def create(
 
 
 @app.command("list")
-def list_keys(ctx: typer.Context, owner: str | None = None, as_json: AsJson = False) -> None:
+def list_keys(
+    ctx: typer.Context,
+    owner: Annotated[str | None, typer.Option(help="Only keys acting as this principal.")] = None,
+    as_json: AsJson = False,
+) -> None:
     """List keys (never their values)."""
     cli = state(ctx)
     with cli.session() as session:
@@ -83,7 +88,7 @@ def list_keys(ctx: typer.Context, owner: str | None = None, as_json: AsJson = Fa
 
 
 @app.command("revoke")
-def revoke(ctx: typer.Context, key_id: str) -> None:
+def revoke(ctx: typer.Context, key_id: KeyId) -> None:
     """Revoke a key at once."""
     cli = state(ctx)
     actor = cli.principal()
@@ -95,7 +100,7 @@ def revoke(ctx: typer.Context, key_id: str) -> None:
 @app.command("rotate")
 def rotate(
     ctx: typer.Context,
-    key_id: str,
+    key_id: KeyId,
     grace: Annotated[
         int | None,
         typer.Option(

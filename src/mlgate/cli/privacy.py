@@ -23,6 +23,12 @@ hold_app = typer.Typer(help="Legal holds that suspend purging and erasure.", no_
 app.add_typer(hold_app, name="hold")
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")]
+Subject = Annotated[
+    str,
+    typer.Argument(
+        help="Data subject as requests name it (e.g. a customer id), not its pseudonym."
+    ),
+]
 
 
 @app.command("purge")
@@ -82,7 +88,10 @@ def hold_add(
 
 
 @hold_app.command("remove")
-def hold_remove(ctx: typer.Context, hold_id: str) -> None:
+def hold_remove(
+    ctx: typer.Context,
+    hold_id: Annotated[str, typer.Argument(help="Hold id, as privacy hold list shows it.")],
+) -> None:
     """Lift a legal hold."""
     cli = state(ctx)
     actor = cli.principal()
@@ -107,7 +116,7 @@ def hold_list(ctx: typer.Context, as_json: AsJson = False) -> None:
 @app.command("export")
 def export(
     ctx: typer.Context,
-    subject: str,
+    subject: Subject,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
 ) -> None:
     """Every record of a subject, payloads decrypted, as JSON (audited)."""
@@ -127,7 +136,7 @@ def export(
 @app.command("erase")
 def erase(
     ctx: typer.Context,
-    subject: str,
+    subject: Subject,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask to retype the subject.")] = False,
     dry_run: DryRun = False,
     as_json: AsJson = False,
@@ -183,7 +192,7 @@ def report(
 @app.command("purpose")
 def purpose(
     ctx: typer.Context,
-    route: str,
+    route: Annotated[str, typer.Argument(help="Route name.")],
     purpose: Annotated[list[str], typer.Option("--purpose", help="Repeat for each purpose.")],
     legal_basis: Annotated[str, typer.Option(help="e.g. 'contract', 'consent'.")] = "",
 ) -> None:

@@ -65,7 +65,9 @@ def assess(
     all_models: Annotated[
         bool, typer.Option("--all", help="The latest version of every model.")
     ] = False,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.MD,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="Report format: md, html or json.")
+    ] = ReportFormat.MD,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="File (with --all: a directory).")
     ] = None,
@@ -202,13 +204,13 @@ def _debt_table(items: list[DebtRead], title: str) -> None:
 @debt_app.command("add")
 def add_debt(
     ctx: typer.Context,
-    title: str,
+    title: Annotated[str, typer.Argument(help="One-line title.")],
     category: Annotated[DebtCategory, typer.Option(help="e.g. data, glue_code, monitoring.")],
     impact: Annotated[DebtLevel, typer.Option(help="low, medium or high.")],
     effort: Annotated[DebtLevel, typer.Option(help="low, medium or high.")],
     owner: Annotated[str | None, typer.Option(help="Who pays it back.")] = None,
     due: Annotated[str | None, typer.Option(help="30d, or an ISO date.")] = None,
-    description: str = "",
+    description: Annotated[str, typer.Option(help="Details beyond the title.")] = "",
     model: Annotated[str | None, typer.Option(help="Model it belongs to (default: all).")] = None,
     version: Annotated[
         int | None, typer.Option(min=1, max=MAX_NUMBER, help="Version it was found in.")
@@ -256,11 +258,11 @@ def list_debt(
 @debt_app.command("close")
 def close_debt(
     ctx: typer.Context,
-    debt_id: str,
+    debt_id: Annotated[str, typer.Argument(help="Item id, as debt list shows it.")],
     status: Annotated[
         DebtClosing, typer.Option(help="resolved (fixed) or accepted (the team lives with it).")
     ] = DebtClosing.RESOLVED,
-    comment: str = "",
+    comment: Annotated[str, typer.Option(help="Why it is closed; recorded in the audit log.")] = "",
     as_json: AsJson = False,
 ) -> None:
     """Close an item as resolved (fixed) or accepted (the team lives with it)."""

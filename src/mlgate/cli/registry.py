@@ -26,12 +26,13 @@ PageLimit = Annotated[
     int, typer.Option(min=1, max=service.MAX_PAGE, help="Items per page (as the API allows).")
 ]
 PageOffset = Annotated[int, typer.Option(min=0, max=MAX_NUMBER, help="Items to skip.")]
+ModelName = Annotated[str, typer.Argument(help="Model name.")]
 
 
 @models_app.command("create")
 def create_model(
     ctx: typer.Context,
-    name: str,
+    name: Annotated[str, typer.Argument(help="Model name: lowercase letters, digits and '-'.")],
     description: Annotated[str, typer.Option(help="What the model does.")] = "",
     owner: Annotated[str | None, typer.Option(help="Owning team or person.")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Repeat for each tag.")] = None,
@@ -74,7 +75,7 @@ def list_models(
 
 
 @models_app.command("show")
-def show_model(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
+def show_model(ctx: typer.Context, name: ModelName, as_json: AsJson = False) -> None:
     """Show a model and its latest versions."""
     with state(ctx).session() as session:
         model = service.get_model(session, name=name)
@@ -130,7 +131,9 @@ def register(
     paths: Annotated[list[Path], typer.Argument(help="Artifact files (their names are kept).")],
     model: Annotated[str, typer.Option("--model", "-m", help="The model to add a version to.")],
     framework: Annotated[str, typer.Option(help="e.g. onnx, sklearn, pytorch.")] = "",
-    description: str = "",
+    description: Annotated[
+        str, typer.Option(help="Notes on this version, e.g. what changed.")
+    ] = "",
     input_schema: Annotated[Path | None, typer.Option(help="JSON Schema file of inputs.")] = None,
     output_schema: Annotated[Path | None, typer.Option(help="JSON Schema file of outputs.")] = None,
     git_commit: Annotated[str | None, typer.Option(help="Commit the model was trained at.")] = None,
@@ -204,7 +207,11 @@ def register(
 
 
 @versions_app.command("show")
-def show_version(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
+def show_version(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL@N, e.g. churn@3.")],
+    as_json: AsJson = False,
+) -> None:
     """Show MODEL@N with its artifacts and provenance."""
     name, number = parse_ref(ref)
     with state(ctx).session() as session:
@@ -226,7 +233,7 @@ def show_version(ctx: typer.Context, ref: str, as_json: AsJson = False) -> None:
 @versions_app.command("list")
 def list_versions(
     ctx: typer.Context,
-    model: str,
+    model: ModelName,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
     as_json: AsJson = False,

@@ -87,7 +87,10 @@ def _show(request: ApprovalRequestRead, as_json: bool) -> None:
 
 @app.command("request")
 def request_review(
-    ctx: typer.Context, ref: str, comment: Comment = "", as_json: AsJson = False
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(help="MODEL@N, e.g. churn@3.")],
+    comment: Comment = "",
+    as_json: AsJson = False,
 ) -> None:
     """Submit MODEL@N for review under the model's current policy."""
     cli = state(ctx)
@@ -131,8 +134,10 @@ def review_queue(ctx: typer.Context, as_json: AsJson = False) -> None:
 @app.command("list")
 def list_reviews(
     ctx: typer.Context,
-    state_: Annotated[RequestState | None, typer.Option("--state")] = None,
-    model: str | None = None,
+    state_: Annotated[
+        RequestState | None, typer.Option("--state", help="Only reviews in this state.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only reviews of this model.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """All reviews, filtered by state or model."""

@@ -23,6 +23,7 @@ from mlgate.monitoring.traffic_page import format_ms, format_share
 
 app = typer.Typer(help="Create and change gateway routes.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Name = Annotated[str, typer.Argument(help="Route name: lowercase letters, digits and '-'.")]
 
 
 def _parse(schema: Any, data: dict[str, Any]) -> Any:
@@ -67,7 +68,7 @@ def _show(route: RouteRead) -> None:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: str,
+    name: Name,
     model: Annotated[str, typer.Option(help="The model whose production version is served.")],
     upstream: Annotated[str | None, typer.Option(help="Serve through this model server.")] = None,
     protocol: Annotated[str, typer.Option(help="json, kserve, mlflow or openai.")] = "json",
@@ -120,7 +121,7 @@ def list_routes(ctx: typer.Context, as_json: AsJson = False) -> None:
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
+def show(ctx: typer.Context, name: Name, as_json: AsJson = False) -> None:
     """Show one route."""
     with state(ctx).session() as session:
         route = service.get_route(session, name=name)
@@ -133,7 +134,7 @@ def show(ctx: typer.Context, name: str, as_json: AsJson = False) -> None:
 @app.command("set-fallbacks")
 def set_fallbacks(
     ctx: typer.Context,
-    name: str,
+    name: Name,
     fallback: Annotated[
         list[str] | None, typer.Argument(help="MODEL@N in order; none clears them.")
     ] = None,
@@ -150,7 +151,7 @@ def set_fallbacks(
 @app.command("set-canary")
 def set_canary(
     ctx: typer.Context,
-    name: str,
+    name: Name,
     target: Annotated[str | None, typer.Argument(help="MODEL@N, or nothing to remove it.")] = None,
     percent: Annotated[
         float | None, typer.Option(help="Share of callers sent to the canary (default 10).")
@@ -178,7 +179,7 @@ def set_canary(
 @app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: str,
+    name: Name,
     confirm: Annotated[
         str | None, typer.Option(help="Retype the route's name to confirm (or --yes).")
     ] = None,
@@ -212,7 +213,7 @@ def delete(
 @app.command("traffic")
 def traffic(
     ctx: typer.Context,
-    name: str,
+    name: Name,
     since: Annotated[
         str, typer.Option(help="ISO-8601, or a duration before --until: 30m, 1h, 7d.")
     ] = "1h",

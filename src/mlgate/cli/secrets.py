@@ -86,7 +86,7 @@ def list_secrets(ctx: typer.Context, as_json: AsJson = False) -> None:
 @app.command("delete")
 def delete_secret(
     ctx: typer.Context,
-    name: str,
+    name: Annotated[str, typer.Argument(help="Name of the secret, as secrets list shows it.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask to retype the name.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
     as_json: AsJson = False,

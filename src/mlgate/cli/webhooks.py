@@ -28,11 +28,11 @@ def _admin(ctx: typer.Context) -> None:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    url: str,
+    url: Annotated[str, typer.Argument(help="HTTP(S) URL to POST events to.")],
     event: Annotated[
         list[str] | None, typer.Option("--event", help="Event type (approval.*); repeatable.")
     ] = None,
-    description: str = "",
+    description: Annotated[str, typer.Option(help="What the subscription is for.")] = "",
     as_json: AsJson = False,
 ) -> None:
     """Subscribe URL to events; prints the signing secret once."""
@@ -74,7 +74,10 @@ def list_webhooks(ctx: typer.Context, as_json: AsJson = False) -> None:
 
 
 @app.command("deactivate")
-def deactivate(ctx: typer.Context, subscription_id: str) -> None:
+def deactivate(
+    ctx: typer.Context,
+    subscription_id: Annotated[str, typer.Argument(help="Webhook id, as webhooks list shows it.")],
+) -> None:
     """Stop sending to a subscription and cancel its pending deliveries."""
     cli = state(ctx)
     actor = cli.principal()
@@ -92,7 +95,7 @@ def deliveries(
     state_: Annotated[
         DeliveryState | None, typer.Option("--state", help="Only deliveries in this state.")
     ] = None,
-    limit: int = 100,
+    limit: Annotated[int, typer.Option(help="Most deliveries to show, newest first.")] = 100,
     as_json: AsJson = False,
 ) -> None:
     """Delivery state: attempts, last status, next attempt."""
@@ -123,7 +126,12 @@ def deliveries(
 
 
 @app.command("retry")
-def retry(ctx: typer.Context, delivery_id: str) -> None:
+def retry(
+    ctx: typer.Context,
+    delivery_id: Annotated[
+        str, typer.Argument(help="Delivery id, as webhooks deliveries shows it.")
+    ],
+) -> None:
     """Give a dead delivery a fresh set of attempts."""
     cli = state(ctx)
     actor = cli.principal()

@@ -60,7 +60,12 @@ class ReadinessReport(BaseModel):
         return (
             _environment()
             .get_template("report.html.j2")
-            .render(report=self, bars=_bars(self.ml_test_score), trend=_trend(self.trend))
+            .render(
+                report=self,
+                scale=_scale(self.ml_test_score),
+                bars=_bars(self.ml_test_score),
+                trend=_trend(self.trend, _scale(self.ml_test_score)),
+            )
         )
 
     def write_html(self, path: Path) -> Path:
@@ -143,8 +148,13 @@ _CHART_HEIGHT = 140.0
 _CHART_TOP = 10.0
 
 
+def _scale(score: MLTestScore) -> float:
+    """The top of both charts: the most a section (and so the final score) can reach."""
+    return max([section.max_score for section in score.sections] + [1.0])
+
+
 def _bars(score: MLTestScore) -> tuple[_Bar, ...]:
-    top = max([section.max_score for section in score.sections] + [1.0])
+    top = _scale(score)
     bars = []
     for index, section in enumerate(score.sections):
         height = _CHART_HEIGHT * section.score / top
@@ -161,8 +171,9 @@ def _bars(score: MLTestScore) -> tuple[_Bar, ...]:
     return tuple(bars)
 
 
-def _trend(points: Sequence[TrendPoint]) -> _Trend:
-    top = max([point.score for point in points] + [1.0])
+def _trend(points: Sequence[TrendPoint], top: float) -> _Trend:
+    # On the bars' scale, not the highest score seen: 1.0 to 1.5 is a small step, drawn so.
+    top = max([point.score for point in points] + [top])
     step = 340.0 / max(len(points) - 1, 1)
     coords = [
         (40.0 + index * step, _CHART_TOP + _CHART_HEIGHT * (1 - point.score / top), point)
