@@ -152,6 +152,30 @@ def test_benign_joblib_lzma_dump_passes(tmp_path: Path) -> None:
     assert report.findings == []
 
 
+def test_joblib_lz4_dump_is_decompressed_and_scanned(tmp_path: Path) -> None:
+    import joblib
+
+    for name in ("model.joblib", "weights.bin"):  # joblib.load opens either: found by content
+        path = tmp_path / name
+        joblib.dump({"model": Exploit(), "w": np.arange(4.0)}, path, compress=("lz4", 3))
+        assert path.read_bytes()[:4] == b"\x04\x22\x4d\x18"  # an LZ4 frame
+        report = scan_path(path)
+        assert report.files[0].format == "lz4"
+        assert report.max_severity is Severity.CRITICAL, name
+
+
+def test_benign_joblib_lz4_dump_passes_and_a_corrupt_one_does_not(tmp_path: Path) -> None:
+    import joblib
+
+    path = tmp_path / "arrays.joblib"
+    joblib.dump({"w": np.arange(1000.0), "labels": ["a", "b"]}, path, compress=("lz4", 3))
+    assert scan_path(path).findings == []
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 :] = b"\xff" * (len(data) - len(data) // 2)
+    path.write_bytes(bytes(data))
+    assert scan_path(path).max_severity >= Severity.HIGH  # unreadable under a pickle name
+
+
 def test_zip_members_past_the_cap_are_a_high_finding(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,8 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO, cast
 
+import lz4.frame
+
 from mlgate.scanning.blob import MAX_IN_MEMORY, Blob
 from mlgate.scanning.context import Location
 from mlgate.scanning.schemas import Severity
@@ -285,7 +287,7 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
 
 
 def compressed_blob(blob: Blob, kind: str) -> Blob:
-    """The decompressed content of a gzip/bz2/xz/lzma/zlib stream (joblib's compressed dumps)."""
+    """The decompressed content of a gzip/bz2/xz/lzma/lz4/zlib stream (joblib's dumps)."""
 
     def opener() -> ByteSource:
         source = blob.opener()
@@ -298,6 +300,8 @@ def compressed_blob(blob: Blob, kind: str) -> Blob:
             return _Layered(lzma.LZMAFile(raw), source)
         if kind == "lzma":  # joblib's compress="lzma": the legacy LZMA_Alone container
             return _Layered(lzma.LZMAFile(raw, format=lzma.FORMAT_ALONE), source)
+        if kind == "lz4":
+            return _Layered(lz4.frame.LZ4FrameFile(raw), source)
         return io.BufferedReader(_ZlibReader(source))
 
     return Blob(name=blob.name, size=-1, opener=opener)
@@ -312,7 +316,8 @@ class _Layered:
     def read(self, size: int = -1, /) -> bytes:
         try:
             return self._outer.read(size)
-        except (OSError, EOFError, lzma.LZMAError, zlib.error):
+        except (OSError, EOFError, lzma.LZMAError, zlib.error, RuntimeError):
+            # RuntimeError: lz4's word for a corrupt frame.
             return b""  # a corrupt stream ends here; the pickle scan reports the truncation
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ _EXPECTED: dict[str, set[str]] = {
     ".pt": {"pickle", "pytorch-zip", "tar"},
     ".pth": {"pickle", "pytorch-zip", "tar"},
     ".ckpt": {"pickle", "pytorch-zip", "tar"},
-    ".joblib": {"pickle", "gzip", "bz2", "xz", "lzma", "zlib"},
+    ".joblib": {"pickle", "gzip", "bz2", "xz", "lzma", "lz4", "zlib"},
     ".npy": {"npy"},
     ".npz": {"npz", "zip"},
     ".h5": {"hdf5"},
@@ -50,7 +50,7 @@ _EXPECTED: dict[str, set[str]] = {
 _PICKLE_FAMILY = frozenset(
     {".pkl", ".pickle", ".dill", ".joblib", ".pt", ".pth", ".ckpt", ".npy", ".npz"}
 )
-_COMPRESSED = ("gzip", "bz2", "xz", "lzma", "zlib")
+_COMPRESSED = ("gzip", "bz2", "xz", "lzma", "lz4", "zlib")
 
 
 def _scan_zip(blob: Blob, loc: Location) -> str:

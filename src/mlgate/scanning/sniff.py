@@ -69,6 +69,7 @@ def _runs_to_an_import(blob: Blob, head: bytes) -> bool:
 
 # joblib's own prefixes; "]\x00" opens the legacy .lzma (LZMA_Alone) header joblib writes.
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"\xfd7": "xz", b"]\x00": "lzma"}
+_LZ4_FRAME = b"\x04\x22\x4d\x18"  # joblib's compress="lz4": an LZ4 frame
 
 
 def _last_byte(blob: Blob) -> bytes | None:
@@ -108,6 +109,8 @@ def detect_format(blob: Blob) -> str:
         return _COMPRESSED[head[:2]]
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
+    if head[:4] == _LZ4_FRAME:
+        return "lz4"
     if len(head) >= 262 and head[257:262] == b"ustar":
         return "tar"
     if looks_like_pickle(head) or (
