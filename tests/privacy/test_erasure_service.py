@@ -209,7 +209,7 @@ def test_a_legal_hold_refuses_erasure(
 
 
 def test_erase_and_export_from_the_cli(
-    cli: CliRunner, runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory
+    cli: CliRunner, runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory, tmp_path: Path
 ) -> None:
     assert cli("init").code == 0
     _drive(runtime, echo, make_key)
@@ -217,6 +217,22 @@ def test_erase_and_export_from_the_cli(
     assert exported.code == 0, exported.err
     assert NOTE in exported.out
     assert BOB in exported.out
+
+    def exports() -> int:
+        log = cli("audit", "export")
+        return sum('"privacy.subject_exported"' in line for line in log.out.splitlines())
+
+    audited = exports()
+    nowhere = cli("privacy", "export", BOB, "-o", str(tmp_path / "no-such-dir" / "bob.json"))
+    assert nowhere.code == 1
+    assert exports() == audited  # nothing written, nothing claimed
+    to_file = tmp_path / "bob.json"
+    assert cli("privacy", "export", BOB, "-o", str(to_file)).code == 0
+    assert NOTE in to_file.read_text()
+    assert to_file.stat().st_mode & 0o777 == 0o600  # decrypted personal data: the owner's only
+    assert exports() == audited + 1
+    assert cli("privacy", "export", BOB, "-o", str(to_file)).code == 1  # never overwritten
+    assert cli("privacy", "erase", "", "--yes").code == 2  # an empty subject names nobody
     refused = cli("privacy", "erase", BOB, stdin="somebody-else\n")
     assert refused.code == 1
     assert "did not match" in refused.err

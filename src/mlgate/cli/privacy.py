@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,10 +24,19 @@ hold_app = typer.Typer(help="Legal holds that suspend purging and erasure.", no_
 app.add_typer(hold_app, name="hold")
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")]
+
+
+def _subject(value: str) -> str:
+    if not value.strip():  # as the API's min_length: an empty subject names nobody
+        raise typer.BadParameter("give the subject's id; it is empty")
+    return value
+
+
 Subject = Annotated[
     str,
     typer.Argument(
-        help="Data subject as requests name it (e.g. a customer id), not its pseudonym."
+        help="Data subject as requests name it (e.g. a customer id), not its pseudonym.",
+        callback=_subject,
     ),
 ]
 
@@ -121,15 +131,24 @@ def export(
 ) -> None:
     """Every record of a subject, payloads decrypted, as JSON (audited)."""
     cli = state(ctx)
-    if output is not None and output.exists():
-        raise Conflict(f"{output} exists; choose another file")
     keys = privacy_keys(ctx)
-    result = service.export_job(cli.runtime, keys, subject=subject, actor=cli.principal())
-    text = result.model_dump_json(indent=2)
     if output is None:
-        typer.echo(text)
+        result = service.export_job(cli.runtime, keys, subject=subject, actor=cli.principal())
+        typer.echo(result.model_dump_json(indent=2))
         return
-    output.write_text(text + "\n", encoding="utf-8")
+    # Decrypted personal data: the file is created first, new and for the owner only (0600),
+    # so a path that cannot be written fails before the export is run and audited.
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as error:
+        raise Conflict(f"{output} exists; choose another file") from error
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        try:
+            result = service.export_job(cli.runtime, keys, subject=subject, actor=cli.principal())
+            handle.write(result.model_dump_json(indent=2) + "\n")
+        except BaseException:
+            output.unlink(missing_ok=True)
+            raise
     console.print(f"{len(result.records)} record(s) written to {output}", markup=False)
 
 
