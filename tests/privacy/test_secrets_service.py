@@ -88,7 +88,7 @@ def test_rotation_rewraps_every_data_key_and_the_old_key_opens_nothing(
     _set(runtime, keys, admin, "a", VALUE)
     _set(runtime, keys, admin, "b", "second-value-456")
     with keys.keystore.unit_of_work() as keys_session:
-        KeyStore.data_key_or_create(keys_session, ref="subject-1", master=keys.master)
+        KeyStore.data_key_or_create(keys_session, ref="subject-1", cipher=keys.cipher)
     old_material = runtime.settings.master_key_path.read_text()
     old = key_file_provider(runtime.settings.master_key_path)
 
@@ -115,7 +115,58 @@ def test_rotation_rewraps_every_data_key_and_the_old_key_opens_nothing(
         (subject_key,) = KeyStore.rows(keys_session)
         with pytest.raises(Invalid):
             old.unwrap(subject_key.wrapped_key)
-        assert KeyStore.data_key(keys_session, ref="subject-1", master=keys.master) is not None
+        assert KeyStore.data_key(keys_session, ref="subject-1", cipher=keys.cipher) is not None
+
+
+def test_an_interrupted_rotation_leaves_subject_keys_and_secrets_readable(
+    runtime: Runtime, keys: PrivacyKeys, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _set(runtime, keys, admin, "a", VALUE)
+    with keys.keystore.unit_of_work() as keys_session:
+        before = KeyStore.data_key_or_create(keys_session, ref="subject-1", cipher=keys.cipher)
+
+    def crash(*args: object) -> None:  # the process dies between the commit and the file swap
+        raise OSError("power cut")
+
+    monkeypatch.setattr("mlgate.privacy.jobs.os.replace", crash)
+    with pytest.raises(OSError, match="power cut"):
+        service.rotate_master_job(runtime, keys, new_key=None, actor=admin)
+    monkeypatch.undo()
+
+    restarted = PrivacyKeys(runtime)  # a new process: the old key file and the pending .next
+    with keys.keystore.unit_of_work() as keys_session:
+        assert KeyStore.data_key(keys_session, ref="subject-1", cipher=restarted.cipher) == before
+    with runtime.db.unit_of_work() as session:
+        assert service.resolve_secret(session, "a", cipher=restarted.cipher).get_secret_value() == (
+            VALUE
+        )
+    service.rotate_master_job(runtime, restarted, new_key=None, actor=admin)  # finishes it
+    with keys.keystore.unit_of_work() as keys_session:
+        assert KeyStore.data_key(keys_session, ref="subject-1", cipher=restarted.cipher) == before
+
+
+def test_two_writers_creating_one_subjects_key_agree_on_it(
+    db_url: str, keys: PrivacyKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = KeyStore(db_url)  # this test's own database, SQLite or PostgreSQL
+    try:
+        with store.unit_of_work() as first:
+            winner = KeyStore.data_key_or_create(first, ref="subject-1", cipher=keys.cipher)
+        with store.unit_of_work() as second:
+            looked = second.get
+
+            def missed_once(entity: object, ident: object, **kwargs: object) -> object:
+                # As a replica that looked before the other committed: it saw no key.
+                monkeypatch.setattr(second, "get", looked)
+                return None
+
+            monkeypatch.setattr(second, "get", missed_once)
+            loser = KeyStore.data_key_or_create(second, ref="subject-1", cipher=keys.cipher)
+        assert loser == winner  # the second insert gave way; both encrypt with one key
+        with store.unit_of_work() as session:
+            assert len(KeyStore.rows(session)) == 1
+    finally:
+        store.close()
 
 
 def test_rotation_from_a_configured_master_key_to_a_new_one(

@@ -253,6 +253,14 @@ class EnvelopeCipher:
             )
         return provider
 
+    def wrap(self, data_key: bytes) -> tuple[str, bytes]:
+        """``data_key`` wrapped under the primary key, with that key's id."""
+        return self.primary.key_id, self.primary.wrap(data_key)
+
+    def unwrap(self, key_id: str, wrapped_key: bytes) -> bytes:
+        """A data key wrapped under ``key_id``: the primary key, or a previous one."""
+        return self._provider(key_id).unwrap(wrapped_key)
+
     def encrypt(self, plaintext: bytes, *, context: bytes = b"") -> Envelope:
         """Encrypt under a new data key; ``context`` must be given again to decrypt."""
         data_key = AESGCM.generate_key(bit_length=256)

@@ -45,7 +45,7 @@ def export_job(
             session,
             keys_session,
             secret=runtime.secret,
-            master=keys.master,
+            cipher=keys.cipher,
             subject=subject,
             actor=actor,
         )

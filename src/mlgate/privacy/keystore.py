@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import cast
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Engine, LargeBinary, MetaData, String, event, select, text
+from sqlalchemy import Engine, LargeBinary, MetaData, String, Table, event, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from mlgate.clock import utcnow
-from mlgate.privacy.crypto import MasterKeyProvider
+from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.store.base import NAMING_CONVENTION, UTCDateTime
 from mlgate.store.database import Database
 
@@ -61,23 +64,28 @@ class KeyStore:
             yield session
 
     @staticmethod
-    def data_key(session: Session, *, ref: str, master: MasterKeyProvider) -> bytes | None:
+    def data_key(session: Session, *, ref: str, cipher: EnvelopeCipher) -> bytes | None:
         row = session.get(SubjectKey, ref)
-        return None if row is None else master.unwrap(row.wrapped_key)
+        # By the row's own key id: a key wrapped under a pending rotation's key opens too.
+        return None if row is None else cipher.unwrap(row.key_id, row.wrapped_key)
 
     @staticmethod
-    def data_key_or_create(session: Session, *, ref: str, master: MasterKeyProvider) -> bytes:
+    def data_key_or_create(session: Session, *, ref: str, cipher: EnvelopeCipher) -> bytes:
         row = session.get(SubjectKey, ref)
         if row is not None:
-            return master.unwrap(row.wrapped_key)
-        key = AESGCM.generate_key(bit_length=256)
-        session.add(
-            SubjectKey(
-                ref=ref, key_id=master.key_id, wrapped_key=master.wrap(key), created_at=utcnow()
-            )
-        )
-        session.flush()
-        return key
+            return cipher.unwrap(row.key_id, row.wrapped_key)
+        key_id, wrapped = cipher.wrap(AESGCM.generate_key(bit_length=256))
+        # Another replica may create the same subject's key at the same moment: the first
+        # insert wins and everyone uses its key (a plain INSERT failed the loser's batch).
+        table = cast(Table, SubjectKey.__table__)
+        values = {"ref": ref, "key_id": key_id, "wrapped_key": wrapped, "created_at": utcnow()}
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(pg_insert(table).values(values).on_conflict_do_nothing())
+        else:
+            session.execute(sqlite_insert(table).values(values).on_conflict_do_nothing())
+        row = session.get(SubjectKey, ref, populate_existing=True)
+        assert row is not None
+        return cipher.unwrap(row.key_id, row.wrapped_key)
 
     @staticmethod
     def destroy(session: Session, *, ref: str) -> bool:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from mlgate.errors import Invalid
 from mlgate.gateway.requestlog import RequestLogRecord
-from mlgate.privacy.crypto import MasterKeyProvider
+from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.keystore import KeyStore
 from mlgate.privacy.models import RequestPayload
@@ -77,7 +77,7 @@ def _seal(key: bytes, document: Any, record_id: str) -> bytes:
     return nonce + AESGCM(key).encrypt(nonce, plain, record_id.encode())
 
 
-def open_payload(row: RequestPayload, keys_session: Session, master: MasterKeyProvider) -> Any:
+def open_payload(row: RequestPayload, keys_session: Session, cipher: EnvelopeCipher) -> Any:
     """The payload of ``row`` in clear: the redacted body, or the decrypted ``full`` payload.
 
     Raises ``Invalid`` when the data key is gone (the subject was erased): nothing can read it.
@@ -86,7 +86,7 @@ def open_payload(row: RequestPayload, keys_session: Session, master: MasterKeyPr
         return row.body
     if row.sealed is None or row.key_ref is None:
         return None
-    key = KeyStore.data_key(keys_session, ref=row.key_ref, master=master)
+    key = KeyStore.data_key(keys_session, ref=row.key_ref, cipher=cipher)
     if key is None:
         raise Invalid(f"payload {row.id} is unreadable: its data key was destroyed (erased)")
     try:
@@ -109,11 +109,11 @@ class PayloadSink:
             return
         rows: list[RequestPayload] = []
         keystore = self._keys.keystore
-        master = self._keys.master
+        cipher = self._keys.cipher
         # The key store commits first: a payload row never exists without its key.
         with keystore.unit_of_work() as keys_session:
             for record in captured:
-                rows.append(self._row(keys_session, master, record))
+                rows.append(self._row(keys_session, cipher, record))
                 # Detection is CPU-bound Python on this thread: hand the GIL back after each
                 # record so the event loop serving requests is not starved for a whole batch.
                 time.sleep(0)
@@ -122,7 +122,7 @@ class PayloadSink:
 
     @staticmethod
     def _row(
-        keys_session: Session, master: MasterKeyProvider, record: RequestLogRecord
+        keys_session: Session, cipher: EnvelopeCipher, record: RequestLogRecord
     ) -> RequestPayload:
         captured = record.payload
         assert captured is not None
@@ -143,7 +143,7 @@ class PayloadSink:
         seen: set[str] = set()
         _categories(document, seen)
         ref = key_ref(record.route, record.subject)
-        key = KeyStore.data_key_or_create(keys_session, ref=ref, master=master)
+        key = KeyStore.data_key_or_create(keys_session, ref=ref, cipher=cipher)
         row.categories = sorted(seen)
         row.sealed = _seal(key, document, record.id)
         row.key_ref = ref

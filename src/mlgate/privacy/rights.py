@@ -15,7 +15,7 @@ from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Conflict
 from mlgate.gateway.models import RequestLog
-from mlgate.privacy.crypto import MasterKeyProvider
+from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.holds import held_routes, held_subjects
 from mlgate.privacy.keystore import KeyStore, SubjectKey
 from mlgate.privacy.models import RequestPayload
@@ -39,7 +39,7 @@ def export_subject(
     keys_session: Session,
     *,
     secret: bytes,
-    master: MasterKeyProvider,
+    cipher: EnvelopeCipher,
     subject: str,
     actor: Principal,
 ) -> SubjectExport:
@@ -70,7 +70,7 @@ def export_subject(
                 status=log.status if log else None,
                 outcome=log.outcome if log else None,
                 mode=payload.mode if payload else "metadata",
-                payload=open_payload(payload, keys_session, master) if payload else None,
+                payload=open_payload(payload, keys_session, cipher) if payload else None,
             )
         )
     records.sort(key=lambda r: (r.at, r.id))
