@@ -275,9 +275,11 @@ async def _send_slowly(writer: asyncio.StreamWriter, payload: bytes, fault: Slow
         await writer.drain()
 
 
-SSE_EVENTS = [
-    b'data: {"choices": [{"delta": {"content": "he"}}]}\n\n',
-    b'data: {"choices": [{"delta": {"content": "llo"}}]}\n\n',
+SSE_EVENTS = [  # an answer split as models stream it: an e-mail address over three events
+    b'data: {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "he"}}]}\n\n',
+    b'data: {"choices": [{"index": 0, "delta": {"content": "llo, mail jane"}}]}\n\n',
+    b'data: {"choices": [{"index": 0, "delta": {"content": ".doe@exa"}}]}\n\n',
+    b'data: {"choices": [{"index": 0, "delta": {"content": "mple.com"}}]}\n\n',
     b"data: [DONE]\n\n",
 ]
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from mlgate.gateway.backends.base import UpstreamStream
-from mlgate.gateway.chat import _Relay
+from mlgate.gateway.chat import _Relay, assembled
 from mlgate.gateway.resilience import StreamInterrupted
 
 pytestmark = pytest.mark.anyio
@@ -74,3 +74,20 @@ async def test_a_stream_never_iterated_is_still_closed_and_logged_once() -> None
     await relay.aclose()
     assert upstream.ended == [("client_closed", None)]
     assert (upstream.closed, upstream.slot_released) == (1, 1)
+
+
+def test_a_streamed_answer_is_logged_as_one_message_per_choice() -> None:
+    events = (
+        b'data: {"choices": [{"index": 1, "delta": {"content": "b"}}]}\n\n'
+        b'data: {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "x@ex"}}]}\n\n'
+        b'data: {"choices": [{"index": 0, "delta": {"content": "ample.com"},'
+        b' "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n'
+    )
+    assert assembled(events) == {
+        "streamed": True,
+        "choices": [
+            {"role": "assistant", "content": "x@example.com", "finish_reason": "stop"},
+            {"content": "b"},
+        ],
+    }
+    assert assembled(b"data: not json\n\n") == "data: not json\n\n"  # kept, and redacted, as is

@@ -31,6 +31,27 @@ def test_scan_reports_types_and_places_never_values(cli: CliRunner, tmp_path: Pa
     assert "jane.doe" not in scanned.out
 
 
+def test_pii_in_keys_and_numbers_is_found_and_paths_never_show_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "keyed.jsonl"
+    path.write_text(json.dumps({"alice@example.com": {"note": "x"}, "card": 4111111111111111}))
+    scanned = cli("pii", "scan", str(path), "--json")
+    assert scanned.code == 0, scanned.err
+    report = json.loads(scanned.out)
+    assert {(f["path"], f["entity_type"]) for f in report["findings"]} == {
+        ("$.<EMAIL_ADDRESS> (key)", "EMAIL_ADDRESS"),
+        ("$.card", "CREDIT_CARD"),
+    }
+    assert "alice" not in scanned.out
+    clean = tmp_path / "clean.jsonl"
+    assert cli("pii", "redact", str(path), "-o", str(clean)).code == 0
+    assert json.loads(clean.read_text()) == {
+        "<EMAIL_ADDRESS>": {"note": "x"},
+        "card": "<CREDIT_CARD>",
+    }
+
+
 def test_redact_writes_a_copy_and_refuses_to_overwrite(cli: CliRunner, tmp_path: Path) -> None:
     source = _jsonl(tmp_path)
     target = tmp_path / "clean.jsonl"

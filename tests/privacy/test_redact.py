@@ -108,6 +108,25 @@ def test_redact_json_scans_every_string_value_and_keeps_the_input() -> None:
     assert PAYLOAD["user"]["email"] == "bob@example.com"  # type: ignore[index]
 
 
+def test_keys_and_long_numbers_are_scanned_too() -> None:
+    payload = {
+        "alice.private@example.org": 1,
+        "bob@example.com": {"note": "x"},
+        "<EMAIL_ADDRESS>": "already here",
+        "card": 4111111111111111,
+        "count": 412,
+    }
+    out = redact_json(payload)
+    assert out == {  # in order: a key that redacts to one already there is numbered
+        "<EMAIL_ADDRESS>": 1,
+        "<EMAIL_ADDRESS>#2": {"note": "x"},
+        "<EMAIL_ADDRESS>#3": "already here",  # no value lost to a collision
+        "card": "<CREDIT_CARD>",
+        "count": 412,  # a short number is only a number
+    }
+    assert "alice.private@example.org" in payload  # the input is left as it was
+
+
 def test_field_rules_apply_to_whole_values_by_path() -> None:
     rules = {"$.user.email": KeyedHash(KEY), "$.items[*].note": Remove(), "$.user.age": Mask(1)}
     out = redact_json(PAYLOAD, rules=rules, scan_strings=False)

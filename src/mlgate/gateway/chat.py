@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from mlgate.errors import Invalid, Unavailable
 from mlgate.gateway.backends.base import InferenceRequest, UpstreamStream
 from mlgate.gateway.call import (
@@ -28,6 +30,35 @@ from mlgate.gateway.table import CompiledRoute
 __all__ = ["MAX_CAPTURED", "ChatAnswer", "chat_completion"]
 
 MAX_CAPTURED = 1024 * 1024  # bytes of a streamed answer kept for a payload log
+
+
+def assembled(captured: bytes) -> Any:
+    """A streamed answer as one message per choice, for the request log.
+
+    The SSE events split text anywhere (an e-mail address over three events): redaction must
+    see each choice's content whole. Events that are not chat-completion chunks leave the raw
+    text, which is redacted as it is.
+    """
+    text = captured.decode("utf-8", "replace")
+    choices: dict[int, dict[str, Any]] = {}
+    try:
+        for line in text.splitlines():
+            data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+            if not data or data == "[DONE]":
+                continue
+            for choice in orjson.loads(data).get("choices") or ():
+                merged = choices.setdefault(int(choice.get("index", 0)), {"content": ""})
+                delta = choice.get("delta") or {}
+                merged["content"] += delta.get("content") or ""
+                if delta.get("role"):
+                    merged["role"] = delta["role"]
+                if choice.get("finish_reason"):
+                    merged["finish_reason"] = choice["finish_reason"]
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return text
+    if not choices:
+        return text
+    return {"streamed": True, "choices": [choices[i] for i in sorted(choices)]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +153,7 @@ async def chat_completion(
 
             def done(outcome: str, captured: bytes | None) -> None:
                 # Logged when the stream ends, as the route's mode says (redacted, full).
-                answer = captured.decode("utf-8", "replace") if captured is not None else None
-                payload = (request.inputs, answer) if captured is not None else None
+                payload = (request.inputs, assembled(captured)) if captured is not None else None
                 attempts = len(streamed.attempts)
                 gateway.finish(
                     route, served, outcome, 200, started, attempts, caller, payload=payload

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate.errors import Invalid
-from mlgate.privacy.payload import redact_json
+from mlgate.privacy.payload import as_scannable, redact_json
 from mlgate.privacy.pii import detect
 from mlgate.privacy.redact import Mask, Operator, Remove, Replace, redact_text
 
@@ -49,16 +49,19 @@ def _parse(line: str, number: int) -> Any:
 
 
 def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
+    """(path, text) of every string, key and long integer; a path shows keys redacted."""
     if depth > 200:
         raise Invalid.field(path, "nested deeper than 200 levels")
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}", depth + 1)
+            named = f"{path}.{redact_text(str(key), Replace())}"
+            yield f"{named} (key)", str(key)
+            yield from _strings(item, named, depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, f"{path}[{index}]", depth + 1)
-    elif isinstance(value, str):
-        yield path, value
+    elif (text := as_scannable(value)) is not None:
+        yield path, text
 
 
 def scan_lines(lines: Iterable[str], *, jsonl: bool) -> Iterator[LineFinding]:

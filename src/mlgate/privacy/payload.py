@@ -14,7 +14,20 @@ from mlgate.errors import Invalid
 from mlgate.privacy.pii import Detector
 from mlgate.privacy.redact import Operator, Operators, Replace, redact_text
 
-__all__ = ["JsonPath", "redact_json"]
+__all__ = ["JsonPath", "as_scannable", "redact_json"]
+
+# Integers this long may be card, phone or national id numbers: scanned as their digits.
+_SCANNED_INT = 10**8
+
+
+def as_scannable(value: Any) -> str | None:
+    """The text of ``value`` worth scanning for PII: a string, or a long integer's digits."""
+    if isinstance(value, str):
+        return value
+    if type(value) is int and abs(value) >= _SCANNED_INT:
+        return str(value)
+    return None
+
 
 _WILD = object()
 _STEP = re.compile(r"\.(?P<name>[A-Za-z_][\w-]*|\*)|\[(?:(?P<index>\d+)|\*|'(?P<quoted>[^']*)')\]")
@@ -74,7 +87,9 @@ def redact_json(
 
     A value selected by a rule is replaced whole by the rule's operator (numbers and booleans are
     turned to strings first; the entity type passed is ``FIELD``). With ``scan_strings``, every
-    other string value is scanned for entities and redacted with ``operators``.
+    other string value, object key and long integer is scanned for entities and redacted with
+    ``operators`` (an integer that holds one becomes the redacted string; a key that redacts
+    to one already present gets ``#2``, ``#3``… so no value is lost).
     """
     compiled = [(JsonPath(path), op) for path, op in (rules or {}).items()]
     chosen: Operators = operators if operators is not None else Replace()
@@ -84,14 +99,28 @@ def redact_json(
         if depth > 200:
             raise Invalid.field("payload", "nested deeper than 200 levels")
         if isinstance(value, dict):
-            return {k: walk(v, (*location, str(k)), depth + 1) for k, v in value.items()}
+            out: dict[Any, Any] = {}
+            for k, v in value.items():
+                key = (
+                    redact_text(k, chosen, entities=wanted, detector=detector)
+                    if (scan_strings and isinstance(k, str))
+                    else k
+                )
+                unique, n = key, 1
+                while unique in out:
+                    n += 1
+                    unique = f"{key}#{n}"
+                out[unique] = walk(v, (*location, str(k)), depth + 1)
+            return out
         if isinstance(value, list):
             return [walk(v, (*location, i), depth + 1) for i, v in enumerate(value)]
         for path, operator in compiled:
             if value is not None and path.covers(location):
                 return operator(value if isinstance(value, str) else _scalar(value), "FIELD")
-        if scan_strings and isinstance(value, str):
-            return redact_text(value, chosen, entities=wanted, detector=detector)
+        text = as_scannable(value) if scan_strings else None
+        if text is not None:
+            redacted = redact_text(text, chosen, entities=wanted, detector=detector)
+            return value if redacted == text else redacted
         return value
 
     return walk(payload, (), 0)

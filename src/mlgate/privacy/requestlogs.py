@@ -24,13 +24,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
-from mlgate.errors import Invalid
+from mlgate.errors import Invalid, MlgateError
 from mlgate.gateway.requestlog import RequestLogRecord
 from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.keystore import KeyStore
 from mlgate.privacy.models import RequestPayload
-from mlgate.privacy.payload import redact_json
+from mlgate.privacy.payload import as_scannable, redact_json
 from mlgate.privacy.pii import detect
 from mlgate.privacy.redact import Replace
 from mlgate.store.database import Database
@@ -62,13 +62,25 @@ def _categories(value: Any, seen: set[str], depth: int = 0) -> None:
     if depth > 200:
         return
     if isinstance(value, dict):
-        for item in value.values():
+        for key, item in value.items():
+            _categories(key, seen, depth + 1)
             _categories(item, seen, depth + 1)
     elif isinstance(value, list):
         for item in value:
             _categories(item, seen, depth + 1)
-    elif isinstance(value, str):
-        seen.update(f.entity_type for f in detect(value))
+    elif (text := as_scannable(value)) is not None:
+        seen.update(f.entity_type for f in detect(text))
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with NUL characters replaced: PostgreSQL's JSON refuses them (SQLite's not)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _seal(key: bytes, document: Any, record_id: str) -> bytes:
@@ -113,7 +125,15 @@ class PayloadSink:
         # The key store commits first: a payload row never exists without its key.
         with keystore.unit_of_work() as keys_session:
             for record in captured:
-                rows.append(self._row(keys_session, cipher, record))
+                try:
+                    rows.append(self._row(keys_session, cipher, record))
+                except MlgateError as error:  # one unstorable payload costs only itself
+                    logger.warning(
+                        "payload of request %s not stored: %s",
+                        record.request_id,
+                        error.detail,
+                        extra={"route": record.route},
+                    )
                 # Detection is CPU-bound Python on this thread: hand the GIL back after each
                 # record so the event loop serving requests is not starved for a whole batch.
                 time.sleep(0)
@@ -126,7 +146,12 @@ class PayloadSink:
     ) -> RequestPayload:
         captured = record.payload
         assert captured is not None
-        inputs = redact_json(captured.inputs) if captured.redact_inputs else captured.inputs
+        seen: set[str] = set()
+        inputs = captured.inputs
+        if captured.redact_inputs:  # what it held still counts for the records of processing
+            found_in_inputs = _Recording()
+            inputs = redact_json(captured.inputs, found_in_inputs)
+            seen |= found_in_inputs.seen
         document = {"inputs": inputs, "outputs": captured.outputs}
         row = RequestPayload(
             id=record.id,
@@ -137,10 +162,9 @@ class PayloadSink:
         )
         if captured.mode == "redacted":
             recording = _Recording()
-            row.body = redact_json(document, recording)
-            row.categories = sorted(recording.seen)
+            row.body = _storable(redact_json(document, recording))
+            row.categories = sorted(seen | recording.seen)
             return row
-        seen: set[str] = set()
         _categories(document, seen)
         ref = key_ref(record.route, record.subject)
         key = KeyStore.data_key_or_create(keys_session, ref=ref, cipher=cipher)

@@ -24,7 +24,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with mlgate's pragmas: WAL and foreign keys on SQLite, sane pools on both."""
+    """An engine with mlgate's pragmas: WAL and foreign keys on SQLite, sane pools on both.
+
+    Statement parameters never appear in errors: they hold request-log bodies, subject
+    pseudonyms and sealed values, and a failed statement's exception is logged.
+    """
+    kwargs.setdefault("hide_parameters", True)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
