@@ -145,6 +145,52 @@ def test_an_interrupted_rotation_leaves_subject_keys_and_secrets_readable(
         assert KeyStore.data_key(keys_session, ref="subject-1", cipher=restarted.cipher) == before
 
 
+def test_a_server_running_through_a_rotation_loses_nothing(
+    runtime: Runtime, keys: PrivacyKeys, admin: Principal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, operator = keys, PrivacyKeys(runtime)  # `mlgate serve` and `mlgate secrets …`
+
+    def key(ref: str, on: PrivacyKeys) -> bytes:
+        with on.keystore.unit_of_work() as keys_session:
+            return KeyStore.data_key_or_create(keys_session, ref=ref, cipher=on.cipher)
+
+    _set(runtime, server, admin, "a", VALUE)
+    made = {"s1": key("s1", server)}
+    old = server.cipher.primary.key_id
+    swap = os.replace
+
+    def server_writes_then_swap(source: str, target: str) -> None:
+        # Between the rotation's commit and its file swap, the server still wraps with the
+        # key it holds: a new subject's key and a secret set over the API.
+        made["s2"] = key("s2", server)
+        _set(runtime, server, admin, "b", "set-during-the-rotation")
+        swap(source, target)
+
+    monkeypatch.setattr("mlgate.privacy.jobs.os.replace", server_writes_then_swap)
+    rotation = service.rotate_master_job(runtime, operator, new_key=None, actor=admin)
+    monkeypatch.undo()
+
+    assert key("s1", server) == made["s1"]  # re-wrapped by the rotation, read by the server
+    made["s3"] = key("s3", server)  # the server wraps with the new key now
+    restarted = PrivacyKeys(runtime)  # the old key is gone from disk: only the new one opens
+    try:
+        for ref, data_key in made.items():
+            assert key(ref, restarted) == data_key, ref
+        with runtime.db.unit_of_work() as session:
+            for name, value in (("a", VALUE), ("b", "set-during-the-rotation")):
+                resolved = service.resolve_secret(session, name, cipher=restarted.cipher)
+                assert resolved.get_secret_value() == value
+            assert {r.key_id for r in session.scalars(select(StoredSecret))} == {
+                rotation.new_key_id
+            }
+        with restarted.keystore.unit_of_work() as keys_session:
+            assert {r.key_id for r in KeyStore.rows(keys_session)} == {rotation.new_key_id}
+        assert old != rotation.new_key_id
+    finally:
+        restarted.close()
+        operator.close()
+
+
 def test_two_writers_creating_one_subjects_key_agree_on_it(
     db_url: str, keys: PrivacyKeys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

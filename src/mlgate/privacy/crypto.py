@@ -257,6 +257,14 @@ class EnvelopeCipher:
         """``data_key`` wrapped under the primary key, with that key's id."""
         return self.primary.key_id, self.primary.wrap(data_key)
 
+    @property
+    def providers(self) -> tuple[MasterKeyProvider, ...]:
+        """Every key this cipher opens, the primary last."""
+        return tuple(self._providers.values())
+
+    def knows(self, key_id: str) -> bool:
+        return key_id in self._providers
+
     def unwrap(self, key_id: str, wrapped_key: bytes) -> bytes:
         """A data key wrapped under ``key_id``: the primary key, or a previous one."""
         return self._provider(key_id).unwrap(wrapped_key)

@@ -17,7 +17,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Invalid
 from mlgate.privacy import rights, secrets
-from mlgate.privacy.crypto import MasterKeyProvider
+from mlgate.privacy.crypto import EnvelopeCipher, MasterKeyProvider
 from mlgate.privacy.keys import (
     PrivacyKeys,
     key_file_provider,
@@ -116,6 +116,14 @@ def rotate_master_job(
         result = secrets.rotate_master(session, keys_session, cipher=cipher, new=new, actor=actor)
     if key_file_mode:
         os.replace(pending, settings.master_key_path)
+        # A running server may have wrapped keys under the old key since the commit: this
+        # process still holds it, so they move to the new one now, not never.
+        caught_up = EnvelopeCipher(new, previous=cipher.providers)
+        with (
+            runtime.db.unit_of_work() as session,
+            keys.keystore.unit_of_work() as keys_session,
+        ):
+            secrets.rewrap_stragglers(session, keys_session, cipher=caught_up)
     keys.reset()
     keys.keystore.compact()
     return result

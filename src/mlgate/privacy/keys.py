@@ -9,6 +9,7 @@ new key of the same kind is told apart from the old one.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from mlgate.privacy.crypto import (
     VaultTransitMasterKey,
 )
 from mlgate.privacy.keystore import KeyStore
+from mlgate.privacy.secrets import rewrap_stragglers
 from mlgate.privacy.subjects import subject_pseudonym
 from mlgate.runtime import Runtime
 
@@ -35,6 +37,8 @@ __all__ = [
     "next_key_file",
     "static_provider",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 def _fingerprint(material: str) -> str:
@@ -87,16 +91,36 @@ def _previous(settings: Settings, primary: MasterKeyProvider) -> list[MasterKeyP
     return []
 
 
+def _key_files(settings: Settings) -> tuple[object, ...] | None:
+    """What the key files look like now (None: the key does not come from a file)."""
+    if settings.master_key is not None or settings.vault_url:
+        return None
+    return tuple(_stat(path) for path in (settings.master_key_path, next_key_file(settings)))
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
 class PrivacyKeys:
     """The master cipher, the key store and the subject pseudonym key of one process.
 
     Built lazily and thread-safely: the request-log writer thread and request handlers share it.
+    A server runs on while ``mlgate secrets rotate-master`` changes the key file under it: each
+    use of the cipher looks at the key files (two ``stat`` calls), and a change makes it read
+    them again, keep every key it held (so what it wrapped stays readable), wrap with the new
+    key from then on, and re-wrap what it wrapped under the old one meanwhile.
     """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._lock = threading.Lock()
         self._cipher: EnvelopeCipher | None = None
+        self._files: tuple[object, ...] | None = None
         self._keystore: KeyStore | None = None
 
     @property
@@ -106,10 +130,34 @@ class PrivacyKeys:
     @property
     def cipher(self) -> EnvelopeCipher:
         with self._lock:
-            if self._cipher is None:
-                primary = master_provider(self.settings)
-                self._cipher = EnvelopeCipher(primary, previous=_previous(self.settings, primary))
-            return self._cipher
+            files = _key_files(self.settings)
+            if self._cipher is not None and files == self._files:
+                return self._cipher
+            held = self._cipher
+            primary = master_provider(self.settings)
+            kept = [p for p in held.providers if p.key_id != primary.key_id] if held else []
+            self._cipher = EnvelopeCipher(
+                primary, previous=[*kept, *_previous(self.settings, primary)]
+            )
+            self._files = files
+            cipher = self._cipher
+            rotated = held is not None and held.primary.key_id != primary.key_id
+        if rotated:
+            self._catch_up(cipher)
+        return cipher
+
+    def _catch_up(self, cipher: EnvelopeCipher) -> None:
+        try:
+            with (
+                self.runtime.db.unit_of_work() as session,
+                self.keystore.unit_of_work() as keys_session,
+            ):
+                changed = rewrap_stragglers(session, keys_session, cipher=cipher)
+        except Exception:  # the keys stay readable by this process; the next change retries
+            logger.exception("could not re-wrap data keys after a master-key rotation")
+            return
+        if changed:
+            logger.info("re-wrapped %d data keys under the rotated master key", changed)
 
     @property
     def master(self) -> MasterKeyProvider:
@@ -131,6 +179,7 @@ class PrivacyKeys:
         """Forget the cipher (after a master-key rotation) so the next use reads the new key."""
         with self._lock:
             self._cipher = None
+            self._files = None
 
     def close(self) -> None:
         with self._lock:

@@ -29,6 +29,7 @@ __all__ = [
     "get_secret",
     "list_secrets",
     "resolve_secret",
+    "rewrap_stragglers",
     "rotate_master",
     "set_secret",
 ]
@@ -121,6 +122,30 @@ def _rewrap_key(
     # rewrap() only unwraps and wraps the data key; nonce and ciphertext are carried, not used.
     shell = Envelope(key_id, wrapped, b"\0" * 12, b"\0" * 16)
     return cipher.rewrap(shell, new).wrapped_key
+
+
+def rewrap_stragglers(session: Session, keys_session: Session, *, cipher: EnvelopeCipher) -> int:
+    """Re-wrap under ``cipher``'s primary what another key wrapped during a rotation.
+
+    A server that ran on while ``rotate-master`` swapped the key file wrapped new data keys
+    under the key it still held; re-wrapped now, they do not die with the old key. Rows
+    under a key this cipher does not hold are left as they are. Returns how many changed.
+    """
+    new, changed = cipher.primary, 0
+    stale = select(StoredSecret).where(StoredSecret.key_id != new.key_id)
+    for row in session.scalars(stale):
+        if cipher.knows(row.key_id):
+            rewrapped = cipher.rewrap(Envelope.from_bytes(row.envelope), new)
+            row.envelope, row.key_id = rewrapped.to_bytes(), rewrapped.key_id
+            changed += 1
+    for key in KeyStore.rows(keys_session):
+        if key.key_id != new.key_id and cipher.knows(key.key_id):
+            key.wrapped_key = _rewrap_key(cipher, key.key_id, key.wrapped_key, new)
+            key.key_id = new.key_id
+            changed += 1
+    session.flush()
+    keys_session.flush()
+    return changed
 
 
 def rotate_master(
