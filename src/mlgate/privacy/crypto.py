@@ -248,8 +248,8 @@ class EnvelopeCipher:
         provider = self._providers.get(key_id)
         if provider is None:
             raise NotFound(
-                f"master key {key_id!r} is not configured; add it to the previous keys to "
-                "decrypt data written before a rotation"
+                f"the data was wrapped by master key {key_id!r}, which this process does not"
+                " hold: was the master key changed without `mlgate secrets rotate-master`?"
             )
         return provider
 
