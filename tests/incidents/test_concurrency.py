@@ -52,7 +52,15 @@ def test_concurrent_manual_openings_all_succeed_with_distinct_numbers(
         incidents = opened(
             race(
                 runtime,
-                *[partial(service.open_incident, incident_in=incident_in, actor=admin)] * CALLERS,
+                *[
+                    partial(
+                        service.open_incident,
+                        incident_in=incident_in,
+                        actor=admin,
+                        threshold_minutes=60,
+                    )
+                ]
+                * CALLERS,
             )
         )
         assert len({i.number for i in incidents}) == CALLERS

@@ -35,8 +35,9 @@ def test_open_update_and_close_each_queue_one_delivery(runtime: Runtime) -> None
             ref=str(opened.number),
             update_in=IncidentUpdate(status=IncidentStatus.STABLE),
             actor=OPS,
+            threshold_minutes=60,
         )
-        incidents.close(session, ref=str(opened.number), actor=OPS)
+        incidents.close(session, ref=str(opened.number), actor=OPS, threshold_minutes=60)
     with runtime.db.unit_of_work() as session:
         sent = outbox.list_deliveries(session, subscription_id=webhook.id)
         other = outbox.list_deliveries(session, subscription_id=approvals_only.id)

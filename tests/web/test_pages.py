@@ -98,6 +98,7 @@ def seeded(runtime: Runtime) -> str:
             session,
             incident_in=IncidentCreate(title="Latency " + HOSTILE, severity=Severity.SEV2),
             actor=ADMIN,
+            threshold_minutes=60,
         )
     return second.id
 

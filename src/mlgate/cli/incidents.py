@@ -102,7 +102,12 @@ def open_incident(
     )
     actor = cli.principal()
     with cli.session() as session:
-        incident = service.open_incident(session, incident_in=incident_in, actor=actor)
+        incident = service.open_incident(
+            session,
+            incident_in=incident_in,
+            actor=actor,
+            threshold_minutes=cli.settings.incident_postmortem_minutes,
+        )
     _show(incident, as_json)
 
 
@@ -117,8 +122,15 @@ def list_incidents(
     as_json: AsJson = False,
 ) -> None:
     """Open incidents (--all for closed ones too), newest first."""
-    with state(ctx).session() as session:
-        items = service.get_all(session, open_only=not all_, severity=severity, limit=limit)
+    cli = state(ctx)
+    with cli.session() as session:
+        items = service.get_all(
+            session,
+            open_only=not all_,
+            severity=severity,
+            limit=limit,
+            threshold_minutes=cli.settings.incident_postmortem_minutes,
+        )
     if as_json:
         print_json(items)
         return
@@ -203,7 +215,13 @@ def update(
     update_in = _validated(IncidentUpdate, {k: v for k, v in values.items() if v is not None})
     actor = cli.principal()
     with cli.session() as session:
-        incident = service.update(session, ref=ref, update_in=update_in, actor=actor)
+        incident = service.update(
+            session,
+            ref=ref,
+            update_in=update_in,
+            actor=actor,
+            threshold_minutes=cli.settings.incident_postmortem_minutes,
+        )
     _show(incident, as_json)
 
 
@@ -219,7 +237,11 @@ def handover(
     actor = cli.principal()
     with cli.session() as session:
         incident = service.handover(
-            session, ref=ref, handover_in=Handover(to=to, note=note), actor=actor
+            session,
+            ref=ref,
+            handover_in=Handover(to=to, note=note),
+            actor=actor,
+            threshold_minutes=cli.settings.incident_postmortem_minutes,
         )
     console.print(f"INC-{incident.number} is now commanded by {incident.commander}", markup=False)
 
@@ -268,7 +290,11 @@ def note(
     actor = cli.principal()
     with cli.session() as session:
         incident = service.add_note(
-            session, ref=ref, note_in=_validated(NoteCreate, {"text": text}), actor=actor
+            session,
+            ref=ref,
+            note_in=_validated(NoteCreate, {"text": text}),
+            actor=actor,
+            threshold_minutes=cli.settings.incident_postmortem_minutes,
         )
     console.print(f"noted on INC-{incident.number}")
 
@@ -307,8 +333,13 @@ def show_postmortem(
     cli = state(ctx)
     if format_ not in ("markdown", "html", "json"):
         raise Invalid.field("format", "must be markdown, html or json")
-    if out is not None and out.exists():  # before any edit: a refused command changes nothing
+    # Before any edit, so a refused command changes nothing.
+    if out is not None and out.exists():
         raise Conflict(f"{out} exists; choose another file")
+    if out is not None and not out.parent.is_dir():
+        raise Invalid.field(
+            "out", f"{out.parent} is not a directory; create it first or choose another file"
+        )
     if set_:
         fields: dict[str, str] = {}
         for item in set_:
@@ -321,7 +352,13 @@ def show_postmortem(
         if not actor.has("incidents:write"):
             raise Forbidden("editing a postmortem (--set) needs the 'incidents:write' scope")
         with cli.session() as session:
-            service.set_postmortem(session, ref=ref, postmortem_in=update_in, actor=actor)
+            service.set_postmortem(
+                session,
+                ref=ref,
+                postmortem_in=update_in,
+                actor=actor,
+                threshold_minutes=cli.settings.incident_postmortem_minutes,
+            )
     with cli.session() as session:
         draft = service.get_postmortem(
             session, ref=ref, threshold_minutes=cli.settings.incident_postmortem_minutes

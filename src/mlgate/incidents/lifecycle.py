@@ -17,7 +17,6 @@ from mlgate.errors import Conflict, Invalid
 from mlgate.incidents.models import Incident
 from mlgate.incidents.schemas import Handover, IncidentRead, IncidentStatus, IncidentUpdate
 from mlgate.incidents.timeline import (
-    DEFAULT_POSTMORTEM_MINUTES,
     REQUIRED_POSTMORTEM_FIELDS,
     append_event,
     get_row,
@@ -53,8 +52,8 @@ def _set_status(
         now=now,
     )
     row.status = status.value
-    if status == IncidentStatus.STABLE:
-        row.stable_at = now
+    # stable_at is when the incident last stabilised: one that escalates again is not stable.
+    row.stable_at = now if status == IncidentStatus.STABLE else None
 
 
 def set_severity(
@@ -96,6 +95,7 @@ def update(
     ref: str,
     update_in: IncidentUpdate,
     actor: Principal,
+    threshold_minutes: int,
     now: datetime | None = None,
 ) -> IncidentRead:
     now = now or utcnow()
@@ -123,7 +123,7 @@ def update(
             setattr(row, field, sorted(set(changes[field])))
     session.flush()
     record_change(session, row, actor=actor, action="updated", change=changes, now=now)
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)
 
 
 def handover(
@@ -132,6 +132,7 @@ def handover(
     ref: str,
     handover_in: Handover,
     actor: Principal,
+    threshold_minutes: int,
     now: datetime | None = None,
 ) -> IncidentRead:
     """Hand command to someone else: an explicit, logged act (never a side effect of an update)."""
@@ -156,7 +157,7 @@ def handover(
         change={"from": previous, "to": handover_in.to},
         now=now,
     )
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)
 
 
 def close(
@@ -165,7 +166,7 @@ def close(
     ref: str,
     actor: Principal,
     note: str = "",
-    threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES,
+    threshold_minutes: int,
     now: datetime | None = None,
 ) -> IncidentRead:
     """Close an incident; one that needs a postmortem closes only once it is written."""

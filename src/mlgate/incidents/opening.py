@@ -21,7 +21,13 @@ from mlgate.ids import new_id
 from mlgate.incidents.lifecycle import set_severity
 from mlgate.incidents.models import Incident
 from mlgate.incidents.schemas import IncidentCreate, IncidentRead, IncidentStatus, Severity
-from mlgate.incidents.timeline import append_event, log_change, read, record_change
+from mlgate.incidents.timeline import (
+    DEFAULT_POSTMORTEM_MINUTES,
+    append_event,
+    log_change,
+    read,
+    record_change,
+)
 
 __all__ = ["open_automatic", "open_incident"]
 
@@ -84,7 +90,12 @@ def _lost_race() -> Conflict:
 
 
 def open_incident(
-    session: Session, *, incident_in: IncidentCreate, actor: Principal, now: datetime | None = None
+    session: Session,
+    *,
+    incident_in: IncidentCreate,
+    actor: Principal,
+    threshold_minutes: int,
+    now: datetime | None = None,
 ) -> IncidentRead:
     now = now or utcnow()
     for _ in range(INSERT_ATTEMPTS):
@@ -103,7 +114,7 @@ def open_incident(
         change={"title": row.title, "severity": row.severity},
         now=now,
     )
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)
 
 
 def open_automatic(
@@ -116,6 +127,7 @@ def open_automatic(
     affected_routes: list[str] | None = None,
     affected_models: list[str] | None = None,
     actor: Principal | None = None,
+    threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES,
     now: datetime | None = None,
 ) -> IncidentRead:
     """Open an incident for ``cause_key``, or add this event to the one already open for it.
@@ -143,6 +155,7 @@ def open_automatic(
                 affected_routes=affected_routes or [],
                 affected_models=affected_models or [],
                 actor=actor,
+                threshold_minutes=threshold_minutes,
                 now=now,
             )
         incident_in = IncidentCreate(
@@ -166,7 +179,7 @@ def open_automatic(
                 change={"title": title, "severity": row.severity, "cause_key": cause_key},
                 now=now,
             )
-            return read(session, row)
+            return read(session, row, threshold_minutes=threshold_minutes)
     raise _lost_race()
 
 
@@ -181,6 +194,7 @@ def _recur(
     affected_routes: list[str],
     affected_models: list[str],
     actor: Principal,
+    threshold_minutes: int,
     now: datetime,
 ) -> IncidentRead:
     """Add a repeat of ``cause_key`` to its open incident, locked by the caller."""
@@ -202,4 +216,4 @@ def _recur(
     row.affected_models = sorted(set(row.affected_models) | set(affected_models))
     session.flush()
     record_change(session, row, actor=actor, action="updated", change=change, now=now)
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)

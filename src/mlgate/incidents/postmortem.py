@@ -79,6 +79,7 @@ def set_postmortem(
     ref: str,
     postmortem_in: PostmortemUpdate,
     actor: Principal,
+    threshold_minutes: int,
     now: datetime | None = None,
 ) -> IncidentRead:
     """Merge these sections over what was written before: sections not given stay as they were."""
@@ -98,7 +99,7 @@ def set_postmortem(
         change={"fields": sorted(changes)},
         now=now,
     )
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)
 
 
 def get_postmortem(

@@ -44,9 +44,7 @@ __all__ = [
 ]
 
 
-def get(
-    session: Session, *, ref: str, threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES
-) -> IncidentRead:
+def get(session: Session, *, ref: str, threshold_minutes: int) -> IncidentRead:
     return read(session, get_row(session, ref=ref), threshold_minutes=threshold_minutes)
 
 
@@ -57,6 +55,7 @@ def get_all(
     open_only: bool = False,
     severity: Severity | None = None,
     limit: int = 50,
+    threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES,
 ) -> list[IncidentRead]:
     query = select(Incident).order_by(Incident.number.desc()).limit(max(1, min(limit, 500)))
     if status is not None:
@@ -65,4 +64,6 @@ def get_all(
         query = query.where(Incident.status != IncidentStatus.CLOSED.value)
     if severity is not None:
         query = query.where(Incident.severity == severity.value)
-    return [read(session, row) for row in session.scalars(query)]
+    return [
+        read(session, row, threshold_minutes=threshold_minutes) for row in session.scalars(query)
+    ]

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 
+# The setting's default, left only on ``open_automatic`` (other domains' jobs hold no settings)
+# and ``get_all``/``get_postmortem`` (called without it outside incidents); the CLI, the API and
+# the web pages always pass the configured threshold.
 DEFAULT_POSTMORTEM_MINUTES = 60
 REQUIRED_POSTMORTEM_FIELDS = ("summary", "root_causes", "resolution")
 
@@ -67,9 +70,12 @@ def written(row: Incident) -> bool:
     return all(str(values.get(field) or "").strip() for field in REQUIRED_POSTMORTEM_FIELDS)
 
 
-def read(
-    session: Session, row: Incident, *, threshold_minutes: int = DEFAULT_POSTMORTEM_MINUTES
-) -> IncidentRead:
+def read(session: Session, row: Incident, *, threshold_minutes: int) -> IncidentRead:
+    """The incident as callers see it, by the deployment's postmortem rule.
+
+    ``threshold_minutes`` is ``Settings.incident_postmortem_minutes``, and required: a reader
+    that fell back to a default would disagree with ``close`` about the postmortem.
+    """
     reasons = postmortem_reasons(row, threshold_minutes=threshold_minutes)
     return IncidentRead(
         id=row.id,

@@ -27,6 +27,7 @@ def add_note(
     ref: str,
     note_in: NoteCreate,
     actor: Principal,
+    threshold_minutes: int,
     now: datetime | None = None,
 ) -> IncidentRead:
     now = now or utcnow()
@@ -41,7 +42,7 @@ def add_note(
         change={"length": len(note_in.text)},  # free text stays out of the audit log
         now=now,
     )
-    return read(session, row)
+    return read(session, row, threshold_minutes=threshold_minutes)
 
 
 def add_task(

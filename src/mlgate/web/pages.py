@@ -173,7 +173,14 @@ def create_web_app(runtime: Runtime) -> Starlette:
         if principal.has(Scope.ROUTES_READ):
             counts["routes"] = len(routes.get_all(session))
         if principal.has(Scope.INCIDENTS_READ):
-            counts["open incidents"] = len(incidents.get_all(session, open_only=True, limit=500))
+            counts["open incidents"] = len(
+                incidents.get_all(
+                    session,
+                    open_only=True,
+                    limit=500,
+                    threshold_minutes=runtime.settings.incident_postmortem_minutes,
+                )
+            )
         if principal.has(Scope.AUDIT_READ):
             counts["audit entries"] = audit.head(session)[0]
         return _Shown("home.html", {"counts": counts})
@@ -255,7 +262,10 @@ def create_web_app(runtime: Runtime) -> Starlette:
 
     @page(Scope.INCIDENTS_READ)
     def incident_list(request: Request, session: Session, principal: Principal) -> _Shown:
-        return _Shown("incidents.html", {"incidents": incidents.get_all(session, limit=200)})
+        found = incidents.get_all(
+            session, limit=200, threshold_minutes=runtime.settings.incident_postmortem_minutes
+        )
+        return _Shown("incidents.html", {"incidents": found})
 
     def incident_of(request: Request) -> dict[str, Any]:
         """Which incident a page shows, and when it needs a postmortem (the server's rule)."""
