@@ -35,7 +35,13 @@ def test_backups_over_http_need_backup_admin(
     assert drill.json()["ok"], drill.text
     assert len(client.get("/api/v1/backups/drills", headers=ops).json()) == 1
     pruned = client.post("/api/v1/backups/prune", headers=ops).json()
-    assert pruned == {"dry_run": True, "keep": [backup_id], "delete": []}
+    assert pruned == {
+        "dry_run": True,
+        "keep": [backup_id],
+        "delete": [],
+        "duplicates": [],
+        "leftovers": [],
+    }
 
 
 def test_backup_commands(cli: Cli, tmp_path: Path, db_url: str) -> None:  # noqa: F811

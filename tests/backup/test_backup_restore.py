@@ -6,19 +6,26 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import jobs, service, snapshot
-from mlgate.backup.archive import MANIFEST, read_manifest
+from mlgate.backup.archive import (
+    MANIFEST,
+    DecodedReader,
+    read_manifest,
+    store_file,
+    write_manifest,
+)
 from mlgate.backup.cipher import generate_key
 from mlgate.backup.restore import restore_backup
-from mlgate.errors import Conflict, Invalid
+from mlgate.errors import Conflict, Invalid, Unavailable
 from mlgate.registry import service as registry
 from mlgate.registry.blobstore import LocalBlobStore
 from mlgate.runtime import Runtime
@@ -248,10 +255,99 @@ def test_restore_refuses_a_schema_revision_this_code_does_not_know(
     backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
     manifest = read_manifest(backup)
     (backup / MANIFEST).unlink()
-    from mlgate.backup.archive import write_manifest
-
     write_manifest(backup, manifest.model_copy(update={"schema_revisions": ["9999_future"]}))
     with pytest.raises(Conflict, match="9999_future"):
         restore_backup(
             backup=backup, target_url=restore_target, blob_dir=tmp_path / "b", key=None, actor=admin
         )
+
+
+def _leave_a_stale_wal(store: Path) -> None:
+    """What a crash leaves when the operator then deletes the store file but not its WAL."""
+    store.parent.mkdir(parents=True, exist_ok=True)
+    wal = store.with_name(store.name + "-wal")
+    connection = sqlite3.connect(store)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        connection.execute("CREATE TABLE foreign_rows (x)")
+        connection.execute("INSERT INTO foreign_rows VALUES ('stale')")
+        connection.commit()
+        stale = wal.read_bytes()
+    finally:
+        connection.close()  # a clean close checkpoints and removes the WAL; a crash does not
+    store.unlink()
+    wal.write_bytes(stale)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_leftover_wal_makes_the_target_non_empty_and_force_moves_it_aside(
+    runtime: Runtime, admin: Principal, backup_root: Path, restore_target: str, tmp_path: Path
+) -> None:
+    populate(runtime, admin, versions=1)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    store = snapshot.sqlite_path(restore_target)
+    _leave_a_stale_wal(store)
+    blobs = tmp_path / "blobs"
+    with pytest.raises(Conflict, match="is not empty"):
+        restore_backup(
+            backup=backup, target_url=restore_target, blob_dir=blobs, key=None, actor=admin
+        )
+    assert not store.exists()
+    result = restore_backup(
+        backup=backup, target_url=restore_target, blob_dir=blobs, key=None, actor=admin, force=True
+    )
+    assert result.verified
+    assert len(result.moved_aside) == 1
+    assert result.moved_aside[0].endswith("-wal")
+    assert Path(result.moved_aside[0]).is_file()  # kept, never deleted
+    engine = create_engine(restore_target)
+    try:
+        with engine.connect() as connection:
+            assert "foreign_rows" not in inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def _drop_audit_tables(backup: Path, scratch: Path) -> None:
+    """Rewrite the backup's database without its audit tables, checksums to match."""
+    manifest = read_manifest(backup)
+    entry = next(e for e in manifest.files if e.kind == "database")
+    copy = scratch / "without-audit.sqlite"
+    with copy.open("wb") as out, DecodedReader(backup, entry, key=None) as reader:
+        reader.read_all_into(out)
+    connection = sqlite3.connect(copy)
+    try:
+        connection.execute("DROP TABLE audit_entries")
+        connection.execute("DROP TABLE audit_head")
+        connection.commit()
+    finally:
+        connection.close()
+    (backup / entry.path).unlink()
+    with copy.open("rb") as source:
+        rewritten = store_file(source, backup / entry.path, kind="database", root=backup, key=None)
+    (backup / MANIFEST).unlink()
+    files = [rewritten if f.kind == "database" else f for f in manifest.files]
+    write_manifest(backup, manifest.model_copy(update={"files": files}))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_unexpected_error_while_verifying_says_the_target_must_not_be_used(
+    runtime: Runtime, admin: Principal, backup_root: Path, restore_target: str, tmp_path: Path
+) -> None:
+    populate(runtime, admin, versions=1)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    _drop_audit_tables(backup, tmp_path)
+    with pytest.raises(Unavailable) as failed:
+        restore_backup(
+            backup=backup,
+            target_url=restore_target,
+            blob_dir=tmp_path / "blobs",
+            key=None,
+            actor=admin,
+        )
+    detail = failed.value.detail
+    assert "failed while verifying the restored store" in detail
+    assert "no such table: audit_entries" in detail
+    assert "must not be used" in detail
+    assert "\n" not in detail

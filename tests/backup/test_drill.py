@@ -1,15 +1,19 @@
 """Drills restore the latest backup to scratch, smoke-check it and keep RTO/RPO as evidence;
-a failed drill is recorded and opens one incident; the scheduled run backs up and prunes."""
+a failed drill is recorded and opens one incident; the scheduled run backs up and prunes, and
+any failure of its backup step opens an incident."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from mlgate.auth.schemas import Principal
 from mlgate.backup import drills, jobs, service
 from mlgate.backup.archive import read_manifest
 from mlgate.clock import utcnow
+from mlgate.config import Settings
 from mlgate.incidents import service as incidents
 from mlgate.runtime import Runtime
 from tests.backup.conftest import populate
@@ -100,3 +104,28 @@ def test_a_broken_audit_chain_opens_an_incident_on_the_scheduled_run(
     with runtime.db.unit_of_work() as session:
         opened = incidents.get_all(session, open_only=True)
     assert [(i.cause_key, i.severity.value) for i in opened] == [("audit-chain-broken", "SEV1")]
+
+
+@pytest.mark.parametrize("broken", ["key file", "backup dir"])
+def test_any_failure_of_the_scheduled_backup_opens_an_incident(
+    settings: Settings, tmp_path: Path, broken: str
+) -> None:
+    if broken == "key file":
+        update: dict[str, object] = {"backup_key_file": tmp_path / "missing.key"}
+        step = "reading the backup key"
+    else:
+        a_file = tmp_path / "backups"
+        a_file.write_text("not a directory")
+        update = {"backup_dir": a_file}
+        step = "listing the backups"
+    runtime = Runtime.from_settings(settings.model_copy(update=update))
+    try:
+        run = jobs.scheduled_run(runtime)
+        with runtime.db.unit_of_work() as session:
+            opened = incidents.get_all(session, open_only=True)
+    finally:
+        runtime.close()
+    assert run.backup is None
+    assert run.error
+    assert [i.cause_key for i in opened] == ["backup-failed"]
+    assert step in opened[0].summary

@@ -7,6 +7,7 @@ in its own transaction, so the alert survives the rollback of the work that fail
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -67,6 +68,50 @@ def _alert(
         logger.exception("could not open an incident for %s", cause_key)
 
 
+def _describe(error: Exception) -> str:
+    return error.detail if isinstance(error, MlgateError) else f"{type(error).__name__}: {error}"
+
+
+def _alert_backup_failed(runtime: Runtime, detail: str) -> None:
+    _alert(
+        runtime,
+        cause_key="backup-failed",
+        title="Backup failed",
+        severity=Severity.SEV2,
+        detail=detail,
+    )
+
+
+def _take_backup(
+    runtime: Runtime,
+    *,
+    actor: Principal,
+    root: Path | None,
+    key: bytes | None,
+    progress: Advance | None,
+) -> BackupRead:
+    """Create a backup in its own unit of work; if its audit entry does not commit, the backup
+    is removed again, so no backup exists that the audit log does not record."""
+    created: BackupRead | None = None
+    try:
+        with runtime.db.unit_of_work() as session:
+            created = service.create_backup(
+                session,
+                db=runtime.db,
+                blobs=runtime.blobs,
+                root=root or runtime.settings.backups_path,
+                key=key,
+                actor=actor,
+                progress=progress,
+            )
+    except BaseException:
+        if created is not None:
+            with suppress(OSError):
+                service.discard_backup(path=Path(created.path))
+        raise
+    return created
+
+
 def backup_job(
     runtime: Runtime,
     *,
@@ -77,27 +122,9 @@ def backup_job(
 ) -> BackupRead:
     """Take a backup; on failure open the 'backup-failed' incident and re-raise."""
     try:
-        with runtime.db.unit_of_work() as session:
-            return service.create_backup(
-                session,
-                db=runtime.db,
-                blobs=runtime.blobs,
-                root=root or runtime.settings.backups_path,
-                key=key,
-                actor=actor,
-                progress=progress,
-            )
+        return _take_backup(runtime, actor=actor, root=root, key=key, progress=progress)
     except Exception as error:
-        detail = (
-            error.detail if isinstance(error, MlgateError) else f"{type(error).__name__}: {error}"
-        )
-        _alert(
-            runtime,
-            cause_key="backup-failed",
-            title="Backup failed",
-            severity=Severity.SEV2,
-            detail=detail,
-        )
+        _alert_backup_failed(runtime, _describe(error))
         raise
 
 
@@ -171,18 +198,30 @@ class ScheduledRun:
 
 def scheduled_run(runtime: Runtime, *, now: datetime | None = None) -> ScheduledRun:
     """The function a scheduler calls every few minutes: verify the audit chain, back up when the
-    newest backup is older than ``backup_interval_seconds``, then prune. Never raises."""
+    newest backup is older than ``backup_interval_seconds``, then prune. Never raises: any
+    failure of the backup step (an unreadable key or backup directory, a failed backup or
+    prune) opens the 'backup-failed' incident, so scheduled backups never stop unnoticed."""
     now = now or utcnow()
     run = ScheduledRun()
     try:
         run.audit_ok = verify_audit_job(runtime)
+    except Exception as error:  # logged; the backup below is still worth taking
+        run.error = _describe(error)
+        logger.warning("scheduled audit verification failed: %s", run.error)
+    step = "listing the backups"
+    try:
         root = runtime.settings.backups_path
         latest = service.list_backups(root=root)
         interval = timedelta(seconds=runtime.settings.backup_interval_seconds)
         if not latest or now - latest[0].created_at >= interval:
-            run.backup = backup_job(runtime, actor=SYSTEM, root=root, key=key_for(runtime))
+            step = "reading the backup key"
+            key = key_for(runtime)
+            step = "backing up"
+            run.backup = _take_backup(runtime, actor=SYSTEM, root=root, key=key, progress=None)
+            step = "pruning"
             run.pruned = prune_job(runtime, actor=SYSTEM, root=root)
-    except Exception as error:  # reported through the incident backup_job opened; keep ticking
-        run.error = error.detail if isinstance(error, MlgateError) else type(error).__name__
-        logger.warning("scheduled backup run failed: %s", run.error)
+    except Exception as error:  # the one incident for every failure of this step; keep ticking
+        run.error = _describe(error)
+        logger.warning("scheduled backup failed while %s: %s", step, run.error)
+        _alert_backup_failed(runtime, f"scheduled backup failed while {step}: {run.error}")
     return run

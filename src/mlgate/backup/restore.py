@@ -178,6 +178,8 @@ def restore_backup(
         raise _failed(manifest, step, error.detail, result) from error
     except OSError as error:
         raise _failed(manifest, step, str(error), result) from error
+    except Exception as error:  # e.g. a database error while verifying: still say the state
+        raise _failed(manifest, step, _first_line(error), result) from error
     result.verified = True
     database = Database(target_url)
     try:
@@ -206,6 +208,12 @@ def _failed(manifest: Manifest, step: str, detail: str, result: RestoreResult) -
         f"restore of {manifest.id} failed while {step}: {detail}. The target is incomplete and"
         f" must not be used{aside}"
     )
+
+
+def _first_line(error: Exception) -> str:
+    """An unexpected error in one line (database errors go on with the SQL and a web link)."""
+    first = next(iter(str(error).splitlines()), "")
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 def _restore_blobs(
@@ -258,6 +266,12 @@ def _restore_database(
             integrity = snapshot.check_sqlite_file(tmp)
             if integrity != "ok":
                 raise Conflict(f"the restored database fails its integrity check: {integrity}")
+            leftovers = targets.sqlite_side_files(path)
+            if leftovers:  # SQLite would replay them onto the restored file
+                raise Conflict(
+                    f"{leftovers[0]} appeared while restoring; stop whatever opened {path}"
+                    " and restore again"
+                )
             if path.exists():  # only an empty store reaches here; a non-empty one was moved
                 os.replace(tmp, path)
             else:

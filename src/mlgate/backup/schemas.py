@@ -109,6 +109,15 @@ class PruneResult(BaseModel):
     dry_run: bool
     keep: list[str]
     delete: list[str]
+    duplicates: list[str] = Field(
+        default_factory=list,
+        description="Ids found in more than one directory: never deleted, keep one by hand.",
+    )
+    leftovers: list[str] = Field(
+        default_factory=list,
+        description="Directories of killed backups and prunes (.partial-*, .deleting-*) untouched"
+        " for an hour: removed, or with dry_run to be removed.",
+    )
 
 
 class DrillRead(BaseModel):

@@ -4,18 +4,24 @@ A backup is built in ``<backups>/.partial-<id>/``: the database snapshot (see ``
 every blob the snapshot's artifacts reference (blobs are immutable and written before the rows
 that name them, so the snapshot never references a blob that is not there), then the manifest.
 Every file is fsynced, the directory renamed into place in one step, and an existing backup is
-never overwritten. Pruning and drills live in ``drills``; restore in ``restore``.
+never overwritten. A store mlgate never migrated is refused before anything is written, and a
+backup exists only with its audit entry. Drills live in ``drills``; restore in ``restore``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import sqlite3
 import tempfile
 import time
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mlgate import __version__
@@ -44,13 +50,14 @@ from mlgate.backup.schemas import (
     VerifyReport,
 )
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, Invalid, MlgateError, NotFound
+from mlgate.errors import Conflict, Invalid, MlgateError, NotFound, Unavailable
 from mlgate.ids import new_id
 from mlgate.registry.blobstore import BlobStore
 from mlgate.store.database import Database
 
 __all__ = [
     "create_backup",
+    "discard_backup",
     "get_backup",
     "list_backups",
     "prune_backups",
@@ -59,6 +66,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+# Leftovers of a killed backup or prune are removed once untouched this long: a running backup
+# writes into its directory all the time, so it is never taken for one.
+STALE_AFTER_SECONDS = 3600
+LEFTOVER_PREFIXES = (".partial-", ".deleting-")
 
 
 def _backup_id(now: datetime) -> str:
@@ -76,9 +87,15 @@ def create_backup(
     progress: Advance | None = None,
     now: datetime | None = None,
 ) -> BackupRead:
-    """Back up the store behind ``db`` and the blobs it references into ``root/<id>``."""
+    """Back up the store behind ``db`` and the blobs it references into ``root/<id>``.
+
+    The audit entry is flushed before the directory is renamed into place, and any failure
+    removes what was written: no backup exists that the audit log does not record (the caller
+    discards the backup if its commit fails).
+    """
     started = time.monotonic()
     now = now or utcnow()
+    _require_schema(db)
     backup_id = _backup_id(now)
     final = root / backup_id
     staging = root / f".partial-{backup_id}"
@@ -88,28 +105,65 @@ def create_backup(
     staging.mkdir(mode=0o700)
     try:
         manifest = _write_backup(db, blobs, staging, backup_id, key, now, progress, started)
+        audit.record(
+            session,
+            actor=actor,
+            action="backup.created",
+            object_type="backup",
+            object_id=backup_id,
+            change={
+                "audit_head": manifest.audit_head.seq,
+                "files": len(manifest.files),
+                "bytes": sum(f.size for f in manifest.files),
+                "encrypted": manifest.encryption is not None,
+            },
+            now=now,
+        )
         if final.exists():
             raise Conflict(f"backup {backup_id} already exists; it is never overwritten")
         staging.rename(final)
-        fsync_dir(root)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    audit.record(
-        session,
-        actor=actor,
-        action="backup.created",
-        object_type="backup",
-        object_id=backup_id,
-        change={
-            "audit_head": manifest.audit_head.seq,
-            "files": len(manifest.files),
-            "bytes": sum(f.size for f in manifest.files),
-            "encrypted": manifest.encryption is not None,
-        },
-        now=now,
-    )
+    try:
+        fsync_dir(root)
+    except BaseException:
+        with suppress(OSError):
+            discard_backup(path=final)
+        raise
     return _read(final, manifest)
+
+
+def discard_backup(*, path: Path) -> None:
+    """Delete the backup at ``path``: renamed to a dot-name first, so it is listed whole or not
+    at all, then removed (a leftover of an interrupted removal goes with the next prune)."""
+    doomed = path.with_name(f".deleting-{path.name}-{new_id()[-6:].lower()}")
+    path.rename(doomed)
+    shutil.rmtree(doomed)
+
+
+def _require_schema(db: Database) -> None:
+    """Refuse a store mlgate never migrated. Run from the wrong directory, or given a typo'd URL,
+    mlgate opens a fresh empty store; its backup would become ``latest``, and prune would then
+    delete the good backups to keep it."""
+    shown = make_url(db.url).render_as_string(hide_password=True)
+    check = "check MLGATE_DATABASE_URL and the directory mlgate runs in"
+    if db.dialect == "sqlite":
+        path = snapshot.sqlite_path(db.url)
+        if not path.is_file():
+            raise Invalid.field("database_url", f"there is no store at {path.absolute()}; {check}")
+        shown = f"{shown} ({path.absolute()})"
+    try:
+        revisions = snapshot.schema_revisions(db.engine)
+    except (sqlite3.Error, SQLAlchemyError) as error:
+        reason = next(iter(str(error).splitlines()), type(error).__name__)
+        raise Unavailable(f"cannot read the store at {shown}: {reason}; {check}") from error
+    if not revisions:
+        raise Invalid.field(
+            "database_url",
+            f"the store at {shown} has no schema revision (it holds no mlgate tables), so"
+            f" nothing was backed up; {check}",
+        )
 
 
 def _write_backup(
@@ -327,20 +381,40 @@ def prune_backups(
     actor: Principal,
     dry_run: bool = False,
 ) -> PruneResult:
-    """Delete backups the grandfather-father-son policy does not keep (``--dry-run``: list them)."""
+    """Delete backups the grandfather-father-son policy does not keep, and what killed backups
+    and prunes left behind (``--dry-run``: list them).
+
+    Each backup is deleted where it was listed, whatever its directory is called. An id found in
+    more than one directory (a copy) is left alone with a warning: which one to keep is the
+    operator's call.
+    """
+    places: dict[str, list[Path]] = {}
     backups = list_backups(root=root)
+    for backup in backups:  # newest first, and dicts keep that order
+        places.setdefault(backup.id, []).append(Path(backup.path))
     kept = select_kept([(b.id, b.created_at) for b in backups], policy)
+    duplicates = [backup_id for backup_id, paths in places.items() if len(paths) > 1]
+    for backup_id in duplicates:
+        logger.warning(
+            "backup %s is in %d directories (%s); prune leaves them: keep one by hand",
+            backup_id,
+            len(places[backup_id]),
+            ", ".join(p.name for p in places[backup_id]),
+        )
     result = PruneResult(
         dry_run=dry_run,
-        keep=[b.id for b in backups if b.id in kept],
-        delete=[b.id for b in backups if b.id not in kept],
+        keep=[backup_id for backup_id in places if backup_id in kept],
+        delete=[b for b in places if b not in kept and b not in duplicates],
+        duplicates=duplicates,
+        leftovers=[p.name for p in _leftovers(root, now=time.time())],
     )
-    if dry_run or not result.delete:
+    if dry_run or not (result.delete or result.leftovers):
         return result
     for backup_id in result.delete:
-        doomed = root / f".deleting-{backup_id}"
-        (root / backup_id).rename(doomed)  # atomic: a backup is either listed whole or gone
-        shutil.rmtree(doomed)
+        discard_backup(path=places[backup_id][0])
+    for name in result.leftovers:
+        with suppress(FileNotFoundError):  # another prune got there first
+            shutil.rmtree(root / name)
     if session is not None:
         audit.record(
             session,
@@ -348,6 +422,35 @@ def prune_backups(
             action="backup.pruned",
             object_type="backup",
             object_id="retention",
-            change={"deleted": result.delete, "kept": len(result.keep)},
+            change={
+                "deleted": result.delete,
+                "kept": len(result.keep),
+                "leftovers": len(result.leftovers),
+            },
         )
     return result
+
+
+def _leftovers(root: Path, *, now: float) -> list[Path]:
+    """``.partial-*`` and ``.deleting-*`` directories nothing has written to for an hour."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        path
+        for path in root.iterdir()
+        if path.name.startswith(LEFTOVER_PREFIXES)
+        and path.is_dir()
+        and not path.is_symlink()
+        and now - _last_write(path) > STALE_AFTER_SECONDS
+    )
+
+
+def _last_write(directory: Path) -> float:
+    """The newest mtime in the tree: a backup copying a large blob deep inside changes only that
+    file's, not its directory's."""
+    newest = 0.0
+    for parent, _, files in os.walk(directory):
+        for path in [parent, *(os.path.join(parent, name) for name in files)]:
+            with suppress(FileNotFoundError):  # removed meanwhile by the job that wrote it
+                newest = max(newest, os.stat(path).st_mtime)
+    return newest

@@ -38,6 +38,7 @@ __all__ = [
     "check_sqlite_file",
     "pg_conninfo",
     "pg_restore_into",
+    "schema_revisions",
     "snapshot_postgres",
     "snapshot_sqlite",
     "summarize",
@@ -105,6 +106,36 @@ def sqlite_path(url: str) -> Path:
     return Path(database)
 
 
+def _open_existing(path: Path, *, mode: str) -> sqlite3.Connection:
+    """Open the SQLite file at ``path`` (``mode`` "ro" or "rw"); never create it if missing."""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True, timeout=30)
+
+
+def schema_revisions(engine: Engine) -> list[str]:
+    """The store's alembic revisions ([] when it was never migrated), read without creating or
+    changing anything (the engine's own SQLite connections would switch the file to WAL)."""
+    if engine.dialect.name == "sqlite":
+        path = sqlite_path(engine.url.render_as_string(hide_password=False))
+        return _sqlite_revisions(path)
+    query = text("SELECT version_num FROM alembic_version")
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return []
+        return sorted(connection.execute(query).scalars())
+
+
+def _sqlite_revisions(path: Path) -> list[str]:
+    connection = _open_existing(path, mode="ro")
+    try:
+        tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if ("alembic_version",) not in tables.fetchall():
+            return []
+        rows = connection.execute("SELECT version_num FROM alembic_version").fetchall()
+    finally:
+        connection.close()
+    return sorted(str(row[0]) for row in rows)
+
+
 def check_sqlite_file(path: Path) -> str:
     """'ok', or what SQLite's integrity check found."""
     try:
@@ -121,7 +152,7 @@ def check_sqlite_file(path: Path) -> str:
 
 def snapshot_sqlite(url: str, dest: Path) -> StoreSummary:
     """Copy the live SQLite store to ``dest`` (one self-contained file) and summarise it."""
-    source = sqlite3.connect(str(sqlite_path(url)), timeout=30)
+    source = _open_existing(sqlite_path(url), mode="rw")  # a missing store is not created
     target = sqlite3.connect(str(dest))
     try:
         source.backup(target)  # pages=-1: one step under one read transaction

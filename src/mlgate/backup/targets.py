@@ -1,6 +1,8 @@
 """Restore targets: is a store empty, move a store aside (never delete it), create a database.
 
-A SQLite store is a file (plus ``-wal``/``-shm``); moving it aside renames them. A PostgreSQL
+A SQLite store is a file plus its ``-wal``/``-shm``/``-journal`` side files; moving it aside
+renames them all. A side file left without its store (a crash, then the store deleted by hand)
+makes the target non-empty: SQLite would replay a stale WAL onto the restored file. A PostgreSQL
 store is a database; moving it aside renames the database, after ending the sessions that use
 it (the operator asked for ``--force``). Blob directories are renamed the same way.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "drop_pg_database",
     "move_blob_dir_aside",
     "move_store_aside",
+    "sqlite_side_files",
     "store_state",
 ]
 
@@ -43,6 +46,12 @@ def dialect_of(url: str) -> Literal["sqlite", "postgresql"]:
     raise Invalid.field("target", f"'{backend}' stores are not supported (SQLite or PostgreSQL)")
 
 
+def sqlite_side_files(path: Path) -> list[Path]:
+    """The ``-wal``/``-shm``/``-journal`` files beside the SQLite store at ``path`` that exist."""
+    sides = (path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)
+    return [side for side in sides if side.exists()]
+
+
 def _admin_engine(url: str) -> Engine:
     maintenance = make_url(url).set(database="postgres")
     return create_engine(maintenance, isolation_level="AUTOCOMMIT")
@@ -56,6 +65,8 @@ def _has_tables(engine: Engine) -> bool:
 def store_state(url: str) -> TargetState:
     if dialect_of(url) == "sqlite":
         path = sqlite_path(url)
+        if sqlite_side_files(path):  # checked before opening: opening would replay a stale WAL
+            return "non-empty"
         if not path.exists():
             return "missing"
         engine = create_engine(f"sqlite:///{path}")
@@ -87,12 +98,13 @@ def move_store_aside(url: str, *, now: datetime) -> str:
     if dialect_of(url) == "sqlite":
         path = sqlite_path(url)
         aside = path.with_name(f"{path.name}.replaced-{_stamp(now)}")
-        if aside.exists():
+        if aside.exists() or sqlite_side_files(aside):
             raise Invalid(f"{aside} already exists; wait a second and try again")
-        for suffix in SQLITE_SIDE_FILES:
-            side = path.with_name(path.name + suffix)
-            if side.exists():
-                os.rename(side, aside.with_name(aside.name + suffix))
+        suffixes = [side.name.removeprefix(path.name) for side in sqlite_side_files(path)]
+        for suffix in suffixes:
+            os.rename(path.with_name(path.name + suffix), aside.with_name(aside.name + suffix))
+        if suffixes and not path.exists():  # the store was deleted by hand, its side files not
+            return f"{aside}{suffixes[0]}"
         os.rename(path, aside)
         return str(aside)
     name = make_url(url).database or ""

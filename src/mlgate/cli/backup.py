@@ -195,7 +195,8 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be deleted.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """Delete backups outside the daily/weekly/monthly retention (MLGATE_BACKUP_KEEP_*)."""
+    """Delete backups outside the daily/weekly/monthly retention (MLGATE_BACKUP_KEEP_*), and
+    what interrupted backups left behind."""
     cli = state(ctx)
     result = jobs.prune_job(cli.runtime, actor=cli.principal(), root=source, dry_run=dry_run)
     if as_json:
@@ -205,6 +206,18 @@ def prune(
     console.print(f"{verb} {len(result.delete)} backups, keeping {len(result.keep)}")
     for backup_id in result.delete:
         console.print(f"  - {backup_id}", markup=False)
+    if result.leftovers:
+        verb = "would remove" if dry_run else "removed"
+        console.print(f"{verb} {len(result.leftovers)} leftover directories of interrupted backups")
+        for name in result.leftovers:
+            console.print(f"  - {name}", markup=False)
+    if result.duplicates:
+        console.print(
+            f"left {len(result.duplicates)} backups found in more than one directory;"
+            " keep one copy of each by hand:"
+        )
+        for backup_id in result.duplicates:
+            console.print(f"  - {backup_id}", markup=False)
 
 
 @app.command("drill")

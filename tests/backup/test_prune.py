@@ -1,0 +1,92 @@
+"""Prune deletes each backup where it listed it, leaves a backup found in two directories alone,
+and removes what killed backups and prunes left once nothing has written to it for an hour."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mlgate.auth.schemas import Principal
+from mlgate.backup import jobs, service
+from mlgate.backup.retention import Retention
+from mlgate.backup.schemas import BackupRead
+from mlgate.runtime import Runtime
+from tests.backup.conftest import populate
+from tests.cli.conftest import Cli, cli  # noqa: F401  (fixture)
+
+DAY = datetime(2026, 3, 2, tzinfo=UTC)
+NEWEST_ONLY = Retention(daily=1, weekly=0, monthly=0)
+TWO_HOURS = 2 * 3600
+
+
+def backup_at(runtime: Runtime, admin: Principal, root: Path, hour: int) -> BackupRead:
+    with runtime.db.unit_of_work() as session:
+        return service.create_backup(
+            session,
+            db=runtime.db,
+            blobs=runtime.blobs,
+            root=root,
+            key=None,
+            actor=admin,
+            now=DAY + timedelta(hours=hour),
+        )
+
+
+def age(directory: Path, seconds: float) -> None:
+    """Make everything in ``directory`` look last written ``seconds`` ago."""
+    then = time.time() - seconds
+    for path in [directory, *directory.rglob("*")]:
+        os.utime(path, (then, then))
+
+
+def test_prune_deletes_the_directory_it_listed_and_leaves_copies_alone(
+    runtime: Runtime, admin: Principal, backup_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    populate(runtime, admin, versions=1)
+    oldest, copied, newest = (backup_at(runtime, admin, backup_root, h) for h in (1, 2, 3))
+    renamed = backup_root / "before-the-upgrade"
+    Path(oldest.path).rename(renamed)
+    copy = backup_root / f"{copied.id}.copy"
+    shutil.copytree(copied.path, copy)
+    with caplog.at_level(logging.WARNING), runtime.db.unit_of_work() as session:
+        result = service.prune_backups(session, root=backup_root, policy=NEWEST_ONLY, actor=admin)
+    assert result.keep == [newest.id]
+    assert result.delete == [oldest.id]
+    assert result.duplicates == [copied.id]
+    assert not renamed.exists()
+    assert sorted(p.name for p in backup_root.iterdir()) == sorted(
+        [newest.id, copied.id, copy.name]
+    )
+    assert f"backup {copied.id} is in 2 directories" in caplog.text
+
+
+def test_prune_removes_what_killed_backups_left_once_nothing_writes_to_it(
+    runtime: Runtime,
+    admin: Principal,
+    cli: Cli,  # noqa: F811
+) -> None:
+    populate(runtime, admin, versions=1)
+    root = runtime.settings.backups_path
+    backup = jobs.backup_job(runtime, actor=admin, root=root, key=None)
+    killed = root / ".partial-20260301T000000Z-killed"
+    half_deleted = root / ".deleting-20260228T000000Z-halfway"
+    running = root / ".partial-20260302T000000Z-running"
+    for leftover in (killed, half_deleted, running):
+        shutil.copytree(backup.path, leftover)  # full size, as a SIGKILL leaves it
+        age(leftover, TWO_HOURS)
+    blob = next(p for p in running.rglob("*") if p.is_file() and "blobs" in p.parts)
+    os.utime(blob)  # a running backup still writing one large blob deep inside
+    dry = cli("backup", "prune", "--from", str(root), "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "would remove 2 leftover directories" in dry.out
+    assert killed.is_dir()
+    result = jobs.prune_job(runtime, actor=admin, root=root)
+    assert result.leftovers == sorted([half_deleted.name, killed.name])
+    assert result.delete == []
+    assert sorted(p.name for p in root.iterdir()) == sorted([backup.id, running.name])
