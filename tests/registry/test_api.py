@@ -153,15 +153,22 @@ def test_unknown_model_is_404_and_leaves_nothing(
 
 
 @pytest.mark.parametrize("field", ["input_schema", "output_schema"])
+@pytest.mark.parametrize(
+    ("schema", "where"),
+    [({"type": "no-such-type"}, ""), ({"$schema": ["x"]}, ".$schema")],  # the latter was a 500
+)
 def test_malformed_json_schema_is_422_naming_the_field(
-    client: TestClient, writer: dict[str, str], runtime: Runtime, field: str
+    client: TestClient,
+    writer: dict[str, str],
+    runtime: Runtime,
+    field: str,
+    schema: dict[str, object],
+    where: str,
 ) -> None:
     create(client, writer)
-    response = upload(
-        client, writer, "churn", [("m.bin", b"bytes")], {field: {"type": "no-such-type"}}
-    )
+    response = upload(client, writer, "churn", [("m.bin", b"bytes")], {field: schema})
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == field
+    assert response.json()["errors"][0]["field"] == field + where
     assert row_counts(runtime) == (1, 0, 0)
     assert blob_files(runtime) == []
 

@@ -4,14 +4,23 @@
 hashing it, enforces the size limit and the expected digest, fsyncs, then renames atomically,
 so a failed upload never leaves a partial blob behind. Another store (S3, GCS) implements the
 same ``BlobStore`` protocol.
+
+A registration that fails gives back the blobs it created (``release``), but a concurrent
+upload of the same bytes may already use one. So each blob's modification time is a claim
+marker: the creator sets a token of its own; an upload that finds the blob present bumps it
+(``put`` returns ``created=False``). ``release`` moves the blob aside atomically, then deletes
+it only if the token is still the creator's: a claim made before the move puts it back, and a
+claim that comes after finds no blob and stores its own copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +39,7 @@ class StoredBlob:
     sha256: str
     size: int
     created: bool  # False when identical bytes were already stored
+    token: int = 0  # what ``release`` needs to give back a blob this upload created
 
 
 class BlobStore(Protocol):
@@ -53,9 +63,21 @@ class BlobStore(Protocol):
 
     def delete(self, sha256: str) -> None: ...
 
+    def release(self, blob: StoredBlob) -> None: ...
+
     def size(self, sha256: str) -> int: ...
 
     def iter_digests(self) -> Iterator[str]: ...
+
+
+def _claim(path: Path) -> bool:
+    """Mark the stored blob at ``path`` as used by one more upload; False when there is none."""
+    try:
+        found = path.stat()
+        os.utime(path, ns=(found.st_atime_ns, found.st_mtime_ns + 1))  # never the creator's
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def check_digest(value: str, *, field: str) -> str:
@@ -101,13 +123,15 @@ class LocalBlobStore:
                     f"expected sha256 {expected} but the upload hashes to {digest}",
                 )
             final = self.path(digest)
-            if final.exists():
+            if _claim(final):
                 tmp_path.unlink()
                 return StoredBlob(sha256=digest, size=size, created=False)
             final.parent.mkdir(parents=True, exist_ok=True)
+            token = time.time_ns()
+            os.utime(tmp_path, ns=(token, token))
+            os.chmod(tmp_path, 0o444)
             os.replace(tmp_path, final)
-            os.chmod(final, 0o444)
-            return StoredBlob(sha256=digest, size=size, created=True)
+            return StoredBlob(sha256=digest, size=size, created=True, token=token)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise
@@ -153,6 +177,21 @@ class LocalBlobStore:
 
     def delete(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
+
+    def release(self, blob: StoredBlob) -> None:
+        """Delete a blob this upload created, unless another upload has claimed it since."""
+        if not blob.created:
+            return
+        path = self.path(blob.sha256)
+        doomed = path.with_name(f"{path.name}.released-{os.getpid()}-{time.time_ns()}")
+        try:
+            os.replace(path, doomed)
+        except FileNotFoundError:
+            return
+        if doomed.stat().st_mtime_ns != blob.token:  # claimed before it moved: put it back
+            with contextlib.suppress(FileExistsError):  # or a claimer stored its own copy
+                os.link(doomed, path)
+        doomed.unlink()
 
     def iter_digests(self) -> Iterator[str]:
         if not self.root.exists():

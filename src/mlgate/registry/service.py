@@ -191,6 +191,9 @@ def list_models(
 def _check_schema(schema: dict[str, Any] | None, field: str) -> list[FieldError]:
     if schema is None:
         return []
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):  # validator_for would TypeError
+        return [FieldError(f"{field}.$schema", "must be a string: a JSON Schema dialect URI")]
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as error:
@@ -238,7 +241,7 @@ def register_version(
 ) -> VersionRead:
     """Store the artifacts and record version N+1 of ``model_name``."""
     _validate_version(version_in, uploads)
-    created: list[str] = []
+    created: list[StoredBlob] = []
     try:
         stored: list[tuple[str, StoredBlob]] = []
         for index, upload in enumerate(uploads):
@@ -250,7 +253,7 @@ def register_version(
                 progress=progress,
             )
             if blob.created:
-                created.append(blob.sha256)
+                created.append(blob)
             stored.append((upload.name, blob))
         return _insert_version(
             session,
@@ -261,8 +264,8 @@ def register_version(
             now=now or utcnow(),
         )
     except BaseException:
-        for digest in created:
-            blobs.delete(digest)
+        for blob in created:  # a concurrent upload of the same bytes may use it: see release
+            blobs.release(blob)
         raise
 
 
