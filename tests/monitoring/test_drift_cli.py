@@ -26,7 +26,8 @@ def write_csv(path: Path, rows: list[list[object]], header: list[str] = FEATURES
     return path
 
 
-def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+def _served_iris(runtime: Runtime, tmp_path: Path) -> Path:
+    """Route iris serving iris@1 (an upstream), and the iris data as a reference CSV."""
     world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
     world.create_route(
         runtime,
@@ -34,7 +35,11 @@ def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -
         model="iris",
         primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
     )
-    reference = write_csv(tmp_path / "ref.csv", IRIS.tolist())
+    return write_csv(tmp_path / "ref.csv", IRIS.tolist())
+
+
+def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    reference = _served_iris(runtime, tmp_path)
 
     made = cli("drift", "reference", "iris@1", str(reference), "--bins", "5")
     shown = cli("drift", "show", "iris@1", "--json")
@@ -69,14 +74,7 @@ def test_reference_show_and_report(cli: Cli, runtime: Runtime, tmp_path: Path) -
 def test_a_report_says_when_there_is_nothing_or_too_little_to_judge(
     cli: Cli, runtime: Runtime, tmp_path: Path
 ) -> None:
-    world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
-    world.create_route(
-        runtime,
-        name="iris",
-        model="iris",
-        primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
-    )
-    reference = write_csv(tmp_path / "ref.csv", IRIS.tolist())
+    reference = _served_iris(runtime, tmp_path)
     assert cli("drift", "reference", "iris@1", str(reference)).code == 0
 
     before = cli("drift", "report", "iris")
