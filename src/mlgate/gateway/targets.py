@@ -59,18 +59,21 @@ class TargetPool:
     bulkheads: dict[str, Bulkhead] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     built_from: dict[str, str] = field(default_factory=dict)  # name -> _fingerprint at load
+    guarded_by: dict[str, tuple[BreakerConfig, int]] = field(default_factory=dict)
 
     async def prepare(self, routes: list[CompiledRoute]) -> None:
         """Load every target the routes name that is not loaded yet, or not as it is now.
 
         A loaded target whose upstream settings or secret changed (a rotated upstream key, say)
-        is loaded again; its breaker and bulkhead stay, since it is the same target.
+        is loaded again; its breaker and bulkhead stay, since it is the same target, unless the
+        route's breaker or bulkhead settings changed: those are built anew with the new ones.
         """
         for route in routes:
             for target in (*route.targets, *((route.canary,) if route.canary else ())):
                 built_from = _fingerprint(target)
                 if target.name in self.backends:
                     if self.built_from.get(target.name) == built_from:
+                        self._guard(target.name, route)
                         continue
                     _close(self.backends.pop(target.name))
                 try:
@@ -84,9 +87,23 @@ class TargetPool:
                         extra={"target": target.name, "problem": error.detail},
                     )
                     continue
-                if target.name not in self.breakers:
-                    self.breakers[target.name] = self._breaker(target.name, route)
-                    self.bulkheads[target.name] = Bulkhead(target.name, route.resilience.bulkhead)
+                self._guard(target.name, route)
+
+    def _guard(self, name: str, route: CompiledRoute) -> None:
+        """Give ``name`` a breaker and a bulkhead built from the route's settings as they are.
+
+        A request in flight keeps the slot it holds on a replaced bulkhead (a slot releases
+        where it was taken); a replaced breaker starts closed, as a new setting asks.
+        """
+        wanted = (breaker_config(route), route.resilience.bulkhead)
+        built = self.guarded_by.get(name)
+        if built == wanted:
+            return
+        if built is None or built[0] != wanted[0]:
+            self.breakers[name] = self._breaker(name, route)
+        if built is None or built[1] != wanted[1]:
+            self.bulkheads[name] = Bulkhead(name, wanted[1])
+        self.guarded_by[name] = wanted
 
     def _breaker(self, name: str, route: CompiledRoute) -> CircuitBreaker:
         if self.redis is not None:
