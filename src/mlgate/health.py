@@ -40,6 +40,13 @@ async def readyz(request: Request) -> JSONResponse:
         # still the best place to send traffic (it degrades and fails fast).
         body["breakers"] = await gateway.breaker_states()
         body["refused_targets"] = gateway.refused_targets()
+        # Targets left out when the table compiled (no longer approved, a signature missing):
+        # the route serves without them, so they are reported, not failed on.
+        body["route_problems"] = {
+            name: list(route.problems)
+            for name, route in gateway.table.routes.items()
+            if route.problems
+        }
     ready = all(value in ("ok", "current") for value in checks.values())
     body["status"] = "ready" if ready else "not ready"
     return JSONResponse(body, status_code=200 if ready else 503)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy.orm import Session
 
 from mlgate.auth.schemas import Principal
 from mlgate.registry import service as registry
@@ -107,28 +108,37 @@ def tamper(runtime: Runtime, sha256: str) -> None:
     path.write_bytes(bytes(data))
 
 
-def serve(runtime: Runtime, model: str, version: int, **route: object) -> None:
-    """Approve ``model@version`` through a one-stage policy, deploy it and route to it."""
+def approve_and_deploy(runtime: Runtime, model: str, version: int) -> None:
+    """Approve ``model@version`` through a one-stage policy and point production at it."""
+    with runtime.db.unit_of_work() as session:
+        _approve_and_deploy(session, model, version)
+
+
+def _approve_and_deploy(session: Session, model: str, version: int) -> None:
     from mlgate.approvals import deployments, policy
     from mlgate.approvals import service as approvals
     from mlgate.approvals.schemas import PolicyDocument, StagePolicy
+
+    reviewer = Principal(name="bob", scopes=frozenset({"approvals:review"}))
+    policy.set_policy(
+        session,
+        subject=model,
+        document=PolicyDocument(stages=[StagePolicy(name="quick-review")]),
+        actor=ADMIN,
+    )
+    request = approvals.request_review(session, model_name=model, version=version, requester=ADMIN)
+    approvals.approve(session, request_id=request.id, reviewer=reviewer, comment="ok")
+    deployments.move_alias(
+        session, model_name=model, alias="production", version=version, actor=ADMIN
+    )
+
+
+def serve(runtime: Runtime, model: str, version: int, **route: object) -> None:
+    """Approve ``model@version`` through a one-stage policy, deploy it and route to it."""
     from mlgate.gateway import service as routes
     from mlgate.gateway.schemas import RouteCreate
 
-    reviewer = Principal(name="bob", scopes=frozenset({"approvals:review"}))
     with runtime.db.unit_of_work() as session:
-        policy.set_policy(
-            session,
-            subject=model,
-            document=PolicyDocument(stages=[StagePolicy(name="quick-review")]),
-            actor=ADMIN,
-        )
-        request = approvals.request_review(
-            session, model_name=model, version=version, requester=ADMIN
-        )
-        approvals.approve(session, request_id=request.id, reviewer=reviewer, comment="ok")
-        deployments.move_alias(
-            session, model_name=model, alias="production", version=version, actor=ADMIN
-        )
+        _approve_and_deploy(session, model, version)
         spec = {"name": model, "model": model, **route}
         routes.create_route(session, route_in=RouteCreate.model_validate(spec), actor=ADMIN)

@@ -8,10 +8,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlgate.app import create_app
+from mlgate.errors import Conflict
 from mlgate.runtime import Runtime
 from mlgate.scanning import service
 from tests.conftest import KeyFactory, bearer
-from tests.scanning.factories import ADMIN, make_version, malicious_pickle, serve, tamper
+from tests.scanning.factories import (
+    ADMIN,
+    approve_and_deploy,
+    make_version,
+    malicious_pickle,
+    serve,
+    tamper,
+)
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 IRIS_SCHEMA = {
@@ -110,17 +118,34 @@ def test_a_tampered_signed_artifact_is_refused_and_the_route_answers_503(
     assert any("signature" in reason for reason in failed.values()), failed
 
 
-def test_an_unsigned_version_on_a_signature_route_is_left_out_and_named(
-    runtime: Runtime, make_key: KeyFactory, iris_onnx: bytes
+def test_a_signature_route_refuses_unsigned_versions_and_names_one_deployed_later(
+    runtime: Runtime, make_key: KeyFactory, signing_keys: tuple[Path, Path], iris_onnx: bytes
 ) -> None:
-    name, number = make_version(
+    name, v1 = make_version(
         runtime, {"model.onnx": iris_onnx}, framework="onnx", input_schema=False
     )
-    serve(runtime, name, number, require_signature=True)
+    with pytest.raises(Conflict, match=f"{name}@{v1} is not signed"):
+        serve(runtime, name, v1, require_signature=True)  # refused when created, not per call
+    with runtime.db.unit_of_work() as session:
+        service.sign_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=name,
+            version=v1,
+            private_key=signing_keys[0],
+            actor=ADMIN,
+        )
+    serve(runtime, name, v1, require_signature=True)
+    _, v2 = make_version(
+        runtime, {"model.onnx": iris_onnx}, model=name, framework="onnx", input_schema=False
+    )
+    approve_and_deploy(runtime, name, v2)  # production moves to an approved, unsigned version
     key = bearer(make_key("gateway:invoke"))
     with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
         response = client.post(f"/v1/routes/{name}/predict", json={"inputs": ROWS}, headers=key)
+        ready = client.get("/readyz").json()
         route = client.app.state.gateway.table.routes[name]  # type: ignore[attr-defined]
     assert response.status_code == 503
     assert route.targets == ()
-    assert any("not signed" in problem for problem in route.problems)
+    (problem,) = ready["route_problems"][name]  # the operator sees why, not only the log
+    assert f"{name}@{v2} is not signed" in problem

@@ -76,7 +76,16 @@ def _check_targets(session: Session, model: str, body: RouteBody) -> None:
         except Invalid as error:
             raise Invalid.field("subject_path", error.detail) from error
     for target in _targets(model, body):
-        resolve_target(session, target)
+        version = resolve_target(session, target)
+        if body.require_signature:  # as the table compiles it: refused now, not at every call
+            from mlgate.scanning.service import signed_manifest
+
+            if signed_manifest(session, version_id=version.id) is None:
+                raise Conflict(
+                    f"{target.describe()}: {target.model}@{version.version} is not signed and"
+                    f" the route requires a signature; sign it with `mlgate sign"
+                    f" {target.model}@{version.version} --key KEY`"
+                )
 
 
 def _secret_uses(model: str, body: RouteBody) -> set[tuple[str, str]]:
