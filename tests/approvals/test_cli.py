@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 
-from tests.approvals.conftest import VersionFactory, as_key, simple_policy
+from mlgate.approvals import service
+from mlgate.cli.main import run
+from mlgate.runtime import Runtime
+from tests.approvals.conftest import REQUESTER, VersionFactory, as_key, simple_policy
 from tests.conftest import KeyFactory
 
 
@@ -46,3 +51,36 @@ def test_review_and_deploy_from_the_cli_keep_separation_of_duties(
     admin = make_key("admin", owner="root")
     assert as_key(monkeypatch, admin, "review", "policy", "set", name, "-f", str(policy_file)) == 0
     assert "version 2" in capsys.readouterr().out
+
+
+def test_review_list_pages_and_says_when_more_reviews_exist(
+    cli_env: None,
+    runtime: Runtime,
+    make_version: VersionFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It showed the first 50 and no more, without saying that others existed.
+    name, _ = make_version(policy_doc=simple_policy(("only", [], [])))
+    for _ in range(2):
+        make_version(name)
+    with runtime.db.unit_of_work() as session:
+        for number in (1, 2, 3):
+            service.request_review(session, model_name=name, version=number, requester=REQUESTER)
+    capsys.readouterr()
+
+    def listed(*options: str) -> tuple[list[str], str]:
+        assert run(["review", "list", "--model", name, *options]) == 0
+        out = capsys.readouterr().out
+        return re.findall(rf"{name}@(\d+)", out), out
+
+    refs, out = listed("--limit", "2")
+    assert refs == ["1", "2"]
+    assert "showing 2 of 3; use --offset 2 for more" in out
+    refs, out = listed("--limit", "2", "--offset", "2")
+    assert refs == ["3"]
+    assert "showing" not in out
+    refs, out = listed()
+    assert refs == ["1", "2", "3"]
+    assert "showing" not in out
+    assert run(["review", "list", "--model", name, "--offset", "1", "--json"]) == 0
+    assert [r["version"] for r in json.loads(capsys.readouterr().out)] == [2, 3]

@@ -96,6 +96,71 @@ def test_rollback_without_an_earlier_version_is_a_conflict(
             deployments.rollback(session, model_name=name, actor=DEPLOYER)
 
 
+def test_rollbacks_walk_down_the_stack_and_never_return_to_a_version_left_behind(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, v1 = _approved(runtime, make_version)
+    _, v2 = _approved(runtime, make_version, name)
+    _, v3 = _approved(runtime, make_version, name)
+    _, v4 = _approved(runtime, make_version, name)
+    with runtime.db.unit_of_work() as session:
+        for version in (v1, v2, v3):
+            deployments.move_alias(
+                session, model_name=name, alias="production", version=version, actor=DEPLOYER
+            )
+    landed = []
+    for _ in range(2):  # a second rollback went "back" to v3, the version just rolled back
+        with runtime.db.unit_of_work() as session:
+            landed.append(deployments.rollback(session, model_name=name, actor=DEPLOYER).version)
+    assert landed == [v2, v1]
+    with runtime.db.unit_of_work() as session:
+        with pytest.raises(Conflict, match="no earlier approved"):
+            deployments.rollback(session, model_name=name, actor=DEPLOYER)
+        # v1 -> v4: rolling back returns to v1, the version v4 replaced, not v2 or v3.
+        deployments.move_alias(
+            session, model_name=name, alias="production", version=v4, actor=DEPLOYER
+        )
+        assert deployments.rollback(session, model_name=name, actor=DEPLOYER).version == v1
+        history = deployments.alias_history(session, model_name=name, alias="production")
+    assert [(h.action, h.from_version, h.to_version) for h in reversed(history)] == [
+        ("deployed", None, v1),
+        ("deployed", v1, v2),
+        ("deployed", v2, v3),
+        ("rolled_back", v3, v2),
+        ("rolled_back", v2, v1),
+        ("deployed", v1, v4),
+        ("rolled_back", v4, v1),
+    ]
+
+
+def test_deploying_an_unapproved_version_says_the_next_step_for_its_status(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    name, rejected = make_version(policy_doc=SOLO)
+    _, in_review = make_version(name)
+    _, registered = make_version(name)
+    with runtime.db.unit_of_work() as session:
+        request_id = service.request_review(
+            session, model_name=name, version=rejected, requester=REQUESTER
+        ).id
+        service.reject(session, request_id=request_id, reviewer=reviewer("avery"), comment="no")
+        service.request_review(session, model_name=name, version=in_review, requester=REQUESTER)
+
+    def refusal(version: int) -> str:
+        with runtime.db.unit_of_work() as session, pytest.raises(Conflict) as refused:
+            deployments.move_alias(
+                session, model_name=name, alias="production", version=version, actor=DEPLOYER
+            )
+        return refused.value.detail
+
+    # `mlgate review request` fails for a version that already has a review.
+    assert f"review request {name}@{rejected}" not in refusal(rejected)
+    assert f"mlgate versions register FILE --model {name}" in refusal(rejected)
+    assert f"review request {name}@{in_review}" not in refusal(in_review)
+    assert f"mlgate review show {name}@{in_review}" in refusal(in_review)
+    assert f"mlgate review request {name}@{registered}" in refusal(registered)
+
+
 def test_a_protected_alias_moves_only_for_an_admin(
     runtime: Runtime, make_version: VersionFactory
 ) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -197,6 +198,41 @@ def test_delivery_state_is_visible_over_http_and_secret_shown_once(
     assert client.delete(f"/api/v1/webhooks/{hook_id}", headers=admin).status_code == 200
     mine = client.get(f"/api/v1/webhooks/{hook_id}/deliveries", headers=admin).json()
     assert {d["state"] for d in mine} == {"cancelled"}
+
+
+def test_each_post_is_signed_when_it_is_sent_not_when_the_run_began(runtime: Runtime) -> None:
+    # Behind a slow receiver the run-start timestamp was stale: receivers refused it as a replay.
+    urls = [f"http://receiver-{n}.invalid/hook" for n in range(3)]
+    secrets = {url: _subscribe(runtime, url)[1] for url in urls}
+    with runtime.db.unit_of_work() as session:
+        outbox.emit(session, event_type="alias.deployed", subject="m:production", payload={})
+    clock = [utcnow()]
+    verdicts: list[bool] = []
+
+    def slow_receiver(request: httpx.Request) -> httpx.Response:
+        """Checks the signature at the moment it arrives; each takes ten (injected) minutes."""
+        verdicts.append(
+            outbox.verify_signature(
+                secrets[str(request.url)],
+                timestamp=request.headers["X-Mlgate-Timestamp"],
+                body=request.content,
+                signature=request.headers["X-Mlgate-Signature"],
+                now=clock[0],
+            )
+        )
+        clock[0] += timedelta(minutes=10)
+        return httpx.Response(204)
+
+    with httpx.Client(transport=httpx.MockTransport(slow_receiver)) as client:
+        report = outbox.deliver_due(
+            runtime.db,
+            server_secret=runtime.secret,
+            now=clock[0],
+            client=client,
+            clock=lambda: clock[0],
+        )
+    assert verdicts == [True, True, True]
+    assert report.delivered == 3
 
 
 def test_a_tick_with_nothing_due_opens_no_http_client(

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from mlgate.auth import service
 from mlgate.auth.schemas import ApiKeyCreate, Principal, Scope
 from mlgate.clock import utcnow
-from mlgate.errors import Forbidden, Invalid, Unauthorized
+from mlgate.errors import Conflict, Forbidden, Invalid, Unauthorized
 from mlgate.runtime import Runtime
 
 
@@ -110,6 +110,26 @@ def test_rotated_key_works_through_the_grace_period_and_then_stops(
     with pytest.raises(Unauthorized, match="expired"):
         authenticate(runtime, old_key, now=after)
     assert authenticate(runtime, new_key, now=after + timedelta(days=30)).name == "bob"
+
+
+def test_an_expired_key_is_not_rotated_into_a_successor_born_expired(
+    runtime: Runtime, admin: Principal
+) -> None:
+    expires = utcnow() + timedelta(hours=1)
+    key_id, _ = issue(runtime, admin, expires_at=expires)
+    refusal = pytest.raises(Conflict, match=r"expired.*`mlgate keys create`")
+    with runtime.db.unit_of_work() as session, refusal:
+        service.rotate(
+            session,
+            secret=runtime.secret,
+            key_id=key_id,
+            grace_seconds=600,
+            actor=admin,
+            now=expires,
+        )
+    with runtime.db.unit_of_work() as session:
+        keys = service.get_all(session)
+    assert [(k.id, k.successor_id) for k in keys] == [(key_id, None)]
 
 
 def test_non_admin_cannot_grant_scopes_it_does_not_hold(runtime: Runtime) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import stat
 import uuid
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pytest
 
 from mlgate.auth.keys import KEY_PATTERN
+from mlgate.clock import utcnow
 from tests.cli.conftest import Cli
 
 
@@ -49,6 +51,24 @@ def test_keys_lifecycle_from_the_cli(cli: Cli) -> None:
     again = cli("keys", "revoke", key_id)
     assert again.code == 1
     assert again.err.strip() == f"error: API key '{key_id}' is already revoked"
+
+
+def test_rotate_says_when_the_old_key_really_stops_working(cli: Cli) -> None:
+    # It said "in 86400 s" (the grace) although the key's own expiry came first.
+    cli("init")
+    expires = (utcnow() + timedelta(hours=1)).replace(microsecond=0, tzinfo=None)
+    created = cli(
+        "keys", "create", "ci", "--owner", "ci-bot", "--scope", "registry:read",
+        "--expires", expires.isoformat(),
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    key_id = re.search(r"key (\w+) for ci-bot", created.out).group(1)  # type: ignore[union-attr]
+    rotated = cli("keys", "rotate", key_id, "--grace", "86400")
+    assert rotated.code == 0, rotated.err
+    assert "86400 s" not in rotated.out
+    assert f"at {expires.replace(tzinfo=UTC).isoformat()}" in rotated.out
+    seconds = int(re.search(r"stops working in (\d+) s", rotated.out).group(1))  # type: ignore[union-attr]
+    assert 0 < seconds <= 3600
 
 
 def test_unknown_scope_is_one_line_and_exit_1(cli: Cli) -> None:
@@ -243,6 +263,9 @@ def test_an_invalid_card_names_each_wrong_field(cli: Cli, tmp_path: Path) -> Non
         (("models", "list", "--offset", "-5"), "--offset"),
         (("versions", "list", "m", "--limit", "-1"), "--limit"),
         (("keys", "rotate", "k", "--grace", "-5"), "--grace"),
+        (("review", "list", "--limit", "0"), "--limit"),
+        (("review", "list", "--limit", "501"), "--limit"),
+        (("review", "list", "--offset", "-1"), "--offset"),
     ],
 )
 def test_a_number_out_of_range_is_a_usage_error_as_the_api_says(

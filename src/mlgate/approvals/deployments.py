@@ -1,9 +1,10 @@
 """The deployment gate: aliases (staging, production, ...) point only at approved versions.
 
 Every move appends to the alias history and writes one audit entry (who, when, from, to), so
-"who put v7 in production?" has an answer. Rollback walks the history backwards to the last
-version that held the alias before the current one and is still approved. A protected alias
-moves only for an admin.
+"who put v7 in production?" has an answer. Rollback treats the history as a stack: it returns
+to the version the alias held before the current one was installed, and a version the alias was
+rolled back from is off the stack, so two rollbacks after v1 -> v2 -> v3 land on v1, never on v3
+again. Versions no longer approved are skipped. A protected alias moves only for an admin.
 """
 
 from __future__ import annotations
@@ -76,12 +77,24 @@ def _alias_row(session: Session, model: Model, alias: str) -> ModelAlias | None:
 
 
 def _require_approved(model: Model, version: ModelVersion) -> None:
-    if version.status != APPROVED:
-        raise Conflict(
-            f"{model.name}@{version.version} is {version.status}, not approved; only approved "
-            f"versions can be deployed. Request a review with "
-            f"`mlgate review request {model.name}@{version.version}`"
+    """409 unless approved, with the next step that works for the version's status."""
+    if version.status == APPROVED:
+        return
+    ref = f"{model.name}@{version.version}"
+    if version.status == "rejected":
+        # A version is reviewed once: after a rejection only a new version can be reviewed.
+        hint = (
+            f"A rejected version cannot be reviewed again: register a new version with "
+            f"`mlgate versions register FILE --model {model.name}` and request its review "
+            f"with `mlgate review request {model.name}@N`"
         )
+    elif version.status == "in_review":
+        hint = f"Its review is not finished; see `mlgate review show {ref}`"
+    else:
+        hint = f"Request a review with `mlgate review request {ref}`"
+    raise Conflict(
+        f"{ref} is {version.status}, not approved; only approved versions can be deployed. {hint}"
+    )
 
 
 def _check_protection(row: ModelAlias | None, actor: Principal, model: Model) -> None:
@@ -207,6 +220,28 @@ def move_alias(
     )
 
 
+def _rollback_stack(session: Session, model: Model, alias: str) -> list[str]:
+    """The versions rollback may return to, the next one last, replayed from the history.
+
+    A move pushes the version it replaced; a rollback pops down to the version it returned to,
+    dropping the one it left and any it skipped. An entry that does not fit (history written
+    before rollback was a stack) counts as a move, so no earlier version is lost.
+    """
+    history = session.scalars(
+        select(AliasHistory)
+        .where(AliasHistory.model_id == model.id, AliasHistory.alias == alias)
+        .order_by(AliasHistory.seq)
+    )
+    stack: list[str] = []
+    for entry in history:
+        if entry.action == "rolled_back" and entry.to_version_id in stack:
+            while stack.pop() != entry.to_version_id:
+                pass
+        elif entry.from_version_id is not None:
+            stack.append(entry.from_version_id)
+    return stack
+
+
 def rollback(
     session: Session,
     *,
@@ -216,23 +251,17 @@ def rollback(
     comment: str = "",
     now: datetime | None = None,
 ) -> AliasRead:
-    """Move ``alias`` back to the previous approved version that held it."""
+    """Move ``alias`` back to the approved version it held before the current one."""
     _check_alias(alias)
     model = _model(session, model_name)
     row = _alias_row(session, model, alias)
     if row is None or row.version_id is None:
         raise Conflict(f"'{model_name}' has no '{alias}' alias to roll back")
-    history = session.scalars(
-        select(AliasHistory)
-        .where(AliasHistory.model_id == model.id, AliasHistory.alias == alias)
-        .order_by(AliasHistory.seq.desc())
-    )
-    seen = {row.version_id}
-    for entry in history:
-        candidate_id = entry.to_version_id
-        if candidate_id is None or candidate_id in seen:
+    stack = _rollback_stack(session, model, alias)
+    while stack:
+        candidate_id = stack.pop()
+        if candidate_id == row.version_id:
             continue
-        seen.add(candidate_id)
         candidate = session.get(ModelVersion, candidate_id)
         if candidate is not None and candidate.status == APPROVED:
             return _move(

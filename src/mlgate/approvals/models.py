@@ -160,7 +160,7 @@ class ModelAlias(Base):
 
 
 class AliasHistory(Base):
-    """Every move of an alias, newest last; rollback walks it backwards."""
+    """Every move of an alias, newest last; rollback replays it as a stack."""
 
     __tablename__ = "alias_history"
     __table_args__ = (

@@ -6,11 +6,12 @@ is the job that sends them: it claims due deliveries (a short lease, so two deli
 send the same one at once), POSTs outside any transaction, and records the result; failures
 retry with exponential backoff until ``max_attempts``, then the delivery is dead (retryable).
 
-Each POST carries ``X-Mlgate-Timestamp`` and ``X-Mlgate-Signature: sha256=HEX`` where HEX is
-HMAC-SHA256(signing secret, "<timestamp>.<body>"). Receivers check it with
-``verify_signature`` and refuse old timestamps (replays); ``X-Mlgate-Delivery`` lets them
-drop a delivery they already processed. The signing secret is never stored: it is
-HMAC(server secret, subscription id), shown once when the subscription is created.
+Each POST carries ``X-Mlgate-Timestamp`` (when that POST is sent, not when the run began) and
+``X-Mlgate-Signature: sha256=HEX`` where HEX is HMAC-SHA256(signing secret,
+"<timestamp>.<body>"). Receivers check it with ``verify_signature`` and refuse old timestamps
+(replays); ``X-Mlgate-Delivery`` lets them drop a delivery they already processed. The signing
+secret is never stored: it is HMAC(server secret, subscription id), shown once when the
+subscription is created.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -332,9 +334,11 @@ def _claim(db: Database, *, now: datetime, limit: int) -> list[_Claimed]:
 
 
 def _send(
-    client: httpx.Client, item: _Claimed, *, server_secret: bytes, now: datetime
+    client: httpx.Client, item: _Claimed, *, server_secret: bytes, clock: Callable[[], datetime]
 ) -> tuple[int | None, str | None]:
-    timestamp = int(now.timestamp())
+    # Signed at send time, not when the run began: behind slow receivers a run-start timestamp
+    # would be stale by the time later POSTs leave, and receivers would refuse them as replays.
+    timestamp = int(clock().timestamp())
     secret = signing_secret(server_secret, item.subscription_id)
     headers = {
         "Content-Type": "application/json",
@@ -387,8 +391,13 @@ def deliver_due(
     limit: int = 100,
     max_attempts: int = MAX_ATTEMPTS,
     timeout: float = 10.0,
+    clock: Callable[[], datetime] = utcnow,
 ) -> DeliveryReport:
-    """Send every delivery due at ``now`` once; call it on a timer (or with a test clock)."""
+    """Send every delivery due at ``now`` once; call it on a timer (or with a test clock).
+
+    ``now`` decides what is due and when failures retry; each POST's ``X-Mlgate-Timestamp``
+    (and the signature over it) is read from ``clock`` as that POST is sent.
+    """
     now = now or utcnow()
     claimed = _claim(db, now=now, limit=limit)
     if not claimed:  # the usual tick: no client (building one costs 20 ms of CPU, measured)
@@ -398,7 +407,7 @@ def deliver_due(
     http = client or httpx.Client(timeout=timeout, follow_redirects=False)
     try:
         for item in claimed:
-            status, error = _send(http, item, server_secret=server_secret, now=now)
+            status, error = _send(http, item, server_secret=server_secret, clock=clock)
             state = _record(
                 db, item, status=status, error=error, now=now, max_attempts=max_attempts
             )

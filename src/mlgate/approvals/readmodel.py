@@ -5,7 +5,9 @@ The write side (``service``) shares these helpers; nothing here changes state.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mlgate.approvals.models import ApprovalDecision, ApprovalRequest
@@ -27,6 +29,7 @@ from mlgate.registry.models import Model, ModelVersion
 __all__ = [
     "MAX_PAGE",
     "approvers_of",
+    "count_requests",
     "decisions_of",
     "get",
     "get_for_version",
@@ -141,6 +144,19 @@ def get_for_version(session: Session, *, model_name: str, version: int) -> Appro
     return read(session, row)
 
 
+def _filtered(
+    session: Session, query: Select[Any], state: RequestState | None, model_name: str | None
+) -> Select[Any]:
+    if state is not None:
+        query = query.where(ApprovalRequest.state == state.value)
+    if model_name:
+        model = registry.get_model(session, name=model_name)
+        query = query.join(Model, Model.id == ApprovalRequest.model_id).where(
+            Model.name == model.name
+        )
+    return query
+
+
 def list_requests(
     session: Session,
     *,
@@ -150,15 +166,17 @@ def list_requests(
     offset: int = 0,
 ) -> list[ApprovalRequestRead]:
     query = select(ApprovalRequest).order_by(ApprovalRequest.created_at, ApprovalRequest.id)
-    if state is not None:
-        query = query.where(ApprovalRequest.state == state.value)
-    if model_name:
-        model = registry.get_model(session, name=model_name)
-        query = query.join(Model, Model.id == ApprovalRequest.model_id).where(
-            Model.name == model.name
-        )
+    query = _filtered(session, query, state, model_name)
     rows = session.scalars(query.limit(max(1, min(limit, MAX_PAGE))).offset(max(0, offset)))
     return [read(session, row) for row in rows]
+
+
+def count_requests(
+    session: Session, *, state: RequestState | None = None, model_name: str | None = None
+) -> int:
+    """How many requests ``list_requests`` pages through with the same filters."""
+    query = _filtered(session, select(func.count(ApprovalRequest.id)), state, model_name)
+    return session.scalar(query) or 0
 
 
 def queue(session: Session, *, reviewer: Principal) -> list[ApprovalRequestRead]:

@@ -45,6 +45,7 @@ from mlgate.registry import service as registry
 __all__ = [
     "GateFailed",
     "approve",
+    "count_requests",
     "evaluate_gates",
     "get",
     "get_for_version",
@@ -61,6 +62,7 @@ MAX_PAGE = readmodel.MAX_PAGE
 get = readmodel.get
 get_for_version = readmodel.get_for_version
 list_requests = readmodel.list_requests
+count_requests = readmodel.count_requests
 queue = readmodel.queue
 P = ParamSpec("P")
 R = TypeVar("R")

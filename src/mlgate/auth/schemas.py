@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 __all__ = [
+    "MAX_GRACE_SECONDS",
     "ApiKeyCreate",
     "ApiKeyIssued",
     "ApiKeyRead",
@@ -16,6 +17,9 @@ __all__ = [
     "Principal",
     "Scope",
 ]
+
+# Ten years, the CLI's bound too: far larger graces overflow datetime arithmetic.
+MAX_GRACE_SECONDS = 10 * 365 * 86400
 
 
 class Scope(StrEnum):
@@ -82,7 +86,10 @@ class ApiKeyRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grace_seconds: int | None = Field(
-        default=None, ge=0, description="How long the old key keeps working (default: settings)."
+        default=None,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        description="How long the old key keeps working (default: settings); at most 10 years.",
     )
 
 

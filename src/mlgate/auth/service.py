@@ -145,6 +145,12 @@ def rotate(
         raise Conflict(f"API key '{key_id}' is revoked; create a new key instead")
     if old.successor_id is not None:
         raise Conflict(f"API key '{key_id}' was already rotated to '{old.successor_id}'")
+    if old.expires_at is not None and ensure_utc(old.expires_at) <= now:
+        # Its successor would inherit the expiry and be dead on arrival.
+        raise Conflict(
+            f"API key '{key_id}' expired at {ensure_utc(old.expires_at).isoformat()}; an expired "
+            "key cannot be rotated: issue a new one with `mlgate keys create`"
+        )
     parsed = generate_key()
     new = ApiKey(
         id=new_id(),

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from mlgate.auth import service
-from mlgate.auth.schemas import ApiKeyCreate, Scope
+from mlgate.auth.schemas import MAX_GRACE_SECONDS, ApiKeyCreate, Scope
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
+from mlgate.clock import ensure_utc
 from mlgate.errors import Invalid
 
 app = typer.Typer(help="Create, list, revoke and rotate API keys.", no_args_is_help=True)
@@ -105,7 +106,7 @@ def rotate(
         int | None,
         typer.Option(
             min=0,
-            max=10 * 365 * 86400,
+            max=MAX_GRACE_SECONDS,
             help="Seconds the old key keeps working (default: settings).",
         ),
     ] = None,
@@ -122,5 +123,16 @@ def rotate(
             grace_seconds=grace_seconds,
             actor=actor,
         )
-    console.print(f"new key {issued.id}; the old key stops working in {grace_seconds} s")
+        old = service.get(session, key_id=key_id)
+    # The old key stops at the earlier of its own expiry and the grace end, not always the latter.
+    assert old.expires_at is not None  # rotation always sets it
+    stops = ensure_utc(old.expires_at)
+    seconds = int((stops - ensure_utc(issued.created_at)).total_seconds())
+    note = "" if seconds >= grace_seconds else " (its own expiry, before the grace period ends)"
+    console.print(
+        f"new key {issued.id}; the old key stops working in {seconds} s, at "
+        f"{stops.isoformat(timespec='seconds')}{note}",
+        markup=False,
+        soft_wrap=True,  # one line: the moment is copied from here
+    )
     typer.echo(issued.key.get_secret_value())

@@ -29,6 +29,10 @@ Stage = Annotated[
     typer.Option(help="The stage you decide (default: the open one); refused if it has moved on."),
 ]
 Ref = Annotated[str, typer.Argument(help="MODEL@N, or a request id.")]
+PageLimit = Annotated[
+    int, typer.Option(min=1, max=service.MAX_PAGE, help="Items per page (as the API allows).")
+]
+PageOffset = Annotated[int, typer.Option(min=0, max=MAX_NUMBER, help="Items to skip.")]
 
 
 def parse_ref(ref: str) -> tuple[str, int]:
@@ -138,22 +142,33 @@ def list_reviews(
         RequestState | None, typer.Option("--state", help="Only reviews in this state.")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Only reviews of this model.")] = None,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
     as_json: AsJson = False,
 ) -> None:
-    """All reviews, filtered by state or model."""
+    """All reviews, filtered by state or model, a page at a time."""
     with state(ctx).session() as session:
-        items = service.list_requests(session, state=state_, model_name=model)
+        items = service.list_requests(
+            session, state=state_, model_name=model, limit=limit, offset=offset
+        )
+        total = service.count_requests(session, state=state_, model_name=model)
     if as_json:
         print_json(items)
         return
     print_table(
-        f"reviews ({len(items)})",
+        f"reviews ({total})",
         ["ref", "state", "stage", "requester", "updated"],
         [
             (f"{r.model}@{r.version}", r.state.value, r.current_stage, r.requester, r.updated_at)
             for r in items
         ],
     )
+    shown_to = offset + len(items)
+    if shown_to < total:
+        console.print(
+            f"showing {len(items)} of {total}; use --offset {shown_to} for more",
+            markup=False,
+        )
 
 
 @app.command("show")

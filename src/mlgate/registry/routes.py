@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
-from mlgate.errors import FieldError, Invalid, message_of
+from mlgate.errors import FieldError, Invalid, PayloadTooLarge, message_of
 from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.blobstore import CHUNK
@@ -33,6 +33,11 @@ Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_NUMBER)]
 MAX_FILES = 1000
+# Metadata as a string part is bounded by Starlette's part size; as a file part it gets the same
+# bound. Its nesting is bounded too: a deep value is refused, not parsed into a RecursionError or
+# stored and then unserializable in every answer that shows it.
+MAX_METADATA_BYTES = 1024 * 1024
+MAX_METADATA_DEPTH = 64
 
 
 @router.post("", status_code=201, response_model=ModelRead)
@@ -130,7 +135,10 @@ def download_artifact(
                         "properties": {
                             "metadata": {
                                 "type": "string",
-                                "description": "JSON of VersionCreate (framework, schemas, …).",
+                                "description": (
+                                    "JSON of VersionCreate (framework, schemas, …), "
+                                    "as a text or a file part."
+                                ),
                             },
                             "artifact": {
                                 "type": "array",
@@ -148,9 +156,9 @@ async def register_version(
     name: str, request: Request, runtime: RuntimeDep, actor: Writer
 ) -> VersionRead:
     """Upload artifacts as multipart parts named ``artifact`` and optional ``metadata`` JSON."""
-    form = await request.form(max_files=MAX_FILES, max_fields=10)
+    form = await request.form(max_files=MAX_FILES, max_fields=10, max_part_size=MAX_METADATA_BYTES)
     try:
-        version_in = _metadata(form.get("metadata"))
+        version_in = _metadata(await _metadata_text(form.get("metadata")))
         files = [item for item in form.getlist("artifact") if isinstance(item, UploadFile)]
         uploads = [service.ArtifactUpload(name=f.filename or "", stream=f.file) for f in files]
 
@@ -171,12 +179,49 @@ async def register_version(
         await form.close()
 
 
-def _metadata(raw: object) -> VersionCreate:
+async def _metadata_text(part: object) -> str | None:
+    """The metadata part's text, whether sent as a string (``-F metadata=…``) or a file
+    (``-F metadata=@meta.json``): a file part ignored would skip its artifact_sha256 check."""
+    if not isinstance(part, UploadFile):
+        return part if isinstance(part, str) else None
+    data = await part.read(MAX_METADATA_BYTES + 1)
+    if len(data) > MAX_METADATA_BYTES:
+        raise PayloadTooLarge(f"the metadata part is larger than {MAX_METADATA_BYTES} bytes")
     try:
-        metadata = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-        return VersionCreate.model_validate(metadata)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Invalid.field("metadata", "is not UTF-8 text") from error
+
+
+def _too_deep(value: object) -> bool:
+    """Whether JSON ``value`` nests deeper than MAX_METADATA_DEPTH (walked without recursion)."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= MAX_METADATA_DEPTH:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _metadata(raw: str | None) -> VersionCreate:
+    too_deep = f"is nested deeper than {MAX_METADATA_DEPTH} levels"
+    try:
+        metadata = json.loads(raw) if raw and raw.strip() else {}
     except json.JSONDecodeError as error:
         raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
+    except RecursionError as error:
+        raise Invalid.field("metadata", too_deep) from error
+    if _too_deep(metadata):
+        raise Invalid.field("metadata", too_deep)
+    try:
+        return VersionCreate.model_validate(metadata)
     except ValidationError as error:
         errors = [
             FieldError("metadata." + ".".join(str(p) for p in e["loc"]), message_of(e))
