@@ -104,7 +104,10 @@ class Settings(BaseSettings):
         description="Key the CLI acts with; without one it acts as the local operator (admin).",
     )
     key_grace_seconds: int = Field(
-        default=24 * 3600, ge=0, description="How long a rotated API key keeps working."
+        default=24 * 3600,
+        ge=0,
+        le=10 * 365 * 86400,  # as an API rotation's grace: beyond, the expiry date overflows
+        description="How long a rotated API key keeps working.",
     )
     backup_dir: Path | None = Field(
         default=None, description="Where backups are written; default: <data_dir>/backups."

@@ -149,6 +149,20 @@ def test_config_show_masks_secrets(cli: Cli, monkeypatch: pytest.MonkeyPatch) ->
     assert '"secret_key": "**********"' in result.out
 
 
+def test_a_json_file_nested_past_reading_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000)
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(b"weights")
+    cli("init")
+    cli("models", "create", "m1")
+    result = cli(
+        "versions", "register", str(artifact), "--model", "m1", "--input-schema", str(deep)
+    )
+    assert result.code == 1
+    assert result.err.strip() == f"error: input_schema: {deep} is nested too deeply to read"
+
+
 def test_a_bad_setting_names_the_variable_to_fix(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLGATE_LOG_LEVEL", "LOUD")
     result = cli("models", "list")

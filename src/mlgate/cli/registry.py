@@ -106,6 +106,8 @@ def _read_json_file(path: Path | None, field: str) -> dict[str, Any] | None:
         value = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise Invalid.field(field, f"cannot read JSON from {path}: {error}") from error
+    except RecursionError as error:
+        raise Invalid.field(field, f"{path} is nested too deeply to read") from error
     if not isinstance(value, dict):
         raise Invalid.field(field, f"{path} must hold a JSON object")
     return value
