@@ -6,7 +6,7 @@ import pytest
 
 from mlgate.errors import Invalid
 from mlgate.gateway.backends import InferenceRequest, InferenceResult
-from mlgate.gateway.call import AllTargetsFailed, Target, call_with_resilience
+from mlgate.gateway.call import AllTargetsFailed, Target, TargetRefused, call_with_resilience
 from mlgate.gateway.resilience import (
     BreakerConfig,
     Bulkhead,
@@ -61,9 +61,9 @@ async def test_retries_a_transient_failure_on_the_same_target() -> None:
 
 
 async def test_upstream_client_errors_propagate_without_fallback() -> None:
-    primary = ScriptedBackend("primary", [StatusFailure(422)])
+    primary = ScriptedBackend("primary", [ConnectFailure("reset"), StatusFailure(422)])
     fallback = ScriptedBackend("fallback")
-    with pytest.raises(StatusFailure) as caught:
+    with pytest.raises(TargetRefused) as caught:
         await call_with_resilience(
             targets(primary, fallback),
             InferenceRequest([[1]]),
@@ -71,7 +71,9 @@ async def test_upstream_client_errors_propagate_without_fallback() -> None:
             policy=POLICY,
             budget=RetryBudget(),
         )
-    assert caught.value.is_client_error
+    assert caught.value.status == 422
+    assert caught.value.target == "primary"
+    assert [a.outcome for a in caught.value.attempts] == ["connect", "status_422"]
     assert fallback.calls == 0
 
 

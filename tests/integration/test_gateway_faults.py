@@ -1,4 +1,5 @@
-"""Routes over real fault-injecting upstreams: fallbacks, degradation, deadlines, breakers."""
+"""Routes over real fault-injecting upstreams: fallbacks, refusals, degradation, deadlines,
+breakers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from mlgate.app import create_app
 from mlgate.runtime import Runtime
@@ -214,3 +216,166 @@ def test_a_breaker_open_past_the_threshold_opens_exactly_one_incident(
     assert "circuit breaker" in html
     assert "<script" not in html
     watched.close()
+
+
+def logged(client: TestClient, runtime: Runtime) -> list[tuple[str, int, str | None]]:
+    """(outcome, status, target) of every request logged so far, once the writer has flushed."""
+    client.portal.call(client.app.state.gateway.log.flush)  # type: ignore[attr-defined]
+    with runtime.db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT outcome, status, target FROM request_logs"))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("refused", "answered"),
+    [(400, 422), (413, 422), (422, 422), (401, 502), (404, 502), (409, 502)],
+)
+def test_an_upstream_refusal_is_the_callers_422_or_a_502_and_is_logged(
+    runtime: Runtime,
+    upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    make_key: KeyFactory,
+    refused: int,
+    answered: int,
+) -> None:
+    primary, fallback = upstreams
+    primary.fault = Status(refused)
+    http_route(runtime, primary.url, fallback.url)
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        response = call(client, key)
+        metrics = client.get("/metrics", headers=bearer(make_key("metrics:read"))).text
+        rows = logged(client, runtime)
+    problem = response.json()
+    assert response.status_code == answered
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == problem["request_id"]
+    assert response.headers["x-mlgate-model"] == "echo"
+    assert response.headers["x-mlgate-version"] == "1"
+    assert response.headers["x-mlgate-degraded"] == "false"
+    assert f"HTTP {refused}" in problem["detail"]
+    if answered == 422:
+        assert problem["errors"][0]["field"] == "inputs"
+        assert "the upstream refused the inputs" in problem["errors"][0]["message"]
+    else:
+        assert problem["type"] == "urn:mlgate:problem:bad-gateway"
+        assert "credentials" in problem["detail"]
+    assert (primary.received, fallback.received) == (1, 0)  # no retry, no fallback
+    assert rows == [("upstream_error", answered, f"echo@1+{primary.url}")]
+    assert 'outcome="upstream_error",route="echo"' in metrics
+
+
+def test_cached_degradation_recalls_an_answer_only_for_the_same_parameters(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    primary, _ = upstreams
+    http_route(
+        runtime,
+        primary.url,
+        None,
+        degradation={"mode": "cached", "cache_ttl_seconds": 60},
+        resilience={"deadline_ms": 300, "attempt_timeout_ms": 100},
+    )
+    headers = bearer(make_key("gateway:invoke"))
+
+    def predict(client: TestClient, **parameters: Any) -> Any:
+        body = {"inputs": [42], "parameters": parameters or None}
+        return client.post("/v1/routes/echo/predict", json=body, headers=headers)
+
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        assert predict(client, threshold=0.9).status_code == 200
+        primary.fault = Status(503)
+        same = predict(client, threshold=0.9)
+        other = predict(client, threshold=0.1)
+        without = predict(client)
+    assert same.status_code == 200
+    assert same.headers["x-mlgate-degraded"] == "cached"
+    assert other.status_code == 503
+    assert without.status_code == 503
+
+
+@pytest.mark.parametrize("refresh_between", [True, False], ids=["two-refreshes", "one-refresh"])
+def test_a_recreated_route_does_not_answer_with_what_its_namesake_cached(
+    runtime: Runtime,
+    upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    make_key: KeyFactory,
+    refresh_between: bool,
+) -> None:
+    from mlgate.gateway import service as routes
+
+    old, new = upstreams
+    cached = {"mode": "cached", "cache_ttl_seconds": 60}
+    fast = {"deadline_ms": 300, "attempt_timeout_ms": 100}
+    http_route(runtime, old.url, None, degradation=cached, resilience=fast)
+    world.served_model(runtime, "fraud", b"another model", framework="http", schema=None)
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        gateway = client.app.state.gateway  # type: ignore[attr-defined]
+        assert call(client, key, 7).status_code == 200
+        with runtime.db.unit_of_work() as session:
+            routes.delete_route(session, name="echo", actor=world.REQUESTER)
+        if refresh_between:
+            client.portal.call(gateway.refresh)
+            assert call(client, key, 7).status_code == 404
+        world.create_route(
+            runtime,
+            name="echo",
+            model="fraud",
+            primary={"model": "fraud", "upstream": {"url": new.url}},
+            degradation=cached,
+            resilience=fast,
+        )
+        client.portal.call(gateway.refresh)
+        new.fault = Status(503)
+        response = call(client, key, 7)
+    assert response.status_code == 503  # before: the old model's answer, as "cached"
+
+
+def test_a_cached_answer_of_a_version_the_route_no_longer_serves_is_not_recalled(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    primary, _ = upstreams
+    http_route(
+        runtime,
+        primary.url,
+        None,
+        degradation={"mode": "cached", "cache_ttl_seconds": 60},
+        resilience={"deadline_ms": 300, "attempt_timeout_ms": 100},
+    )
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        assert call(client, key, 7).headers["x-mlgate-version"] == "1"
+        # Version 2 goes to production: the route now serves it.
+        world.served_model(runtime, "echo", b"version two", framework="http", schema=None)
+        client.portal.call(client.app.state.gateway.refresh)  # type: ignore[attr-defined]
+        primary.fault = Status(503)
+        response = call(client, key, 7)
+    assert response.status_code == 503  # before: version 1's answer
+
+
+def test_a_static_answer_names_the_routes_model_and_no_version(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    from mlgate.gateway.schemas import PredictResponse
+
+    primary, _ = upstreams
+    primary.fault = Status(503)
+    http_route(
+        runtime,
+        primary.url,
+        None,
+        degradation={"mode": "static", "static_response": {"label": "unknown"}},
+    )
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        response = call(client, key)
+    assert response.status_code == 200
+    assert response.json() == {
+        "outputs": {"label": "unknown"},
+        "model": "echo",
+        "version": None,
+        "degraded": "static",
+    }
+    PredictResponse.model_validate(response.json())  # the documented shape
+    assert response.headers["x-mlgate-model"] == "echo"
+    assert response.headers["x-mlgate-degraded"] == "static"
+    assert "x-mlgate-version" not in response.headers  # before: an empty one

@@ -108,6 +108,21 @@ def test_a_body_that_is_not_json_is_a_422_naming_the_body(
     assert upstream.received == 0
 
 
+@pytest.mark.parametrize("parameters", ["abc", 5, [["a", 1]], [], True])
+def test_parameters_that_are_not_an_object_are_a_422_naming_them(
+    gateway: tuple[TestClient, FaultyUpstream], make_key: KeyFactory, parameters: object
+) -> None:
+    client, upstream = gateway
+    response = client.post(
+        PREDICT,
+        json={"inputs": [1], "parameters": parameters},
+        headers=bearer(make_key("gateway:invoke")),
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["parameters"]
+    assert upstream.received == 0
+
+
 def test_a_missing_key_is_refused_before_the_body_is_read(
     gateway: tuple[TestClient, FaultyUpstream],
 ) -> None:

@@ -124,6 +124,38 @@ def test_unknown_route_is_a_404_for_the_client(
         client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize(("refused", "answered"), [(400, 422), (401, 502)])
+def test_an_upstream_refusal_is_the_callers_422_or_a_502_without_fallback(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    live_server: LiveServer,
+    make_key: KeyFactory,
+    stream: bool,
+    refused: int,
+    answered: int,
+) -> None:
+    primary, fallback = chat_upstreams
+    primary.fault = Status(refused)
+    response = httpx.post(
+        f"{live_server.url}/v1/chat/completions",
+        json={
+            "model": "assistant",
+            "messages": [{"role": "user", "content": "x"}],
+            "stream": stream,
+        },
+        headers=bearer(make_key("gateway:invoke")),
+    )
+    assert response.status_code == answered
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == response.json()["request_id"]
+    assert response.headers["x-mlgate-model"] == "assistant"
+    assert response.headers["x-mlgate-version"] == "1"
+    assert f"HTTP {refused}" in response.json()["detail"]
+    assert (primary.received, fallback.received) == (1, 0)
+    metrics = httpx.get(f"{live_server.url}/metrics", headers=bearer(make_key("metrics:read")))
+    assert 'outcome="upstream_error",route="assistant"' in metrics.text
+
+
 def stored_payloads(runtime: Runtime, route: str) -> list[str]:
     with runtime.db.engine.connect() as connection:
         query = text("SELECT body FROM request_payloads WHERE route = :route")

@@ -163,15 +163,17 @@ def test_errors_and_degraded_are_apart_and_client_closed_is_neither(runtime: Run
         "degraded_static": 2,
         "degraded_cached": 1,
         "unavailable": 3,
+        "upstream_error": 2,
         "interrupted": 1,
         "client_closed": 2,
     }
+    statuses = {"unavailable": 503, "upstream_error": 502}
     logs = [
         Logged(
             at=SINCE + (i + 1) * MINUTE,
             latency_ms=float(i + 1),
             outcome=outcome,
-            status=503 if outcome == "unavailable" else 200,
+            status=statuses.get(outcome, 200),
         )
         for i, outcome in enumerate(o for o, n in outcomes.items() for _ in range(n))
     ]
@@ -179,13 +181,13 @@ def test_errors_and_degraded_are_apart_and_client_closed_is_neither(runtime: Run
 
     found = report(runtime)
 
-    assert found.requests == 15
+    assert found.requests == 17
     assert found.outcomes == outcomes
-    assert found.statuses == {200: 12, 503: 3}
-    assert (found.errors, found.error_share) == (4, pytest.approx(4 / 15))
-    assert (found.degraded, found.degraded_share) == (3, pytest.approx(3 / 15))
+    assert found.statuses == {200: 12, 502: 2, 503: 3}
+    assert (found.errors, found.error_share) == (6, pytest.approx(6 / 17))
+    assert (found.degraded, found.degraded_share) == (3, pytest.approx(3 / 17))
     assert found.client_closed == 2
-    assert sum(b.errors for b in found.timeline) == 4
+    assert sum(b.errors for b in found.timeline) == 6
     assert sum(b.degraded for b in found.timeline) == 3
 
 

@@ -7,8 +7,9 @@ fallback is not a retry: it goes to another target and spends no budget. Every a
 timeout is cut to what the deadline has left and kept by the backend, so the whole call never
 outlives it. When all
 targets fail the call raises :class:`AllTargetsFailed` (an ``Unavailable``); the caller decides
-whether to degrade. A client error (upstream 4xx other than 408/429, ``Invalid``) propagates
-at once: another target would refuse the same request.
+whether to degrade. A client error propagates at once, because another target would refuse the
+same request: ``Invalid`` as it is, an upstream 4xx other than 408/429 as :class:`TargetRefused`
+(which target, and every attempt up to the refusal).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from mlgate.gateway.backends.base import (
 from mlgate.gateway.resilience.breaker import CircuitBreaker
 from mlgate.gateway.resilience.bulkhead import Bulkhead, BulkheadSlot
 from mlgate.gateway.resilience.deadline import Deadline
-from mlgate.gateway.resilience.failures import TimeoutFailure, UpstreamFailure
+from mlgate.gateway.resilience.failures import StatusFailure, TimeoutFailure, UpstreamFailure
 from mlgate.gateway.resilience.retry import RetryBudget, RetryPolicy
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Attempt",
     "CallOutcome",
     "Target",
+    "TargetRefused",
     "call_with_resilience",
     "stream_with_resilience",
 ]
@@ -88,6 +90,20 @@ class AllTargetsFailed(Unavailable):
 
     def __init__(self, detail: str, *, retry_after: float, attempts: tuple[Attempt, ...]):
         super().__init__(detail, retry_after=retry_after)
+        self.attempts = attempts
+
+
+class TargetRefused(Exception):
+    """A target refused the request itself (an upstream 4xx other than 408/429).
+
+    Not an ``MlgateError``: the caller says what it means for its client (the inputs, or the
+    route's upstream). ``attempts`` ends with the refusal.
+    """
+
+    def __init__(self, status: int, *, target: str, attempts: tuple[Attempt, ...]) -> None:
+        super().__init__(f"{target} answered HTTP {status}")
+        self.status = status
+        self.target = target
         self.attempts = attempts
 
 
@@ -233,15 +249,17 @@ class _Run:
                     slot.release()
                 failure = exc if isinstance(exc, UpstreamFailure) else TimeoutFailure("timed out")
                 elapsed = self.deadline.clock() - started
-                if failure.is_client_error:
+                self.attempts.append(Attempt(target.name, failure.kind, elapsed))
+                if isinstance(failure, StatusFailure) and failure.is_client_error:
                     if breaker is not None:
                         await breaker.record_success()
-                    raise failure from None
+                    raise TargetRefused(
+                        failure.status, target=target.name, attempts=tuple(self.attempts)
+                    ) from None
                 if breaker is not None:
                     await breaker.record_failure()
                 if failure.retry_after is not None:
                     self.hints.append(failure.retry_after)
-                self.attempts.append(Attempt(target.name, failure.kind, elapsed))
                 continue
             except BaseException:
                 if slot is not None:

@@ -19,6 +19,7 @@ from mlgate.gateway.backends.base import InferenceRequest, UpstreamStream
 from mlgate.gateway.call import (
     AllTargetsFailed,
     Target,
+    TargetRefused,
     call_with_resilience,
     stream_with_resilience,
 )
@@ -166,6 +167,10 @@ async def chat_completion(
         gateway.finish(route, None, "unavailable", 503, started, len(failure.attempts), caller)
         raise Unavailable(
             f"route '{route.name}': every chat target failed", retry_after=failure.retry_after
+        ) from None
+    except TargetRefused as refused:  # before any byte of a stream reached the client
+        raise gateway.refusal(
+            route, live, refused, started, caller, field="body", sent="request"
         ) from None
     served = next(t for t, _ in live if t.name == answered.target)
     body = answered.value.outputs

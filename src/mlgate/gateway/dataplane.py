@@ -22,11 +22,26 @@ from sqlalchemy.orm import Session
 
 from mlgate.auth.keys import hash_key, parse_key
 from mlgate.clock import utcnow
-from mlgate.errors import Forbidden, Invalid, NotFound, Unauthorized, Unavailable
+from mlgate.errors import (
+    FieldError,
+    Forbidden,
+    Invalid,
+    MlgateError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
 from mlgate.gateway.backends.base import Backend, InferenceRequest
 from mlgate.gateway.backends.http import make_client
 from mlgate.gateway.cache import AnswerCache
-from mlgate.gateway.call import AllTargetsFailed, Attempt, Target, call_with_resilience
+from mlgate.gateway.call import (
+    AllTargetsFailed,
+    Attempt,
+    Target,
+    TargetRefused,
+    call_with_resilience,
+)
 from mlgate.gateway.ratelimit import RateLimiter
 from mlgate.gateway.requestlog import (
     CapturedPayload,
@@ -44,12 +59,14 @@ from mlgate.monitoring.metrics import GatewayMetrics
 from mlgate.privacy.subjects import subject_pseudonym
 from mlgate.runtime import Runtime
 
-__all__ = ["Answer", "Caller", "Gateway", "served_by"]
+__all__ = ["Answer", "Caller", "Gateway", "InputsRefused", "UpstreamRefused", "served_by"]
 
 logger = logging.getLogger(__name__)
 STALE_CHECK_SPACING = 0.2
 STALE_WAITERS = 32
 _STATE_VALUE = {"closed": 0, "half_open": 1, "open": 2}
+# Upstream refusals that mean the inputs were wrong; any other 4xx means the route is.
+INPUT_REFUSALS = frozenset({400, 413, 422})
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +83,42 @@ class Answer:
     status: int = 200
 
 
+RouteIdentity = tuple[str, tuple[CompiledTarget, ...], CompiledTarget | None]
+
+
 @dataclass
 class _RouteState:
+    """What a route keeps between requests, for as long as it serves the same targets.
+
+    ``identity`` (model, targets, canary) changes when the route is recreated or serves
+    something else: the state then starts afresh, so no cached answer of what it served
+    before comes back as a degraded answer.
+    """
+
+    identity: RouteIdentity
     budget: RetryBudget
     policy: RetryPolicy
     cache: AnswerCache = field(default_factory=AnswerCache)
+
+
+class InputsRefused(Invalid):
+    """422: the route's upstream refused the request's inputs (it answered 400, 413 or 422)."""
+
+    def __init__(self, field: str, message: str, *, served: dict[str, str]) -> None:
+        super().__init__(f"{field}: {message}", errors=[FieldError(field, message)])
+        self.served = served
+
+
+class UpstreamRefused(MlgateError):
+    """502: the route's upstream refused the call with another 4xx (401, 403, 404, ...)."""
+
+    status = 502
+    slug = "bad-gateway"
+    title = "Bad gateway"
+
+    def __init__(self, detail: str, *, served: dict[str, str]) -> None:
+        super().__init__(detail)
+        self.served = served
 
 
 SecretResolver = Callable[[Session, str], SecretStr]
@@ -258,17 +306,22 @@ class Gateway:
             table = await asyncio.to_thread(compile_)
             assert self._pool is not None
             await self._pool.prepare(list(table.routes.values()))
+            for name in self._states.keys() - table.routes.keys():
+                del self._states[name]  # deleted: a route of that name later starts afresh
             for name, route in table.routes.items():
                 state = self._states.get(name)
                 r = route.resilience
                 policy = RetryPolicy(
                     max_attempts=r.max_attempts, attempt_timeout=r.attempt_timeout_ms / 1000
                 )
-                if state is None or state.budget.ratio != r.retry_budget_ratio:
+                identity = (route.model, route.targets, route.canary)
+                if state is None or state.identity != identity:
                     budget = RetryBudget(ratio=r.retry_budget_ratio)
-                    self._states[name] = _RouteState(budget=budget, policy=policy)
-                else:
-                    state.policy = policy
+                    self._states[name] = _RouteState(identity, budget, policy)
+                    continue
+                state.policy = policy
+                if state.budget.ratio != r.retry_budget_ratio:
+                    state.budget = RetryBudget(ratio=r.retry_budget_ratio)
             self.table = table
             self.metrics.table_revision.set(table.revision)
             used = {t.name for r in table.routes.values() for t in (*r.targets, r.canary) if t}
@@ -310,20 +363,29 @@ class Gateway:
         return route
 
     async def check_limits(self, route: CompiledRoute, grant: KeyGrant) -> None:
-        try:
-            if route.limits.route_rate:
-                await self.limiter.hit(route.limits.route_rate, "route", route.name)
-            if route.limits.key_rate:
-                await self.limiter.hit(route.limits.key_rate, "key", grant.key_id, route.name)
-        except Exception as error:
-            limit = "route" if "route" in str(getattr(error, "detail", "")) else "key"
-            self.metrics.rate_limited.labels(route.name, limit).inc()
-            raise
+        """The key's limit first: a request it refuses does not use up the route's limit."""
+        limits = route.limits
+        if limits.key_rate:
+            try:
+                await self.limiter.hit(
+                    limits.key_rate, "key", grant.key_id, route.name, limit="this key's"
+                )
+            except RateLimited:
+                self.metrics.rate_limited.labels(route.name, "key").inc()
+                raise
+        if limits.route_rate:
+            try:
+                await self.limiter.hit(limits.route_rate, "route", route.name, limit="the route's")
+            except RateLimited:
+                self.metrics.rate_limited.labels(route.name, "route").inc()
+                raise
 
     def ordered_targets(self, route: CompiledRoute, caller: Caller) -> list[CompiledTarget]:
         targets = list(route.targets)
         if route.canary is not None and route.canary_percent > 0:
-            sticky = caller.subject if route.sticky_by == "subject" else caller.grant.key_id
+            # A caller without a subject sticks by its key, not with every other such caller.
+            sticky = caller.subject if route.sticky_by == "subject" else None
+            sticky = sticky or caller.grant.key_id
             bucket = int.from_bytes(hashlib.sha256(f"{route.name}:{sticky}".encode()).digest()[:4])
             if bucket % 10_000 < route.canary_percent * 100:
                 targets = [route.canary, *[t for t in targets if t.name != route.canary.name]]
@@ -336,7 +398,10 @@ class Gateway:
         return [(t, backends[t.name]) for t in targets if t.name in backends]
 
     def budget(self, route: CompiledRoute) -> RetryBudget:
-        return self._states[route.name].budget
+        state = self._states.get(route.name)
+        if state is None:  # deleted since the caller looked it up
+            raise NotFound(f"route '{route.name}' does not exist")
+        return state.budget
 
     @property
     def breakers(self) -> dict[str, CircuitBreaker]:
@@ -360,6 +425,9 @@ class Gateway:
         if not isinstance(payload, dict) or "inputs" not in payload:
             raise Invalid.field("inputs", "the body must be a JSON object with 'inputs'")
         inputs = payload["inputs"]
+        parameters = payload.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise Invalid.field("parameters", "must be a JSON object of names and values")
         ordered = self.ordered_targets(route, caller)
         if not ordered:
             raise Unavailable(
@@ -367,7 +435,7 @@ class Gateway:
             )
         self.validate(ordered[0], inputs)
         live = self.live(ordered)
-        request = InferenceRequest(inputs=inputs, parameters=payload.get("parameters"))
+        request = InferenceRequest(inputs=inputs, parameters=parameters)
         r = route.resilience
         try:
             outcome = await call_with_resilience(
@@ -381,13 +449,18 @@ class Gateway:
             )
         except AllTargetsFailed as failure:
             self._count_attempts(route, failure.attempts)
-            return self._degrade(route, state, inputs, failure, started, caller)
+            return self._degrade(route, state, request, failure, started, caller)
+        except TargetRefused as refused:
+            self._count_attempts(route, refused.attempts)
+            raise self.refusal(
+                route, live, refused, started, caller, field="inputs", sent="inputs"
+            ) from None
         served = next(t for t, _ in live if t.name == outcome.target)
         self._count_attempts(route, outcome.attempts)
         if outcome.fallback:
             self.metrics.fallbacks.labels(route.name).inc()
         if route.degradation.mode == "cached":
-            state.cache.remember(inputs, outcome.value.outputs, served)
+            state.cache.remember(inputs, parameters, outcome.value.outputs, served)
         if served.drift is not None:
             self.drift.observe(route.name, served.model, served.version, served.drift, inputs)
         self.finish(
@@ -419,11 +492,44 @@ class Gateway:
             if attempt.reached_backend:
                 seen.add(attempt.target)
 
+    def refusal(
+        self,
+        route: CompiledRoute,
+        live: list[tuple[CompiledTarget, Backend]],
+        refused: TargetRefused,
+        started: float,
+        caller: Caller,
+        *,
+        field: str,
+        sent: str,
+    ) -> InputsRefused | UpstreamRefused:
+        """Log a request a target refused and say what the refusal means for the caller.
+
+        400, 413 and 422 refuse what the caller sent (``sent``, in ``field``: 422); any other
+        4xx means the route's upstream or its credentials are wrong (502): no caller can fix it.
+        """
+        served = next(t for t, _ in live if t.name == refused.target)
+        headers = served_by(served, degraded="false")
+        status = refused.status
+        error: InputsRefused | UpstreamRefused
+        if status in INPUT_REFUSALS:
+            message = f"the upstream refused the {sent} (HTTP {status})"
+            error = InputsRefused(field, message, served=headers)
+        else:
+            error = UpstreamRefused(
+                f"route '{route.name}': the upstream answered HTTP {status}; the route's "
+                "upstream or its credentials need fixing (tell the route's owner)",
+                served=headers,
+            )
+        attempts = len(refused.attempts)
+        self.finish(route, served, "upstream_error", error.status, started, attempts, caller)
+        return error
+
     def _degrade(
         self,
         route: CompiledRoute,
         state: _RouteState,
-        inputs: Any,
+        request: InferenceRequest,
         failure: AllTargetsFailed,
         started: float,
         caller: Caller,
@@ -433,17 +539,20 @@ class Gateway:
         if mode == "static":
             self.metrics.degraded.labels(route.name, "static").inc()
             self.finish(route, None, "degraded_static", 200, started, attempts, caller)
-            return Answer(
-                body={"outputs": route.degradation.static_response, "degraded": "static"},
-                headers={
-                    "X-MLGate-Model": route.model,
-                    "X-MLGate-Version": "",
-                    "X-MLGate-Degraded": "static",
+            return Answer(  # no version answered: null in the body, no version header
+                body={
+                    "outputs": route.degradation.static_response,
+                    "model": route.model,
+                    "version": None,
+                    "degraded": "static",
                 },
+                headers={"X-MLGate-Model": route.model, "X-MLGate-Degraded": "static"},
             )
         if mode == "cached":
-            hit = state.cache.recall(inputs, ttl=route.degradation.cache_ttl_seconds)
-            if hit is not None:
+            ttl = route.degradation.cache_ttl_seconds
+            hit = state.cache.recall(request.inputs, request.parameters, ttl=ttl)
+            # An answer of a target the route no longer serves is not its answer any more.
+            if hit is not None and (hit[1] in route.targets or hit[1] == route.canary):
                 outputs, served = hit
                 self.metrics.degraded.labels(route.name, "cached").inc()
                 self.finish(route, served, "degraded_cached", 200, started, attempts, caller)

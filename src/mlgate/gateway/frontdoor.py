@@ -25,7 +25,7 @@ from starlette.types import Message, Receive, Scope, Send
 from mlgate.auth.keys import presented
 from mlgate.errors import Invalid, MlgateError, PayloadTooLarge
 from mlgate.gateway.chat import chat_completion
-from mlgate.gateway.dataplane import Caller, Gateway
+from mlgate.gateway.dataplane import Caller, Gateway, InputsRefused, UpstreamRefused
 from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, PredictResponse
 from mlgate.gateway.table import CompiledRoute
 from mlgate.privacy.subjects import subject_at
@@ -164,6 +164,8 @@ class _Call:
         body, headers = problem_parts(error, instance=self.path)
         if error.status == 405:
             headers["Allow"] = "POST"
+        elif isinstance(error, InputsRefused | UpstreamRefused):
+            headers.update(error.served)  # a target answered: say which, as answers do
         await self.answer_bytes(error.status, orjson.dumps(body), PROBLEM_JSON.encode(), headers)
 
     async def answer_stream(self, chunks: AsyncIterable[bytes], headers: dict[str, str]) -> None:
@@ -335,8 +337,9 @@ def document_client_endpoints(spec: dict[str, Any]) -> None:
             (403, "The key lacks gateway:invoke or may not call this route"),
             (404, "No such route"),
             (413, "The body is over the route's limit"),
-            (422, "The body or an input field is invalid; errors name the field"),
+            (422, "The body or an input is invalid, or the upstream refused it; see errors"),
             (429, "A rate limit was hit; see Retry-After"),
+            (502, "The route's upstream refused the call; its URL or credentials need fixing"),
             (503, "Every target failed and no degraded answer is configured; see Retry-After"),
         )
     }

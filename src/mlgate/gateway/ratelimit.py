@@ -36,11 +36,16 @@ class RateLimiter:
             item = self._parsed[rate] = limits.parse(rate)
         return item
 
-    async def hit(self, rate: str, *identifiers: str) -> None:
-        """Count one request against ``rate`` for ``identifiers``; RateLimited when over it."""
+    async def hit(self, rate: str, *identifiers: str, limit: str = "the") -> None:
+        """Count one request against ``rate`` for ``identifiers``; RateLimited when over it.
+
+        ``limit`` says whose limit it is in the message ("this key's rate limit ...").
+        """
         item = self._item(rate)
         if await self._limiter.hit(item, *identifiers):
             return
         stats = await self._limiter.get_window_stats(item, *identifiers)
         retry_after = max(0.0, stats.reset_time - time.time())
-        raise RateLimited(f"rate limit {rate} exceeded; retry later", retry_after=retry_after)
+        raise RateLimited(
+            f"{limit} rate limit {rate} is exceeded; retry later", retry_after=retry_after
+        )

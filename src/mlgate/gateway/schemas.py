@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 Protocol = Literal["json", "kserve", "mlflow", "openai"]
+# An HTTP header name (RFC 9110 token), so the front door can look it up in every request.
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$")
 
 
 class _Spec(BaseModel):
@@ -129,12 +132,16 @@ class GatewayLimits(_Spec):
     @classmethod
     def _parses(cls, value: str | None) -> str | None:
         if value is not None:
-            from limits import parse
+            from limits import parse_many
 
             try:
-                parse(value)
+                rates = parse_many(value)
             except ValueError as error:
                 raise ValueError(f"not a rate like '100/second': {error}") from error
+            if len(rates) > 1:  # the gateway enforces one rate per limit, not the rest
+                raise ValueError(
+                    f"one rate per limit, like '100/second'; '{value}' names {len(rates)}"
+                )
         return value
 
 
@@ -160,6 +167,16 @@ class RouteBody(BaseModel):
     )
     redact_inputs: bool = False
     require_signature: bool = False
+
+    @field_validator("subject_header")
+    @classmethod
+    def _is_a_header_name(cls, value: str) -> str:
+        if not _HEADER_NAME.fullmatch(value):
+            raise ValueError(
+                "must be an HTTP header name: up to 100 ASCII letters, digits and "
+                "!#$%&'*+.^_`|~- (e.g. X-MLGate-Subject)"
+            )
+        return value
 
 
 class RouteCreate(RouteBody):
@@ -206,7 +223,10 @@ class PredictRequest(BaseModel):
 class PredictResponse(BaseModel):
     outputs: Any
     model: str
-    version: int | None = Field(description="The version that answered; absent if degraded.")
+    version: int | None = Field(
+        description="The version that answered; null for a static degraded answer, which no "
+        "version gave."
+    )
     degraded: Literal["static", "cached"] | None = Field(
         default=None,
         description="Present when every target failed and a degraded answer "

@@ -6,8 +6,8 @@ drops records. The window is ``since <= at < until``; bucket ``i`` holds the row
 ``o`` (microseconds from ``since``) satisfies ``i * span <= o * buckets < (i + 1) * span``, in
 integers, so boundaries are exact. Outcomes fall in three disjoint classes: *ok* (``ok`` and
 ``client_closed``: the caller leaving is not a failure), *degraded* (``degraded_static``,
-``degraded_cached``) and *errors* (``unavailable``, ``interrupted`` and any outcome this module
-does not know). Shares are of all logged requests in the window.
+``degraded_cached``) and *errors* (``unavailable``, ``upstream_error``, ``interrupted`` and any
+outcome this module does not know). Shares are of all logged requests in the window.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ OUTCOMES = (
     "degraded_static",
     "degraded_cached",
     "unavailable",
+    "upstream_error",
     "interrupted",
     "client_closed",
 )
@@ -388,8 +389,9 @@ def _notes(
         "counts are lower bounds."
     )
     notes.append(
-        "Errors are unavailable and interrupted answers; degraded answers (degraded_static, "
-        "degraded_cached) are counted apart; client_closed (the caller left) is neither. "
+        "Errors are unavailable, upstream_error and interrupted answers; degraded answers "
+        "(degraded_static, degraded_cached) are counted apart; client_closed (the caller left) "
+        "is neither. "
         "Shares are of all logged requests; latencies are of every logged request."
     )
     return tuple(notes)

@@ -1,0 +1,47 @@
+"""Route specifications refuse what the gateway could not honour, naming the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from mlgate.gateway.schemas import GatewayLimits, RouteCreate, RouteUpdate
+
+ROUTE: dict[str, Any] = {"name": "churn", "model": "churn"}
+
+
+def refused_fields(error: pytest.ExceptionInfo[ValidationError]) -> list[tuple[Any, ...]]:
+    return [item["loc"] for item in error.value.errors()]
+
+
+@pytest.mark.parametrize("field", ["route_rate", "key_rate"])
+@pytest.mark.parametrize("rates", ["2/minute;1000/second", "2/minute, 3/hour"])
+def test_a_limit_with_more_than_one_rate_is_refused(field: str, rates: str) -> None:
+    with pytest.raises(ValidationError) as created:
+        RouteCreate(**ROUTE, limits={field: rates})
+    assert refused_fields(created) == [("limits", field)]
+    assert "one rate per limit" in str(created.value)
+    with pytest.raises(ValidationError) as updated:
+        RouteUpdate(limits={field: rates})
+    assert refused_fields(updated) == [("limits", field)]
+
+
+def test_one_rate_per_limit_is_accepted() -> None:
+    limits = GatewayLimits(route_rate="100/second", key_rate="10 per minute")
+    assert (limits.route_rate, limits.key_rate) == ("100/second", "10 per minute")
+
+
+@pytest.mark.parametrize(
+    "name", ["X-Kunde-€", "X-Kundé", "X Subject", "X-Subject:", "", "X-Subject\n", "a" * 101]
+)
+def test_a_subject_header_that_is_not_an_http_header_name_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError) as created:
+        RouteCreate(**ROUTE, subject_header=name)
+    assert refused_fields(created) == [("subject_header",)]
+
+
+@pytest.mark.parametrize("name", ["X-MLGate-Subject", "x-customer_id", "Subject!#$%&'*+.^`|~"])
+def test_a_subject_header_that_is_a_header_name_is_accepted(name: str) -> None:
+    assert RouteCreate(**ROUTE, subject_header=name).subject_header == name
