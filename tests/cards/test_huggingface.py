@@ -46,6 +46,7 @@ def test_round_trip_keeps_every_field(full_card: ModelCard) -> None:
         "<b>&amp;</b> *x* _y_",
         "[More Information Needed]",
         "line one\r\nline two: yes",
+        "Retention ML\u2028(EU) and\x0cmore",  # str.splitlines broke here and lost the rest
     ],
 )
 def test_round_trip_keeps_awkward_text_in_every_field(
@@ -155,6 +156,38 @@ def test_import_of_a_card_written_on_the_hub() -> None:
     assert (metric.name, metric.value, metric.dataset) == ("accuracy", 0.93, "IMDb")
     placeholders = [f.field for f in lint(card).findings if f.code == "placeholder"]
     assert placeholders == ["intended_use.out_of_scope_uses[0]"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "declared"),
+    [
+        ("Yes.", True),
+        ("Yes - health records", True),
+        ("no, none collected", False),
+        ("TBD", None),  # no answer is not a "no": it was read as False and passed the gate
+        ("[More Information Needed]", None),
+    ],
+)
+def test_the_sensitive_data_answer_is_read_by_its_first_word(
+    answer: str, declared: bool | None
+) -> None:
+    readme = (
+        "---\nlicense: mit\n---\n# churn\n\n## Ethical Considerations\n\n"
+        f"### Sensitive Data\n\n{answer}\n"
+    )
+    assert from_huggingface(readme).ethical_considerations.sensitive_data.declared is declared
+
+
+def test_a_metric_that_is_not_a_number_is_refused_by_name() -> None:
+    readme = (
+        "---\nlicense: mit\nmodel-index:\n- name: churn\n  results:\n  - task: {type: x}\n"
+        "    dataset: {type: d, name: D}\n    metrics:\n    - {type: auc, value: .nan}\n"
+        "---\n# churn\n"
+    )
+    with pytest.raises(Invalid) as caught:  # stored, NaN became null and every read was a 500
+        from_huggingface(readme)
+    assert [e.field for e in caught.value.errors] == ["metrics.performance_metrics[0].value"]
+    assert from_huggingface(readme.replace(".nan", "0.5")).metrics.performance_metrics
 
 
 def test_import_without_a_model_name_is_invalid() -> None:

@@ -27,6 +27,7 @@ import reads must have its type.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -314,6 +315,18 @@ def _title_name(sections_title: str | None) -> str | None:
     return sections_title
 
 
+def _answer(block: str) -> bool | None:
+    """A yes/no section read by its first word ("Yes.", "No, none collected"); anything else
+    ("TBD", "[More Information Needed]") is no answer, never a "no"."""
+    words = re.findall(r"[a-z]+", (md.decode_text(block) or "").casefold())
+    first = words[0] if words else ""
+    if first in {"yes", "true"}:
+        return True
+    if first in {"no", "false"}:
+        return False
+    return None
+
+
 def from_huggingface(readme: str) -> ModelCard:
     """Parse a Hugging Face README.md into a card; raise `Invalid` when it cannot be one."""
     front, text = split_front_matter(readme)
@@ -328,7 +341,7 @@ def from_huggingface(readme: str) -> ModelCard:
         if kind == "text":
             value = md.decode_text(block)
         elif kind == "bool":
-            value = block.strip().casefold() in {"yes", "true"}
+            value = _answer(block)
         elif kind == "list":
             value = md.decode_list(block)
         else:
@@ -337,7 +350,7 @@ def from_huggingface(readme: str) -> ModelCard:
             _set(data, path, value)
     details = data["model_details"]
     first_h1 = next(
-        (md.decode_text(line[2:]) for line in text.splitlines() if line.startswith("# ")), None
+        (md.decode_text(line[2:]) for line in text.split("\n") if line.startswith("# ")), None
     )
     details["name"] = meta.name or _title_name(first_h1)
     if not details["name"]:

@@ -49,7 +49,9 @@ def split_sections(body: str) -> dict[str, str]:
         if current is not None and current not in sections:
             sections[current] = "\n".join(lines).strip("\n")
 
-    for line in body.splitlines():
+    # Lines end at "\n" only, as the encoders write them: str.splitlines would also break at
+    # U+2028, form feeds and a lone CR inside a value, and drop what follows.
+    for line in body.replace("\r\n", "\n").split("\n"):
         if line.lstrip().startswith(("```", "~~~")):
             in_fence = not in_fence
         match = None if in_fence else _HEADING.match(line)

@@ -41,7 +41,8 @@ __all__ = [
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are no metric value to publish, and JSON has no way to store them.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Owner(_Strict):
