@@ -43,9 +43,12 @@ async def readyz(request: Request) -> JSONResponse:
         # Targets left out when the table compiled (no longer approved, a signature missing):
         # the route serves without them, so they are reported, not failed on.
         body["route_problems"] = {
-            name: list(route.problems)
-            for name, route in gateway.table.routes.items()
-            if route.problems
+            **{name: [problem] for name, problem in gateway.table.unreadable.items()},
+            **{
+                name: list(route.problems)
+                for name, route in gateway.table.routes.items()
+                if route.problems
+            },
         }
     ready = all(value in ("ok", "current") for value in checks.values())
     body["status"] = "ready" if ready else "not ready"

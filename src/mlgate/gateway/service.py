@@ -37,6 +37,7 @@ __all__ = [
     "delete_route",
     "get_all",
     "get_route",
+    "get_servable",
     "resolve_target",
     "update_route",
 ]
@@ -234,3 +235,23 @@ def get_all(session: Session) -> list[RouteRead]:
         select(Route, Model.name).join(Model, Model.id == Route.model_id).order_by(Route.name)
     ).all()
     return [_read(route, model_name) for route, model_name in rows]
+
+
+def get_servable(session: Session) -> tuple[list[RouteRead], dict[str, str]]:
+    """Every route the gateway can serve, and why each other stored route cannot.
+
+    A route stored before a rule was tightened (say, one rate per limit) no longer reads as a
+    route: the route table leaves it out and says so, rather than failing for every route.
+    """
+    routes: list[RouteRead] = []
+    unreadable: dict[str, str] = {}
+    rows = session.execute(
+        select(Route, Model.name).join(Model, Model.id == Route.model_id).order_by(Route.name)
+    ).all()
+    for route, model_name in rows:
+        try:
+            routes.append(_read(route, model_name))
+        except ValidationError as error:
+            problems = "; ".join(f"{e.field}: {e.message}" for e in field_errors(error, root=""))
+            unreadable[route.name] = f"stored spec no longer valid ({problems}); update the route"
+    return routes, unreadable

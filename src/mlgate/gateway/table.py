@@ -108,6 +108,7 @@ class RouteTable:
     routes: Mapping[str, CompiledRoute]
     keys: Mapping[str, KeyGrant]
     compiled_at: datetime
+    unreadable: Mapping[str, str] = field(default_factory=dict)  # stored routes left out, why
 
     @classmethod
     def empty(cls) -> RouteTable:
@@ -247,13 +248,14 @@ def compile_route_table(
 ) -> RouteTable:
     """Read routes, approvals, keys (and upstream secrets) once and freeze them into a table."""
     revision, _ = audit.head(session)
-    routes = {
-        route.name: _compile_route(session, route, resolve_secret)
-        for route in service.get_all(session)
-    }
+    servable, unreadable = service.get_servable(session)
+    for name, problem in unreadable.items():
+        logger.error("route left out of the table", extra={"route": name, "problem": problem})
+    routes = {route.name: _compile_route(session, route, resolve_secret) for route in servable}
     return RouteTable(
         revision=revision,
         routes=MappingProxyType(routes),
         keys=MappingProxyType(_key_grants(session)),
         compiled_at=utcnow(),
+        unreadable=MappingProxyType(unreadable),
     )
