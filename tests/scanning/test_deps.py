@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlgate.errors import NotFound
+from mlgate.errors import Invalid, NotFound
 from mlgate.scanning import DependencyStatus, audit_requirements, parse_requirements
 
 OSV_PYPA = Path(__file__).resolve().parents[3] / "shared" / "data" / "osv-pypa"
@@ -105,7 +105,46 @@ numpy[extra]>=1.2 ; python_version > "3.8"  # comment
     assert parsed["numpy"].version is None
     assert parsed["numpy"].spec == ">=1.2"
     assert parsed["tool"].version is None
-    assert len(parsed) == 5
+    assert parsed["other.txt"].note == "included file not audited; audit it too"
+    assert parsed["package-index"].spec == "--index-url https://example.invalid/simple"
+    assert len(parsed) == 7
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-r base.txt",
+        "--requirement=base.txt",
+        "-c constraints.txt",
+        "--extra-index-url https://pypi.example.invalid/simple",
+        "-i https://pypi.example.invalid/simple",
+    ],
+)
+def test_included_files_and_other_indexes_make_the_audit_unknown(pypa: Path, line: str) -> None:
+    report = audit_requirements(f"{line}\nrequests==2.32.4\n", pypa)
+    statuses = [d.status for d in report.dependencies]
+    assert statuses == [DependencyStatus.UNKNOWN, DependencyStatus.CLEAN]
+    assert report.unknown
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[project]\nname = "x"\ndependencies = 5\n', "project.dependencies"),
+        ('[project]\noptional-dependencies = "dev"\n', "project.optional-dependencies"),
+        (
+            '[project]\noptional-dependencies = {dev = "pytest"}\n',
+            "project.optional-dependencies.dev",
+        ),
+        ('[project]\ndependencies = [["a"]]\n', "project.dependencies"),
+        ("[project]\na = " + "[" * 2000 + "]" * 2000 + "\n", "requirements"),
+    ],
+)
+def test_malformed_pyproject_is_invalid_naming_the_key(text: str, key: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_requirements(text)
+    assert caught.value.status == 422
+    assert [e.field for e in caught.value.errors] == [key]
 
 
 def test_pyproject_dependencies_are_read() -> None:

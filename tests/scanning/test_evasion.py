@@ -305,3 +305,121 @@ def test_what_goes_unscanned_is_never_a_pass(tmp_path: Path) -> None:
     report = scan_path(deep)
     assert ("archive.too-deep", Severity.HIGH) in _rules(report)
     assert not report.passed
+
+
+def _joblib_with_elsize(tmp_path: Path, *, descr: bytes) -> Path:
+    """A joblib dump of 64 'S8' items whose dtype state says elsize 1, with a payload hidden where
+    joblib (itemsize 1) resumes unpickling but an 'S8'-reading scanner would skip past."""
+    import joblib
+
+    source = tmp_path / "probe.joblib"
+    joblib.dump(np.array([b"ABCDEFGH"] * 64, dtype="S8"), source)
+    data = bytearray(source.read_bytes())
+    state = data.index(b"\x8c\x02S8")
+    data[state + 2 : state + 4] = descr
+    elsize = data.index(b"NNNK\x08", state) + 4
+    data[elsize] = 1
+    start = data.index(b"ABCDEFGH" * 64)
+    joblib_resumes, scanner_resumed = start + 64, start + 512
+    cmd = b"id"
+    payload = b"\x8c\x05posix\x8c\x06system\x93\x8c" + bytes([len(cmd)]) + cmd + b"\x85R0"
+    pad = scanner_resumed - joblib_resumes - len(payload) - 6
+    payload += b"B" + pad.to_bytes(4, "little") + b"\0" * pad + b"0"
+    data[joblib_resumes:scanner_resumed] = payload
+    path = tmp_path / "desync.joblib"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_joblib_array_size_follows_the_dtype_state_elsize(tmp_path: Path) -> None:
+    report = scan_path(_joblib_with_elsize(tmp_path, descr=b"S1"))
+    assert _runs_system(report)
+
+
+def test_joblib_dtype_state_disagreeing_with_its_descr_is_malformed(tmp_path: Path) -> None:
+    report = scan_path(_joblib_with_elsize(tmp_path, descr=b"S8"))
+    assert ("pickle.malformed", Severity.HIGH) in _rules(report)
+
+
+def test_benign_joblib_flexible_dtypes_pass(tmp_path: Path) -> None:
+    import joblib
+
+    path = tmp_path / "strings.joblib"
+    record = np.dtype([("a", "<i4"), ("b", "S3")])
+    joblib.dump(
+        {
+            "s": np.array([b"ab", b"cdef"]),
+            "u": np.array(["x", "yz"]),
+            "v": np.zeros(3, dtype=record),
+            "sub": np.zeros(2, dtype=("S4", (2,))),
+            "f": np.arange(3.0),
+        },
+        path,
+    )
+    assert scan_path(path).max_severity in (None, Severity.INFO)
+
+
+def text(value: str) -> bytes:
+    """SHORT_BINUNICODE ``value``."""
+    data = value.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def _legacy_joblib_wrapper(filename: str) -> bytes:
+    """A joblib <= 0.9 array placeholder: joblib.load np.load()s ``filename``, pickles allowed."""
+    return (
+        b"\x80\x04"
+        + text("joblib.numpy_pickle_compat")
+        + text("NDArrayWrapper")
+        + b"\x93)\x81}("
+        + text("filename")
+        + text(filename)
+        + text("subclass")
+        + text("numpy")
+        + text("ndarray")
+        + b"\x93"
+        + text("allow_mmap")
+        + b"\x89ub."
+    )
+
+
+@pytest.mark.parametrize("filename", ["/srv/blobs/other-upload", "../../elsewhere/blob"])
+def test_legacy_joblib_wrapper_reading_outside_the_model_is_critical(
+    tmp_path: Path, filename: str
+) -> None:
+    path = tmp_path / "model.joblib"
+    path.write_bytes(_legacy_joblib_wrapper(filename))
+    report = scan_path(path)
+    assert ("pickle.external-file", Severity.CRITICAL) in _rules(report)
+
+
+def test_legacy_joblib_wrapper_with_a_sibling_file_is_high(tmp_path: Path) -> None:
+    path = tmp_path / "model.joblib"
+    path.write_bytes(_legacy_joblib_wrapper("model.joblib_01.npy"))
+    report = scan_path(path)
+    assert report.max_severity is Severity.HIGH
+    assert ("pickle.external-file", Severity.HIGH) in _rules(report)
+
+
+def test_global_re_exported_under_an_ml_name_is_judged_by_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "client.pkl"
+    address = text("127.0.0.1") + b"M\x8e\xb2\x86\x85"  # ("127.0.0.1", 45710),
+    path.write_bytes(
+        b"\x80\x04"
+        + text("sklearn.callback._transport")
+        + text("Client")
+        + b"\x93"
+        + address
+        + b"R."
+    )
+    report = scan_path(path)
+    assert report.max_severity is Severity.CRITICAL
+
+
+def test_numpy_testing_runstring_is_critical(tmp_path: Path) -> None:
+    path = tmp_path / "runstring.pkl"
+    code = text("print('ran')") + b"}\x86"  # ("print('ran')", {})
+    path.write_bytes(
+        b"\x80\x04" + text("numpy.testing") + text("runstring") + b"\x93" + code + b"R."
+    )
+    assert scan_path(path).max_severity is Severity.CRITICAL

@@ -72,8 +72,50 @@ def test_dangerous_callables_are_critical(module: str, name: str) -> None:
 
 def test_unlisted_globals_are_flagged_by_how_familiar_their_library_is() -> None:
     unknown = classify_global("mypkg.models", "Net")
-    unlisted_ml = classify_global("sklearn.metrics._scorer", "_passthrough_scorer")
+    unlisted_ml_class = classify_global("numpy.random.bit_generator", "SeedSequence")
+    unlisted_ml_function = classify_global("sklearn.metrics", "get_scorer")
     assert unknown is not None
     assert unknown.severity is Severity.HIGH
-    assert unlisted_ml is not None
-    assert unlisted_ml.severity is Severity.MEDIUM
+    assert unlisted_ml_class is not None
+    assert unlisted_ml_class.severity is Severity.MEDIUM
+    assert unlisted_ml_function is not None
+    assert unlisted_ml_function.severity is Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("sklearn.callback._transport", "Client"),  # multiprocessing.connection.Client
+        ("numpy.testing", "runstring"),  # exec
+        ("numpy.testing._private.utils", "runstring"),
+        ("numpy.f2py", "run_main"),
+        ("numpy", "save"),
+        ("numpy.lib.format", "read_array"),
+    ],
+)
+def test_names_re_exported_or_testing_helpers_under_ml_roots_are_critical(
+    module: str, name: str
+) -> None:
+    verdict = classify_global(module, name)
+    assert verdict is not None
+    assert verdict.severity is Severity.CRITICAL
+
+
+def test_ml_library_functions_are_high_and_classes_at_most_medium() -> None:
+    functions = [("numpy", "frompyfunc"), ("sklearn.utils", "check_array"), ("numpy", "random")]
+    for module, name in functions:
+        verdict = classify_global(module, name)
+        assert verdict is not None
+        assert verdict.severity is Severity.HIGH, (module, name)
+    for module, name in [("numpy", "float64"), ("numpy.random", "SeedSequence"), ("numpy", "exp")]:
+        verdict = classify_global(module, name)
+        assert verdict is not None
+        assert verdict.severity is Severity.MEDIUM, (module, name)
+
+
+def test_legacy_joblib_wrappers_are_not_allowlisted() -> None:
+    for name in ("NDArrayWrapper", "ZNDArrayWrapper"):
+        verdict = classify_global("joblib.numpy_pickle_compat", name)
+        assert verdict is not None
+        assert verdict.severity is Severity.HIGH
+        assert verdict.rule == "pickle.external-file"

@@ -235,3 +235,36 @@ def test_progress_is_reported_file_by_file_up_to_the_bytes_scanned(tmp_path: Pat
     report = scan_path(tmp_path, progress=seen.append)
     assert sorted(seen) == [10, 300, 2000]  # what the CLI's progress bar counts
     assert sum(seen) == report.bytes_scanned
+
+
+def _common_sklearn_models() -> dict[str, object]:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, LabelEncoder
+
+    rng = np.random.default_rng(0)
+    features, labels = rng.random((40, 4)), np.arange(40) % 2
+    docs = ["apple banana", "banana cherry", "cherry date", "date apple"] * 5
+    return {
+        "hgb": HistGradientBoostingClassifier(max_iter=3).fit(features, labels),
+        "tfidf": make_pipeline(TfidfVectorizer(), LogisticRegression()).fit(docs, labels[:20]),
+        "labels": LabelEncoder().fit(["x", "y"]),
+        "log1p": make_pipeline(FunctionTransformer(np.log1p), LogisticRegression()).fit(
+            features, labels
+        ),
+        "objects": np.array([{"a": 1}, "s", 3], dtype=object),
+        "rng": np.random.default_rng(1),
+    }
+
+
+def test_common_sklearn_and_numpy_pickles_stay_at_most_medium(tmp_path: Path) -> None:
+    import joblib
+
+    for name, model in _common_sklearn_models().items():
+        (tmp_path / f"{name}.pkl").write_bytes(pickle.dumps(model, protocol=5))
+        joblib.dump(model, tmp_path / f"{name}.joblib")
+    for path in sorted(tmp_path.iterdir()):
+        worst = _worst(scan_path(path))
+        assert worst in (None, Severity.INFO, Severity.LOW, Severity.MEDIUM), path.name

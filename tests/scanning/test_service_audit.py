@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,14 @@ from mlgate.errors import Conflict, Forbidden, NotFound
 from mlgate.readiness.providers import gather_facts
 from mlgate.runtime import Runtime
 from mlgate.scanning import posture, service
-from mlgate.scanning.schemas import RequirementsIn, SecurityAuditRead, Severity, WaiverCreate
+from mlgate.scanning.schemas import (
+    AuditFinding,
+    RequirementsIn,
+    SecurityAuditRead,
+    Severity,
+    VerificationRead,
+    WaiverCreate,
+)
 from tests.scanning.factories import (
     ADMIN,
     SCANNER,
@@ -237,3 +246,77 @@ def test_readiness_facts_come_from_the_scanning_tables(
             session, blobs=runtime.blobs, model_name=bad[0], version=1, actor=ADMIN
         )
         assert gather_facts(session, model=bad[0], version=1).scans.scan_clean is False
+
+
+def _osv(root: Path, *idents: str) -> Path:
+    """An OSV directory where each of ``idents`` affects demo-pkg below 2.0."""
+    (root / "demo-pkg").mkdir(parents=True)
+    for ident in idents:
+        advisory = {
+            "id": ident,
+            "affected": [
+                {
+                    "package": {"name": "demo-pkg", "ecosystem": "PyPI"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}
+                    ],
+                }
+            ],
+        }
+        (root / "demo-pkg" / f"{ident}.json").write_text(json.dumps(advisory))
+    return root
+
+
+def test_a_waiver_does_not_cover_advisories_published_after_it(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    name, number = make_version(runtime)
+
+    def vulnerable(osv: Path) -> list[AuditFinding]:
+        with runtime.db.unit_of_work() as session:
+            service.audit_dependencies(
+                session,
+                model_name=name,
+                version=number,
+                requirements_in=RequirementsIn(text="demo-pkg==1.0\n"),
+                advisories_dir=osv,
+                actor=SCANNER,
+            )
+        report = _audit(runtime, name, number)
+        return [f for f in report.findings if f.rule == "dependencies.vulnerable"]
+
+    (first,) = vulnerable(_osv(tmp_path / "before", "LOW-1"))
+    with runtime.db.unit_of_work() as session:
+        waiver_in = WaiverCreate(finding_id=first.id, reason="header leak not reachable")
+        posture.waive_finding(
+            session, model_name=name, version=number, waiver_in=waiver_in, actor=ADMIN
+        )
+    (same,) = vulnerable(_osv(tmp_path / "same", "LOW-1"))
+    assert same.id == first.id
+    assert same.waived
+    (grown,) = vulnerable(_osv(tmp_path / "after", "LOW-1", "RCE-2"))
+    assert grown.id != first.id
+    assert not grown.waived
+
+
+def test_a_signature_failure_for_another_reason_is_a_new_finding(runtime: Runtime) -> None:
+    name, number = make_version(runtime)
+    signed = {"model": name, "version": number, "verified": False, "key_fingerprint": "ab12"}
+
+    def invalid(reason: str) -> str:
+        with runtime.db.unit_of_work() as session:
+            report = posture.audit_model(
+                session,
+                blobs=runtime.blobs,
+                model_name=name,
+                version=number,
+                actor=SCANNER,
+                verification=VerificationRead(
+                    **signed, reason=reason, signed_at=datetime(2026, 1, 1, tzinfo=UTC)
+                ),
+            )
+        (finding,) = [f for f in report.findings if f.rule == "signature.invalid"]
+        return finding.id
+
+    assert invalid("model.pkl does not match") == invalid("model.pkl does not match")
+    assert invalid("model.pkl does not match") != invalid("weights.bin does not match")

@@ -17,6 +17,9 @@ from mlgate.scanning.schemas import DependencyFinding, DependencyReport, Depende
 __all__ = ["ParsedRequirement", "audit_requirements", "parse_requirements"]
 
 _OPTION = re.compile(r"\s+(--?[A-Za-z][\w-]*)(=\S+|\s+\S+)?")
+# pip options that change what gets installed: an included file, or where packages come from.
+_INCLUDE = re.compile(r"^(-r|-c|--requirement|--constraint)(?:\s*=\s*|\s*)(\S+)")
+_SOURCE = re.compile(r"^(-i|-f|--index-url|--extra-index-url|--find-links)(?:\s*=\s*|\s*)(\S+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +51,23 @@ def _parse_line(line: str) -> ParsedRequirement | None:
             None,
             "editable install from a checkout, not a released version",
         )
+    include = _INCLUDE.match(line)
+    if include:  # its requirements were not given to us: the audit cannot answer for them
+        option, target = include.groups()
+        return ParsedRequirement(
+            target, f"{option} {target}", None, "included file not audited; audit it too"
+        )
+    source = _SOURCE.match(line)
+    if source:  # a package index other than PyPI may serve any code under a released name
+        option, url = source.groups()
+        return ParsedRequirement(
+            "package-index",
+            f"{option} {url}",
+            None,
+            "packages may come from an alternative index the advisories cannot vouch for",
+        )
     if not line or line.startswith(("#", "-")):
-        return None  # comments and pip options (-r, -e, --index-url, --hash ...)
+        return None  # comments and other pip options (--hash, --no-binary ...)
     line = _OPTION.sub("", " " + line).strip()
     try:
         requirement = Requirement(line)
@@ -69,17 +87,30 @@ def _parse_line(line: str) -> ParsedRequirement | None:
     )
 
 
+def _strings(value: object, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise Invalid.field(key, "must be a list of requirement strings")
+    return value
+
+
 def _pyproject_lines(text: str) -> list[str] | None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return None
+    except RecursionError:  # tomllib recurses per nested array or inline table
+        raise Invalid.field("requirements", "pyproject.toml nests too deeply to read") from None
     project = data.get("project")
     if not isinstance(project, dict):
         return None
-    lines = [str(d) for d in project.get("dependencies") or []]
-    for extra in (project.get("optional-dependencies") or {}).values():
-        lines += [str(d) for d in extra]
+    lines = _strings(project.get("dependencies", []), "project.dependencies")
+    optional = project.get("optional-dependencies", {})
+    if not isinstance(optional, dict):
+        raise Invalid.field(
+            "project.optional-dependencies", "must be a table of lists of requirement strings"
+        )
+    for extra, requirements in optional.items():
+        lines += _strings(requirements, f"project.optional-dependencies.{extra}")
     return lines
 
 

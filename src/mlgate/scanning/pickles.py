@@ -29,6 +29,9 @@ _MAX_STREAMS = 64
 _LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
+_LEGACY_WRAPPERS = frozenset(
+    GlobalRef("joblib.numpy_pickle_compat", name) for name in ("NDArrayWrapper", "ZNDArrayWrapper")
+)
 
 
 def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
@@ -86,21 +89,46 @@ def _nested(m: Machine, value: bytes, offset: int) -> None:
         )
 
 
+# Where a pickled dtype's BUILD state keeps its elsize, by the state tuple's length (NumPy's
+# arraydescr_setstate): 9 and 8 carry version 3/4 fields, 7 and 6 older ones, 5 has no version.
+_ELSIZE_AT = {9: 5, 8: 5, 7: 5, 6: 4, 5: 3}
+
+
+def _state_elsize(state: Any) -> int | None:
+    if not isinstance(state, tuple) or len(state) not in _ELSIZE_AT:
+        return None
+    elsize = state[_ELSIZE_AT[len(state)]]
+    return elsize if type(elsize) is int else None
+
+
 def _itemsize(dtype: Any) -> int | None:
-    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 for object dtype."""
+    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 for object dtype.
+
+    For the flexible kinds (S, U, V) NumPy takes the item size from the BUILD state's elsize,
+    not from the constructor argument: reading it anywhere else would let a crafted elsize skip
+    the scanner past a pickle joblib then loads. A missing or inconsistent elsize is None.
+    """
     if not isinstance(dtype, Call) or not isinstance(dtype.args, tuple) or not dtype.args:
         return None
     match = re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d*)", str(dtype.args[0]))
     if match is None:
         return None
     kind, digits = match.group(1), match.group(2)
+    if kind in "SUV":
+        elsize = _state_elsize(dtype.state)
+        per_char = 4 if kind == "U" else 1
+        if elsize is None or elsize <= 0 or elsize % per_char:
+            return None
+        if digits and int(digits) * per_char != elsize:
+            return None  # a benign pickler writes both from one dtype
+        return elsize
     if kind == "O":
         return 0
     if kind in "?b" and not digits:
         return 1
     if not digits:
         return None
-    return int(digits) * 4 if kind == "U" else int(digits)
+    return int(digits)
 
 
 class _Joblib:
@@ -110,6 +138,9 @@ class _Joblib:
         self.stream = stream
 
     def __call__(self, m: Machine, target: Call, offset: int) -> None:
+        if target.func in _LEGACY_WRAPPERS:
+            _legacy_wrapper(m, target, offset)
+            return
         if target.func != _JOBLIB_WRAPPER:
             return
         stream, state = self.stream, target.state
@@ -130,6 +161,27 @@ class _Joblib:
                 raise Malformed("joblib array padding is truncated", stream.tell())
         if count < 0 or not stream.skip(count * size):
             raise Malformed("joblib array data is truncated", stream.tell())
+
+
+def _legacy_wrapper(m: Machine, target: Call, offset: int) -> None:
+    """joblib.load joins the wrapper's filename to the dump's directory and unpickles that file.
+
+    An absolute name or one climbing with '..' reads a file outside the model: another upload,
+    anything on the host. A relative name is the HIGH finding the policy already gave.
+    """
+    state = target.state
+    filename = state.get("filename") if isinstance(state, dict) else None
+    if not isinstance(filename, str):
+        return
+    parts = re.split(r"[\\/]", filename)
+    if filename.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", filename) or ".." in parts:
+        m.loc.report(
+            Severity.CRITICAL,
+            "pickle.external-file",
+            "a legacy joblib wrapper loads a file outside the model's directory",
+            subject=filename[:200],
+            offset=offset,
+        )
 
 
 def _machine(loc: Location, stream: Stream | None = None) -> Machine:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import _compat_pickle
 from dataclasses import dataclass
 
+from mlgate.scanning.resolve import RESOLVABLE_ROOTS, Kind, resolve_global
 from mlgate.scanning.schemas import Severity
 
 __all__ = ["Verdict", "classify_global", "normalise_global"]
@@ -51,6 +52,7 @@ SAFE_GLOBALS: frozenset[str] = frozenset(
         "numpy._core.multiarray._reconstruct",
         "numpy._core.multiarray.scalar",
         "numpy._core.numeric._frombuffer",
+        "numpy.ma.core._mareconstruct",
         "numpy.random._pickle.__randomstate_ctor",
         "numpy.random._pickle.__bit_generator_ctor",
         "numpy.random._pickle.__generator_ctor",
@@ -58,8 +60,6 @@ SAFE_GLOBALS: frozenset[str] = frozenset(
         "numpy.random._mt19937.MT19937",
         "numpy.random._pcg64.PCG64",
         "joblib.numpy_pickle.NumpyArrayWrapper",
-        "joblib.numpy_pickle_compat.NDArrayWrapper",
-        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
         "torch.Size",
         "torch.device",
         "torch.Tensor",
@@ -69,8 +69,18 @@ SAFE_GLOBALS: frozenset[str] = frozenset(
     }
 )
 
-# Module prefixes whose classes only hold data (estimators, layers, dtypes). Only class-like
-# names pass: functions there (sklearn.datasets.fetch_openml reaches the network) do not.
+# joblib <= 0.9 array placeholders: joblib.load reads the file named in their state (np.load with
+# allow_pickle=True, or a zlib dump), wherever it is; pickles.py escalates an escaping filename.
+EXTERNAL_FILE_WRAPPERS: frozenset[str] = frozenset(
+    {
+        "joblib.numpy_pickle_compat.NDArrayWrapper",
+        "joblib.numpy_pickle_compat.ZNDArrayWrapper",
+    }
+)
+
+# Module prefixes whose classes only hold data (estimators, layers, dtypes). Only classes defined
+# in an ML library pass, checked by resolve.py where it can import the module: functions there
+# (sklearn.datasets.fetch_openml reaches the network) and re-exported names do not.
 CLASS_PREFIXES: tuple[str, ...] = (
     "sklearn.",
     "scipy.sparse.",
@@ -237,9 +247,34 @@ DANGEROUS_GLOBALS: frozenset[str] = frozenset(
         "torch.serialization.load",
         "torch._C._jit_load",
         "numpy.load",
-        "numpy.testing._private.utils.runstring",
-        "numpy.f2py.compile",
-        "numpy.lib.npyio.load",
+        "numpy.save",
+        "numpy.savez",
+        "numpy.savez_compressed",
+        "numpy.savetxt",
+        "numpy.loadtxt",
+        "numpy.genfromtxt",
+        "numpy.fromfile",
+        "numpy.fromregex",
+        "numpy.memmap",
+        "numpy.DataSource",
+        "numpy.testing",
+        "numpy.f2py",
+        "numpy.distutils",
+        "numpy.ctypeslib",
+        "numpy.lib.npyio",
+        "numpy.lib._npyio_impl",
+        "numpy.lib.format",
+        "numpy.lib.format_impl",
+        "numpy.lib._format_impl",
+        "numpy.lib._datasource",
+        "numpy.lib.utils",
+        "numpy._pytesttester",
+        "numpy.core.memmap",
+        "numpy._core.memmap",
+        "numpy.core.records.fromfile",
+        "numpy._core.records.fromfile",
+        "scipy.io",
+        "scipy._lib._testutils",
         "joblib.load",
         "joblib.numpy_pickle.load",
         "keras.models.load_model",
@@ -293,7 +328,7 @@ def _under(dotted: str, module: str) -> bool:
     return dotted == module or dotted.startswith(module + ".")
 
 
-def classify_global(module: str, name: str) -> Verdict | None:
+def classify_global(module: str, name: str, *, _depth: int = 0) -> Verdict | None:
     """None for an allowlisted global, else the finding it deserves."""
     mod, name = normalise_global(module.strip(), name.strip())
     full = f"{mod}.{name}"
@@ -303,6 +338,12 @@ def classify_global(module: str, name: str) -> Verdict | None:
             Severity.CRITICAL,
             "pickle.dangerous-global",
             f"'{full}' can execute code, touch files or load another pickle",
+        )
+    if full in EXTERNAL_FILE_WRAPPERS:
+        return Verdict(
+            Severity.HIGH,
+            "pickle.external-file",
+            f"'{full}' is a legacy joblib wrapper that loads an external file (unpickling it)",
         )
     if full in SAFE_GLOBALS:  # exact names only, so pathlib.PosixPath passes, pathlib.Path.open not
         return None
@@ -323,20 +364,62 @@ def classify_global(module: str, name: str) -> Verdict | None:
         return None
     if any(full.startswith(p) for p in SAFE_PREFIXES):
         return None
-    if (
-        any(full.startswith(p) for p in CLASS_PREFIXES)
-        and parts[-1].lstrip("_")[:1].isupper()
-        and not any(full.startswith(u) for u in UNSAFE_UNDER_SAFE_PREFIX)
-    ):
-        return None
     if root in KNOWN_ML_ROOTS:
-        return Verdict(
-            Severity.MEDIUM,
-            "pickle.unlisted-global",
-            f"'{full}' is not on the allowlist of safe globals",
-        )
+        return _classify_ml(mod, name, _depth)
+    return _unlisted_high(full)
+
+
+def _unlisted_high(full: str) -> Verdict:
     return Verdict(
         Severity.HIGH,
         "pickle.unlisted-global",
         f"'{full}' is not on the allowlist; loading this pickle imports and may call it",
     )
+
+
+_CYTHON_UNPICKLE = "__pyx_unpickle_"
+
+
+def _classify_ml(mod: str, name: str, depth: int) -> Verdict | None:
+    """An unlisted name under an ML library: judged by what it resolves to, not by its prefix."""
+    full = f"{mod}.{name}"
+    class_prefixed = any(full.startswith(p) for p in CLASS_PREFIXES) and not any(
+        full.startswith(u) for u in UNSAFE_UNDER_SAFE_PREFIX
+    )
+    unlisted_class = Verdict(
+        Severity.MEDIUM,
+        "pickle.unlisted-global",
+        f"'{full}' is not on the allowlist of safe globals (an ML library's class or ufunc)",
+    )
+    if name.startswith(_CYTHON_UNPICKLE) and "." not in name:
+        # Cython's generated helper only rebuilds an instance of the class it is named after.
+        return _classify_ml(mod, name.removeprefix(_CYTHON_UNPICKLE), depth)
+    found = resolve_global(mod, name) if mod.split(".", 1)[0] in RESOLVABLE_ROOTS else None
+    if found is None:  # not importable here: only a class-like name is given the benefit
+        if not name.split(".")[-1].lstrip("_")[:1].isupper():
+            return _unlisted_high(full)
+        return None if class_prefixed and full.startswith("torch.") else unlisted_class
+    origin = f"{found.origin_module}.{found.origin_name}"
+    if found.origin_module.split(".", 1)[0] not in KNOWN_ML_ROOTS or origin in DANGEROUS_GLOBALS:
+        if depth >= 2:
+            return _unlisted_high(full)
+        verdict = classify_global(found.origin_module, found.origin_name, _depth=depth + 1)
+        if verdict is None:
+            return None
+        return Verdict(verdict.severity, verdict.rule, f"'{full}' is '{origin}': {verdict.reason}")
+    if found.kind is Kind.UFUNC:
+        return unlisted_class
+    if found.kind is not Kind.CLASS:
+        return Verdict(
+            Severity.HIGH,
+            "pickle.unlisted-callable",
+            f"'{full}' is a function or object, not a class; loading this pickle may call it",
+        )
+    risky = [b for b in found.base_modules if b.split(".", 1)[0] in DANGEROUS_MODULES]
+    if risky:
+        return Verdict(
+            Severity.HIGH,
+            "pickle.unlisted-global",
+            f"'{full}' derives from a class in '{risky[0]}', which touches the OS or interpreter",
+        )
+    return None if class_prefixed else unlisted_class

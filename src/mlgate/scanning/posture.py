@@ -44,9 +44,19 @@ __all__ = ["audit_model", "latest_audit", "list_waivers", "waive_finding"]
 
 
 def _finding(
-    category: str, severity: Severity, rule: str, message: str, *parts: object
+    category: str,
+    severity: Severity,
+    rule: str,
+    message: str,
+    *parts: object,
+    evidence: tuple[str, ...] = (),
 ) -> AuditFinding:
-    material = "|".join([rule, *(str(p) for p in parts)])
+    """A finding whose id is stable while what it says stays the same.
+
+    ``evidence`` (advisory ids, a verification failure) is part of the id but not the subject: a
+    waiver covers exactly what was reviewed, and a changed finding needs a new waiver.
+    """
+    material = "|".join([rule, *(str(p) for p in parts), *evidence])
     ident = f"{category}-{hashlib.sha256(material.encode()).hexdigest()[:12]}"
     subject = next((str(p) for p in parts if p is not None), None)
     return AuditFinding(
@@ -99,7 +109,11 @@ def _signature_part(
         return [_finding("signature", Severity.MEDIUM, "signature.missing", message)], section
     if not result.verified:
         message = f"the signature does not match the artifacts: {result.reason}"
-        return [_finding("signature", Severity.CRITICAL, "signature.invalid", message)], section
+        evidence = (result.reason, str(result.key_fingerprint), str(result.signed_at))
+        finding = _finding(
+            "signature", Severity.CRITICAL, "signature.invalid", message, evidence=evidence
+        )
+        return [finding], section
     return [], section | {"key_fingerprint": result.key_fingerprint}
 
 
@@ -138,6 +152,7 @@ def _dependency_part(
                     message,
                     dep.name,
                     dep.version,
+                    evidence=tuple(sorted(a.id for a in dep.advisories)),
                 )
             )
         elif dep.status is DependencyStatus.UNKNOWN and audited.advisories is not None:

@@ -123,9 +123,12 @@ def detect_format(blob: Blob) -> str:
         return "pickle"
     if _is_safetensors(head, blob.size, blob.name):
         return "safetensors"
-    if blob.name == "saved_model.pb":
+    base = blob.name.replace("\\", "/").rsplit("/", 1)[-1]
+    if base == "saved_model.pb":  # also export/saved_model.pb inside an archive
         return "savedmodel"
-    if head[:1] == b"\x08":
+    # ir_version usually comes first, but protobuf fields may come in any order: a file named
+    # .onnx is parsed as ONNX whatever its first byte.
+    if head[:1] == b"\x08" or base.lower().endswith(".onnx"):
         return "onnx?"
     return "unknown"
 
@@ -136,7 +139,8 @@ def zip_kind(names: list[str]) -> str:
         return "pytorch-zip"
     if "schema.json" in names:
         return "skops"
-    if "config.json" in names and ("metadata.json" in names or "model.weights.h5" in names):
+    # Keras 3 reads only the root config.json, and deserialises it before anything else.
+    if "config.json" in names:
         return "keras-zip"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"

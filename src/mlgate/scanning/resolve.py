@@ -1,0 +1,87 @@
+"""Finds what a pickle global under an ML library's name really is, without loading attacker code.
+
+A library re-exports names it did not write (``sklearn.callback._transport.Client`` is
+``multiprocessing.connection.Client``), so a name's prefix says nothing about what it does. Only
+modules of libraries listed in ``RESOLVABLE_ROOTS`` are ever imported, and only when installed:
+the pickle chooses which of those modules, never which code exists. Test, build and entry-point
+modules are never imported, for importing them runs set-up code.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+__all__ = ["RESOLVABLE_ROOTS", "Kind", "Resolved", "resolve_global"]
+
+# Libraries cheap and inert to import, whose classes a benign model pickles. torch is left out:
+# importing it costs seconds and hundreds of megabytes per scanning process.
+RESOLVABLE_ROOTS = frozenset({"numpy", "scipy", "sklearn", "joblib", "collections", "datetime"})
+
+_NEVER_IMPORTED = frozenset(
+    {"tests", "test", "testing", "_testing", "conftest", "f2py", "distutils", "setup"}
+)
+_MAX_PARTS = 12
+
+
+class Kind(Enum):
+    CLASS = "class"
+    UFUNC = "ufunc"  # numpy's element-wise math functions: no I/O, no code
+    OTHER = "other"  # functions, methods, modules, instances: calling or BUILDing them does work
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What ``module.name`` is: its kind, where it was defined, and its bases' modules."""
+
+    kind: Kind
+    origin_module: str
+    origin_name: str
+    base_modules: tuple[str, ...] = ()
+
+
+def _importable(module: str) -> bool:
+    parts = module.split(".")
+    if parts[0] not in RESOLVABLE_ROOTS or len(parts) > _MAX_PARTS:
+        return False
+    return not any(
+        not p.isidentifier() or p.startswith(("__", "_build")) or p in _NEVER_IMPORTED
+        for p in parts
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def resolve_global(module: str, name: str) -> Resolved | None:
+    """The object ``module.name`` stands for, or None when it cannot be looked up safely."""
+    if not _importable(module) or len(name.split(".")) > _MAX_PARTS:
+        return None
+    try:
+        if importlib.util.find_spec(module.split(".", 1)[0]) is None:
+            return None
+        with warnings.catch_warnings():  # deprecated aliases warn on import and attribute access
+            warnings.simplefilter("ignore")
+            obj: Any = importlib.import_module(module)
+            for part in name.split("."):
+                obj = getattr(obj, part)
+            return _describe(obj, module, name)
+    except Exception:
+        return None
+
+
+def _describe(obj: Any, module: str, name: str) -> Resolved:
+    if isinstance(obj, type):
+        bases = tuple(str(getattr(b, "__module__", "") or "") for b in obj.__mro__[1:])
+        origin = str(getattr(obj, "__module__", "") or "")
+        return Resolved(Kind.CLASS, origin, str(getattr(obj, "__qualname__", name)), bases)
+    if type(obj).__name__ == "ufunc" and type(obj).__module__ == "numpy":
+        return Resolved(Kind.UFUNC, "numpy", name)
+    defined_in = getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    if isinstance(defined_in, str) and isinstance(qualname, str):
+        return Resolved(Kind.OTHER, defined_in, qualname)
+    return Resolved(Kind.OTHER, module, name)
