@@ -109,17 +109,22 @@ def test_every_target_down_without_degradation_is_a_fast_503(
     assert elapsed < 2.5  # deadline 0.25-0.3 s; generous for a loaded 2-core CI machine
 
 
-def test_cached_degradation_answers_with_the_last_good_response(
-    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
-) -> None:
-    primary, _ = upstreams
+def cached_route(runtime: Runtime, url: str) -> None:
+    """Route ``echo`` to ``url`` alone, answering from its cache (60 s) when the call fails."""
     http_route(
         runtime,
-        primary.url,
+        url,
         None,
         degradation={"mode": "cached", "cache_ttl_seconds": 60},
         resilience={"deadline_ms": 300, "attempt_timeout_ms": 100},
     )
+
+
+def test_cached_degradation_answers_with_the_last_good_response(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    primary, _ = upstreams
+    cached_route(runtime, primary.url)
     key = make_key("gateway:invoke")
     with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
         fresh = call(client, key, 42)
@@ -268,13 +273,7 @@ def test_cached_degradation_recalls_an_answer_only_for_the_same_parameters(
     runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
 ) -> None:
     primary, _ = upstreams
-    http_route(
-        runtime,
-        primary.url,
-        None,
-        degradation={"mode": "cached", "cache_ttl_seconds": 60},
-        resilience={"deadline_ms": 300, "attempt_timeout_ms": 100},
-    )
+    cached_route(runtime, primary.url)
     headers = bearer(make_key("gateway:invoke"))
 
     def predict(client: TestClient, **parameters: Any) -> Any:
@@ -334,13 +333,7 @@ def test_a_cached_answer_of_a_version_the_route_no_longer_serves_is_not_recalled
     runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
 ) -> None:
     primary, _ = upstreams
-    http_route(
-        runtime,
-        primary.url,
-        None,
-        degradation={"mode": "cached", "cache_ttl_seconds": 60},
-        resilience={"deadline_ms": 300, "attempt_timeout_ms": 100},
-    )
+    cached_route(runtime, primary.url)
     key = make_key("gateway:invoke")
     with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
         assert call(client, key, 7).headers["x-mlgate-version"] == "1"
