@@ -250,8 +250,11 @@ def test_an_upstream_refusal_is_the_callers_422_or_a_502_and_is_logged(
         response = call(client, key)
         metrics = client.get("/metrics", headers=bearer(make_key("metrics:read"))).text
         rows = logged(client, runtime)
+        watched = client.app.state.gateway.watch.counts["echo"]  # type: ignore[attr-defined]
     problem = response.json()
     assert response.status_code == answered
+    # Only a broken route counts towards a 'degraded' incident, not a caller's bad inputs.
+    assert watched == [1, 0 if answered == 422 else 1]
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["x-request-id"] == problem["request_id"]
     assert response.headers["x-mlgate-model"] == "echo"

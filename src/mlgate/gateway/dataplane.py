@@ -591,7 +591,10 @@ class Gateway:
         m = self.metrics
         m.child(m.requests, route.name, served.name if served else "-", outcome).inc()
         m.child(m.latency, route.name).observe(elapsed)
-        self.watch.count(route.name, degraded=outcome not in ("ok", "client_closed"))
+        # An input the upstream refused (422) is the caller's to fix, not the route's health.
+        self.watch.count(
+            route.name, degraded=outcome not in ("ok", "client_closed") and status != 422
+        )
         if route.log_mode == "off":
             return
         self.log.emit(
