@@ -63,6 +63,7 @@ def _alert(
                 severity=severity,
                 detail=detail,
                 actor=SYSTEM,
+                threshold_minutes=runtime.settings.incident_postmortem_minutes,
             )
     except Exception:  # the original failure matters more than a failed alert; log both
         logger.exception("could not open an incident for %s", cause_key)

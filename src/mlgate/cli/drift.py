@@ -179,7 +179,12 @@ def report(
             min_rows=min_rows,
         )
         opened = (
-            service.open_drift_incidents(session, report=drift, actor=actor)
+            service.open_drift_incidents(
+                session,
+                report=drift,
+                actor=actor,
+                threshold_minutes=cli.settings.incident_postmortem_minutes,
+            )
             if open_incident
             else []
         )

@@ -98,6 +98,7 @@ class IncidentWatch:
                     severity=Severity.SEV2,
                     detail=detail,
                     affected_routes=routes,
+                    threshold_minutes=self.runtime.settings.incident_postmortem_minutes,
                 )
             logger.warning(
                 "automatic incident", extra={"cause": cause, "incident": incident.number}

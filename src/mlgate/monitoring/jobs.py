@@ -30,5 +30,10 @@ def drift_check_job(runtime: Runtime, *, now: datetime | None = None) -> list[In
             report = build_drift_report(
                 session, route=route.name, since=now - CHECK_WINDOW, until=now
             )
-            opened += open_drift_incidents(session, report=report, actor=SYSTEM)
+            opened += open_drift_incidents(
+                session,
+                report=report,
+                actor=SYSTEM,
+                threshold_minutes=runtime.settings.incident_postmortem_minutes,
+            )
     return opened

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from mlgate.auth.deps import SessionDep, VersionNumber, require_scope
+from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.incidents.schemas import IncidentRead
@@ -110,8 +110,13 @@ def route_drift_page(
 
 @router.post("/api/v1/routes/{name}/drift/incidents", response_model=list[IncidentRead])
 def open_drift_incidents(
-    name: str, session: SessionDep, actor: IncidentsWriter, rules: Rules
+    name: str, session: SessionDep, runtime: RuntimeDep, actor: IncidentsWriter, rules: Rules
 ) -> list[IncidentRead]:
     """Open (or join) an incident for each drifting version."""
     report = _report(session, name, rules)
-    return service.open_drift_incidents(session, report=report, actor=actor)
+    return service.open_drift_incidents(
+        session,
+        report=report,
+        actor=actor,
+        threshold_minutes=runtime.settings.incident_postmortem_minutes,
+    )

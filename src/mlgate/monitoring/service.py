@@ -240,9 +240,12 @@ def _target_drift(
 
 
 def open_drift_incidents(
-    session: Session, *, report: DriftReport, actor: Principal
+    session: Session, *, report: DriftReport, actor: Principal, threshold_minutes: int
 ) -> list[IncidentRead]:
-    """An incident per drifting version of the report (one per cause: repeats join it)."""
+    """An incident per drifting version of the report (one per cause: repeats join it).
+
+    ``threshold_minutes`` is the setting that decides when an incident needs a postmortem.
+    """
     opened = []
     for target in report.targets:
         if target.status != "drift":
@@ -262,6 +265,7 @@ def open_drift_incidents(
                 affected_routes=[report.route],
                 affected_models=[target.model],
                 actor=actor,
+                threshold_minutes=threshold_minutes,
             )
         )
     return opened
