@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test install lint typecheck bench fuzz-api clean
+.PHONY: run test install lint typecheck bench lock fuzz-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# constraints.txt holds the versions the tests passed with, so a fresh clone installs those.
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -33,6 +34,11 @@ test: lint typecheck
 
 bench: install
 	$(BIN)/python bench/registry.py
+
+lock: | $(BIN)/python  # take the newest releases pyproject.toml allows; then run make test
+	$(BIN)/python -m pip install --quiet --upgrade -e '.[dev]'
+	{ sed -n '1,2p' constraints.txt; $(BIN)/python -m pip freeze --exclude-editable; } > constraints.new
+	mv constraints.new constraints.txt
 
 fuzz-api: install  # schemathesis against a demo server, in its own venv (tools/fuzz_api.sh)
 	bash tools/fuzz_api.sh
