@@ -41,5 +41,14 @@ def current_revisions(engine: Engine) -> set[str]:
 
 
 def is_current(engine: Engine) -> bool:
-    """True when the database is at every head the code knows."""
-    return current_revisions(engine) == script_heads(engine)
+    """True when every head the code knows is applied, and nothing the code does not know.
+
+    Not "the stored heads equal the code's heads": a migration that depends on another
+    branch's head (``depends_on``) takes that head's place in Alembic's version table.
+    """
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    current = current_revisions(engine)
+    if not current <= {revision.revision for revision in script.walk_revisions()}:
+        return False  # a newer mlgate migrated this store
+    applied = {r.revision for r in script.revision_map.iterate_revisions(tuple(current), "base")}
+    return set(script.get_heads()) <= applied
