@@ -11,6 +11,7 @@ from mlgate.readiness import (
     DebtCategory,
     DebtItem,
     DebtLevel,
+    DebtStatus,
     ReadinessReport,
     TrendPoint,
     build_report,
@@ -105,3 +106,35 @@ def test_the_external_reference_detector_catches_remote_resources() -> None:
     assert EXTERNAL.search("<a href='http://example.org'>")
     assert EXTERNAL.search('<script src="//cdn.example/x.js">')
     assert not EXTERNAL.search('<a href="#top">')
+
+
+def test_the_trend_runs_by_version_whatever_order_it_was_given_in() -> None:
+    facts = ready_facts(version=2)
+    trend = [TrendPoint(version="v10", score=1.0), TrendPoint(version="v1", score=0.5)]
+    report = build_report(facts, ready_attestations(), now=NOW, trend=trend)
+    assert [p.version for p in report.trend] == ["v1", "v2", "v10"]
+    html = report.to_html()
+    assert html.index("<title>v2:") < html.index("<title>v10:")
+
+
+def test_a_resolved_item_hides_its_gap_only_while_the_gap_holds() -> None:
+    resolved = DebtItem(
+        id="production_checklist:rel-fallback",
+        title="Fallback",
+        category=DebtCategory.INFRASTRUCTURE,
+        impact=DebtLevel.HIGH,
+        effort=DebtLevel.LOW,
+        owner="sre",
+        status=DebtStatus.RESOLVED,
+    )
+    failing = build_report(
+        ready_facts(routes=(ready_route(fallback=False),)),
+        ready_attestations(),
+        now=NOW,
+        debt=[resolved],
+    )
+    assert [(p.item.id, p.item.reopened, p.item.owner) for p in failing.debt] == [
+        ("production_checklist:rel-fallback", True, "sre")
+    ]
+    holding = build_report(ready_facts(), ready_attestations(), now=NOW, debt=[resolved])
+    assert holding.debt == ()

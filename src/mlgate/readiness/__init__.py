@@ -11,6 +11,7 @@ from mlgate.readiness.debt import (
     debt_from_assessments,
     prioritise,
     quadrant_of,
+    track_gaps,
 )
 from mlgate.readiness.evidence import (
     Attestation,
@@ -116,4 +117,5 @@ __all__ = [
     "run_check",
     "score_ml_test",
     "top_risks",
+    "track_gaps",
 ]

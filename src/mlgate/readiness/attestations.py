@@ -4,11 +4,15 @@ Rows are never updated: a newer attestation supersedes an older one by being val
 expiry is computed against ``now`` when evidence is read, so stale evidence stops counting
 without a job. An attestation is about one version, one gateway route (it then counts for the
 versions the route serves) or, with neither, the whole workspace.
+
+A route attestation is about the route that carried the name when it was given (its id, not
+just its name): changing that route keeps it, but a route deleted and recreated under the same
+name, for another model or version, is another route and does not inherit it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -65,14 +69,29 @@ def resolve_version(session: Session, *, model: str, version: int | None) -> Mod
     return registry.get_version_row(session, model_name=model, version=version)
 
 
-def _check_route(session: Session, route: str) -> None:
+def _live_route_ids(session: Session, names: Iterable[str]) -> dict[str, str]:
+    """The id of the route that carries each name now; names of no route are left out."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    try:
+        from mlgate.gateway.models import Route
+    except ModuleNotFoundError:  # no gateway installed: no route exists
+        return {}
+    rows = session.execute(select(Route.name, Route.id).where(Route.name.in_(wanted))).all()
+    return {name: route_id for name, route_id in rows}
+
+
+def _route_id(session: Session, route: str) -> str | None:
+    """The id of the route named ``route`` (NotFound if none); None without a gateway."""
     if not is_valid_name(route):
         raise Invalid.field("route", f"'{route[:80]}' is not a route name; {NAME_RULE}")
     try:
         from mlgate.gateway import service as gateway
-    except ModuleNotFoundError:  # no gateway installed: a route attestation waits for it
-        return
-    gateway.get_route(session, name=route)
+    except ModuleNotFoundError:  # no gateway: no route serves a version; it counts for nothing
+        return None
+    gateway.get_route(session, name=route)  # NotFound with the usual hint
+    return _live_route_ids(session, [route])[route]
 
 
 def _version_names(session: Session, version_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
@@ -88,9 +107,14 @@ def _version_names(session: Session, version_ids: Iterable[str]) -> dict[str, tu
 
 
 def _read(
-    row: AttestationRecord, names: dict[str, tuple[str, int]], now: datetime
+    row: AttestationRecord,
+    names: dict[str, tuple[str, int]],
+    now: datetime,
+    live_routes: Mapping[str, str],
 ) -> AttestationRead:
+    """``live_routes``: name -> id of the routes that exist now, for route attestations."""
     model, version = names.get(row.version_id or "", (None, None))
+    about_live_route = row.route is None or live_routes.get(row.route) == row.route_id
     subject = (
         SubjectKind.VERSION
         if row.version_id
@@ -110,7 +134,7 @@ def _read(
         attested_by=row.attested_by,
         attested_at=row.attested_at,
         expires_at=row.expires_at,
-        valid=row.attested_at <= now < row.expires_at,
+        valid=about_live_route and row.attested_at <= now < row.expires_at,
     )
 
 
@@ -136,17 +160,19 @@ def attest(
     if expires_at <= now:
         raise Invalid.field("expires_at", "must be in the future")
     version_row: ModelVersion | None = None
+    route_id: str | None = None
     if model is not None:
         if version is None:
             raise Invalid.field("version", "attest a model's item on one version: MODEL@N")
         version_row = registry.get_version_row(session, model_name=model, version=version)
         route = None
     elif route is not None:
-        _check_route(session, route)
+        route_id = _route_id(session, route)
     row = AttestationRecord(
         id=new_id(),
         version_id=version_row.id if version_row else None,
         route=route,
+        route_id=route_id,
         item_id=attestation_in.item_id,
         level=attestation_in.level.value,
         note=attestation_in.note,
@@ -157,7 +183,7 @@ def attest(
     session.add(row)
     session.flush()
     names = {version_row.id: (model or "", version_row.version)} if version_row else {}
-    read = _read(row, names, now)
+    read = _read(row, names, now, {route: route_id} if route and route_id else {})
     target = f"{model}@{version}" if version_row else f"route:{route}" if route else "workspace"
     audit.record(
         session,
@@ -171,7 +197,8 @@ def attest(
             "level": read.level.value,
             "note": read.note,
             "expires_at": read.expires_at.isoformat(),
-        },
+        }
+        | ({"route_id": route_id} if route_id else {}),
         now=now,
     )
     return read
@@ -198,16 +225,20 @@ def list_attestations(
         statement = statement.where(AttestationRecord.expires_at > now)
     rows = list(session.scalars(statement.order_by(AttestationRecord.attested_at.desc())))
     names = _version_names(session, (r.version_id for r in rows if r.version_id))
-    return [_read(r, names, now) for r in rows]
+    live = _live_route_ids(session, (r.route for r in rows if r.route))
+    return [_read(r, names, now, live) for r in rows]
 
 
 def evidence(
     session: Session, *, version_ids: Iterable[str], routes: Iterable[str]
 ) -> list[Attestation]:
-    """Attestations that apply: the versions', their routes' and the workspace's."""
+    """Attestations that apply: the versions', their routes' and the workspace's.
+
+    ``routes`` are names; only attestations given to the route that carries the name now count.
+    """
     conditions = [
         AttestationRecord.version_id.in_(set(version_ids)),
-        AttestationRecord.route.in_(set(routes)),
+        AttestationRecord.route_id.in_(set(_live_route_ids(session, routes).values())),
         (AttestationRecord.version_id.is_(None) & AttestationRecord.route.is_(None)),
     ]
     rows = session.scalars(select(AttestationRecord).where(or_(*conditions)))

@@ -24,6 +24,7 @@ __all__ = [
     "debt_from_assessments",
     "prioritise",
     "quadrant_of",
+    "track_gaps",
 ]
 
 
@@ -101,6 +102,9 @@ class DebtItem(BaseModel):
     status: DebtStatus = DebtStatus.OPEN
     description: str = ""
     source_item: str | None = Field(default=None, description="rubric item this debt came from")
+    reopened: bool = Field(
+        default=False, description="resolved in the register, but its gap still fails"
+    )
 
     @property
     def is_open(self) -> bool:
@@ -186,3 +190,30 @@ def debt_from_assessments(
             )
         )
     return debts
+
+
+def track_gaps(registered: Iterable[DebtItem], gaps: Iterable[DebtItem]) -> list[DebtItem]:
+    """The register plus every gap it does not track, ids being the gaps' ``rubric:item`` keys.
+
+    An open, in-progress or accepted item tracks its gap. A resolved one does not: if its gap
+    still fails, the gap comes back re-opened (flagged, with the resolved item's owner) rather
+    than vanish behind an item that claims it is fixed.
+    """
+    kept = list(registered)
+    tracked = {item.id for item in kept if item.status is not DebtStatus.RESOLVED}
+    resolved = {item.id: item for item in kept if item.status is DebtStatus.RESOLVED}
+    for gap in gaps:
+        if gap.id in tracked:
+            continue
+        closed = resolved.get(gap.id)
+        if closed is not None:
+            gap = gap.model_copy(
+                update={
+                    "reopened": True,
+                    "owner": gap.owner or closed.owner,
+                    "description": "resolved in the debt register, but still fails: "
+                    + gap.description,
+                }
+            )
+        kept.append(gap)
+    return kept

@@ -47,6 +47,8 @@ class RouteFacts(_Frozen):
     breaker: bool = False
     rate_limit: bool = False
     input_validation: bool = False
+    # The version is this route's canary, or was (pinned) since the route was created: a
+    # promoted canary keeps the evidence.
     canary_used: bool = False
 
 

@@ -16,8 +16,11 @@ __all__ = ["AssessmentSnapshot", "AttestationRecord", "DebtRecord"]
 class AttestationRecord(Base):
     """A person's statement that a rubric item is done for one version or one route.
 
-    Exactly one of ``version_id`` and ``route`` is set. Rows are never updated: a newer
-    attestation supersedes an older one by being valid longer, and expiry is computed at
+    At most one of ``version_id`` and ``route`` is set (neither: the whole workspace). A route
+    attestation keeps the name it was given under and the id of the route it was about: it
+    counts only while a route with that id exists, so a route deleted and recreated under the
+    same name (for another model or version) does not inherit it. Rows are never updated: a
+    newer attestation supersedes an older one by being valid longer, and expiry is computed at
     assessment time against ``now``, so stale evidence stops counting without a job.
     """
 
@@ -25,6 +28,7 @@ class AttestationRecord(Base):
     __table_args__ = (
         Index("ix_readiness_attestations_version_item", "version_id", "item_id"),
         Index("ix_readiness_attestations_route_item", "route", "item_id"),
+        Index("ix_readiness_attestations_route_id_item", "route_id", "item_id"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
@@ -32,6 +36,8 @@ class AttestationRecord(Base):
         ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=True
     )
     route: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    # No foreign key: the attestation outlives its route as history; it just stops counting.
+    route_id: Mapped[str | None] = mapped_column(String(26), nullable=True)
     item_id: Mapped[str] = mapped_column(String(63))
     level: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")

@@ -10,9 +10,15 @@ from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from mlgate.readiness.debt import DebtItem, PrioritisedDebt, debt_from_assessments, prioritise
+from mlgate.readiness.debt import (
+    DebtItem,
+    PrioritisedDebt,
+    debt_from_assessments,
+    prioritise,
+    track_gaps,
+)
 from mlgate.readiness.evidence import Attestation, CheckPolicy
 from mlgate.readiness.facts import Facts
 from mlgate.readiness.maturity import MaturityResult, assess_maturity
@@ -29,10 +35,16 @@ __all__ = ["ReadinessReport", "TrendPoint", "build_report"]
 
 
 class TrendPoint(BaseModel):
+    """One version's final ML Test Score; a report's trend runs by version number."""
+
     model_config = ConfigDict(frozen=True)
 
-    version: str
+    version: str = Field(pattern=r"^v[1-9][0-9]*$", description="The version as vN.")
     score: float
+
+    @property
+    def number(self) -> int:
+        return int(self.version[1:])
 
 
 class ReadinessReport(BaseModel):
@@ -47,7 +59,7 @@ class ReadinessReport(BaseModel):
     maturity: MaturityResult
     top_risks: tuple[Risk, ...]
     debt: tuple[PrioritisedDebt, ...]
-    trend: tuple[TrendPoint, ...]
+    trend: tuple[TrendPoint, ...] = Field(description="Final score per version, by version.")
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
@@ -79,6 +91,7 @@ def build_report(
     *,
     now: datetime,
     workspace_facts: Sequence[Facts] | None = None,
+    workspace_maturity: MaturityResult | None = None,
     debt: Iterable[DebtItem] = (),
     trend: Iterable[TrendPoint] = (),
     ml_test_score: Rubric | None = None,
@@ -89,16 +102,23 @@ def build_report(
 ) -> ReadinessReport:
     """Assess one version against the three rubrics (the shipped ones unless given).
 
-    Unmet checklist items join ``debt`` as derived debt items unless an item with the same id
-    is already registered (the register's owner and status win). The version's own score ends
-    the trend unless the trend already names it.
+    The maturity section is ``workspace_maturity`` when given (the store passes the
+    workspace's, so a report and the maturity assessment cannot disagree); otherwise it is
+    assessed here over ``workspace_facts`` (default: this version alone) and ``attestations``.
+
+    Unmet checklist items join ``debt`` as derived debt items unless a registered item with the
+    same id tracks them (the register's owner and status win); one registered as resolved does
+    not, so a gap that still fails comes back flagged ``reopened`` (``track_gaps``).
+
+    The trend runs by version number, oldest version first, whatever order the versions were
+    assessed in; this version's own score joins it unless the trend already names it.
     """
     kept = tuple(attestations)
     mts_rubric = ml_test_score or load_ml_test_score()
     checklist_rubric = checklist or load_production_checklist()
     score = score_ml_test(mts_rubric, facts, kept, now=now, policy=policy)
     status = assess_checklist(checklist_rubric, facts, kept, now=now, policy=policy)
-    level = assess_maturity(
+    level = workspace_maturity or assess_maturity(
         maturity or load_maturity_model(),
         workspace_facts if workspace_facts is not None else facts,
         kept,
@@ -107,13 +127,12 @@ def build_report(
         policy=policy,
     )
     unmet = [a for section in score.sections for a in section.items] + list(status.items)
-    registered = {item.id: item for item in debt}
     derived = debt_from_assessments(checklist_rubric, status.items, now=now)
-    register = list(registered.values()) + [d for d in derived if d.id not in registered]
+    register = track_gaps(debt, derived)
     points = list(trend)
-    label = f"v{facts.version}"
-    if not any(point.version == label for point in points):
-        points.append(TrendPoint(version=label, score=score.final))
+    if not any(point.number == facts.version for point in points):
+        points.append(TrendPoint(version=f"v{facts.version}", score=score.final))
+    points.sort(key=lambda point: point.number)
     return ReadinessReport(
         workspace=facts.workspace,
         model=facts.model,

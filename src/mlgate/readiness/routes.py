@@ -63,6 +63,7 @@ def record_assessment(
 
 @router.get("/models/{model}/assessments", response_model=list[SnapshotRead])
 def list_assessments(model: str, session: SessionDep, actor: Reader) -> list[SnapshotRead]:
+    """Every recorded assessment, in the order made; a report's trend is by version."""
     return service.list_snapshots(session, model=model)
 
 

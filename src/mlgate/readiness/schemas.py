@@ -56,7 +56,10 @@ class AttestationRead(BaseModel):
     attested_by: str
     attested_at: datetime
     expires_at: datetime
-    valid: bool = Field(description="Whether it counts now (not yet expired).")
+    valid: bool = Field(
+        description="Whether it counts now: not expired and, for a route, given to the route "
+        "that carries the name now (not to one deleted since)."
+    )
 
 
 class SnapshotRead(BaseModel):

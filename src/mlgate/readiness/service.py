@@ -64,7 +64,7 @@ def _workspace(session: Session, workspace: str) -> dict[str, tuple[ModelVersion
 
 
 def _trend(session: Session, *, model_id: str, exclude_version: int) -> list[TrendPoint]:
-    """The latest recorded final score of each other version of the model, oldest first."""
+    """The latest recorded final score of each other version of the model, by version."""
     rows = session.execute(
         select(ModelVersion.version, AssessmentSnapshot.final)
         .join(ModelVersion, ModelVersion.id == AssessmentSnapshot.version_id)
@@ -87,16 +87,20 @@ def assess(
 ) -> ReadinessReport:
     """Assess ``model@version`` (default: the latest) against the three shipped rubrics.
 
-    The report's maturity is the workspace's: this version with the latest of every other model.
+    The report's maturity is the workspace's, exactly as ``maturity`` assesses it (the latest
+    version of every model), whichever version the report is about.
     """
+    now = now or utcnow()
+    row = resolve_version(session, model=model, version=version)
+    latest = _workspace(session, workspace)
     return _assess(
         session,
-        row=resolve_version(session, model=model, version=version),
+        row=row,
         model=model,
-        others=_workspace(session, workspace),
+        workspace_maturity=_maturity(session, latest, now=now, workspace=workspace),
         actor=actor,
         record=record,
-        now=now or utcnow(),
+        now=now,
         workspace=workspace,
     )
 
@@ -106,24 +110,23 @@ def _assess(
     *,
     row: ModelVersion,
     model: str,
-    others: Mapping[str, tuple[ModelVersion, Facts]],
+    workspace_maturity: MaturityResult,
     actor: Principal,
     record: bool,
     now: datetime,
     workspace: str,
 ) -> ReadinessReport:
     facts = gather_facts(session, model=model, version=row.version, workspace=workspace)
-    mts, checklist, maturity_model = rubrics()
+    mts, checklist, _ = rubrics()
     report = build_report(
         facts,
         evidence(session, version_ids=[row.id], routes=[r.name for r in facts.routes]),
         now=now,
-        workspace_facts=[facts, *(f for name, (_, f) in others.items() if name != model)],
+        workspace_maturity=workspace_maturity,
         debt=debt_register.registered_items(session, model_id=row.model_id),
         trend=_trend(session, model_id=row.model_id, exclude_version=row.version),
         ml_test_score=mts,
         checklist=checklist,
-        maturity=maturity_model,
     )
     if record:
         _record(session, row=row, report=report, actor=actor, now=now)
@@ -176,12 +179,13 @@ def assess_all(
     """The latest version of every model that has one, in name order."""
     now = now or utcnow()
     latest = _workspace(session, workspace)
+    workspace_maturity = _maturity(session, latest, now=now, workspace=workspace)
     return [
         _assess(
             session,
             row=row,
             model=name,
-            others=latest,
+            workspace_maturity=workspace_maturity,
             actor=actor,
             record=record,
             now=now,
@@ -192,6 +196,10 @@ def assess_all(
 
 
 def list_snapshots(session: Session, *, model: str) -> list[SnapshotRead]:
+    """Every recorded assessment of the model: a history, in the order they were made.
+
+    (A report's trend is by version instead: the latest recorded score of each version.)
+    """
     model_row = registry.get_model(session, name=model)
     rows = session.execute(
         select(AssessmentSnapshot, ModelVersion.version)
@@ -220,14 +228,30 @@ def maturity(
     session: Session, *, now: datetime | None = None, workspace: str = DEFAULT_WORKSPACE
 ) -> MaturityResult:
     """The workspace's MLOps level: each observable criterion must hold for every model."""
-    latest = _workspace(session, workspace)
+    return _maturity(
+        session, _workspace(session, workspace), now=now or utcnow(), workspace=workspace
+    )
+
+
+def _maturity(
+    session: Session,
+    latest: Mapping[str, tuple[ModelVersion, Facts]],
+    *,
+    now: datetime,
+    workspace: str,
+) -> MaturityResult:
+    """The one path to the workspace's maturity, for ``maturity`` and every report alike.
+
+    Evidence: the facts of the latest version of every model, and the attestations given to
+    those versions, to the routes that serve them and to the workspace.
+    """
     facts = [one for _, one in latest.values()]
     found = evidence(
         session,
         version_ids=[row.id for row, _ in latest.values()],
         routes=[route.name for one in facts for route in one.routes],
     )
-    return assess_maturity(rubrics()[2], facts, found, now=now or utcnow(), workspace=workspace)
+    return assess_maturity(rubrics()[2], facts, found, now=now, workspace=workspace)
 
 
 def checklist_group(
