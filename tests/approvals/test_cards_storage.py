@@ -144,7 +144,11 @@ def test_cards_over_http(
     versions = client.get(
         f"/api/v1/cards/{name}/diff?from_version={number}&to_version={number}", headers=reader
     )
-    assert versions.json() == {"changes": []}
+    assert versions.json()["changes"] == []
+    assert (
+        versions.json()["summary"]
+        == f"{name}@{number} card revision 3 compared with itself: no changes"
+    )
 
 
 def test_default_policy_card_gates_read_the_stored_card(

@@ -43,3 +43,33 @@ def test_diff_is_json_serialisable_for_the_api(full_card: ModelCard) -> None:
             "new": None,
         }
     ]
+
+
+def test_the_summary_names_both_cards_and_counts_each_kind_of_change() -> None:
+    old, new = full_card_data(), full_card_data()
+    new["model_details"]["version"] = "3.2.0"
+    new["caveats_and_recommendations"]["failure_modes"].append("cold start")
+    diff = diff_cards(
+        ModelCard.model_validate(old),
+        ModelCard.model_validate(new),
+        from_card="churn@1 card revision 2",
+        to_card="churn@1 card revision 3",
+    )
+    assert diff.summary == (
+        "from churn@1 card revision 2 to churn@1 card revision 3:"
+        " 1 field changed, 1 added, 0 removed"
+    )
+    assert (diff.from_card, diff.to_card) == ("churn@1 card revision 2", "churn@1 card revision 3")
+
+
+def test_an_empty_diff_says_the_cards_are_the_same(full_card: ModelCard) -> None:
+    same = diff_cards(
+        full_card, full_card, from_card="churn@1 card revision 1", to_card="churn@2 card revision 1"
+    )
+    assert same.summary == (
+        "no changes from churn@1 card revision 1 to churn@2 card revision 1: the cards are the same"
+    )
+    itself = diff_cards(
+        full_card, full_card, from_card="churn@1 card revision 2", to_card="churn@1 card revision 2"
+    )
+    assert itself.summary == "churn@1 card revision 2 compared with itself: no changes"

@@ -7,7 +7,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mlgate.cards import MCT_SCHEMA_VERSION, ModelCard, from_mct, to_mct
+from mlgate.cards import (
+    MCT_SCHEMA_VERSION,
+    ModelCard,
+    SensitiveData,
+    from_mct,
+    mct_omissions,
+    to_mct,
+)
 from mlgate.cards.revisions import CardFormat
 from mlgate.cards.service import parse_card
 from mlgate.errors import Invalid
@@ -32,7 +39,13 @@ MCT_V002 = _obj(
         path=_STR,
         owners={"type": "array", "items": _obj(name=_STR, contact=_STR)},
         version=_obj(name=_STR, date={"type": "string", "format": "date"}, diff=_STR),
-        licenses={"type": "array", "items": _obj(identifier=_STR, custom_text=_STR)},
+        licenses={
+            "type": "array",
+            "items": {
+                **_obj(identifier=_STR, custom_text=_STR),
+                "oneOf": [{"required": ["identifier"]}, {"required": ["custom_text"]}],
+            },
+        },
         references={"type": "array", "items": _obj(reference=_STR)},
         citations={"type": "array", "items": _obj(style=_STR, citation=_STR)},
     ),
@@ -139,7 +152,7 @@ def test_import_of_a_toolkit_card_ignores_graphics_and_reads_the_rest() -> None:
         "model_details": {
             "name": "fraud",
             "documentation": "long text",
-            "licenses": [{"custom_text": "internal use only"}],
+            "licenses": [{"custom_text": "internal use only"}, {"identifier": "MIT"}],
         },
         "model_parameters": {"data": [{"name": "tx-2025", "graphics": {"collection": []}}]},
         "quantitative_analysis": {
@@ -150,11 +163,15 @@ def test_import_of_a_toolkit_card_ignores_graphics_and_reads_the_rest() -> None:
     }
     card = from_mct(document)
     assert card.model_details.name == "fraud"
-    assert card.model_details.licenses == []
+    assert card.model_details.licenses == ["internal use only", "MIT"]
     assert [d.name for d in card.training_data.datasets] == ["tx-2025"]
     assert card.metrics.performance_metrics[0].slice == "EU"
     assert card.ethical_considerations.risks[0].mitigation is None
-    assert to_mct(card)["model_details"] == {"name": "fraud"}
+    assert card.ethical_considerations.sensitive_data.declared is None
+    assert to_mct(card)["model_details"] == {
+        "name": "fraud",
+        "licenses": [{"custom_text": "internal use only"}, {"identifier": "MIT"}],
+    }
 
 
 @pytest.mark.parametrize(
@@ -180,3 +197,225 @@ def test_deeply_nested_json_is_invalid_content_not_a_crash(text: str, format: Ca
     with pytest.raises(Invalid) as raised:  # it was a RecursionError: a 500
         parse_card(text, format=format)
     assert raised.value.errors[0].field == "content"
+
+
+def test_a_custom_license_is_custom_text_and_survives_both_round_trips(
+    full_card: ModelCard,
+) -> None:
+    licenses = ["Apache-2.0", "Internal use only; no redistribution.", "proprietary"]
+    card = full_card.model_copy(
+        update={"model_details": full_card.model_details.model_copy(update={"licenses": licenses})}
+    )
+    exported = to_mct(card)
+    assert exported["model_details"]["licenses"] == [
+        {"identifier": "Apache-2.0"},
+        {"custom_text": "Internal use only; no redistribution."},
+        {"identifier": "proprietary"},
+    ]
+    assert from_mct(exported).model_details.licenses == licenses
+    assert to_mct(from_mct(exported)) == exported
+
+
+@pytest.mark.parametrize("declared", [False, None])
+def test_no_sensitive_data_and_unknown_stay_different_through_mct(
+    full_card: ModelCard, declared: bool | None
+) -> None:
+    # "No sensitive data" came back as unknown: a fairness gate reads the two differently.
+    ethics = full_card.ethical_considerations.model_copy(
+        update={"sensitive_data": SensitiveData(declared=declared)}
+    )
+    card = full_card.model_copy(update={"ethical_considerations": ethics})
+    exported = to_mct(card)
+    jsonschema.validate(exported, MCT_V002)
+    sensitive = [d.get("sensitive") for d in exported["model_parameters"]["data"]]
+    assert sensitive == ([{"sensitive_data": []}] * 2 if declared is False else [None, None])
+    assert from_mct(exported).ethical_considerations.sensitive_data.declared is declared
+    assert mct_omissions(card) == mct_omissions(full_card)
+
+
+@pytest.mark.parametrize(
+    ("answers", "declared"),
+    [
+        ([{"sensitive_data": []}, {"sensitive_data": []}], False),
+        ([{"sensitive_data": []}, None], None),  # one dataset says nothing: not a "no"
+        ([{"sensitive_data": ["age"]}, {"sensitive_data": []}], True),
+        ([{}, {"sensitive_data": []}], False),
+    ],
+)
+def test_a_toolkit_card_says_no_sensitive_data_only_when_every_dataset_does(
+    answers: list[dict[str, Any] | None], declared: bool | None
+) -> None:
+    data = [
+        {"name": f"d{i}", **({"sensitive": answer} if answer is not None else {})}
+        for i, answer in enumerate(answers)
+    ]
+    card = from_mct({"model_details": {"name": "m"}, "model_parameters": {"data": data}})
+    assert card.ethical_considerations.sensitive_data.declared is declared
+
+
+def test_what_mct_cannot_hold_is_named_not_silently_dropped(full_card: ModelCard) -> None:
+    assert mct_omissions(full_card) == [
+        "model_details.model_type",
+        "intended_use.out_of_scope_uses",
+        "factors.relevant_factors",
+        "factors.evaluation_factors",
+        "metrics.performance_metrics.dataset",
+        "metrics.decision_thresholds.value",
+        "metrics.decision_thresholds.metric",
+        "metrics.decision_thresholds.description",
+        "metrics.variation_approaches",
+        "evaluation_data.description",
+        "evaluation_data.datasets.size",
+        "evaluation_data.datasets.date_start",
+        "evaluation_data.datasets.date_end",
+        "evaluation_data.preprocessing",
+        "training_data.description",
+        "training_data.datasets.size",
+        "training_data.datasets.date_start",
+        "training_data.datasets.date_end",
+        "training_data.preprocessing",
+        "quantitative_analyses.fairness_metrics.name",
+        "quantitative_analyses.fairness_metrics.group",
+        "quantitative_analyses.fairness_metrics.value",
+        "quantitative_analyses.unitary_results",
+        "quantitative_analyses.intersectional_results",
+        "ethical_considerations.potential_biases",
+        "ethical_considerations.privacy_measures",
+        "ethical_considerations.regulatory_requirements",
+        "caveats_and_recommendations.failure_modes",
+        "caveats_and_recommendations.recommendations",
+    ]
+    assert mct_omissions(mct_part_of(full_card_data())) == []
+
+
+def test_a_sensitive_data_answer_mct_cannot_hold_is_named() -> None:
+    no_datasets = ModelCard.model_validate(
+        {
+            "model_details": {"name": "m"},
+            "ethical_considerations": {"sensitive_data": {"declared": False}},
+        }
+    )
+    assert mct_omissions(no_datasets) == ["ethical_considerations.sensitive_data.declared"]
+    yes_without_categories = ModelCard.model_validate(
+        {
+            "model_details": {"name": "m"},
+            "training_data": {"datasets": [{"name": "d"}]},
+            "ethical_considerations": {"sensitive_data": {"declared": True}},
+        }
+    )
+    assert mct_omissions(yes_without_categories) == [
+        "ethical_considerations.sensitive_data.declared"
+    ]
+
+
+def _roles(card: ModelCard) -> tuple[list[str], list[str]]:
+    return (
+        [d.name for d in card.training_data.datasets],
+        [d.name for d in card.evaluation_data.datasets],
+    )
+
+
+def test_a_v001_card_reads_its_train_and_eval_datasets_by_their_key() -> None:
+    # The shape of MCT's own cats_vs_dogs_v0_0_1.json: data was an object, it was refused.
+    document = {
+        "schema_version": "0.0.1",
+        "model_details": {
+            "name": "cats-vs-dogs",
+            "license": "Apache-2.0",
+            "references": ["https://www.kaggle.com/c/dogs-vs-cats"],
+            "citation": "https://example.com/demo.ipynb",
+        },
+        "model_parameters": {
+            "data": {
+                "train": {"graphics": {}},
+                "eval": {
+                    "name": "validation split",
+                    "link": "https://example.com/eval",
+                    "sensitive": False,
+                    "graphics": {"collection": [{"name": "size", "image": "iVBOR"}]},
+                },
+            }
+        },
+        "considerations": {
+            "users": ["Fans of dogs and cats."],
+            "use_cases": ["Classifies images of cats and dogs."],
+            "limitations": ["No other classes."],
+            "tradeoffs": ["Recall vs Precision."],
+        },
+    }
+    card = from_mct(document)
+    assert _roles(card) == (["Training Set"], ["validation split"])
+    assert card.evaluation_data.datasets[0].link == "https://example.com/eval"
+    assert card.model_details.licenses == ["Apache-2.0"]
+    assert card.model_details.references == ["https://www.kaggle.com/c/dogs-vs-cats"]
+    assert card.model_details.citations == ["https://example.com/demo.ipynb"]
+    assert card.intended_use.primary_users == ["Fans of dogs and cats."]
+    assert card.caveats_and_recommendations.tradeoffs == ["Recall vs Precision."]
+    # Only the eval dataset answered, so the card's answer is still unknown.
+    assert card.ethical_considerations.sensitive_data.declared is None
+    assert _roles(from_mct(to_mct(card))) == _roles(card)
+
+
+def test_v001_sensitive_yes_and_no_are_read() -> None:
+    def card(train: bool, eval_: bool) -> ModelCard:
+        data = {
+            "train": {"name": "t", "sensitive": train},
+            "eval": {"name": "e", "sensitive": eval_},
+        }
+        return from_mct({"model_details": {"name": "m"}, "model_parameters": {"data": data}})
+
+    assert card(False, False).ethical_considerations.sensitive_data.declared is False
+    assert card(False, True).ethical_considerations.sensitive_data.declared is True
+
+
+@pytest.mark.parametrize(
+    ("data", "training", "evaluation"),
+    [
+        # Our marker, in any case; only the first one is ours, the rest is the user's text.
+        ([{"name": "a", "description": "[Evaluation] held out"}], [], ["a"]),
+        ([{"name": "a", "description": "[training] [evaluation] notes"}], ["a"], []),
+        # The schema says the description tells the role: its first word does.
+        (
+            [
+                {"name": "a", "description": "Training split, 80 %"},
+                {"name": "b", "description": "Validation split, 10 %"},
+                {"name": "c", "description": "test set from 2025"},
+                {"name": "d", "description": "eval data"},
+                {"name": "e", "description": "Snapshots used for evaluation"},
+            ],
+            ["a", "e"],
+            ["b", "c", "d"],
+        ),
+        # MCT's own v0.0.1 -> v0.0.2 update names a nameless eval dataset "Validation Set".
+        (
+            [{"name": "Training Set"}, {"name": "Validation Set"}],
+            ["Training Set"],
+            ["Validation Set"],
+        ),
+    ],
+)
+def test_v002_datasets_get_the_role_their_description_or_name_gives(
+    data: list[dict[str, Any]], training: list[str], evaluation: list[str]
+) -> None:
+    card = from_mct({"model_details": {"name": "m"}, "model_parameters": {"data": data}})
+    assert _roles(card) == (training, evaluation)
+
+
+def test_a_marker_is_taken_off_the_description_and_put_back_on_export() -> None:
+    data = [
+        {"name": "a", "description": "[EVALUATION]  held out  "},
+        {"name": "b", "description": "[training]"},
+    ]
+    card = from_mct({"model_details": {"name": "m"}, "model_parameters": {"data": data}})
+    assert [d.description for d in card.evaluation_data.datasets] == ["held out"]
+    assert card.training_data.datasets[0].description is None
+    assert [d["description"] for d in to_mct(card)["model_parameters"]["data"]] == [
+        "[training]",
+        "[evaluation] held out",
+    ]
+
+
+def test_a_v001_dataset_of_the_wrong_type_is_invalid_naming_it() -> None:
+    with pytest.raises(Invalid) as caught:
+        from_mct({"model_details": {"name": "m"}, "model_parameters": {"data": {"train": "x"}}})
+    assert [e.field for e in caught.value.errors] == ["model_parameters.data[0]"]

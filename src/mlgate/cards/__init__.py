@@ -4,7 +4,7 @@ from mlgate.cards import schemas
 from mlgate.cards.diff import diff_cards
 from mlgate.cards.huggingface import from_huggingface, to_huggingface, to_huggingface_card
 from mlgate.cards.lint import is_placeholder, lint
-from mlgate.cards.mct import MCT_SCHEMA_VERSION, from_mct, to_mct
+from mlgate.cards.mct import MCT_SCHEMA_VERSION, from_mct, mct_omissions, to_mct
 from mlgate.cards.render import render_html, render_json, render_markdown
 from mlgate.cards.schemas import *  # noqa: F403  # the value types, as schemas.__all__ lists them
 from mlgate.cards.validation import validate_card
@@ -16,6 +16,7 @@ __all__ = [
     "from_mct",
     "is_placeholder",
     "lint",
+    "mct_omissions",
     "render_html",
     "render_json",
     "render_markdown",

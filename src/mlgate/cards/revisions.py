@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlgate.cards.schemas import ModelCard
 
-__all__ = ["CardFormat", "CardImport", "CardRevisionRead", "CardSet", "RenderFormat"]
+__all__ = ["CardExport", "CardFormat", "CardImport", "CardRevisionRead", "CardSet", "RenderFormat"]
 
 
 class CardFormat(StrEnum):
@@ -53,3 +53,10 @@ class CardRevisionRead(BaseModel):
     created_by: str
     created_at: datetime
     card: ModelCard
+
+
+class CardExport(BaseModel):
+    """An exported card; ``omitted`` names the card's fields the format cannot hold."""
+
+    text: str
+    omitted: list[str] = Field(default_factory=list)

@@ -13,6 +13,8 @@ from mlgate.cards import CardDiff, CardLint, service
 from mlgate.cards.revisions import CardFormat, CardImport, CardRevisionRead, CardSet, RenderFormat
 from mlgate.ids import MAX_NUMBER
 
+# ``{version:int}``: a path like ``/churn/diff`` must not match ``/{model}/{version}``, so that a
+# PUT there is a 405 naming GET, not a 422 about a version called "diff".
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
 Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
@@ -20,6 +22,7 @@ Revision = Annotated[
     int | None, Query(ge=1, le=MAX_NUMBER, description="Default: the newest revision.")
 ]
 
+OMITTED_HEADER = "X-Card-Omitted"
 MEDIA_TYPES = {
     RenderFormat.HTML: "text/html; charset=utf-8",
     RenderFormat.MARKDOWN: "text/markdown; charset=utf-8",
@@ -41,7 +44,7 @@ def diff_versions(
     )
 
 
-@router.put("/{model}/{version}", response_model=CardRevisionRead)
+@router.put("/{model}/{version:int}", response_model=CardRevisionRead)
 def set_card(
     model: str, version: VersionNumber, body: CardSet, session: SessionDep, actor: Writer
 ) -> CardRevisionRead:
@@ -56,7 +59,7 @@ def set_card(
     )
 
 
-@router.get("/{model}/{version}", response_model=CardRevisionRead)
+@router.get("/{model}/{version:int}", response_model=CardRevisionRead)
 def show_card(
     model: str,
     version: VersionNumber,
@@ -67,14 +70,14 @@ def show_card(
     return service.get_card(session, model_name=model, version=version, revision=revision)
 
 
-@router.get("/{model}/{version}/revisions", response_model=list[CardRevisionRead])
+@router.get("/{model}/{version:int}/revisions", response_model=list[CardRevisionRead])
 def card_revisions(
     model: str, version: VersionNumber, session: SessionDep, actor: Reader
 ) -> list[CardRevisionRead]:
     return service.list_revisions(session, model_name=model, version=version)
 
 
-@router.get("/{model}/{version}/lint", response_model=CardLint)
+@router.get("/{model}/{version:int}/lint", response_model=CardLint)
 def lint_card(
     model: str,
     version: VersionNumber,
@@ -86,7 +89,7 @@ def lint_card(
 
 
 @router.get(
-    "/{model}/{version}/render",
+    "/{model}/{version:int}/render",
     response_class=Response,
     responses={200: {"content": {"text/html": {}, "text/markdown": {}, "application/json": {}}}},
 )
@@ -104,7 +107,7 @@ def render_card(
     return Response(text, media_type=MEDIA_TYPES[format])
 
 
-@router.get("/{model}/{version}/diff", response_model=CardDiff)
+@router.get("/{model}/{version:int}/diff", response_model=CardDiff)
 def diff_revisions(
     model: str,
     version: VersionNumber,
@@ -123,7 +126,7 @@ def diff_revisions(
     )
 
 
-@router.post("/{model}/{version}/import", response_model=CardRevisionRead)
+@router.post("/{model}/{version:int}/import", response_model=CardRevisionRead)
 def import_card(
     model: str, version: VersionNumber, body: CardImport, session: SessionDep, actor: Writer
 ) -> CardRevisionRead:
@@ -139,9 +142,19 @@ def import_card(
 
 
 @router.get(
-    "/{model}/{version}/export",
+    "/{model}/{version:int}/export",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"application/json": {}, "text/markdown": {}}}},
+    responses={
+        200: {
+            "content": {"application/json": {}, "text/markdown": {}},
+            "headers": {
+                OMITTED_HEADER: {
+                    "description": "The card's fields the format cannot hold, comma-separated.",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
 )
 def export_card(
     model: str,
@@ -151,10 +164,13 @@ def export_card(
     format: CardFormat = CardFormat.JSON,
     revision: Revision = None,
 ) -> PlainTextResponse:
-    text = service.export_card(
+    """The card as a HF README, MCT JSON or card JSON; ``X-Card-Omitted`` lists the card's
+    fields the format cannot hold (MCT has no place for some), which the export leaves out."""
+    exported = service.export(
         session, model_name=model, version=version, format=format, revision=revision
     )
     media = (
         "text/markdown; charset=utf-8" if format == CardFormat.HUGGINGFACE else "application/json"
     )
-    return PlainTextResponse(text, media_type=media)
+    headers = {OMITTED_HEADER: ", ".join(exported.omitted)} if exported.omitted else None
+    return PlainTextResponse(exported.text, media_type=media, headers=headers)

@@ -233,6 +233,11 @@ class FieldChange(_Strict):
 
 
 class CardDiff(_Strict):
+    """What changed from one card to another; ``summary`` says it in one sentence."""
+
+    from_card: str = "the old card"
+    to_card: str = "the new card"
+    summary: str = ""
     changes: list[FieldChange] = Field(default_factory=list)
 
     @property

@@ -26,6 +26,7 @@ from mlgate.cards import (
     from_huggingface,
     from_mct,
     lint,
+    mct_omissions,
     render_html,
     render_json,
     render_markdown,
@@ -34,7 +35,7 @@ from mlgate.cards import (
     validate_card,
 )
 from mlgate.cards.models import CardRevision
-from mlgate.cards.revisions import CardFormat, CardRevisionRead, RenderFormat
+from mlgate.cards.revisions import CardExport, CardFormat, CardRevisionRead, RenderFormat
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid, NotFound
 from mlgate.ids import new_id
@@ -44,6 +45,7 @@ __all__ = [
     "current_card",
     "diff_revisions",
     "diff_versions",
+    "export",
     "export_card",
     "get_card",
     "import_card",
@@ -81,14 +83,22 @@ def _revision_row(session: Session, version_id: str, revision: int | None) -> Ca
 def _row(session: Session, model_name: str, version: int, revision: int | None) -> CardRevision:
     version_row = registry.get_version_row(session, model_name=model_name, version=version)
     row = _revision_row(session, version_row.id, revision)
-    if row is None:
-        if revision is None:
-            raise NotFound(
-                f"{model_name}@{version} has no model card; add one with "
-                f"`mlgate cards set {model_name}@{version} --file card.json`"
-            )
-        raise NotFound(f"the card of {model_name}@{version} has no revision {revision}")
-    return row
+    if row is not None:
+        return row
+    newest = None if revision is None else _revision_row(session, version_row.id, None)
+    if newest is None:
+        raise NotFound(
+            f"{model_name}@{version} has no model card; add one with "
+            f"`mlgate cards set {model_name}@{version} --file card.json`"
+        )
+    raise NotFound(
+        f"the card of {model_name}@{version} has no revision {revision};"
+        f" it has revisions 1 to {newest.revision}"
+    )
+
+
+def _label(model_name: str, version: int, row: CardRevision) -> str:
+    return f"{model_name}@{version} card revision {row.revision}"
 
 
 def current_card(session: Session, *, version_id: str) -> ModelCard | None:
@@ -207,9 +217,21 @@ def diff_revisions(
     new = _row(session, model_name, version, to_revision)
     old_number = from_revision if from_revision is not None else new.revision - 1
     if old_number < 1:
-        raise Conflict(f"the card of {model_name}@{version} has a single revision; nothing to diff")
+        if to_revision is None:
+            raise Conflict(
+                f"the card of {model_name}@{version} has a single revision; nothing to diff"
+            )
+        raise Conflict(
+            f"revision 1 is the first of the card of {model_name}@{version}; nothing before it"
+            " to diff against: give the revision to compare it with"
+        )
     old = _row(session, model_name, version, old_number)
-    return diff_cards(ModelCard.model_validate(old.content), ModelCard.model_validate(new.content))
+    return diff_cards(
+        ModelCard.model_validate(old.content),
+        ModelCard.model_validate(new.content),
+        from_card=_label(model_name, version, old),
+        to_card=_label(model_name, version, new),
+    )
 
 
 def diff_versions(
@@ -218,7 +240,12 @@ def diff_versions(
     """The current card of one version against the current card of another."""
     old = _row(session, model_name, from_version, None)
     new = _row(session, model_name, to_version, None)
-    return diff_cards(ModelCard.model_validate(old.content), ModelCard.model_validate(new.content))
+    return diff_cards(
+        ModelCard.model_validate(old.content),
+        ModelCard.model_validate(new.content),
+        from_card=_label(model_name, from_version, old),
+        to_card=_label(model_name, to_version, new),
+    )
 
 
 def parse_card(text: str, *, format: CardFormat) -> ModelCard:
@@ -256,6 +283,24 @@ def import_card(
     )
 
 
+def export(
+    session: Session,
+    *,
+    model_name: str,
+    version: int,
+    format: CardFormat,
+    revision: int | None = None,
+) -> CardExport:
+    """The card in an interchange format, with the fields that format cannot hold."""
+    card = get_card(session, model_name=model_name, version=version, revision=revision).card
+    if format == CardFormat.HUGGINGFACE:
+        return CardExport(text=to_huggingface(card))
+    if format == CardFormat.MCT:
+        text = json.dumps(to_mct(card), indent=2) + "\n"
+        return CardExport(text=text, omitted=mct_omissions(card))
+    return CardExport(text=render_json(card))
+
+
 def export_card(
     session: Session,
     *,
@@ -264,9 +309,8 @@ def export_card(
     format: CardFormat,
     revision: int | None = None,
 ) -> str:
-    card = get_card(session, model_name=model_name, version=version, revision=revision).card
-    if format == CardFormat.HUGGINGFACE:
-        return to_huggingface(card)
-    if format == CardFormat.MCT:
-        return json.dumps(to_mct(card), indent=2) + "\n"
-    return render_json(card)
+    """The text of `export`, for callers that do not report omissions."""
+    exported = export(
+        session, model_name=model_name, version=version, format=format, revision=revision
+    )
+    return exported.text
