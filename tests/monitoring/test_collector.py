@@ -76,3 +76,24 @@ def test_a_failed_write_is_logged_not_raised(
 
     assert "drift counts lost" in caplog.text
     unmigrated.engine.dispose()
+
+
+def test_the_queue_is_bounded_by_the_values_it_holds_not_by_requests(runtime: Runtime) -> None:
+    dropped: list[int] = []
+    collector = DriftCollector(runtime.db, capacity=1_000, on_drop=lambda: dropped.append(1))
+    wide = [[1.0] * 10] * 60  # 600 values in one request
+
+    collector.observe("a", "m", 1, watch(), [[1.0]] * 300)  # rows of one value
+    assert not collector.filling
+    collector.observe("a", "m", 1, watch(), {"x": [1.0] * 300})  # the same as columns
+    assert collector.filling
+    collector.observe("a", "m", 1, watch(), wide)  # would pass 1,000 values: dropped
+
+    assert (collector.dropped, len(dropped)) == (1, 1)
+    asyncio.run(collector.flush())
+    assert not collector.filling
+    collector.observe("a", "m", 1, watch(), wide)  # room again once flushed
+    assert collector.dropped == 1
+    with runtime.db.unit_of_work() as session:
+        (row,) = session.scalars(select(DriftCount))
+    assert (row.requests, sum(row.counts[0])) == (2, 600)

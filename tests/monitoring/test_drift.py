@@ -174,3 +174,66 @@ def test_a_batch_of_requests_counts_rows_and_unreadable_requests() -> None:
 
     assert (read, unreadable) == (2, 3)  # "text", [] and the too-wide row read nothing
     assert counts[1][-1] == 1  # True is not a number: missing
+
+
+def psi(expected: list[float], actual: list[float]) -> float:
+    """The population stability index as Evidently defines it: empty shares become 0.0001."""
+    e = np.where(np.asarray(expected) == 0, 0.0001, expected)
+    a = np.where(np.asarray(actual) == 0, 0.0001, actual)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def drift_of(reference: list[float], current: list[float]) -> tuple[float, bool]:
+    """PSI and verdict of one numeric feature: reference profiled, ``current`` served."""
+    (profile,) = build_profile(["x"], [[value] for value in reference])
+    counts = Binner([profile]).empty()
+    Binner([profile]).count(counts, [[value] for value in current])
+    found = compare(profile, counts[0], threshold=0.2)
+    return found.psi or 0.0, found.drifted
+
+
+@pytest.mark.parametrize(
+    ("reference", "current", "shares"),
+    [
+        # a flag: 5 % ones, then half
+        ([0.0] * 950 + [1.0] * 50, [0.0] * 500 + [1.0] * 500, ([0.95, 0.05], [0.5, 0.5])),
+        # a zero-inflated amount: 92 % zeros, then 40 %
+        (
+            [0.0] * 920 + [float(v) for v in range(1, 81)],
+            [0.0] * 400 + [float(v) for v in range(1, 601)],
+            ([0.92, 0.08], [0.4, 0.6]),
+        ),
+        # a constant that moves up
+        ([3.0] * 1000, [7.0] * 1000, ([1.0, 0.0], [0.0, 1.0])),
+    ],
+    ids=["flag", "zero-inflated", "constant"],
+)
+def test_values_above_a_point_mass_are_not_counted_with_it(
+    reference: list[float], current: list[float], shares: tuple[list[float], list[float]]
+) -> None:
+    found, drifted = drift_of(reference, current)
+
+    assert drifted
+    assert found == pytest.approx(psi(*shares), abs=1e-3)
+
+
+def test_a_point_mass_gets_a_bin_of_its_own_and_the_rest_keep_theirs() -> None:
+    amounts = [0.0] * 500 + [float(v) for v in range(1, 501)]
+    (profile,) = build_profile(["amount"], [[value] for value in amounts])
+
+    assert profile.reference[:2] == [0, 500]  # below 0; exactly 0
+    assert sum(profile.reference[2:-1]) == 500  # above 0, in several bins
+    assert len(profile.reference[2:-1]) > 2
+    assert drift_of(amounts, amounts) == (0.0, False)
+
+
+@pytest.mark.parametrize("gap", [float("nan"), float("inf"), float("-inf")])
+def test_a_gap_in_a_numeric_reference_column_is_missing_not_a_category(gap: float) -> None:
+    values = [float(v) for v in range(199)] + [gap]
+
+    (profile,) = build_profile(["x"], [[value] for value in values])
+
+    assert profile.kind == "numeric"
+    assert profile.reference[-1] == 1  # the missing bin
+    assert profile.max == 198.0
+    assert drift_of(values, [value + 300 for value in values[:-1]])[1]

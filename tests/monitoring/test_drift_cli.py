@@ -131,3 +131,41 @@ def test_text_columns_are_categorical(cli: Cli, runtime: Runtime, tmp_path: Path
     assert plan["kind"] == "categorical"
     assert plan["categories"] == ["basic", "pro"]
     assert plan["reference"][-1] == 33  # '' is missing
+
+
+def test_a_flag_turned_on_far_more_often_drifts(cli: Cli, runtime: Runtime, tmp_path: Path) -> None:
+    _served_iris(runtime, tmp_path)
+    flags = [[0.0]] * 950 + [[1.0]] * 50  # a reference with 5 % ones
+    made = cli("drift", "reference", "iris@1", str(write_csv(tmp_path / "f.csv", flags, ["flag"])))
+    assert made.code == 0, made.err
+
+    count_served(runtime, np.array([[0.0], [1.0]] * 250))  # half ones
+    shown = cli("drift", "show", "iris@1", "--json")
+    report = cli("drift", "report", "iris", "--json")
+
+    (flag,) = json.loads(shown.out)["features"]
+    assert flag["reference"] == [0, 950, 50, 0]  # below 0, 0, above 0, missing
+    assert report.code == 0, report.err
+    (target,) = json.loads(report.out)["targets"]
+    assert target["status"] == "drift"
+    assert target["features"][0]["current"] == [0, 250, 250, 0]
+
+
+def test_nan_in_a_numeric_column_is_a_missing_value(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    rows: list[list[object]] = [[float(i)] for i in range(98)] + [["nan"], [""]]
+    made = cli(
+        "drift",
+        "reference",
+        "churn@1",
+        str(write_csv(tmp_path / "r.csv", rows, ["amount"])),
+        "--json",
+    )
+
+    assert made.code == 0, made.err
+    (amount,) = json.loads(made.out)["features"]
+    assert amount["kind"] == "numeric"
+    assert amount["reference"][-1] == 2  # 'nan' and '' are missing
+    assert amount["max"] == 97.0

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from mlgate.monitoring import drift_page
-from mlgate.monitoring.drift import compare
+from mlgate.monitoring.drift import build_profile, compare
 from mlgate.monitoring.schemas import DriftFeatureProfile, DriftReport, TargetDrift
 
 HOSTILE = "<script>alert(1)</script>"
@@ -160,6 +160,19 @@ def test_bins_are_labelled_by_range_or_category_and_titled_with_exact_shares() -
     exact = "<title>&gt;= 6.4: reference 25.00% (25 of 100), current 80.00% (80 of 100)</title>"
     assert exact in html
     assert "<title>(other): reference 5.00% (5 of 100), current 10.00% (10 of 100)</title>" in html
+
+
+def test_a_point_mass_bin_is_labelled_by_its_value() -> None:
+    (amount,) = build_profile(["amount"], [[0.0]] * 60 + [[float(v)] for v in range(1, 41)])
+    assert amount.reference == [0, 60, 0, 10, 10, 10, 10, 0]
+    current = {"amount": [0, 20, 0, 20, 20, 20, 20, 0]}
+    html = page(target(current, profile=(amount,)))
+
+    labels = bin_labels(html, "amount")
+    assert labels[:4] == ["&lt; 0", "= 0", "&gt; 0 to 0.4", "0.4 to 10.3"]
+    assert labels[-2:] == ["&gt;= 30.1", "(missing)"]
+    assert "e-324" not in html
+    assert "<title>= 0: reference 60.00% (60 of 100), current 20.00% (20 of 100)</title>" in html
 
 
 def test_user_text_is_escaped_and_never_raw() -> None:

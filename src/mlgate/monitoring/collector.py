@@ -2,7 +2,9 @@
 
 ``observe`` only appends to a list (a full list drops the observation and counts it), so drift
 never slows or fails a request; the gateway flushes early once the list is half full, so only
-a burst of more than ``capacity`` requests within one refresh tick loses observations.
+a burst of more than ``capacity`` values within one refresh tick loses observations. The list
+is bounded by the values its inputs hold (rows times the first row's width), not by requests:
+it keeps the inputs alive until the flush, and one request may carry a megabyte of rows.
 ``flush`` swaps the list and, on a worker thread, counts every queued input into its
 reference's bins and writes one ``drift_counts`` row per route, version and reference: counts
 only, never an input value.
@@ -34,33 +36,36 @@ class DriftCollector:
         self,
         db: Database,
         *,
-        capacity: int = 20_000,
+        capacity: int = 2_000_000,
         on_drop: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
-        self._capacity = capacity
+        self._capacity = capacity  # values: 2,000,000 parsed JSON numbers take about 77 MB
         self._on_drop = on_drop
         self._pending: list[_Observation] = []
+        self._size = 0  # values held by _pending
         self._flushing = asyncio.Lock()
         self.dropped = 0
 
     def observe(self, route: str, model: str, version: int, watch: DriftWatch, inputs: Any) -> None:
-        if len(self._pending) >= self._capacity:
+        size = _values(inputs)
+        if self._size + size > self._capacity:
             self.dropped += 1
             if self._on_drop is not None:
                 self._on_drop()
             return
+        self._size += size
         self._pending.append((route, model, version, watch, inputs))
 
     @property
     def filling(self) -> bool:
         """Half the capacity is used: flush now, not at the next interval."""
-        return len(self._pending) * 2 >= self._capacity
+        return self._size * 2 >= self._capacity
 
     async def flush(self) -> None:
         """Write what was observed so far (a failed write is logged; requests never see it)."""
         async with self._flushing:
-            pending, self._pending = self._pending, []
+            pending, self._pending, self._size = self._pending, [], 0
             if not pending:
                 return
             try:
@@ -97,3 +102,14 @@ class DriftCollector:
                 )
                 for (route, model, version, reference_id), counts, requests, unreadable in written
             )
+
+
+def _values(inputs: Any) -> int:
+    """About how many values ``inputs`` holds, in constant time: rows times the first's width."""
+    if isinstance(inputs, list):
+        first = inputs[0] if inputs else None
+        return max(len(inputs) * (len(first) if isinstance(first, list | dict) else 1), 1)
+    if isinstance(inputs, dict) and inputs:
+        first = next(iter(inputs.values()))
+        return len(inputs) * (len(first) if isinstance(first, list) else 1)
+    return 1

@@ -115,12 +115,31 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _missing(value: Any) -> bool:
+    """None, '' and a float that is not finite (NaN, as CSV and pandas write a gap, or ±inf)."""
+    return value is None or value == "" or (isinstance(value, float) and not math.isfinite(value))
+
+
+def _cuts(data: np.ndarray, bins: int) -> np.ndarray:
+    """Cut points at the reference's quantiles, and one just above each point mass.
+
+    A value holding a bin's share or more on its own (a flag's 0, a zero-inflated amount's 0, a
+    constant) gets the bin ``[v, nextafter(v))`` for itself: otherwise values above it would be
+    counted with it, and a flag going from 5 % to 50 % ones would not move a single bin.
+    """
+    ordered = np.sort(data)
+    cuts = np.unique(np.quantile(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
+    mass = np.searchsorted(ordered, cuts, side="right") - np.searchsorted(ordered, cuts)
+    above = np.nextafter(cuts[mass * bins >= ordered.size], np.inf)
+    return np.union1d(cuts, above[np.isfinite(above)])
+
+
 def _profile_feature(name: str, values: list[Any], bins: int) -> DriftFeatureProfile:
-    present = [v for v in values if v is not None and v != ""]
+    present = [v for v in values if not _missing(v)]
     numbers = [n for n in map(_number, present) if n is not None]
     if present and len(numbers) == len(present):
         data = np.asarray(numbers)
-        cuts = np.unique(np.quantile(data, np.linspace(0, 1, bins + 1)[1:-1]))
+        cuts = _cuts(data, bins)
         edges = [float(c) for c in cuts]
         counts = np.bincount(np.searchsorted(cuts, data, side="right"), minlength=len(edges) + 1)
         return DriftFeatureProfile(

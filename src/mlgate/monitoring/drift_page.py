@@ -7,6 +7,7 @@ text is ever marked safe. Bars run horizontally so that long names and ~50 featu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -196,14 +197,28 @@ def _edge(value: float, exact: bool) -> str:
 
 
 def _bin_names(profile: DriftFeatureProfile, *, exact: bool = False) -> list[str]:
-    """One name per bin of ``profile``, in order; ``exact`` gives the edges in full."""
+    """One name per bin of ``profile``, in order; ``exact`` gives the edges in full.
+
+    A cut just above another (``nextafter``) marks a point mass: the bin between them holds
+    that one value ("= 0"), and the next starts above it ("> 0 to 5").
+    """
     if profile.kind == "categorical":
         return [*profile.categories, "(other)", "(missing)"]
-    edges = [_edge(e, exact) for e in profile.edges]
+    edges = profile.edges
     if not edges:
         return ["any value", "(missing)"]
-    middle = [f"{low} to {high}" for low, high in pairwise(edges)]
-    return [f"< {edges[0]}", *middle, f">= {edges[-1]}", "(missing)"]
+    text = [_edge(e, exact) for e in edges]
+    lower = [f">= {text[0]}"]  # how each bin from the first cut on starts
+    names = [f"< {text[0]}"]
+    for index, (low, high) in enumerate(pairwise(edges), start=1):
+        if high == math.nextafter(low, math.inf):
+            names.append(f"= {text[index - 1]}")
+            lower.append(f"> {text[index - 1]}")
+        else:
+            start = lower[-1]
+            names.append(f"{start.removeprefix('>= ')} to {text[index]}")
+            lower.append(f">= {text[index]}")
+    return [*names, lower[-1], "(missing)"]
 
 
 _BINS_WIDTH, _BINS_LEFT, _BINS_RIGHT, _BINS_TOP = 310.0, 104.0, 298.0, 6.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -152,8 +153,8 @@ def build_drift_report(
     """Compare what ``route`` served in ``[since, until)`` with each version's reference."""
     if until <= since:
         raise Invalid.field("since", "must be before until")
-    if threshold <= 0:
-        raise Invalid.field("threshold", "must be above 0")
+    if not 0 < threshold < math.inf:
+        raise Invalid.field("threshold", "must be a number above 0")
     if not 0 < drift_share <= 1:
         raise Invalid.field("drift_share", "must be above 0 and at most 1")
     if min_rows < 1:
