@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from mlgate.audit import service
 from mlgate.auth.schemas import Principal
+from mlgate.runtime import Runtime
 from mlgate.store.database import Database
+from tests.concurrency import race
 
 
 def write_entries(db: Database, actor: Principal, count: int = 5) -> None:
@@ -116,3 +119,97 @@ def test_rewritten_chain_without_the_secret_head_still_breaks(
     tamper(db, f"UPDATE audit_entries SET actor = 'mallory', hash = '{forged}' WHERE seq = 2")
     ok, first_broken, _ = verify(db)
     assert (ok, first_broken) == (False, 3)
+
+
+def cut_off_the_end(db: Database, keep: int) -> None:
+    """What someone with write access to the store can do without any secret."""
+    tamper(
+        db,
+        f"DELETE FROM audit_entries WHERE seq > {keep}",
+        f"UPDATE audit_head SET seq = {keep}, "
+        f"hash = (SELECT hash FROM audit_entries WHERE seq = {keep})",
+    )
+
+
+def test_entries_cut_off_the_end_are_found_against_a_head_recorded_earlier(
+    db: Database, admin: Principal
+) -> None:
+    write_entries(db, admin, 6)
+    with db.unit_of_work() as session:
+        recorded = service.verify(session)
+    cut_off_the_end(db, keep=3)
+    with db.unit_of_work() as session:
+        assert service.verify(session).ok  # the chain alone cannot tell
+        found = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
+    assert (found.ok, found.first_broken_seq) == (False, 4)
+    assert "cut off" in (found.reason or "")
+    write_entries(db, admin, 3)  # the chain grows back to seq 6, with other entries
+    with db.unit_of_work() as session:
+        regrown = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
+    assert (regrown.ok, regrown.first_broken_seq) == (False, 6)
+    assert "rewritten" in (regrown.reason or "")
+
+
+def test_a_head_recorded_earlier_holds_while_the_chain_grows(
+    db: Database, admin: Principal
+) -> None:
+    write_entries(db, admin, 3)
+    with db.unit_of_work() as session:
+        recorded = service.verify(session)
+    write_entries(db, admin, 3)
+    with db.unit_of_work() as session:
+        result = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
+    assert (result.ok, result.entries, result.head_seq) == (True, 6, 6)
+
+
+@pytest.mark.parametrize(
+    ("statement", "broken_seq", "reason"),
+    [
+        ("DELETE FROM audit_head", 6, "head row is missing"),
+        ("UPDATE audit_head SET seq = 3", 4, "entries after it exist"),
+        ("UPDATE audit_head SET seq = 9", 6, "entries 6 to 9 are missing"),
+    ],
+    ids=["head-row-deleted", "head-rewound", "head-ahead"],
+)
+def test_a_head_row_that_does_not_match_the_chain_is_named(
+    db: Database, admin: Principal, statement: str, broken_seq: int, reason: str
+) -> None:
+    write_entries(db, admin)
+    tamper(db, statement)
+    with db.unit_of_work() as session:
+        result = service.verify(session)
+    assert (result.ok, result.first_broken_seq) == (False, broken_seq)
+    assert reason in (result.reason or "")
+
+
+@pytest.mark.parametrize("number", [1e16, -0.0, 1e300, 2.5, 1e-20])
+def test_a_change_holding_any_float_verifies_as_stored(
+    db: Database, admin: Principal, number: float
+) -> None:
+    """PostgreSQL's jsonb gives 1e16 back as 10000000000000000 and -0.0 as 0: the digest
+    must be of what the store gives back, or the chain looks tampered with for good."""
+    with db.unit_of_work() as session:
+        service.record(
+            session,
+            actor=admin,
+            action="route.created",
+            object_type="route",
+            object_id="r",
+            change={"breaker_window_seconds": number, "nested": [{"v": number}]},
+        )
+    write_entries(db, admin, 2)
+    assert verify(db) == (True, None, None)
+
+
+def test_appends_from_concurrent_transactions_form_one_chain(
+    runtime: Runtime, admin: Principal
+) -> None:
+    def append(session: Session) -> int:
+        entry = service.record(
+            session, actor=admin, action="thing.changed", object_type="thing", object_id="t"
+        )
+        return entry.seq
+
+    outcomes = race(runtime, *[append] * 6)
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [1, 2, 3, 4, 5, 6], outcomes
+    assert verify(runtime.db) == (True, None, None)

@@ -364,3 +364,75 @@ def test_a_fault_behind_a_page_is_a_500_page_naming_the_request_id(
     # Logged once, with the request's path (the gateway's route table refresh may also fail
     # meanwhile, on its own thread: the table it reads is gone too).
     assert errors.count("internal error") == 1
+
+
+def test_a_route_whose_upstream_port_is_out_of_range_still_shows_on_the_routes_page(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime, seeded: str
+) -> None:
+    """The API takes any http(s) URL; one port past 65535 made the page a 500 for everyone."""
+    with runtime.db.unit_of_work() as session:
+        upstream = {"url": "http://models.internal:99999/x?token=s3cret-pass"}
+        route = {"name": "odd-port", "model": "churn", "primary": {"model": "churn",
+                 "version": 1, "upstream": upstream}}  # fmt: skip
+        routes.create_route(session, actor=ADMIN, route_in=RouteCreate.model_validate(route))
+    sign_in(client, make_key("routes:read"))
+    page = client.get("/ui/routes")
+    assert page.status_code == 200
+    assert "models.internal:99999" in page.text
+    assert "s3cret-pass" not in page.text
+
+
+def test_documents_shown_in_the_ui_may_hold_no_form_or_base(
+    client: TestClient, make_key: KeyFactory, seeded: str
+) -> None:
+    sign_in(client, make_key("admin"))
+    for page in ("/ui/models/churn/1/card", "/ui/routes/churn-api/traffic"):
+        policy = client.get(page).headers["content-security-policy"]
+        assert "form-action 'none'" in policy, page
+        assert "base-uri 'none'" in policy, page
+        assert "script-src" not in policy, page
+
+
+def test_the_audit_page_pages_back_to_the_first_entry(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
+) -> None:
+    with runtime.db.unit_of_work() as session:
+        for index in range(120):
+            registry.create_model(session, model_in=ModelCreate(name=f"m{index}"), actor=ADMIN)
+    sign_in(client, make_key("audit:read"))
+    page, seen = client.get("/ui/audit").text, []
+    for _ in range(10):  # bounded: 120 entries and the key's own are three pages
+        seen += [int(seq) for seq in re.findall(r"<tr><td>(\d+)</td>", page)]
+        older = re.search(r'href="(/ui/audit\?before=\d+)">older', page)
+        if older is None:
+            break
+        page = client.get(older.group(1)).text
+        assert "newer" in page
+    assert seen == list(range(seen[0], 0, -1))  # every entry once, newest first, down to #1
+    page, tops = client.get("/ui/audit?before=52").text, []
+    for _ in range(10):  # and forward again, a page at a time, up to the newest
+        tops.append(int(re.findall(r"<tr><td>(\d+)</td>", page)[0]))
+        newer = re.search(r'href="(/ui/audit[^"]*)">← newer', page)
+        if newer is None:
+            break
+        page = client.get(newer.group(1)).text
+    assert tops == [51, 101, seen[0]]
+    assert client.get("/ui/audit?before=-1").status_code == 404
+
+
+def test_the_models_page_pages_past_its_first_two_hundred(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
+) -> None:
+    with runtime.db.unit_of_work() as session:
+        for index in range(201):
+            registry.create_model(session, model_in=ModelCreate(name=f"m{index:03}"), actor=ADMIN)
+    sign_in(client, make_key("registry:read"))
+    first = client.get("/ui/models").text
+    assert "/ui/models/m199" in first
+    assert "/ui/models/m200" not in first
+    following = re.search(r'href="([^"]+)">next', first)
+    assert following is not None
+    second = client.get(following.group(1).replace("&amp;", "&")).text
+    assert "/ui/models/m200" in second
+    assert "/ui/models/m000" not in second
+    assert '">next' not in second

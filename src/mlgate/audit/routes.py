@@ -12,6 +12,7 @@ from mlgate.audit import service
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
 from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
 from mlgate.auth.schemas import Principal
+from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -39,8 +40,19 @@ def list_entries(
 
 
 @router.get("/verify", response_model=AuditVerification)
-def verify(session: SessionDep, actor: Reader) -> AuditVerification:
-    return service.verify(session)
+def verify(
+    session: SessionDep,
+    actor: Reader,
+    seq: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
+    hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
+) -> AuditVerification:
+    """Walk the whole chain. With ``seq`` and ``hash``, a head recorded earlier (by a verify,
+    an export or a backup), the chain must also still hold that entry: entries cut off its end
+    and the head row rewound are otherwise invisible."""
+    if (seq is None) != (hash is None):
+        raise Invalid("give both 'seq' and 'hash' of the head recorded earlier, or neither")
+    known = (seq, hash) if seq is not None and hash is not None else None
+    return service.verify(session, known_head=known)
 
 
 @router.get(

@@ -4,6 +4,11 @@ entry.hash = sha256(prev_hash | seq | at | actor | action | object_type | object
 digest = sha256(canonical JSON of the change). ``verify`` recomputes both for every entry in
 seq order and checks seq is contiguous and the head row matches the last entry, so an altered,
 deleted, inserted or reordered row is named by the first seq where the chain breaks.
+
+What must stay true: the chain and its head row live in one database, so someone who can write
+to it can cut entries off the end and rewind the head row, and the chain still holds. Only a
+head recorded outside the database (an earlier verify, an export, a backup manifest) shows
+that: ``verify(known_head=(seq, hash))`` fails unless that entry is still in the chain.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from mlgate.audit.models import AuditEntry, AuditHead
@@ -40,6 +45,11 @@ HEAD_ROW_ID = 1
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _json_number(text: str) -> float | int:
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 def _digest(change: dict[str, Any]) -> str:
@@ -86,7 +96,9 @@ def record(
     """Append one entry in the caller's transaction. ``change`` must hold no secrets."""
     head_row = _locked_head(session)
     at = now or utcnow()
-    body = json.loads(canonical_json(change or {}))
+    # Integral floats are stored as integers: PostgreSQL's jsonb gives 1e16 back as
+    # 10000000000000000 and -0.0 as 0, and the digest must match the body as stored.
+    body = json.loads(canonical_json(change or {}), parse_float=_json_number)
     digest = _digest(body)
     seq = head_row.seq + 1
     entry_hash = _entry_hash(
@@ -170,12 +182,47 @@ def iter_entries(session: Session, *, batch: int = 1000) -> Iterator[AuditEntryR
         session.expunge_all()
 
 
-def verify(session: Session, *, expected_head: str | None = None) -> AuditVerification:
-    """Walk the chain from genesis; report the first entry whose link or content is broken."""
+def _chain(session: Session, *, batch: int = 1000) -> Iterator[Row[Any]]:
+    """Every entry's chained fields in seq order: plain rows, in batches (verify reads all)."""
+    columns = (
+        AuditEntry.seq,
+        AuditEntry.at,
+        AuditEntry.actor,
+        AuditEntry.action,
+        AuditEntry.object_type,
+        AuditEntry.object_id,
+        AuditEntry.change,
+        AuditEntry.digest,
+        AuditEntry.prev_hash,
+        AuditEntry.hash,
+    )
+    last = 0
+    while True:
+        rows = session.execute(
+            select(*columns).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+
+
+def verify(
+    session: Session,
+    *,
+    expected_head: str | None = None,
+    known_head: tuple[int, str] | None = None,
+) -> AuditVerification:
+    """Walk the chain from genesis; report the first entry whose link or content is broken.
+
+    ``expected_head``: the chain must end at this hash (a restored backup). ``known_head``: a
+    ``(seq, hash)`` recorded earlier outside the store; that entry must still be in the chain,
+    which is what shows entries cut off the end (see the module's docstring).
+    """
     prev_hash = GENESIS_HASH
     expected_seq = 1
     count = 0
-    for entry in iter_entries(session):
+    for entry in _chain(session):
         count += 1
         if entry.seq != expected_seq:
             return _broken(count, expected_seq, prev_hash, f"entry {expected_seq} is missing")
@@ -195,20 +242,38 @@ def verify(session: Session, *, expected_head: str | None = None) -> AuditVerifi
         )
         if recomputed != entry.hash:
             return _broken(count, entry.seq, prev_hash, "entry content does not match its hash")
+        if known_head is not None and entry.seq == known_head[0] and entry.hash != known_head[1]:
+            reason = (
+                f"entry {entry.seq} is not the one recorded earlier: the chain up to it was "
+                "rewritten"
+            )
+            return _broken(count, entry.seq, prev_hash, reason)
         prev_hash = entry.hash
         expected_seq += 1
         if expected_head is not None and entry.hash == expected_head:
             return AuditVerification(
                 ok=True, entries=count, head_seq=entry.seq, head_hash=prev_hash
             )
-    head_seq, head_hash = head(session)
     last_seq = expected_seq - 1
     if expected_head is not None and expected_head != prev_hash:
         return _broken(count, last_seq, prev_hash, "the expected head entry is not in the chain")
-    if head_seq != last_seq or head_hash != prev_hash:
-        return _broken(
-            count, min(head_seq, last_seq) + 1, prev_hash, "entries after the last one are missing"
+    if known_head is not None and known_head[0] > last_seq:
+        reason = (
+            f"the chain ends at entry {last_seq}, but entry {known_head[0]} was recorded "
+            "earlier: entries were cut off its end"
         )
+        return _broken(count, last_seq + 1, prev_hash, reason)
+    head_row = session.get(AuditHead, HEAD_ROW_ID)
+    if head_row is None:
+        return _broken(count, last_seq + 1, prev_hash, "the chain's head row is missing")
+    if head_row.seq > last_seq:
+        reason = f"entries {last_seq + 1} to {head_row.seq} are missing from the end"
+        return _broken(count, last_seq + 1, prev_hash, reason)
+    if head_row.seq < last_seq:
+        reason = f"the head row names entry {head_row.seq}, but entries after it exist"
+        return _broken(count, head_row.seq + 1, prev_hash, reason)
+    if head_row.hash != prev_hash:
+        return _broken(count, last_seq, prev_hash, "the head row does not match the last entry")
     return AuditVerification(ok=True, entries=count, head_seq=last_seq, head_hash=prev_hash)
 
 

@@ -58,12 +58,14 @@ PAGE_CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 # Cards, traffic and drift reports are self-contained documents: inline styles and SVG, no
-# script.
+# script; no form or <base> either, so text that slipped past escaping cannot phish for a key.
 DOCUMENT_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
 )
 REVIEW_SCOPES = (Scope.APPROVALS_REQUEST, Scope.APPROVALS_REVIEW)
 AUDIT_PAGE = 50
+LIST_PAGE = 200
 # What the navigation offers, and the scope each page needs.
 SECTIONS = (
     ("Models", "/ui/models", Scope.REGISTRY_READ),
@@ -188,8 +190,12 @@ def create_web_app(runtime: Runtime) -> Starlette:
     @page(Scope.REGISTRY_READ)
     def models(request: Request, session: Session, principal: Principal) -> _Shown:
         query = request.query_params.get("q") or None
-        found = registry.list_models(session, query=query, limit=200)
-        return _Shown("models.html", {"page": found, "query": query or ""})
+        offset = _number(request, "offset", default=0)
+        found = registry.list_models(session, query=query, limit=LIST_PAGE, offset=offset)
+        return _Shown(
+            "models.html",
+            {"page": found, "query": query or "", "pages": _pages(offset, found.total)},
+        )
 
     @page(Scope.REGISTRY_READ)
     def model(request: Request, session: Session, principal: Principal) -> _Shown:
@@ -229,11 +235,21 @@ def create_web_app(runtime: Runtime) -> Starlette:
         state = request.query_params.get("state") or RequestState.PENDING.value
         if state not in {s.value for s in RequestState}:
             raise NotFound(f"no review state '{state}'")
-        found = readmodel.list_requests(session, state=RequestState(state), limit=200)
+        offset = _number(request, "offset", default=0)
+        found = readmodel.list_requests(
+            session, state=RequestState(state), limit=LIST_PAGE, offset=offset
+        )
+        total = readmodel.count_requests(session, state=RequestState(state))
         mine = readmodel.queue(session, reviewer=principal)
         return _Shown(
             "reviews.html",
-            {"requests": found, "state": state, "states": list(RequestState), "mine": mine},
+            {
+                "requests": found,
+                "state": state,
+                "states": list(RequestState),
+                "mine": mine,
+                "pages": _pages(offset, total),
+            },
         )
 
     @page(*REVIEW_SCOPES)
@@ -287,12 +303,22 @@ def create_web_app(runtime: Runtime) -> Starlette:
     @page(Scope.AUDIT_READ)
     def audit_log(request: Request, session: Session, principal: Principal) -> _Shown:
         last = audit.head(session)[0]
-        entries = audit.get_all(session, after_seq=max(0, last - AUDIT_PAGE), limit=AUDIT_PAGE)
+        # A page holds the entries before ``before`` (newest first); none given: the newest.
+        top = min(last, _number(request, "before", default=last + 1) - 1)
+        after = max(0, top - AUDIT_PAGE)
+        entries = audit.get_all(session, after_seq=after, limit=max(1, top - after))
         # The whole chain is walked only when asked: it reads every entry.
         checked = audit.verify(session) if request.query_params.get("verify") else None
         return _Shown(
             "audit.html",
-            {"entries": list(reversed(entries)), "total": last, "checked": checked},
+            {
+                "entries": [e for e in reversed(entries) if e.seq <= top],
+                "total": last,
+                "checked": checked,
+                "older": after + 1 if after > 0 else None,
+                # None: this is the newest page; 0: the next newer one is the newest.
+                "newer": None if top >= last else _newer_page(top, last),
+            },
         )
 
     def stylesheet(request: Request) -> Response:
@@ -357,11 +383,16 @@ def _safe_next(value: str | None) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """A form post from this site's pages: its Origin (else Referer) names this host.
+    """A form post from this site's pages: the browser says so in Sec-Fetch-Site, or (older
+    browsers) its Origin, else Referer, names this host.
 
-    Browsers send one of them on a form post; a client that sends neither is no browser, so
-    no other site can be acting through it.
+    A client that sends none of them is no browser, so no other site can be acting through it.
+    Pages must not send ``Referrer-Policy: no-referrer``: browsers then send ``Origin: null``
+    on the pages' own form posts, and an origin check refuses every sign-in.
     """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site == "same-origin"
     claimed = request.headers.get("origin") or request.headers.get("referer")
     if claimed is None:
         return True
@@ -377,6 +408,31 @@ def _to_sign_in(request: Request, *, forget: bool = False, next_page: bool = Tru
     if forget:
         response.delete_cookie(COOKIE, path="/ui")
     return response
+
+
+def _newer_page(top: int, last: int) -> int:
+    """``before`` of the audit page after the one ending at ``top``; 0: the newest page."""
+    return top + AUDIT_PAGE + 1 if top + AUDIT_PAGE < last else 0
+
+
+def _number(request: Request, name: str, *, default: int) -> int:
+    """A paging number from the query: 0 to what the store holds, else the page is a 404."""
+    value = request.query_params.get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_NUMBER:
+        raise NotFound(f"no page at {name}={value}")
+    return int(value)
+
+
+def _pages(offset: int, total: int) -> dict[str, int | None]:
+    """Offsets of the previous and next page of a list of ``total`` shown LIST_PAGE at a time."""
+    return {
+        "previous": max(0, offset - LIST_PAGE) if offset > 0 else None,
+        "next": offset + LIST_PAGE if offset + LIST_PAGE < total else None,
+        "first": offset + 1 if total else 0,
+        "last": min(total, offset + LIST_PAGE),
+    }
 
 
 def _version(request: Request) -> int:
@@ -402,7 +458,7 @@ def _html(body: str, *, status: int = 200, csp: str = PAGE_CSP) -> HTMLResponse:
         headers={
             "Content-Security-Policy": csp,
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer",
+            "Referrer-Policy": "same-origin",  # not no-referrer: see _same_origin
             "Cache-Control": "no-store",
             "X-Frame-Options": "DENY",
         },
@@ -414,9 +470,9 @@ def _render(template: str, **values: Any) -> str:
 
 
 def _upstream_host(url: str) -> str:
-    """An upstream's host and port: never its path, query or any user and password in it."""
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    """An upstream's host and port as written: never its path, query or any user and password
+    in it. Not parsed further: a port past 65535 must not turn the routes page into a 500."""
+    return urlsplit(url).netloc.rpartition("@")[2]
 
 
 @cache
