@@ -1,4 +1,7 @@
-"""The payload sink on both databases: what each record keeps, and a bad one costs only itself."""
+"""The payload sink on both databases: what each record keeps, and a bad one costs only itself.
+
+Records go through the request-log writer, as the gateway sends them.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from mlgate.clock import utcnow
-from mlgate.gateway.requestlog import CapturedPayload, RequestLogRecord
+from mlgate.gateway.models import RequestLog
+from mlgate.gateway.requestlog import CapturedPayload, RequestLogRecord, RequestLogWriter
 from mlgate.ids import new_id
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.models import RequestPayload
-from mlgate.privacy.requestlogs import PayloadSink
+from mlgate.privacy.serving import payload_sinks
 from mlgate.runtime import Runtime
 
 CONTACT = {"note": "mail alice.private@example.org or call +1 415 555 2671"}
@@ -47,6 +51,14 @@ def _deep(levels: int) -> Any:
     return value
 
 
+async def _write(runtime: Runtime, keys: PrivacyKeys, records: list[RequestLogRecord]) -> None:
+    writer = RequestLogWriter(runtime.db, linger=0, sinks=payload_sinks(runtime, keys))
+    for record in records:
+        writer.emit(record)
+    writer.start()
+    await writer.stop()
+
+
 def _stored(runtime: Runtime) -> dict[str, RequestPayload]:
     with runtime.db.unit_of_work() as session:
         rows = list(session.scalars(select(RequestPayload)))
@@ -54,16 +66,19 @@ def _stored(runtime: Runtime) -> dict[str, RequestPayload]:
     return {row.id: row for row in rows}
 
 
-def test_an_unstorable_payload_costs_only_itself(
+@pytest.mark.anyio
+async def test_an_unstorable_payload_costs_only_itself(
     runtime: Runtime, keys: PrivacyKeys, caplog: pytest.LogCaptureFixture
 ) -> None:
     good = [_record({"n": i}) for i in range(3)]
     too_deep = _record(_deep(250))
     nul = _record({"note": "a\x00b"})  # PostgreSQL's JSON refuses NUL; it was the whole batch
     with caplog.at_level(logging.WARNING):
-        PayloadSink(runtime.db, keys)([good[0], too_deep, good[1], nul, good[2]])
+        await _write(runtime, keys, [good[0], too_deep, good[1], nul, good[2]])
 
     stored = _stored(runtime)
+    with runtime.db.unit_of_work() as session:  # its request is still logged, without it
+        assert len(session.scalars(select(RequestLog.id)).all()) == 5
     assert set(stored) == {r.id for r in (*good, nul)}
     assert stored[nul.id].body["inputs"] == {"note": "a\ufffdb"}
     lost = [r for r in caplog.records if too_deep.request_id in r.getMessage()]
@@ -71,12 +86,13 @@ def test_an_unstorable_payload_costs_only_itself(
     assert "nested deeper than 200 levels" in lost[0].getMessage()
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("mode", ["redacted", "full"])
-def test_redacted_inputs_still_count_in_the_categories(
+async def test_redacted_inputs_still_count_in_the_categories(
     runtime: Runtime, keys: PrivacyKeys, mode: str
 ) -> None:
     record = _record(CONTACT, mode=mode, redact_inputs=True)
-    PayloadSink(runtime.db, keys)([record])
+    await _write(runtime, keys, [record])
     row = _stored(runtime)[record.id]
     # The records of processing say what the route received, though it was never stored.
     assert row.categories == ["EMAIL_ADDRESS", "PHONE_NUMBER"]

@@ -1,11 +1,21 @@
 """Request logs leave the hot path through a bounded queue and a batch writer.
 
 ``emit`` never waits: a full queue drops the record and counts it, so logging can never slow
-or fail a request. The writer drains up to ``batch`` records at a time and inserts them in one
+or fail a request. The writer drains up to ``batch`` records at a time and writes them in one
 transaction on a worker thread, off the event loop. After the first record of a batch it
 lingers a moment (``linger``) so that under load a batch holds hundreds of records: one
 transaction and one thread hop for many requests instead of one each (measured: writing each
 record as it came cost a busy worker a third of its throughput).
+
+Erasure reaches the queue. A record is not written when its subject was erased after its
+request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
+subject's pseudonym, and the erasure deleted every such row) nor its payload, and no data key
+is made for it again. A request received after the erasure is new processing and is written as
+usual. The check is one query per batch, in the batch's transaction, against the erasures'
+tombstones (``privacy.erasures``, which also orders it with erasures running elsewhere); a batch
+without subjects skips it. Sinks work in two steps: CPU work (redaction, PII detection) on the
+whole batch before the transaction opens, then a store step in the transaction that receives
+only the records being written.
 """
 
 from __future__ import annotations
@@ -16,16 +26,17 @@ import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection, Dialect
 
 from mlgate.gateway.models import RequestLog
+from mlgate.privacy.erasures import erasure_times
 from mlgate.store.database import Database
 
-__all__ = ["CapturedPayload", "RequestLogRecord", "RequestLogWriter"]
+__all__ = ["BatchStore", "CapturedPayload", "RecordSink", "RequestLogRecord", "RequestLogWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +82,10 @@ _TABLE = cast(Table, RequestLog.__table__)
 # Rows per SQLite statement: 13 values each, within the driver's limit on bound values.
 _SQLITE_ROWS = 32766 // 13 if sqlite3.sqlite_version_info >= (3, 32) else 999 // 13
 _METADATA = RequestLogRecord._fields[:-1]  # every field but the payload
-RecordSink = Callable[[Sequence[RequestLogRecord]], None]
+BatchStore = Callable[[Connection, Sequence[RequestLogRecord]], None]
+"""A sink's store step: writes its part of the records kept, in the batch's transaction."""
+RecordSink = Callable[[Sequence[RequestLogRecord]], BatchStore]
+"""Does a sink's CPU work on a whole batch, before its transaction opens; returns its store."""
 
 
 class RequestLogWriter:
@@ -137,12 +151,35 @@ class RequestLogWriter:
                     self._queue.task_done()
 
     def _write(self, records: list[RequestLogRecord]) -> None:
+        stores = [sink(records) for sink in self._sinks]
         with self._db.engine.begin() as connection:
-            _insert_for(connection.dialect).execute(connection, records)
-        for sink in self._sinks:
-            sink(records)
+            kept = _unerased(connection, records)
+            if kept:
+                _insert_for(connection.dialect).execute(connection, kept)
+                for store in stores:
+                    store(connection, kept)
+        if len(kept) < len(records):  # counted, never named: a pseudonym is personal data
+            logger.info(
+                "request logs of erased subjects not written",
+                extra={"records": len(records) - len(kept)},
+            )
         if self._on_written is not None:
-            self._on_written(len(records))
+            self._on_written(len(kept))
+
+
+def _unerased(connection: Connection, records: list[RequestLogRecord]) -> list[RequestLogRecord]:
+    """``records`` less those of requests received before their subject's erasure."""
+    subjects = {r.subject for r in records if r.subject is not None}
+    erased = erasure_times(connection, subjects) if subjects else None
+    if not erased:
+        return records
+    return [r for r in records if not _received_before(r, erased.get(r.subject or ""))]
+
+
+def _received_before(record: RequestLogRecord, erased_at: datetime | None) -> bool:
+    # The record is made when the answer goes out: its request came in ``latency_ms`` earlier.
+    received = record.at - timedelta(milliseconds=record.latency_ms)
+    return erased_at is not None and received <= erased_at
 
 
 class _Insert:

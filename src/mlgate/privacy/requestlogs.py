@@ -1,7 +1,9 @@
 """Payload logging by route log mode, done in the request-log writer thread, never per request.
 
 The gateway hands each record's inputs and outputs (``CapturedPayload``) to :class:`PayloadSink`
-only for routes in mode ``redacted`` or ``full``. The sink runs inside the batch writer's thread:
+only for routes in mode ``redacted`` or ``full``. The sink runs inside the batch writer's thread,
+in its two steps: redaction and detection before the batch's transaction, sealing and storing
+in it, for the records the writer keeps (none of a request made before its subject's erasure):
 
 - ``redacted``: every string is run through the PII detector and entities become ``<TYPE>``;
   the redacted JSON is stored as is.
@@ -18,14 +20,16 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mlgate.errors import Invalid, MlgateError
-from mlgate.gateway.requestlog import RequestLogRecord
+from mlgate.gateway.requestlog import BatchStore, RequestLogRecord
 from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.keystore import KeyStore
@@ -33,7 +37,6 @@ from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.payload import as_scannable, redact_json
 from mlgate.privacy.pii import detect
 from mlgate.privacy.redact import Replace
-from mlgate.store.database import Database
 
 __all__ = ["PayloadSink", "key_ref", "open_payload"]
 
@@ -108,67 +111,102 @@ def open_payload(row: RequestPayload, keys_session: Session, cipher: EnvelopeCip
     return json.loads(plain)
 
 
+@dataclass(slots=True)
+class _Draft:
+    """A payload row made before the transaction; a ``full`` one still has to be sealed."""
+
+    record: RequestLogRecord
+    row: RequestPayload
+    document: Any = None
+
+
 class PayloadSink:
     """A ``RequestLogWriter`` sink that stores payloads by log mode (runs in the writer thread)."""
 
-    def __init__(self, db: Database, keys: PrivacyKeys) -> None:
-        self._db = db
+    def __init__(self, keys: PrivacyKeys) -> None:
         self._keys = keys
 
-    def __call__(self, records: Sequence[RequestLogRecord]) -> None:
-        captured = [r for r in records if r.payload is not None and r.payload.mode in LOGGED_MODES]
-        if not captured:
-            return
-        rows: list[RequestPayload] = []
-        keystore = self._keys.keystore
-        cipher = self._keys.cipher
-        # The key store commits first: a payload row never exists without its key.
-        with keystore.unit_of_work() as keys_session:
-            for record in captured:
-                try:
-                    rows.append(self._row(keys_session, cipher, record))
-                except MlgateError as error:  # one unstorable payload costs only itself
-                    logger.warning(
-                        "payload of request %s not stored: %s",
-                        record.request_id,
-                        error.detail,
-                        extra={"route": record.route},
-                    )
-                # Detection is CPU-bound Python on this thread: hand the GIL back after each
-                # record so the event loop serving requests is not starved for a whole batch.
-                time.sleep(0)
-        with self._db.unit_of_work() as session:
-            session.add_all(rows)
+    def __call__(self, records: Sequence[RequestLogRecord]) -> BatchStore:
+        drafts: list[_Draft] = []
+        for record in records:
+            if record.payload is None or record.payload.mode not in LOGGED_MODES:
+                continue
+            try:
+                drafts.append(_draft(record))
+            except MlgateError as error:  # one unstorable payload costs only itself
+                _not_stored(record, error)
+            # Detection is CPU-bound Python on this thread: hand the GIL back after each
+            # record so the event loop serving requests is not starved for a whole batch.
+            time.sleep(0)
 
-    @staticmethod
-    def _row(
-        keys_session: Session, cipher: EnvelopeCipher, record: RequestLogRecord
-    ) -> RequestPayload:
-        captured = record.payload
-        assert captured is not None
-        seen: set[str] = set()
-        inputs = captured.inputs
-        if captured.redact_inputs:  # what it held still counts for the records of processing
-            found_in_inputs = _Recording()
-            inputs = redact_json(captured.inputs, found_in_inputs)
-            seen |= found_in_inputs.seen
-        document = {"inputs": inputs, "outputs": captured.outputs}
-        row = RequestPayload(
-            id=record.id,
-            at=record.at,
-            route=record.route,
-            subject=record.subject,
-            mode=captured.mode,
-        )
-        if captured.mode == "redacted":
-            recording = _Recording()
-            row.body = _storable(redact_json(document, recording))
-            row.categories = sorted(seen | recording.seen)
-            return row
-        _categories(document, seen)
-        ref = key_ref(record.route, record.subject)
-        key = KeyStore.data_key_or_create(keys_session, ref=ref, cipher=cipher)
-        row.categories = sorted(seen)
-        row.sealed = _seal(key, document, record.id)
-        row.key_ref = ref
-        return row
+        def store(connection: Connection, kept: Sequence[RequestLogRecord]) -> None:
+            self._store(connection, drafts, kept)
+
+        return store
+
+    def _store(
+        self, connection: Connection, drafts: list[_Draft], kept: Sequence[RequestLogRecord]
+    ) -> None:
+        ids = {record.id for record in kept}
+        drafts = [draft for draft in drafts if draft.record.id in ids]
+        rows = [draft.row for draft in drafts if draft.document is None]
+        to_seal = [draft for draft in drafts if draft.document is not None]
+        if to_seal:
+            cipher = self._keys.cipher
+            # The key store commits first: a payload row never exists without its key.
+            with self._keys.keystore.unit_of_work() as keys_session:
+                for draft in to_seal:
+                    try:
+                        _seal_row(keys_session, cipher, draft)
+                    except MlgateError as error:
+                        _not_stored(draft.record, error)
+                    else:
+                        rows.append(draft.row)
+        if rows:
+            with Session(bind=connection) as session:  # joins the writer's transaction
+                session.add_all(rows)
+                session.flush()
+
+
+def _not_stored(record: RequestLogRecord, error: MlgateError) -> None:
+    logger.warning(
+        "payload of request %s not stored: %s",
+        record.request_id,
+        error.detail,
+        extra={"route": record.route},
+    )
+
+
+def _draft(record: RequestLogRecord) -> _Draft:
+    captured = record.payload
+    assert captured is not None
+    seen: set[str] = set()
+    inputs = captured.inputs
+    if captured.redact_inputs:  # what it held still counts for the records of processing
+        found_in_inputs = _Recording()
+        inputs = redact_json(captured.inputs, found_in_inputs)
+        seen |= found_in_inputs.seen
+    document = {"inputs": inputs, "outputs": captured.outputs}
+    row = RequestPayload(
+        id=record.id,
+        at=record.at,
+        route=record.route,
+        subject=record.subject,
+        mode=captured.mode,
+    )
+    if captured.mode == "redacted":
+        recording = _Recording()
+        row.body = _storable(redact_json(document, recording))
+        row.categories = sorted(seen | recording.seen)
+        return _Draft(record, row)
+    _categories(document, seen)
+    row.categories = sorted(seen)
+    return _Draft(record, row, document)
+
+
+def _seal_row(keys_session: Session, cipher: EnvelopeCipher, draft: _Draft) -> None:
+    record, row = draft.record, draft.row
+    ref = key_ref(record.route, record.subject)
+    key = KeyStore.data_key_or_create(keys_session, ref=ref, cipher=cipher)
+    row.sealed = _seal(key, draft.document, record.id)
+    row.key_ref = ref

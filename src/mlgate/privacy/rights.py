@@ -4,6 +4,9 @@ Erasure deletes the subject's request logs and payloads from the main store *and
 its data key in the key store. Copies of the main store (backups, replicas, a file copy) keep
 only ciphertext and a pseudonym; without the key nothing in them decrypts again. A legal hold
 on the subject, or on a route it has records on, refuses the erasure.
+
+The erasure's audit entry is also its tombstone (``erasures``): request logs of the subject
+still queued in a gateway when it runs are checked against it and never written afterwards.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.errors import Conflict
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy.crypto import EnvelopeCipher
+from mlgate.privacy.erasures import ERASED, lock_out_log_writers
 from mlgate.privacy.holds import held_routes, held_subjects
 from mlgate.privacy.keystore import KeyStore, SubjectKey
 from mlgate.privacy.models import RequestPayload
@@ -96,6 +100,8 @@ def erase_subject(
 ) -> ErasureResult:
     """Delete the subject's records and destroy its data key (or only count with ``dry_run``)."""
     pseudonym = _pseudonym(secret, subject)
+    if not dry_run:  # before anything is read, so that what is counted is what is deleted
+        lock_out_log_writers(session)
     if pseudonym in held_subjects(session):
         raise Conflict("this subject is under a legal hold; remove the hold before erasing")
     routes = set(
@@ -129,7 +135,7 @@ def erase_subject(
     audit.record(
         session,
         actor=actor,
-        action="privacy.subject_erased",
+        action=ERASED,
         object_type="subject",
         object_id=pseudonym,
         change={"logs": logs, "payloads": payloads, "key_destroyed": has_key},

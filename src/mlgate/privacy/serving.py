@@ -30,7 +30,7 @@ def privacy_for(runtime: Runtime) -> PrivacyKeys:
 
 
 def payload_sinks(runtime: Runtime, keys: PrivacyKeys) -> list[RecordSink]:
-    return [PayloadSink(runtime.db, keys)]
+    return [PayloadSink(keys)]
 
 
 def secret_resolver(keys: PrivacyKeys) -> Callable[[Session, str], SecretStr]:
