@@ -1,7 +1,9 @@
 """Periodic background jobs of the control plane (webhook delivery, purges, backups).
 
-Each job runs its blocking function on a worker thread every ``interval`` seconds; a failure
-is logged and the job tries again next time. ``stop()`` lets a run in progress finish, so no
+Each job runs its blocking function on a worker thread every ``interval`` seconds, the first
+time ``first_run_seconds`` after start when that is sooner (a control plane restarted more often
+than hourly would otherwise never run an hourly job); a failure is logged and the job tries
+again next time. ``stop()`` lets a run in progress finish, so no
 thread is left holding a database connection when the process shuts down.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 __all__ = ["PeriodicJob", "Scheduler"]
 
 logger = logging.getLogger(__name__)
+FIRST_RUN_SECONDS = 60.0  # after start-up settles; every job is idempotent, so an early run is safe
 
 
 @dataclass
@@ -28,6 +31,7 @@ class PeriodicJob:
 @dataclass
 class Scheduler:
     jobs: list[PeriodicJob] = field(default_factory=list)
+    first_run_seconds: float = FIRST_RUN_SECONDS
     _stop: asyncio.Event | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -48,9 +52,11 @@ class Scheduler:
 
     async def _loop(self, job: PeriodicJob) -> None:
         assert self._stop is not None
+        wait = min(job.interval, self.first_run_seconds)
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=job.interval)
+                await asyncio.wait_for(self._stop.wait(), timeout=wait)
+            wait = job.interval
             if self._stop.is_set():
                 return
             try:
