@@ -12,7 +12,7 @@ import yaml
 from mlgate.cards import CardDiff, validate_card
 from mlgate.cards import service as cards
 from mlgate.cards.revisions import CardFormat, RenderFormat
-from mlgate.cli.context import console, state
+from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.review import parse_ref
 from mlgate.errors import Forbidden, Invalid
@@ -181,10 +181,13 @@ def diff(
         print_json(result)
         return
     print_table(
-        f"{len(result.changes)} changes",
+        result.summary,
         ["change", "field", "old", "new"],
         [(c.kind, c.path, c.old, c.new) for c in result.changes],
     )
+
+
+_FORMAT_NAMES = {CardFormat.MCT: "Model Card Toolkit JSON", CardFormat.HUGGINGFACE: "a HF README"}
 
 
 @app.command("import")
@@ -260,7 +263,12 @@ def export_card(
     """Export the card of MODEL@N as a HF README, MCT JSON or card JSON."""
     name, number = parse_ref(ref)
     with state(ctx).session() as session:
-        text = cards.export_card(
+        exported = cards.export(
             session, model_name=name, version=number, format=format, revision=revision
         )
-    _emit(text, out)
+    _emit(exported.text, out)
+    if exported.omitted:
+        where = _FORMAT_NAMES.get(format, format.value)
+        fields = ", ".join(exported.omitted)
+        note = f"note: {where} has no place for: {fields}; they are left out"
+        err_console.print(note, markup=False)
