@@ -45,3 +45,28 @@ def test_a_subject_header_that_is_not_an_http_header_name_is_refused(name: str) 
 @pytest.mark.parametrize("name", ["X-MLGate-Subject", "x-customer_id", "Subject!#$%&'*+.^`|~"])
 def test_a_subject_header_that_is_a_header_name_is_accepted(name: str) -> None:
     assert RouteCreate(**ROUTE, subject_header=name).subject_header == name
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://upstream:99999/", "port must be a number"),
+        ("http://upstream:0/", "port must be a number"),
+        ("http://upstream:http/", "port must be a number"),
+        ("http://:8080/", "name the server's host"),
+        ("http://user:pw@upstream/", "credentials do not belong"),
+    ],
+)
+def test_an_upstream_url_no_server_could_be_reached_at_is_refused(url: str, message: str) -> None:
+    with pytest.raises(ValidationError) as created:
+        RouteCreate(**ROUTE, primary={"model": "churn", "upstream": {"url": url}})
+    assert refused_fields(created) == [("primary", "upstream", "url")]
+    assert message in str(created.value)
+
+
+@pytest.mark.parametrize("field", ["breaker_window_seconds", "breaker_open_seconds"])
+def test_breaker_durations_are_at_most_a_day(field: str) -> None:
+    with pytest.raises(ValidationError) as created:
+        RouteCreate(**ROUTE, resilience={field: 1e16})
+    assert refused_fields(created) == [("resilience", field)]
+    assert RouteCreate(**ROUTE, resilience={field: 86_400}).resilience is not None

@@ -128,8 +128,9 @@ PAYLOAD_MODES = ("redacted", "full")
 class Gateway:
     """The data plane of one process.
 
-    ``log_sinks`` receive every written batch of request logs in the writer thread (privacy's
-    PayloadSink stores payloads of routes in log mode redacted/full there); ``resolve_secret``
+    ``log_sinks`` prepare each batch of request logs in the writer thread and store their part
+    in the batch's transaction (privacy's PayloadSink stores payloads of routes in log mode
+    redacted/full); ``resolve_secret``
     turns an upstream's secret name into its value when the route table is compiled.
     """
 

@@ -52,7 +52,16 @@ class Upstream(_Spec):
     @field_validator("url")
     @classmethod
     def _no_credentials(cls, url: str) -> str:
-        if "@" in urlsplit(url).netloc:
+        parts = urlsplit(url)
+        try:
+            port = parts.port  # raises on a port that is not a number from 0 to 65535
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if not parts.hostname:
+            raise ValueError("name the server's host: http://HOST[:PORT]/…")
+        if "@" in parts.netloc:
             raise ValueError(
                 "credentials do not belong in the URL, which shows in metrics, logs and "
                 "/readyz; store them with `mlgate secrets set` and name the secret in 'secret'"
@@ -105,8 +114,8 @@ class Resilience(_Spec):
     retry_budget_ratio: float = Field(default=0.2, ge=0, le=1)
     breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
     breaker_min_calls: int = Field(default=20, ge=1)
-    breaker_window_seconds: float = Field(default=10.0, gt=0)
-    breaker_open_seconds: float = Field(default=10.0, gt=0)
+    breaker_window_seconds: float = Field(default=10.0, gt=0, le=86_400)
+    breaker_open_seconds: float = Field(default=10.0, gt=0, le=86_400)
     breaker_half_open_probes: int = Field(default=3, ge=1)
     bulkhead: int = Field(default=64, ge=1, description="Concurrent calls per target.")
 
