@@ -169,3 +169,26 @@ def test_nan_in_a_numeric_column_is_a_missing_value(
     assert amount["kind"] == "numeric"
     assert amount["reference"][-1] == 2  # 'nan' and '' are missing
     assert amount["max"] == 97.0
+
+
+def test_pandas_missing_markers_are_missing_values_not_categories(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    markers = ["NA", "N/A", "null", "NULL", "None", "<NA>", "#N/A"]
+    rows: list[list[object]] = [[float(i), "a" if i % 2 else "b"] for i in range(93)]
+    rows += [[marker, marker] for marker in markers]
+    made = cli(
+        "drift",
+        "reference",
+        "churn@1",
+        str(write_csv(tmp_path / "r.csv", rows, ["amount", "plan"])),
+        "--json",
+    )
+
+    assert made.code == 0, made.err
+    amount, plan = json.loads(made.out)["features"]
+    assert amount["kind"] == "numeric"
+    assert amount["reference"][-1] == len(markers)
+    assert plan["kind"] == "categorical"
+    assert plan["reference"][-1] == len(markers)  # missing, not seven more categories

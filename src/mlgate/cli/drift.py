@@ -23,8 +23,15 @@ app = typer.Typer(help="Data drift: reference profiles and drift reports.", no_a
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+# What pandas reads as missing by default (its na_values), so a CSV pandas wrote reads the same.
+MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)  # fmt: skip
+
+
 def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
-    """A CSV with a header row: numbers where a column holds only numbers, '' as missing."""
+    """A CSV with a header row: numbers where a column holds only numbers; MISSING as missing."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -39,19 +46,18 @@ def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
             raise Invalid.field(
                 "file", f"{path} line {number}: {len(row)} values, not {len(columns)}"
             )
-    values: list[list[Any]] = [list[Any](row) for row in rows]
+    values: list[list[Any]] = [[None if v in MISSING else v for v in row] for row in rows]
     for index in range(len(columns)):
-        parsed = [_float(row[index]) for row in rows]
-        if all(p is not None or line[index] == "" for p, line in zip(parsed, rows, strict=True)):
+        parsed = [_float(row[index]) for row in values]
+        if all(p is not None or row[index] is None for p, row in zip(parsed, values, strict=True)):
             for target, p in zip(values, parsed, strict=True):
                 target[index] = p
-        else:
-            for target in values:
-                target[index] = target[index] or None  # '' is missing
     return columns, values
 
 
-def _float(text: str) -> float | None:
+def _float(text: str | None) -> float | None:
+    if text is None:
+        return None
     try:
         return float(text)
     except ValueError:
