@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 from datetime import timedelta
@@ -369,12 +370,20 @@ def test_a_fault_behind_a_page_is_a_500_page_naming_the_request_id(
 def test_a_route_whose_upstream_port_is_out_of_range_still_shows_on_the_routes_page(
     client: TestClient, make_key: KeyFactory, runtime: Runtime, seeded: str
 ) -> None:
-    """The API takes any http(s) URL; one port past 65535 made the page a 500 for everyone."""
+    """A route stored before ports were checked: one port past 65535 made the page a 500."""
     with runtime.db.unit_of_work() as session:
-        upstream = {"url": "http://models.internal:99999/x?token=s3cret-pass"}
+        upstream = {"url": "http://models.internal:9999/x?token=s3cret-pass"}
         route = {"name": "odd-port", "model": "churn", "primary": {"model": "churn",
                  "version": 1, "upstream": upstream}}  # fmt: skip
         routes.create_route(session, actor=ADMIN, route_in=RouteCreate.model_validate(route))
+    with runtime.db.engine.begin() as connection:  # as an older mlgate stored it
+        spec = connection.execute(text("SELECT spec FROM routes WHERE name = 'odd-port'")).scalar()
+        spec = json.loads(spec) if isinstance(spec, str) else spec
+        spec["primary"]["upstream"]["url"] = "http://models.internal:99999/x?token=s3cret-pass"
+        connection.execute(
+            text("UPDATE routes SET spec = :spec WHERE name = 'odd-port'"),
+            {"spec": json.dumps(spec)},
+        )
     sign_in(client, make_key("routes:read"))
     page = client.get("/ui/routes")
     assert page.status_code == 200

@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlgate.ids import MAX_NUMBER, NAME_PATTERN
 
@@ -37,6 +44,10 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# Validation context for a route read back from the store: what was accepted once still reads.
+STORED: dict[str, bool] = {"stored": True}
+
+
 class Upstream(_Spec):
     """An HTTP model server that serves a registered version."""
 
@@ -51,8 +62,15 @@ class Upstream(_Spec):
 
     @field_validator("url")
     @classmethod
-    def _no_credentials(cls, url: str) -> str:
+    def _reachable_without_credentials(cls, url: str, info: ValidationInfo) -> str:
         parts = urlsplit(url)
+        if "@" in parts.netloc:
+            raise ValueError(
+                "credentials do not belong in the URL, which shows in metrics, logs and "
+                "/readyz; store them with `mlgate secrets set` and name the secret in 'secret'"
+            )
+        if info.context and info.context.get("stored"):
+            return url  # read back as stored: an older mlgate accepted any host and port
         try:
             port = parts.port  # raises on a port that is not a number from 0 to 65535
         except ValueError:
@@ -61,11 +79,6 @@ class Upstream(_Spec):
             raise ValueError("the port must be a number from 1 to 65535")
         if not parts.hostname:
             raise ValueError("name the server's host: http://HOST[:PORT]/…")
-        if "@" in parts.netloc:
-            raise ValueError(
-                "credentials do not belong in the URL, which shows in metrics, logs and "
-                "/readyz; store them with `mlgate secrets set` and name the secret in 'secret'"
-            )
         return url
 
 

@@ -20,6 +20,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Forbidden, Invalid, NotFound, field_errors
 from mlgate.gateway.models import Route
 from mlgate.gateway.schemas import (
+    STORED,
     RouteBody,
     RouteCreate,
     RouteRead,
@@ -117,14 +118,15 @@ def _check_secret_uses(
 
 
 def _read(row: Route, model_name: str) -> RouteRead:
-    return RouteRead(
-        name=row.name,
-        model=model_name,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        updated_at=row.updated_at,
+    fields = {
+        "name": row.name,
+        "model": model_name,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+        "updated_at": row.updated_at,
         **row.spec,
-    )
+    }
+    return RouteRead.model_validate(fields, context=STORED)
 
 
 def _row(session: Session, name: str) -> tuple[Route, str]:
@@ -178,7 +180,7 @@ def update_route(
     session: Session, *, name: str, route_in: RouteUpdate, actor: Principal
 ) -> RouteRead:
     row, model_name = _row(session, name)
-    spec = RouteBody.model_validate(row.spec)
+    spec = RouteBody.model_validate(row.spec, context=STORED)
     changes = route_in.model_dump(exclude_unset=True, exclude={"clear_canary"})
     if route_in.clear_canary:
         changes["canary"] = None
