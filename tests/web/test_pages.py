@@ -15,6 +15,7 @@ from sqlalchemy import text
 from mlgate.approvals import policy
 from mlgate.approvals import service as approvals
 from mlgate.approvals.schemas import PolicyDocument, StagePolicy
+from mlgate.audit import service as audit
 from mlgate.auth import service as auth
 from mlgate.auth.schemas import Principal
 from mlgate.cards import service as cards
@@ -264,6 +265,10 @@ def test_the_audit_page_checks_the_chain_on_request_and_names_a_break(
     assert "The chain holds" not in client.get("/ui/audit").text  # not walked unless asked
     held = client.get("/ui/audit?verify=1").text
     assert "The chain holds" in held
+    head = re.search(r"--head (\d+):([0-9a-f]{64})", held)  # ready to copy into the CLI
+    assert head is not None
+    with runtime.db.unit_of_work() as session:
+        assert audit.head(session) == (int(head[1]), head[2])
     with runtime.db.engine.begin() as connection:
         connection.execute(text("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2"))
     broken = client.get("/ui/audit?verify=1").text
