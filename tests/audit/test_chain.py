@@ -27,7 +27,7 @@ def write_entries(db: Database, actor: Principal, count: int = 5) -> None:
 
 
 def verify(db: Database) -> tuple[bool, int | None, str | None]:
-    with db.unit_of_work() as session:
+    with db.read_only() as session:
         result = service.verify(session)
     return result.ok, result.first_broken_seq, result.reason
 

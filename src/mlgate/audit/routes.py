@@ -1,4 +1,8 @@
-"""The audit log over HTTP: list, verify and export (JSON Lines)."""
+"""The audit log over HTTP: list, verify and export (JSON Lines).
+
+Verify and export read the whole chain: they run in a read-only unit of work, which never holds
+the store's write lock, so however often they are asked for, writes go on beside them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
 
 from mlgate.audit import service
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
@@ -17,6 +22,14 @@ from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require_scope("audit:read"))]
+
+
+def read_only_session(runtime: RuntimeDep) -> Iterator[Session]:
+    with runtime.db.read_only() as session:
+        yield session
+
+
+ReadOnlySessionDep = Annotated[Session, Depends(read_only_session, scope="function")]
 
 
 @router.get("", response_model=list[AuditEntryRead])
@@ -41,7 +54,7 @@ def list_entries(
 
 @router.get("/verify", response_model=AuditVerification)
 def verify(
-    session: SessionDep,
+    session: ReadOnlySessionDep,
     actor: Reader,
     seq: Annotated[int | None, Query(ge=1, le=MAX_NUMBER)] = None,
     hash: Annotated[str | None, Query(pattern="^[0-9a-f]{64}$")] = None,
@@ -62,7 +75,7 @@ def verify(
 )
 def export(runtime: RuntimeDep, actor: Reader) -> StreamingResponse:
     def lines() -> Iterator[str]:
-        with runtime.db.unit_of_work() as session:
+        with runtime.db.read_only() as session:
             for entry in service.iter_entries(session):
                 yield entry.model_dump_json() + "\n"
 

@@ -34,7 +34,7 @@ def verify(
 ) -> None:
     """Walk the chain; exit 1 naming the first broken entry."""
     known = _parse_head(head) if head is not None else None
-    with state(ctx).session() as session:
+    with state(ctx).runtime.db.read_only() as session:
         result = service.verify(session, known_head=known)
     if as_json:
         print_json(result)
@@ -61,7 +61,7 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
 ) -> None:
     """Write every entry as JSON Lines."""
-    with state(ctx).session() as session:
+    with state(ctx).runtime.db.read_only() as session:
         if out is None:
             for entry in service.iter_entries(session):
                 typer.echo(entry.model_dump_json())

@@ -1,16 +1,22 @@
 """Engine and unit of work: one transaction per request, CLI command or job.
 
-On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the database lock
+On SQLite every unit of work starts with ``BEGIN IMMEDIATE``: writers queue on the database lock
 (``busy_timeout``) instead of failing with "database is locked" when a read turns into a write.
 The control plane is low-traffic, so serialising its transactions costs nothing that matters,
 and it makes read-modify-write sequences (the audit chain head, version numbers) safe.
+
+A long pure read (walking the whole audit chain, exporting it) must not hold that lock, or
+every write waits for it and fails past the busy timeout: it takes ``read_only()``. On SQLite
+that is a deferred ``BEGIN`` with ``query_only`` on, which WAL lets run beside the one writer;
+on PostgreSQL a ``READ ONLY`` transaction at ``REPEATABLE READ``. Both read one snapshot, from
+the first statement to the end, and refuse writes.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 __all__ = ["Database", "make_engine"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# An execution option naming a read-only unit of work on SQLite (see _install_sqlite_pragmas).
+_READ_ONLY = "mlgate_read_only"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -72,33 +80,47 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = bool(connection.get_execution_options().get(_READ_ONLY, False))
+        # query_only belongs to the pooled connection, not the transaction: a connection that
+        # served a read-only unit must be able to write again in the next one.
+        if connection.info.get(_READ_ONLY, False) != read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+            connection.info[_READ_ONLY] = read_only
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
-    """An engine plus a session factory; ``unit_of_work()`` commits or rolls back as one."""
+    """An engine plus a session factory; ``unit_of_work()`` commits or rolls back as one,
+    ``read_only()`` reads one snapshot without ever taking the write lock."""
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reading = (
+            {_READ_ONLY: True}
+            if self.engine.dialect.name == "sqlite"
+            else {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+        self._read_only_sessions = sessionmaker(
+            self.engine.execution_options(**reading), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
+    def unit_of_work(self) -> AbstractContextManager[Session]:
         """A session whose work commits when the block ends and rolls back if it raises."""
-        session = self.sessions()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
+        return _unit(self.sessions)
+
+    def read_only(self) -> AbstractContextManager[Session]:
+        """A unit of work for a long pure read: one snapshot, no write lock, writes refused.
+
+        It ends with a commit like any unit, so a write added but never flushed is refused
+        there too, not dropped in silence.
+        """
+        return _unit(self._read_only_sessions)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -106,3 +128,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _unit(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    session = sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

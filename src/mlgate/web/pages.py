@@ -101,11 +101,14 @@ def create_web_app(runtime: Runtime) -> Starlette:
                     return _to_sign_in(request)
                 principal: Principal | None = None
                 try:
+                    # Signing in touches the key's last use: its own short unit of work. The
+                    # page only reads, and never holds the write lock however long it reads.
                     with runtime.db.unit_of_work() as session:
                         principal = auth.principal_of_key(session, key_id=key_id)
-                        if scopes and not any(principal.has(s) for s in scopes):
-                            needed = " or ".join(f"'{s}'" for s in scopes)
-                            return _error(403, f"This page needs the {needed} scope.", principal)
+                    if scopes and not any(principal.has(s) for s in scopes):
+                        needed = " or ".join(f"'{s}'" for s in scopes)
+                        return _error(403, f"This page needs the {needed} scope.", principal)
+                    with runtime.db.read_only() as session:
                         shown = handler(request, session, principal)
                 except Unauthorized:
                     return _to_sign_in(request, forget=True)
