@@ -3,8 +3,8 @@
 Each job runs its blocking function on a worker thread every ``interval`` seconds, the first
 time ``first_run_seconds`` after start when that is sooner (a control plane restarted more often
 than hourly would otherwise never run an hourly job); a failure is logged and the job tries
-again next time. ``stop()`` lets a run in progress finish, so no
-thread is left holding a database connection when the process shuts down.
+again next time. ``stop()`` lets a run in progress finish, so no thread is left holding a
+database connection when the process shuts down.
 """
 
 from __future__ import annotations

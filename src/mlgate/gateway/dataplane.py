@@ -130,8 +130,8 @@ class Gateway:
 
     ``log_sinks`` prepare each batch of request logs in the writer thread and store their part
     in the batch's transaction (privacy's PayloadSink stores payloads of routes in log mode
-    redacted/full); ``resolve_secret``
-    turns an upstream's secret name into its value when the route table is compiled.
+    redacted/full); ``resolve_secret`` turns an upstream's secret name into its value when the
+    route table is compiled.
     """
 
     def __init__(

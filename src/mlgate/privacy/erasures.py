@@ -62,16 +62,12 @@ def _tombstones(sql: str) -> TextualSelect:
 
 # The batch's subjects, one JSON array, as a table. CROSS JOIN keeps SQLite's join order: each
 # subject is looked up by object_id, instead of every erasure ever made being read through the
-# index on action.
+# index on action. The dialects differ only in the function that makes the array a table.
 _TOMBSTONES = {
-    "postgresql": _tombstones(
-        "SELECT s.value AS subject, max(a.at) AS erased_at"
-        " FROM json_array_elements_text(:subjects) AS s CROSS JOIN audit_entries AS a"
+    dialect: _tombstones(
+        "SELECT s.value AS subject, max(a.at) AS erased_at"  # noqa: S608  # elements: a constant
+        f" FROM {elements}(:subjects) AS s CROSS JOIN audit_entries AS a"
         " WHERE a.object_id = s.value AND a.action = :action GROUP BY s.value"
-    ),
-    "sqlite": _tombstones(
-        "SELECT s.value AS subject, max(a.at) AS erased_at"
-        " FROM json_each(:subjects) AS s CROSS JOIN audit_entries AS a"
-        " WHERE a.object_id = s.value AND a.action = :action GROUP BY s.value"
-    ),
+    )
+    for dialect, elements in (("postgresql", "json_array_elements_text"), ("sqlite", "json_each"))
 }
