@@ -28,7 +28,7 @@ async def test_an_hourly_job_runs_soon_after_start_not_an_hour_later() -> None:
         await scheduler.stop()
 
 
-async def test_a_failing_job_is_tried_again_and_stop_waits_for_a_run_in_progress() -> None:
+async def test_a_failing_job_is_tried_again_next_time() -> None:
     loop = asyncio.get_running_loop()
     calls: list[int] = []
     second = asyncio.Event()

@@ -10,6 +10,7 @@ from mlgate.audit import service
 from mlgate.auth.schemas import Principal
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
+from tests.audit.tampering import cut_off_the_end, tamper
 from tests.concurrency import race
 
 
@@ -26,16 +27,20 @@ def write_entries(db: Database, actor: Principal, count: int = 5) -> None:
             )
 
 
-def verify(db: Database) -> tuple[bool, int | None, str | None]:
+def verify(
+    db: Database, known_head: tuple[int, str] | None = None
+) -> tuple[bool, int | None, str | None]:
     with db.read_only() as session:
-        result = service.verify(session)
+        result = service.verify(session, known_head=known_head)
     return result.ok, result.first_broken_seq, result.reason
 
 
-def tamper(db: Database, *statements: str) -> None:
-    with db.engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
+def recorded_head(db: Database) -> tuple[int, str]:
+    """The head a verify prints, as an operator would keep it outside the store."""
+    with db.read_only() as session:
+        result = service.verify(session)
+    assert result.ok
+    return result.head_seq, result.head_hash
 
 
 def test_untouched_chain_verifies(db: Database, admin: Principal) -> None:
@@ -121,44 +126,30 @@ def test_rewritten_chain_without_the_secret_head_still_breaks(
     assert (ok, first_broken) == (False, 3)
 
 
-def cut_off_the_end(db: Database, keep: int) -> None:
-    """What someone with write access to the store can do without any secret."""
-    tamper(
-        db,
-        f"DELETE FROM audit_entries WHERE seq > {keep}",
-        f"UPDATE audit_head SET seq = {keep}, "
-        f"hash = (SELECT hash FROM audit_entries WHERE seq = {keep})",
-    )
-
-
 def test_entries_cut_off_the_end_are_found_against_a_head_recorded_earlier(
     db: Database, admin: Principal
 ) -> None:
     write_entries(db, admin, 6)
-    with db.unit_of_work() as session:
-        recorded = service.verify(session)
+    recorded = recorded_head(db)
     cut_off_the_end(db, keep=3)
-    with db.unit_of_work() as session:
-        assert service.verify(session).ok  # the chain alone cannot tell
-        found = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
-    assert (found.ok, found.first_broken_seq) == (False, 4)
-    assert "cut off" in (found.reason or "")
+    assert verify(db)[0]  # the chain alone cannot tell
+    ok, first_broken, reason = verify(db, known_head=recorded)
+    assert (ok, first_broken) == (False, 4)
+    assert "cut off" in (reason or "")
     write_entries(db, admin, 3)  # the chain grows back to seq 6, with other entries
-    with db.unit_of_work() as session:
-        regrown = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
-    assert (regrown.ok, regrown.first_broken_seq) == (False, 6)
-    assert "rewritten" in (regrown.reason or "")
+    ok, first_broken, reason = verify(db, known_head=recorded)
+    assert (ok, first_broken) == (False, 6)
+    assert "rewritten" in (reason or "")
 
 
 def test_a_head_recorded_earlier_holds_while_the_chain_grows(
     db: Database, admin: Principal
 ) -> None:
     write_entries(db, admin, 3)
-    with db.unit_of_work() as session:
-        recorded = service.verify(session)
+    recorded = recorded_head(db)
     write_entries(db, admin, 3)
-    with db.unit_of_work() as session:
-        result = service.verify(session, known_head=(recorded.head_seq, recorded.head_hash))
+    with db.read_only() as session:
+        result = service.verify(session, known_head=recorded)
     assert (result.ok, result.entries, result.head_seq) == (True, 6, 6)
 
 
@@ -176,10 +167,9 @@ def test_a_head_row_that_does_not_match_the_chain_is_named(
 ) -> None:
     write_entries(db, admin)
     tamper(db, statement)
-    with db.unit_of_work() as session:
-        result = service.verify(session)
-    assert (result.ok, result.first_broken_seq) == (False, broken_seq)
-    assert reason in (result.reason or "")
+    ok, first_broken, why = verify(db)
+    assert (ok, first_broken) == (False, broken_seq)
+    assert reason in (why or "")
 
 
 @pytest.mark.parametrize("number", [1e16, -0.0, 1e300, 2.5, 1e-20])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from mlgate.runtime import Runtime
+from tests.audit.tampering import cut_off_the_end
 from tests.conftest import KeyFactory, bearer
 
 
@@ -18,14 +18,7 @@ def test_verify_finds_entries_cut_off_the_end_given_the_head_recorded_earlier(
     recorded = client.get("/api/v1/audit/verify", headers=bearer(key)).json()
     assert recorded["ok"]
     keep = recorded["head_seq"] - 2
-    with runtime.db.engine.begin() as connection:  # no secret needed for this
-        connection.execute(text(f"DELETE FROM audit_entries WHERE seq > {keep}"))
-        connection.execute(
-            text(
-                f"UPDATE audit_head SET seq = {keep}, "
-                f"hash = (SELECT hash FROM audit_entries WHERE seq = {keep})"
-            )
-        )
+    cut_off_the_end(runtime.db, keep=keep)
 
     alone = client.get("/api/v1/audit/verify", headers=bearer(key)).json()
     assert alone["ok"]  # the chain alone cannot tell

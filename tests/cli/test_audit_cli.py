@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import create_engine, text
-
+from mlgate.store.database import Database
+from tests.audit.tampering import cut_off_the_end
 from tests.cli.conftest import Cli
 
 
@@ -19,17 +19,11 @@ def test_verify_with_the_head_printed_earlier_finds_a_cut_off_tail(cli: Cli, db_
     assert match, first.out
     head = f"{match[1]}:{match[2]}"
     keep = int(match[1]) - 2
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM audit_entries WHERE seq > :keep"), {"keep": keep})
-        connection.execute(
-            text(
-                "UPDATE audit_head SET seq = :keep, "
-                "hash = (SELECT hash FROM audit_entries WHERE seq = :keep)"
-            ),
-            {"keep": keep},
-        )
-    engine.dispose()
+    db = Database(db_url)
+    try:
+        cut_off_the_end(db, keep=keep)
+    finally:
+        db.dispose()
 
     assert cli("audit", "verify").code == 0  # the chain alone cannot tell
     against = cli("audit", "verify", "--head", head)
@@ -40,7 +34,7 @@ def test_verify_with_the_head_printed_earlier_finds_a_cut_off_tail(cli: Cli, db_
 
 def test_a_malformed_head_is_a_usage_error(cli: Cli) -> None:
     assert cli("init").code == 0
-    for bad in ("12", "x:" + "0" * 64, "3:abc", "0:" + "0" * 64):
+    for bad in ("12", "x:" + "0" * 64, "3:abc", "0:" + "0" * 64, "²:" + "0" * 64):
         result = cli("audit", "verify", "--head", bad)
         assert result.code == 2, (bad, result.err)
         assert "--head" in result.err

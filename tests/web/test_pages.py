@@ -413,7 +413,7 @@ def test_the_audit_page_pages_back_to_the_first_entry(
     with runtime.db.unit_of_work() as session:
         for index in range(120):
             registry.create_model(session, model_in=ModelCreate(name=f"m{index}"), actor=ADMIN)
-    sign_in(client, make_key("audit:read"))
+    sign_in(client, make_key("audit:read", "registry:read"))
     page, seen = client.get("/ui/audit").text, []
     for _ in range(10):  # bounded: 120 entries and the key's own are three pages
         seen += [int(seq) for seq in re.findall(r"<tr><td>(\d+)</td>", page)]
@@ -431,7 +431,9 @@ def test_the_audit_page_pages_back_to_the_first_entry(
             break
         page = client.get(newer.group(1)).text
     assert tops == [51, 101, seen[0]]
-    assert client.get("/ui/audit?before=-1").status_code == 404
+    for bad in ("-1", "²", "9" * 5000):  # 5,000 digits: more than int() reads
+        assert client.get(f"/ui/audit?before={bad}").status_code == 404
+        assert client.get(f"/ui/models?offset={bad}").status_code == 404
 
 
 def test_the_models_page_pages_past_its_first_two_hundred(

@@ -11,25 +11,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 
 from mlgate.audit import service
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
-from mlgate.auth.deps import RuntimeDep, SessionDep, require_scope
+from mlgate.auth.deps import ReadOnlySessionDep, RuntimeDep, SessionDep, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 Reader = Annotated[Principal, Depends(require_scope("audit:read"))]
-
-
-def read_only_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with runtime.db.read_only() as session:
-        yield session
-
-
-ReadOnlySessionDep = Annotated[Session, Depends(read_only_session, scope="function")]
 
 
 @router.get("", response_model=list[AuditEntryRead])

@@ -169,33 +169,13 @@ def latest(session: Session, *, action: str) -> AuditEntryRead | None:
 
 def iter_entries(session: Session, *, batch: int = 1000) -> Iterator[AuditEntryRead]:
     """Every entry in seq order, fetched in batches so memory stays flat."""
-    last = 0
-    while True:
-        rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(batch)
-        ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield AuditEntryRead.model_validate(row)
-        last = rows[-1].seq
-        session.expunge_all()
+    for row in _chain(session, batch=batch):
+        yield AuditEntryRead.model_validate(row)
 
 
 def _chain(session: Session, *, batch: int = 1000) -> Iterator[Row[Any]]:
-    """Every entry's chained fields in seq order: plain rows, in batches (verify reads all)."""
-    columns = (
-        AuditEntry.seq,
-        AuditEntry.at,
-        AuditEntry.actor,
-        AuditEntry.action,
-        AuditEntry.object_type,
-        AuditEntry.object_id,
-        AuditEntry.change,
-        AuditEntry.digest,
-        AuditEntry.prev_hash,
-        AuditEntry.hash,
-    )
+    """Every entry in seq order: plain rows, no ORM objects, in batches (verify reads all)."""
+    columns = AuditEntry.__table__.columns
     last = 0
     while True:
         rows = session.execute(

@@ -19,6 +19,7 @@ from mlgate.runtime import Runtime
 
 __all__ = [
     "PrincipalDep",
+    "ReadOnlySessionDep",
     "RuntimeDep",
     "SessionDep",
     "VersionNumber",
@@ -51,6 +52,15 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_only_session(runtime: RuntimeDep) -> Iterator[Session]:
+    # For routes that read much (the whole audit chain): no write lock held while they do.
+    with runtime.db.read_only() as session:
+        yield session
+
+
+ReadOnlySessionDep = Annotated[Session, Depends(get_read_only_session, scope="function")]
 
 
 def presented_key(request: Request) -> str | None:

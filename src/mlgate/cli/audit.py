@@ -12,7 +12,7 @@ from mlgate.audit import service
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json
 from mlgate.errors import Conflict
-from mlgate.ids import MAX_NUMBER
+from mlgate.ids import parse_number
 
 _HASH = re.compile("[0-9a-f]{64}")
 app = typer.Typer(help="Verify and export the hash-chained audit log.", no_args_is_help=True)
@@ -34,7 +34,7 @@ def verify(
 ) -> None:
     """Walk the chain; exit 1 naming the first broken entry."""
     known = _parse_head(head) if head is not None else None
-    with state(ctx).runtime.db.read_only() as session:
+    with state(ctx).read_only() as session:
         result = service.verify(session, known_head=known)
     if as_json:
         print_json(result)
@@ -50,9 +50,10 @@ def verify(
 
 def _parse_head(value: str) -> tuple[int, str]:
     seq, _, digest = value.partition(":")
-    if not (seq.isdigit() and 0 < int(seq) <= MAX_NUMBER and _HASH.fullmatch(digest)):
+    number = parse_number(seq)
+    if not number or not _HASH.fullmatch(digest):  # entries count from 1
         raise typer.BadParameter("give SEQ:HASH as verify printed it", param_hint="--head")
-    return int(seq), digest
+    return number, digest
 
 
 @app.command("export")
@@ -61,7 +62,7 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File (default stdout).")] = None,
 ) -> None:
     """Write every entry as JSON Lines."""
-    with state(ctx).runtime.db.read_only() as session:
+    with state(ctx).read_only() as session:
         if out is None:
             for entry in service.iter_entries(session):
                 typer.echo(entry.model_dump_json())

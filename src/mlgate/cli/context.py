@@ -46,6 +46,12 @@ class CliState:
         with self.runtime.db.unit_of_work() as session:
             yield session
 
+    @contextmanager
+    def read_only(self) -> Iterator[Session]:
+        """For a command that reads much (the whole audit chain): no write lock held."""
+        with self.runtime.db.read_only() as session:
+            yield session
+
     def principal(self) -> Principal:
         """The key's principal when MLGATE_API_KEY/--api-key is set, else the local operator.
 

@@ -37,7 +37,7 @@ from mlgate.cards.revisions import RenderFormat
 from mlgate.clock import utcnow
 from mlgate.errors import MlgateError, NotFound, Unauthorized
 from mlgate.gateway import service as routes
-from mlgate.ids import MAX_NUMBER
+from mlgate.ids import MAX_NUMBER, parse_number
 from mlgate.incidents import postmortem
 from mlgate.incidents import service as incidents
 from mlgate.monitoring import drift_page
@@ -423,9 +423,10 @@ def _number(request: Request, name: str, *, default: int) -> int:
     value = request.query_params.get(name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_NUMBER:
+    number = parse_number(value)
+    if number is None:
         raise NotFound(f"no page at {name}={value}")
-    return int(value)
+    return number
 
 
 def _pages(offset: int, total: int) -> dict[str, int | None]:
