@@ -85,13 +85,15 @@ def create_route(runtime: Runtime, **spec: Any) -> None:
         routes.create_route(session, route_in=RouteCreate(**spec), actor=REQUESTER)
 
 
-def upstream_route(runtime: Runtime, name: str, url: str, **spec: Any) -> None:
-    """Route ``name`` to model ``echo`` (approved, deployed) served by the upstream at ``url``."""
-    served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
+def upstream_route(
+    runtime: Runtime, name: str, url: str, *, model: str = "echo", **spec: Any
+) -> None:
+    """Route ``name`` to ``model`` (approved, deployed) served by the upstream at ``url``."""
+    served_model(runtime, model, b"served elsewhere", framework="http", schema=None)
     create_route(
         runtime,
         name=name,
-        model="echo",
-        primary={"model": "echo", "upstream": {"url": url}},
+        model=model,
+        primary={"model": model, "upstream": {"url": url}},
         **spec,
     )

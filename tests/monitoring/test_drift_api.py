@@ -12,13 +12,7 @@ from tests.integration import world
 def test_an_infinite_threshold_is_refused(
     client: TestClient, runtime: Runtime, make_key: KeyFactory
 ) -> None:
-    world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
-    world.create_route(
-        runtime,
-        name="iris",
-        model="iris",
-        primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
-    )
+    world.upstream_route(runtime, "iris", "http://127.0.0.1:9/", model="iris")
     reader = bearer(make_key("routes:read"))
 
     for path, threshold in (("drift", "inf"), ("drift.html", "1e999")):

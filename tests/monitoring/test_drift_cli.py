@@ -28,13 +28,7 @@ def write_csv(path: Path, rows: list[list[object]], header: list[str] = FEATURES
 
 def _served_iris(runtime: Runtime, tmp_path: Path) -> Path:
     """Route iris serving iris@1 (an upstream), and the iris data as a reference CSV."""
-    world.served_model(runtime, "iris", b"served elsewhere", framework="http", schema=None)
-    world.create_route(
-        runtime,
-        name="iris",
-        model="iris",
-        primary={"model": "iris", "upstream": {"url": "http://127.0.0.1:9/"}},
-    )
+    world.upstream_route(runtime, "iris", "http://127.0.0.1:9/", model="iris")  # never called
     return write_csv(tmp_path / "ref.csv", IRIS.tolist())
 
 

@@ -15,12 +15,10 @@ from tests.monitoring.conftest import count_served
 
 IRIS = load_iris().data
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
-UPSTREAM = {"upstream": {"url": "http://127.0.0.1:9/"}}  # never called: counts are written here
 
 
 def watched_route(runtime: Runtime, name: str) -> None:
-    world.served_model(runtime, name, b"served elsewhere", framework="http", schema=None)
-    world.create_route(runtime, name=name, model=name, primary={"model": name, **UPSTREAM})
+    world.upstream_route(runtime, name, "http://127.0.0.1:9/", model=name)  # never called
     with runtime.db.unit_of_work() as session:
         monitoring.set_reference(
             session,

@@ -208,17 +208,15 @@ def _bin_names(profile: DriftFeatureProfile, *, exact: bool = False) -> list[str
     if not edges:
         return ["any value", "(missing)"]
     text = [_edge(e, exact) for e in edges]
-    lower = [f">= {text[0]}"]  # how each bin from the first cut on starts
-    names = [f"< {text[0]}"]
+    names, start = [f"< {text[0]}"], text[0]  # start: how the next bin begins
     for index, (low, high) in enumerate(pairwise(edges), start=1):
         if high == math.nextafter(low, math.inf):
             names.append(f"= {text[index - 1]}")
-            lower.append(f"> {text[index - 1]}")
+            start = f"> {text[index - 1]}"
         else:
-            start = lower[-1]
-            names.append(f"{start.removeprefix('>= ')} to {text[index]}")
-            lower.append(f">= {text[index]}")
-    return [*names, lower[-1], "(missing)"]
+            names.append(f"{start} to {text[index]}")
+            start = text[index]
+    return [*names, start if start.startswith(">") else f">= {start}", "(missing)"]
 
 
 _BINS_WIDTH, _BINS_LEFT, _BINS_RIGHT, _BINS_TOP = 310.0, 104.0, 298.0, 6.0
