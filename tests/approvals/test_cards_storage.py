@@ -86,8 +86,8 @@ def test_cards_of_two_versions_diff_and_round_trip_through_formats(
                 actor=REQUESTER,
             )
         result = cards.diff_versions(session, model_name=name, from_version=v1, to_version=v2)
-        mct = cards.export_card(session, model_name=name, version=v1, format=CardFormat.MCT)
-        hf = cards.export_card(session, model_name=name, version=v1, format=CardFormat.HUGGINGFACE)
+        mct = cards.export(session, model_name=name, version=v1, format=CardFormat.MCT).text
+        hf = cards.export(session, model_name=name, version=v1, format=CardFormat.HUGGINGFACE).text
     assert [(c.path, c.old, c.new) for c in result.changes] == [
         ("model_details.version", "3.1.0", "3.2.0")
     ]

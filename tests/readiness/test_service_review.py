@@ -128,11 +128,11 @@ def test_a_route_attestation_stays_with_its_route_when_the_route_changes_in_plac
 def test_the_migration_binds_old_route_attestations_to_the_route_they_were_given_to(
     world: World,
 ) -> None:
-    """Rows from before route ids: bound to the route of their name that existed then."""
+    """Rows from before route ids: bound to the route of their name that existed then, if any."""
     _approved(world, "churn")
     engine = world.runtime.db.engine
     command.downgrade(alembic_config(engine), "0010_readiness_route_identity@-1")
-    for name in ("kept", "gone"):
+    for name in ("kept", "gone", "dropped"):
         _route(world, "churn", 1, name=name, at=NOW - timedelta(days=20))
         with engine.begin() as connection:  # as the previous schema stored them: no route id
             connection.execute(
@@ -149,9 +149,14 @@ def test_the_migration_binds_old_route_attestations_to_the_route_they_were_given
             )
     _delete(world, name="gone")
     _route(world, "churn", 1, name="gone", at=NOW - timedelta(days=5))
+    _delete(world, name="dropped")  # and not recreated: no route carries its name
     upgrade(engine)
     listed = world.run(lambda s: service.list_attestations(s, now=NOW))
-    assert sorted((a.route, a.valid) for a in listed) == [("gone", False), ("kept", True)]
+    assert sorted((a.route, a.valid) for a in listed) == [
+        ("dropped", False),
+        ("gone", False),
+        ("kept", True),
+    ]
 
 
 # -- 2. a promoted canary keeps its evidence ---------------------------------------------------

@@ -16,12 +16,13 @@ def diff_cards(
     old: ModelCard,
     new: ModelCard,
     *,
-    from_card: str = "the old card",
-    to_card: str = "the new card",
+    from_card: str | None = None,
+    to_card: str | None = None,
 ) -> CardDiff:
     """Every leaf that differs from ``old`` to ``new``, in the order the fields appear.
 
-    ``from_card`` and ``to_card`` name the two cards in the summary ("churn@1 card revision 2").
+    ``from_card`` and ``to_card`` name the two cards in the summary ("churn@1 card revision 2");
+    unnamed, they keep ``CardDiff``'s labels ("the old card", "the new card").
     """
     before, after = flatten(old), flatten(new)
     changes: list[FieldChange] = []
@@ -35,17 +36,7 @@ def diff_cards(
         for path, value in after.items()
         if path not in before
     )
-    diff = CardDiff(from_card=from_card, to_card=to_card, changes=changes)
-    return diff.model_copy(update={"summary": _summary(diff)})
-
-
-def _summary(diff: CardDiff) -> str:
-    if diff.from_card == diff.to_card:
-        return f"{diff.from_card} compared with itself: no changes"
-    if diff.is_empty:
-        return f"no changes from {diff.from_card} to {diff.to_card}: the cards are the same"
-    changed = len(diff.changed)
-    return (
-        f"from {diff.from_card} to {diff.to_card}: {changed} field{'' if changed == 1 else 's'}"
-        f" changed, {len(diff.added)} added, {len(diff.removed)} removed"
+    labels = {"from_card": from_card, "to_card": to_card}
+    return CardDiff.model_validate(
+        {"changes": changes} | {key: label for key, label in labels.items() if label is not None}
     )

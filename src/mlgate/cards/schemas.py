@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 __all__ = [
     "CardDiff",
@@ -237,8 +237,21 @@ class CardDiff(_Strict):
 
     from_card: str = "the old card"
     to_card: str = "the new card"
-    summary: str = ""
     changes: list[FieldChange] = Field(default_factory=list)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> str:
+        if self.from_card == self.to_card:
+            return f"{self.from_card} compared with itself: no changes"
+        if self.is_empty:
+            return f"no changes from {self.from_card} to {self.to_card}: the cards are the same"
+        changed = len(self.changed)
+        return (
+            f"from {self.from_card} to {self.to_card}: {changed}"
+            f" field{'' if changed == 1 else 's'} changed, {len(self.added)} added,"
+            f" {len(self.removed)} removed"
+        )
 
     @property
     def added(self) -> list[FieldChange]:

@@ -46,7 +46,6 @@ __all__ = [
     "diff_revisions",
     "diff_versions",
     "export",
-    "export_card",
     "get_card",
     "import_card",
     "lint_card",
@@ -299,18 +298,3 @@ def export(
         text = json.dumps(to_mct(card), indent=2) + "\n"
         return CardExport(text=text, omitted=mct_omissions(card))
     return CardExport(text=render_json(card))
-
-
-def export_card(
-    session: Session,
-    *,
-    model_name: str,
-    version: int,
-    format: CardFormat,
-    revision: int | None = None,
-) -> str:
-    """The text of `export`, for callers that do not report omissions."""
-    exported = export(
-        session, model_name=model_name, version=version, format=format, revision=revision
-    )
-    return exported.text

@@ -9,18 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mlgate.approvals import deployments
 from mlgate.audit import service as audit
+from mlgate.audit.models import AuditEntry
 from mlgate.auth.schemas import Principal, Scope
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Forbidden, Invalid, NotFound, field_errors
 from mlgate.gateway.models import Route
 from mlgate.gateway.schemas import (
     STORED,
+    Canary,
     RouteBody,
     RouteCreate,
     RouteRead,
@@ -39,6 +41,7 @@ __all__ = [
     "get_all",
     "get_route",
     "get_servable",
+    "past_canaries",
     "resolve_target",
     "update_route",
 ]
@@ -257,3 +260,37 @@ def get_servable(session: Session) -> tuple[list[RouteRead], dict[str, str]]:
             problems = "; ".join(f"{e.field}: {e.message}" for e in field_errors(error, root=""))
             unreadable[route.name] = f"stored spec no longer valid ({problems}); update the route"
     return routes, unreadable
+
+
+def past_canaries(session: Session, *, name: str) -> set[tuple[str, int]]:
+    """Every pinned canary target ``(model, version)`` of route ``name`` since its creation.
+
+    The audit log holds every spec the route was created or changed with, so a canary that was
+    promoted (production moved to it, the canary then cleared) still counts. Entries from
+    before the route's latest ``route.created`` were about an earlier route of that name. A
+    canary by alias names no one version and is left out.
+    """
+    of_route = (AuditEntry.object_type == "route", AuditEntry.object_id == name)
+    created = session.scalar(
+        select(func.max(AuditEntry.seq)).where(*of_route, AuditEntry.action == "route.created")
+    )
+    if created is None:
+        return set()
+    changes = session.scalars(
+        select(AuditEntry.change).where(
+            *of_route,
+            AuditEntry.action.in_(("route.created", "route.updated")),
+            AuditEntry.seq >= created,
+        )
+    )
+    pinned: set[tuple[str, int]] = set()
+    for change in changes:
+        if change.get("canary") is None:  # unchanged, or cleared
+            continue
+        try:  # both actions record the canary as its schema dumps it; read it back the same way
+            canary = Canary.model_validate(change["canary"], context=STORED)
+        except ValidationError:  # no canary as this mlgate knows one: it pins nothing
+            continue
+        if canary.target.version is not None:
+            pinned.add((canary.target.model, canary.target.version))
+    return pinned

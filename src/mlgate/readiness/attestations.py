@@ -114,7 +114,11 @@ def _read(
 ) -> AttestationRead:
     """``live_routes``: name -> id of the routes that exist now, for route attestations."""
     model, version = names.get(row.version_id or "", (None, None))
-    about_live_route = row.route is None or live_routes.get(row.route) == row.route_id
+    # An unbound route attestation (no route id: its route was gone when ids came) is about
+    # no route that exists, even when no route carries its name now (None == None).
+    about_live_route = row.route is None or (
+        row.route_id is not None and live_routes.get(row.route) == row.route_id
+    )
     subject = (
         SubjectKind.VERSION
         if row.version_id

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mlgate.readiness.scoring import ItemAssessment
 
 __all__ = [
+    "TRACKING",
     "DebtCategory",
     "DebtClosing",
     "DebtItem",
@@ -58,6 +59,11 @@ class DebtStatus(StrEnum):
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     ACCEPTED = "accepted"
+
+
+# An item in one of these tracks its gap: the gap is neither derived nor opened again. A
+# resolved item does not; a gap that still fails comes back re-opened (``track_gaps``).
+TRACKING = frozenset({DebtStatus.OPEN, DebtStatus.IN_PROGRESS, DebtStatus.ACCEPTED})
 
 
 class DebtClosing(StrEnum):
@@ -200,7 +206,7 @@ def track_gaps(registered: Iterable[DebtItem], gaps: Iterable[DebtItem]) -> list
     than vanish behind an item that claims it is fixed.
     """
     kept = list(registered)
-    tracked = {item.id for item in kept if item.status is not DebtStatus.RESOLVED}
+    tracked = {item.id for item in kept if item.status in TRACKING}
     resolved = {item.id: item for item in kept if item.status is DebtStatus.RESOLVED}
     for gap in gaps:
         if gap.id in tracked:

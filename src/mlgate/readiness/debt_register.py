@@ -17,6 +17,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid, NotFound
 from mlgate.ids import new_id
 from mlgate.readiness.debt import (
+    TRACKING,
     DebtCategory,
     DebtItem,
     DebtLevel,
@@ -41,8 +42,6 @@ __all__ = [
     "registered_items",
 ]
 
-# A gap already tracked by one of these is not opened again; a resolved one that fails again is.
-_TRACKED = (DebtStatus.OPEN, DebtStatus.IN_PROGRESS, DebtStatus.ACCEPTED)
 _CLOSING = (DebtStatus.RESOLVED, DebtStatus.ACCEPTED)
 
 
@@ -235,7 +234,7 @@ def open_from_checklist(
         session.scalars(
             select(DebtRecord.source_key).where(
                 DebtRecord.model_id == version.model_id,
-                DebtRecord.status.in_([status.value for status in _TRACKED]),
+                DebtRecord.status.in_(sorted(status.value for status in TRACKING)),
                 DebtRecord.source_key.is_not(None),
             )
         )

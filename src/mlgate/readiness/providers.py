@@ -16,11 +16,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
-from mlgate.audit.models import AuditEntry
 from mlgate.readiness.facts import CardFacts, Facts, RouteFacts
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
@@ -145,38 +144,6 @@ def _serves(session: Session, target: Any, model: Model, version: ModelVersion) 
     return bool(number == version.version)
 
 
-def _was_canary(session: Session, route: str, model: Model, version: ModelVersion) -> bool:
-    """Whether the route has had the version as its pinned canary since it was created.
-
-    The audit log holds every spec the route was created or changed with, so a canary that was
-    promoted (production moved to it, the canary then cleared) still counts. Entries from
-    before the route's latest ``route.created`` were about an earlier route of that name.
-    """
-    of_route = (AuditEntry.object_type == "route", AuditEntry.object_id == route)
-    created = session.scalar(
-        select(func.max(AuditEntry.seq)).where(*of_route, AuditEntry.action == "route.created")
-    )
-    if created is None:
-        return False
-    changes = session.scalars(
-        select(AuditEntry.change).where(
-            *of_route,
-            AuditEntry.action.in_(("route.created", "route.updated")),
-            AuditEntry.seq >= created,
-        )
-    )
-    for change in changes:
-        canary = change.get("canary")
-        target = canary.get("target") if isinstance(canary, dict) else None
-        if (
-            isinstance(target, dict)
-            and target.get("model") == model.name
-            and target.get("version") == version.version
-        ):
-            return True
-    return False
-
-
 def _gateway(session: Session, model: Model, version: ModelVersion, facts: Facts) -> Facts:
     """Routes whose primary, canary or fallback target is this version, and their safeguards."""
     gateway = _optional("mlgate.gateway.service")
@@ -195,6 +162,9 @@ def _gateway(session: Session, model: Model, version: ModelVersion, facts: Facts
         backup = any(_serves(session, t, model, version) for t in route.fallbacks)
         if not (serving or canaried or backup):
             continue
+        canary_used = canaried or (model.name, version.version) in gateway.past_canaries(
+            session, name=route.name
+        )
         routes.append(
             RouteFacts(
                 name=route.name,
@@ -205,7 +175,7 @@ def _gateway(session: Session, model: Model, version: ModelVersion, facts: Facts
                 breaker=True,  # every route's calls go through a breaker (resilience/)
                 rate_limit=bool(route.limits.route_rate or route.limits.key_rate),
                 input_validation=bool(version.input_schema),
-                canary_used=canaried or _was_canary(session, route.name, model, version),
+                canary_used=canary_used,
             )
         )
         retention.append(route.retention_days)

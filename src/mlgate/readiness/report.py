@@ -90,13 +90,11 @@ def build_report(
     attestations: Iterable[Attestation] = (),
     *,
     now: datetime,
-    workspace_facts: Sequence[Facts] | None = None,
     workspace_maturity: MaturityResult | None = None,
     debt: Iterable[DebtItem] = (),
     trend: Iterable[TrendPoint] = (),
     ml_test_score: Rubric | None = None,
     checklist: Rubric | None = None,
-    maturity: Rubric | None = None,
     policy: CheckPolicy | None = None,
     risk_limit: int = 10,
 ) -> ReadinessReport:
@@ -104,7 +102,7 @@ def build_report(
 
     The maturity section is ``workspace_maturity`` when given (the store passes the
     workspace's, so a report and the maturity assessment cannot disagree); otherwise it is
-    assessed here over ``workspace_facts`` (default: this version alone) and ``attestations``.
+    assessed over this version alone, with the shipped maturity model.
 
     Unmet checklist items join ``debt`` as derived debt items unless a registered item with the
     same id tracks them (the register's owner and status win); one registered as resolved does
@@ -119,8 +117,8 @@ def build_report(
     score = score_ml_test(mts_rubric, facts, kept, now=now, policy=policy)
     status = assess_checklist(checklist_rubric, facts, kept, now=now, policy=policy)
     level = workspace_maturity or assess_maturity(
-        maturity or load_maturity_model(),
-        workspace_facts if workspace_facts is not None else facts,
+        load_maturity_model(),
+        facts,
         kept,
         now=now,
         workspace=facts.workspace,

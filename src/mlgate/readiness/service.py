@@ -93,15 +93,18 @@ def assess(
     now = now or utcnow()
     row = resolve_version(session, model=model, version=version)
     latest = _workspace(session, workspace)
+    gathered = {latest_row.id: facts for latest_row, facts in latest.values()}
+    facts = gathered.get(row.id)
+    if facts is None:  # an earlier version: the workspace gathered only the latest ones
+        facts = gather_facts(session, model=model, version=row.version, workspace=workspace)
     return _assess(
         session,
         row=row,
-        model=model,
+        facts=facts,
         workspace_maturity=_maturity(session, latest, now=now, workspace=workspace),
         actor=actor,
         record=record,
         now=now,
-        workspace=workspace,
     )
 
 
@@ -109,14 +112,13 @@ def _assess(
     session: Session,
     *,
     row: ModelVersion,
-    model: str,
+    facts: Facts,
     workspace_maturity: MaturityResult,
     actor: Principal,
     record: bool,
     now: datetime,
-    workspace: str,
 ) -> ReadinessReport:
-    facts = gather_facts(session, model=model, version=row.version, workspace=workspace)
+    """The report of ``row`` from ``facts``, gathered for it by the caller (once per report)."""
     mts, checklist, _ = rubrics()
     report = build_report(
         facts,
@@ -184,14 +186,13 @@ def assess_all(
         _assess(
             session,
             row=row,
-            model=name,
+            facts=facts,
             workspace_maturity=workspace_maturity,
             actor=actor,
             record=record,
             now=now,
-            workspace=workspace,
         )
-        for name, (row, _) in latest.items()
+        for row, facts in latest.values()
     ]
 
 
