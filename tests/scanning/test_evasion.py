@@ -383,7 +383,10 @@ def _legacy_joblib_wrapper(filename: str) -> bytes:
     )
 
 
-@pytest.mark.parametrize("filename", ["/srv/blobs/other-upload", "../../elsewhere/blob"])
+@pytest.mark.parametrize(
+    "filename",
+    ["/srv/blobs/other-upload", "../../elsewhere/blob", "C:\\blobs\\other", "..\\up\\blob"],
+)
 def test_legacy_joblib_wrapper_reading_outside_the_model_is_critical(
     tmp_path: Path, filename: str
 ) -> None:

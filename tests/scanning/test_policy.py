@@ -119,3 +119,25 @@ def test_legacy_joblib_wrappers_are_not_allowlisted() -> None:
         assert verdict is not None
         assert verdict.severity is Severity.HIGH
         assert verdict.rule == "pickle.external-file"
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "real"),
+    [
+        ("numpy.lib._utils_impl", "os", "os"),  # `import os` in numpy's source
+        ("collections", "_sys", "sys"),  # `import sys as _sys`
+    ],
+)
+def test_a_module_re_exported_under_an_ml_root_is_judged_as_itself(
+    module: str, name: str, real: str
+) -> None:
+    verdict = classify_global(module, name)
+    assert verdict is not None
+    assert verdict.severity is Severity.CRITICAL
+    assert f"is '{real}'" in verdict.reason
+
+
+def test_an_ml_module_re_exported_under_another_name_stays_high() -> None:
+    verdict = classify_global("sklearn.utils.validation", "np")  # numpy itself
+    assert verdict is not None
+    assert verdict.severity is Severity.HIGH

@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -91,22 +89,15 @@ def _size_of(paths: list[Path]) -> int:
 
 @contextmanager
 def _scanning(total: int) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (bytes scanned, file by file); gone once the scan is done.
-
-    What anything prints while scanning goes to stderr too (the scanner imports installed ML
-    library modules to look names up, and a few print when imported): stdout stays the report.
-    """
-    with (
-        contextlib.redirect_stdout(sys.stderr),
-        Progress(
-            "scanning",
-            BarColumn(),
-            DownloadColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=True,
-        ) as progress,
-    ):
+    """A progress bar on stderr (bytes scanned, file by file); gone once the scan is done."""
+    with Progress(
+        "scanning",
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("scanning", total=total or None)
         yield lambda size: progress.advance(task, size)
 

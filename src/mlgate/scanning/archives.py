@@ -27,7 +27,7 @@ from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import detect_format, looks_like_pickle, may_be_pickle
 from mlgate.scanning.stream import ByteSource
 
-__all__ = ["ScanFn", "compressed_blob", "scan_tar", "scan_zip", "zip_names"]
+__all__ = ["ScanFn", "compressed_blob", "escapes_directory", "scan_tar", "scan_zip", "zip_names"]
 
 ScanFn = Callable[[Blob, Location], None]
 
@@ -127,8 +127,17 @@ def _member_blob(blob: Blob, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
     return Blob(name=info.filename, size=info.file_size, opener=opener)
 
 
+def escapes_directory(name: str) -> bool:
+    """True when ``name``, joined to a directory, may land outside it on POSIX or Windows.
+
+    Absolute names, '..' segments under either separator, and any ':' (a drive letter, or an
+    NTFS alternate data stream) all count: the name is judged as every loader might read it.
+    """
+    return name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name
+
+
 def _check_name(name: str, loc: Location, seen: set[str]) -> None:
-    if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
+    if escapes_directory(name):
         loc.report(
             Severity.HIGH,
             "archive.path-traversal",

@@ -96,10 +96,8 @@ def _strings(value: object, key: str) -> list[str]:
 def _pyproject_lines(text: str) -> list[str] | None:
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # tomllib recurses per nested array/table
         return None
-    except RecursionError:  # tomllib recurses per nested array or inline table
-        raise Invalid.field("requirements", "pyproject.toml nests too deeply to read") from None
     project = data.get("project")
     if not isinstance(project, dict):
         return None

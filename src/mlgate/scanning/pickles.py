@@ -14,10 +14,11 @@ import re
 import warnings
 from typing import IO, Any, cast
 
+from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
 from mlgate.scanning.pickle_probe import Replay, probe
 from mlgate.scanning.pickle_vm import UNKNOWN, Call, GlobalRef, Machine, Malformed, step
-from mlgate.scanning.policy import classify_global, normalise_global
+from mlgate.scanning.policy import EXTERNAL_FILE_WRAPPERS, classify_global, normalise_global
 from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import looks_like_pickle
 from mlgate.scanning.stream import Stream
@@ -29,9 +30,7 @@ _MAX_STREAMS = 64
 _LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
-_LEGACY_WRAPPERS = frozenset(
-    GlobalRef("joblib.numpy_pickle_compat", name) for name in ("NDArrayWrapper", "ZNDArrayWrapper")
-)
+_LEGACY_WRAPPERS = frozenset(GlobalRef(*n.rsplit(".", 1)) for n in EXTERNAL_FILE_WRAPPERS)
 
 
 def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
@@ -173,8 +172,7 @@ def _legacy_wrapper(m: Machine, target: Call, offset: int) -> None:
     filename = state.get("filename") if isinstance(state, dict) else None
     if not isinstance(filename, str):
         return
-    parts = re.split(r"[\\/]", filename)
-    if filename.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", filename) or ".." in parts:
+    if escapes_directory(filename):
         m.loc.report(
             Severity.CRITICAL,
             "pickle.external-file",

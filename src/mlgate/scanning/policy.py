@@ -5,7 +5,7 @@ from __future__ import annotations
 import _compat_pickle
 from dataclasses import dataclass
 
-from mlgate.scanning.resolve import RESOLVABLE_ROOTS, Kind, resolve_global
+from mlgate.scanning.resolve import Kind, resolve_global
 from mlgate.scanning.schemas import Severity
 
 __all__ = ["Verdict", "classify_global", "normalise_global"]
@@ -328,10 +328,10 @@ def _under(dotted: str, module: str) -> bool:
     return dotted == module or dotted.startswith(module + ".")
 
 
-def classify_global(module: str, name: str, *, _depth: int = 0) -> Verdict | None:
+def classify_global(module: str, name: str) -> Verdict | None:
     """None for an allowlisted global, else the finding it deserves."""
     mod, name = normalise_global(module.strip(), name.strip())
-    full = f"{mod}.{name}"
+    full = f"{mod}.{name}" if mod else name  # no module: resolve.py's top-level module
     parts = name.split(".")
     if full in DANGEROUS_GLOBALS or any(_under(full, g) for g in DANGEROUS_GLOBALS):
         return Verdict(
@@ -347,7 +347,7 @@ def classify_global(module: str, name: str, *, _depth: int = 0) -> Verdict | Non
         )
     if full in SAFE_GLOBALS:  # exact names only, so pathlib.PosixPath passes, pathlib.Path.open not
         return None
-    root = mod.split(".", 1)[0]
+    root = full.split(".", 1)[0]
     if root in DANGEROUS_MODULES or any(p in DANGEROUS_MODULES for p in parts[:-1]):
         return Verdict(
             Severity.CRITICAL,
@@ -365,7 +365,7 @@ def classify_global(module: str, name: str, *, _depth: int = 0) -> Verdict | Non
     if any(full.startswith(p) for p in SAFE_PREFIXES):
         return None
     if root in KNOWN_ML_ROOTS:
-        return _classify_ml(mod, name, _depth)
+        return _classify_ml(mod, name)
     return _unlisted_high(full)
 
 
@@ -380,7 +380,7 @@ def _unlisted_high(full: str) -> Verdict:
 _CYTHON_UNPICKLE = "__pyx_unpickle_"
 
 
-def _classify_ml(mod: str, name: str, depth: int) -> Verdict | None:
+def _classify_ml(mod: str, name: str) -> Verdict | None:
     """An unlisted name under an ML library: judged by what it resolves to, not by its prefix."""
     full = f"{mod}.{name}"
     class_prefixed = any(full.startswith(p) for p in CLASS_PREFIXES) and not any(
@@ -393,17 +393,17 @@ def _classify_ml(mod: str, name: str, depth: int) -> Verdict | None:
     )
     if name.startswith(_CYTHON_UNPICKLE) and "." not in name:
         # Cython's generated helper only rebuilds an instance of the class it is named after.
-        return _classify_ml(mod, name.removeprefix(_CYTHON_UNPICKLE), depth)
-    found = resolve_global(mod, name) if mod.split(".", 1)[0] in RESOLVABLE_ROOTS else None
+        return classify_global(mod, name.removeprefix(_CYTHON_UNPICKLE))
+    found = resolve_global(mod, name)
     if found is None:  # not importable here: only a class-like name is given the benefit
         if not name.split(".")[-1].lstrip("_")[:1].isupper():
             return _unlisted_high(full)
         return None if class_prefixed and full.startswith("torch.") else unlisted_class
-    origin = f"{found.origin_module}.{found.origin_name}"
-    if found.origin_module.split(".", 1)[0] not in KNOWN_ML_ROOTS or origin in DANGEROUS_GLOBALS:
-        if depth >= 2:
-            return _unlisted_high(full)
-        verdict = classify_global(found.origin_module, found.origin_name, _depth=depth + 1)
+    origin = f"{found.origin_module}.{found.origin_name}".removeprefix(".")
+    if origin.split(".", 1)[0] not in KNOWN_ML_ROOTS or origin in DANGEROUS_GLOBALS:
+        # The recursion stops: classify_global comes back here only for an ML root, which origin
+        # is not (a Python 2 alias like UserDict -> collections would be, but no object has one).
+        verdict = classify_global(found.origin_module, found.origin_name)
         if verdict is None:
             return None
         return Verdict(verdict.severity, verdict.rule, f"'{full}' is '{origin}': {verdict.reason}")

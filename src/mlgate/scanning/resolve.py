@@ -9,15 +9,19 @@ modules are never imported, for importing them runs set-up code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
+import sys
+import threading
+import types
 import warnings
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["RESOLVABLE_ROOTS", "Kind", "Resolved", "resolve_global"]
+__all__ = ["Kind", "Resolved", "resolve_global"]
 
 # Libraries cheap and inert to import, whose classes a benign model pickles. torch is left out:
 # importing it costs seconds and hundreds of megabytes per scanning process.
@@ -37,7 +41,10 @@ class Kind(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """What ``module.name`` is: its kind, where it was defined, and its bases' modules."""
+    """What ``module.name`` is: its kind, where it was defined, and its bases' modules.
+
+    A module is named by its own dotted name; a top-level one has an empty ``origin_module``.
+    """
 
     kind: Kind
     origin_module: str
@@ -55,6 +62,9 @@ def _importable(module: str) -> bool:
     )
 
 
+_LOOKING_UP = threading.Lock()
+
+
 @functools.lru_cache(maxsize=4096)
 def resolve_global(module: str, name: str) -> Resolved | None:
     """The object ``module.name`` stands for, or None when it cannot be looked up safely."""
@@ -63,7 +73,11 @@ def resolve_global(module: str, name: str) -> Resolved | None:
     try:
         if importlib.util.find_spec(module.split(".", 1)[0]) is None:
             return None
-        with warnings.catch_warnings():  # deprecated aliases warn on import and attribute access
+        # Deprecated aliases warn on import and attribute access, and a few modules print when
+        # imported: neither may reach the caller (the CLI's stdout is the report). Both
+        # switches are process-wide, so look-ups from two threads take turns (each name once:
+        # the answers are cached).
+        with _LOOKING_UP, warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
             obj: Any = importlib.import_module(module)
             for part in name.split("."):
@@ -74,6 +88,9 @@ def resolve_global(module: str, name: str) -> Resolved | None:
 
 
 def _describe(obj: Any, module: str, name: str) -> Resolved:
+    if isinstance(obj, types.ModuleType):  # a re-exported module: numpy.lib._utils_impl.os is os
+        parent, _, own = obj.__name__.rpartition(".")
+        return Resolved(Kind.OTHER, parent, own)
     if isinstance(obj, type):
         bases = tuple(str(getattr(b, "__module__", "") or "") for b in obj.__mro__[1:])
         origin = str(getattr(obj, "__module__", "") or "")
