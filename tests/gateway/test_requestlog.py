@@ -104,3 +104,28 @@ async def test_a_batch_larger_than_one_statement_holds_is_written_whole(db: Data
     await writer.stop()
     with db.sessions() as session:
         assert set(session.scalars(select(RequestLog.id))) == emitted
+
+
+async def test_a_record_the_database_refuses_costs_only_itself(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    taken = new_id()
+    first = RequestLogWriter(db, linger=0)
+    first.start()
+    first.emit(record(at, id=taken))
+    await first.stop()
+    written: list[int] = []
+    writer = RequestLogWriter(db, linger=0, on_written=written.append)
+    batch = [new_id() for _ in range(6)]
+    batch[4] = taken  # this id is written already: the database refuses the row
+    for item in batch:
+        writer.emit(record(at, id=item))
+    writer.start()  # started after the emits: the six are one batch
+    await writer.stop()
+    assert sum(written) == 5
+    with db.sessions() as session:
+        assert set(session.scalars(select(RequestLog.id))) == set(batch)
+    lost = [r for r in caplog.records if r.getMessage().startswith("request-log records lost")]
+    assert [r.__dict__["records"] for r in lost] == [1]
+    assert taken not in caplog.text  # nothing of the record itself reaches the log

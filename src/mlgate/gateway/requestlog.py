@@ -5,7 +5,9 @@ or fail a request. The writer drains up to ``batch`` records at a time and write
 transaction on a worker thread, off the event loop. After the first record of a batch it
 lingers a moment (``linger``) so that under load a batch holds hundreds of records: one
 transaction and one thread hop for many requests instead of one each (measured: writing each
-record as it came cost a busy worker a third of its throughput).
+record as it came cost a busy worker a third of its throughput). A row the database refuses
+fails its transaction, so that batch is written again in halves: the record at fault is lost
+and counted in the log, its batch is not.
 
 Erasure reaches the queue. A record is not written when its subject was erased after its
 request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
@@ -31,6 +33,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy.erasures import erasure_times
@@ -82,6 +85,9 @@ _TABLE = cast(Table, RequestLog.__table__)
 # Rows per SQLite statement: 13 values each, within the driver's limit on bound values.
 _SQLITE_ROWS = 32766 // 13 if sqlite3.sqlite_version_info >= (3, 32) else 999 // 13
 _METADATA = RequestLogRecord._fields[:-1]  # every field but the payload
+# What a database says of a row it will not hold (SQLite's driver refuses a value it cannot
+# bind with ProgrammingError); a connection or server failure is none of these.
+_REFUSED = (DataError, IntegrityError, ProgrammingError)
 BatchStore = Callable[[Connection, Sequence[RequestLogRecord]], None]
 """A sink's store step: writes its part of the records kept, in the batch's transaction."""
 RecordSink = Callable[[Sequence[RequestLogRecord]], BatchStore]
@@ -152,12 +158,42 @@ class RequestLogWriter:
 
     def _write(self, records: list[RequestLogRecord]) -> None:
         stores = [sink(records) for sink in self._sinks]
-        with self._db.engine.begin() as connection:
-            kept = _unerased(connection, records)
-            if kept:
-                _insert_for(connection.dialect).execute(connection, kept)
-                for store in stores:
-                    store(connection, kept)
+        lost: list[Exception] = []
+        self._store(records, stores, lost)
+        if lost:  # counted, never named: a record may hold a subject's pseudonym
+            logger.error(
+                "request-log records lost: the database refused them",
+                extra={"records": len(lost), "error": type(lost[0]).__name__},
+            )
+
+    def _store(
+        self,
+        records: list[RequestLogRecord],
+        stores: list[BatchStore],
+        lost: list[Exception],
+    ) -> None:
+        """Writes ``records`` in one transaction; a record the database refuses costs only itself.
+
+        One refused row (a constraint, a value the column cannot hold) fails its whole
+        transaction, so a failed batch is written again in halves, down to the record at fault.
+        A database that is down fails the first attempt with another error, and the batch is
+        lost at once (``_run`` logs it) rather than tried again record by record.
+        """
+        try:
+            with self._db.engine.begin() as connection:
+                kept = _unerased(connection, records)
+                if kept:
+                    _insert_for(connection.dialect).execute(connection, kept)
+                    for store in stores:
+                        store(connection, kept)
+        except _REFUSED as error:
+            if len(records) == 1:
+                lost.append(error)
+                return
+            middle = len(records) // 2
+            self._store(records[:middle], stores, lost)
+            self._store(records[middle:], stores, lost)
+            return
         if len(kept) < len(records):  # counted, never named: a pseudonym is personal data
             logger.info(
                 "request logs of erased subjects not written",
