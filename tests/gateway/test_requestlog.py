@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +13,7 @@ from mlgate.gateway.models import RequestLog
 from mlgate.gateway.requestlog import RequestLogRecord, RequestLogWriter
 from mlgate.ids import new_id
 from mlgate.store.database import Database
+from tests.relay import Relay
 
 pytestmark = pytest.mark.anyio
 
@@ -129,3 +132,52 @@ async def test_a_record_the_database_refuses_costs_only_itself(
     lost = [r for r in caplog.records if r.getMessage().startswith("request-log records lost")]
     assert [r.__dict__["records"] for r in lost] == [1]
     assert taken not in caplog.text  # nothing of the record itself reaches the log
+
+
+async def test_a_batch_waits_out_a_database_restart(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a TCP relay stands in for a PostgreSQL restart; SQLite has no server")
+    relay = Relay(("127.0.0.1", 5432))
+    db = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    written: list[int] = []
+    writer = RequestLogWriter(db, linger=0, on_written=written.append)
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    try:
+        writer.start()
+        writer.emit(record(at))
+        await writer.flush()  # the pool now holds a connection through the relay
+        relay.cut()
+        emitted = {new_id() for _ in range(3)}
+        for item in emitted:
+            writer.emit(record(at, id=item))
+        deadline = time.monotonic() + 20
+        while "the batch is tried again" not in caplog.text:  # an attempt failed
+            assert time.monotonic() < deadline, "no attempt failed while the database was cut"
+            await asyncio.sleep(0.01)
+        relay.restore()
+        await writer.stop()
+        assert sum(written) == 4
+        with db.sessions() as session:
+            assert emitted <= set(session.scalars(select(RequestLog.id)))
+        assert "request-log batch lost" not in caplog.text
+    finally:
+        relay.cut()
+        db.dispose()
+
+
+async def test_an_attempt_after_a_lost_commit_writes_no_record_twice(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What an attempt wrote before its commit answer was lost is skipped by the next one."""
+    written: list[int] = []
+    writer = RequestLogWriter(db, on_written=written.append)
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    first, second = record(at, id=new_id()), record(at, id=new_id())
+    writer._write([first])  # the attempt whose commit went through unseen
+    writer._write([first, second], again=True)
+    assert written == [1, 1]
+    with db.sessions() as session:
+        assert sorted(session.scalars(select(RequestLog.id))) == sorted([first.id, second.id])
+    assert "request-log records lost" not in caplog.text

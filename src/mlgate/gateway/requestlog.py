@@ -7,7 +7,10 @@ lingers a moment (``linger``) so that under load a batch holds hundreds of recor
 transaction and one thread hop for many requests instead of one each (measured: writing each
 record as it came cost a busy worker a third of its throughput). A row the database refuses
 fails its transaction, so that batch is written again in halves: the record at fault is lost
-and counted in the log, its batch is not.
+and counted in the log, its batch is not. A store that is down, restarting or locked fails the
+whole attempt: the batch is tried again after pauses growing to 8 s (about 16 s in all; records
+that arrive meanwhile wait in the queue, which drops and counts once full), and a record an
+attempt wrote before its commit was lost on the way is not written twice.
 
 Erasure reaches the queue. A record is not written when its subject was erased after its
 request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
@@ -31,9 +34,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+)
 
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy.erasures import erasure_times
@@ -88,6 +97,10 @@ _METADATA = RequestLogRecord._fields[:-1]  # every field but the payload
 # What a database says of a row it will not hold (SQLite's driver refuses a value it cannot
 # bind with ProgrammingError); a connection or server failure is none of these.
 _REFUSED = (DataError, IntegrityError, ProgrammingError)
+# What a database that is down, restarting or locked says; the batch is tried again after each
+# pause: a store back within about 16 s loses nothing (the queue holds what arrives meanwhile).
+_UNREACHABLE = (InterfaceError, OperationalError)
+RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BatchStore = Callable[[Connection, Sequence[RequestLogRecord]], None]
 """A sink's store step: writes its part of the records kept, in the batch's transaction."""
 RecordSink = Callable[[Sequence[RequestLogRecord]], BatchStore]
@@ -114,6 +127,7 @@ class RequestLogWriter:
         self._on_written = on_written
         self._sinks = list(sinks)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.dropped = 0
 
     def emit(self, record: RequestLogRecord) -> None:
@@ -125,10 +139,12 @@ class RequestLogWriter:
                 self._on_drop()
 
     def start(self) -> None:
+        self._stopping = False
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
 
     async def stop(self) -> None:
+        self._stopping = True  # what is left gets one attempt each: shutdown waits for no pause
         await self.flush()
         if self._task is not None:
             self._task.cancel()
@@ -149,17 +165,36 @@ class RequestLogWriter:
             while len(records) < self._batch and not self._queue.empty():
                 records.append(self._queue.get_nowait())
             try:
-                await asyncio.to_thread(self._write, records)
+                await self._write_tried_again(records)
             except Exception:  # a failed batch is logged; requests never see it
                 logger.exception("request-log batch lost", extra={"records": len(records)})
             finally:
                 for _ in records:
                     self._queue.task_done()
 
-    def _write(self, records: list[RequestLogRecord]) -> None:
+    async def _write_tried_again(self, records: list[RequestLogRecord]) -> None:
+        for attempt, pause in enumerate((*RETRY_PAUSES, None)):
+            try:
+                await asyncio.to_thread(self._write, records, attempt > 0)
+                return
+            except _UNREACHABLE as error:
+                if pause is None or self._stopping:
+                    raise
+                logger.warning(
+                    "request-log store unreachable; the batch is tried again",
+                    extra={
+                        "records": len(records),
+                        "retry_in_s": pause,
+                        "error": type(error.orig or error).__name__,
+                    },
+                )
+            await asyncio.sleep(pause)  # a pause between attempts, not a wait for an event
+
+    def _write(self, records: list[RequestLogRecord], again: bool = False) -> None:
+        """Write a batch; ``again``: an earlier attempt may have committed before it failed."""
         stores = [sink(records) for sink in self._sinks]
         lost: list[Exception] = []
-        self._store(records, stores, lost)
+        self._store(records, stores, lost, again)
         if lost:  # counted, never named: a record may hold a subject's pseudonym
             logger.error(
                 "request-log records lost: the database refused them",
@@ -171,17 +206,19 @@ class RequestLogWriter:
         records: list[RequestLogRecord],
         stores: list[BatchStore],
         lost: list[Exception],
+        again: bool,
     ) -> None:
         """Writes ``records`` in one transaction; a record the database refuses costs only itself.
 
         One refused row (a constraint, a value the column cannot hold) fails its whole
         transaction, so a failed batch is written again in halves, down to the record at fault.
-        A database that is down fails the first attempt with another error, and the batch is
-        lost at once (``_run`` logs it) rather than tried again record by record.
+        A database that is down fails with another error, which ends this attempt at once:
+        the whole batch is tried again after a pause, never record by record.
         """
         try:
             with self._db.engine.begin() as connection:
-                kept = _unerased(connection, records)
+                fresh = _unwritten(connection, records) if again else records
+                kept = _unerased(connection, fresh)
                 if kept:
                     _insert_for(connection.dialect).execute(connection, kept)
                     for store in stores:
@@ -191,16 +228,26 @@ class RequestLogWriter:
                 lost.append(error)
                 return
             middle = len(records) // 2
-            self._store(records[:middle], stores, lost)
-            self._store(records[middle:], stores, lost)
+            self._store(records[:middle], stores, lost, again)
+            self._store(records[middle:], stores, lost, again)
             return
-        if len(kept) < len(records):  # counted, never named: a pseudonym is personal data
+        if len(kept) < len(fresh):  # counted, never named: a pseudonym is personal data
             logger.info(
                 "request logs of erased subjects not written",
-                extra={"records": len(records) - len(kept)},
+                extra={"records": len(fresh) - len(kept)},
             )
         if self._on_written is not None:
             self._on_written(len(kept))
+
+
+def _unwritten(connection: Connection, records: list[RequestLogRecord]) -> list[RequestLogRecord]:
+    """``records`` less those a failed attempt wrote after all (its commit lost on the way)."""
+    ids = [r.id for r in records]
+    written: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        written.update(connection.scalars(select(_TABLE.c.id).where(_TABLE.c.id.in_(chunk))))
+    return [r for r in records if r.id not in written] if written else records
 
 
 def _unerased(connection: Connection, records: list[RequestLogRecord]) -> list[RequestLogRecord]:
