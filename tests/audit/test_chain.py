@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service
+from mlgate.audit.hashes import entry_hash
 from mlgate.auth.schemas import Principal
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
@@ -111,7 +112,8 @@ def test_rewritten_chain_without_the_secret_head_still_breaks(
     write_entries(db, admin)
     with db.unit_of_work() as session:
         entries = list(service.iter_entries(session))
-    forged = service._entry_hash(
+    forged = entry_hash(
+        version=entries[1].hash_version,
         prev_hash=entries[1].prev_hash,
         seq=2,
         at=entries[1].at,

@@ -28,6 +28,9 @@ class AuditEntry(Base):
     digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The format ``hash`` was computed with (mlgate.audit.hashes). No default: every writer
+    # states it, so an entry can never become version 1 by omission.
+    hash_version: Mapped[int] = mapped_column(Integer)
 
 
 class AuditHead(Base):

@@ -24,6 +24,8 @@ class AuditEntryRead(BaseModel):
     digest: str
     prev_hash: str
     hash: str
+    # Exports written before hash versions have no such field: their entries are all version 1.
+    hash_version: int = 1
 
 
 class AuditVerification(BaseModel):

@@ -1,9 +1,20 @@
 """Append to and verify the hash-chained audit log.
 
-entry.hash = sha256(prev_hash | seq | at | actor | action | object_type | object_id | digest),
-digest = sha256(canonical JSON of the change). ``verify`` recomputes both for every entry in
-seq order and checks seq is contiguous and the head row matches the last entry, so an altered,
-deleted, inserted or reordered row is named by the first seq where the chain breaks.
+entry.hash = sha256 of an unambiguous encoding of (prev_hash, seq, at, actor, action,
+object_type, object_id, digest), digest = sha256(canonical JSON of the change); the format is
+the entry's ``hash_version`` (mlgate.audit.hashes: new entries are version 2, entries written
+before it version 1). ``verify`` recomputes both for every entry in seq order, each with its
+own version, and checks seq is contiguous and the head row matches the last entry, so an
+altered, deleted, inserted or reordered row is named by the first seq where the chain breaks.
+A version this mlgate does not know is such a break too, never an exception.
+
+The version is a column like any other, so someone who can write to the store can change it,
+and that gains them nothing. A version-2 entry's stored hash is a version-2 hash: set its
+version to 1 (to use version 1's ambiguous ``|`` joins, say) and the version-1 hash of its
+fields does not match the stored one, so that entry breaks; store the version-1 hash too and
+the next entry's ``prev_hash`` no longer links, so that one breaks. Entries written before
+version 2 keep version 1's weakness: text moved across a ``|`` between neighbouring fields
+still verifies there.
 
 What must stay true: the chain and its head row live in one database, so someone who can write
 to it can cut entries off the end and rewind the head row, and the chain still holds. Only a
@@ -13,15 +24,22 @@ that: ``verify(known_head=(seq, hash))`` fails unless that entry is still in the
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Integer, Row, func, inspect, literal, select
+from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.orm import Session
 
+from mlgate.audit.hashes import (
+    HASH_VERSION,
+    HASH_VERSIONS,
+    canonical_json,
+    change_digest,
+    entry_hash,
+)
 from mlgate.audit.models import AuditEntry, AuditHead
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
 from mlgate.auth.schemas import Principal
@@ -43,34 +61,9 @@ GENESIS_HASH = "0" * 64
 HEAD_ROW_ID = 1
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def _json_number(text: str) -> float | int:
     number = float(text)
     return int(number) if number.is_integer() else number
-
-
-def _digest(change: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(change).encode()).hexdigest()
-
-
-def _entry_hash(
-    *,
-    prev_hash: str,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    digest: str,
-) -> str:
-    material = "|".join(
-        [prev_hash, str(seq), at.isoformat(), actor, action, object_type, object_id, digest]
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def _locked_head(session: Session) -> AuditHead:
@@ -99,9 +92,10 @@ def record(
     # Integral floats are stored as integers: PostgreSQL's jsonb gives 1e16 back as
     # 10000000000000000 and -0.0 as 0, and the digest must match the body as stored.
     body = json.loads(canonical_json(change or {}), parse_float=_json_number)
-    digest = _digest(body)
+    digest = change_digest(body)
     seq = head_row.seq + 1
-    entry_hash = _entry_hash(
+    hashed = entry_hash(
+        version=HASH_VERSION,
         prev_hash=head_row.hash,
         seq=seq,
         at=at,
@@ -122,11 +116,12 @@ def record(
         change=body,
         digest=digest,
         prev_hash=head_row.hash,
-        hash=entry_hash,
+        hash=hashed,
+        hash_version=HASH_VERSION,
     )
     session.add(entry)
     head_row.seq = seq
-    head_row.hash = entry_hash
+    head_row.hash = hashed
     session.flush()
     return entry
 
@@ -174,8 +169,17 @@ def iter_entries(session: Session, *, batch: int = 1000) -> Iterator[AuditEntryR
 
 
 def _chain(session: Session, *, batch: int = 1000) -> Iterator[Row[Any]]:
-    """Every entry in seq order: plain rows, no ORM objects, in batches (verify reads all)."""
-    columns = AuditEntry.__table__.columns
+    """Every entry in seq order: plain rows, no ORM objects, in batches (verify reads all).
+
+    A store from before hash versions (an old backup being checked or restored) has no
+    ``hash_version`` column: all its entries are version 1.
+    """
+    table = AuditEntry.__table__
+    columns: list[Any] = [c for c in table.columns if c.name != "hash_version"]
+    if _has_hash_versions(session):
+        columns.append(table.c.hash_version)
+    else:
+        columns.append(literal(1, Integer).label("hash_version"))
     last = 0
     while True:
         rows = session.execute(
@@ -185,6 +189,14 @@ def _chain(session: Session, *, batch: int = 1000) -> Iterator[Row[Any]]:
             return
         yield from rows
         last = rows[-1].seq
+
+
+def _has_hash_versions(session: Session) -> bool:
+    try:
+        found = inspect(session.connection()).get_columns(AuditEntry.__tablename__)
+    except NoSuchTableError:
+        return True  # the query that follows names what is missing
+    return any(column["name"] == "hash_version" for column in found)
 
 
 def verify(
@@ -208,9 +220,17 @@ def verify(
             return _broken(count, expected_seq, prev_hash, f"entry {expected_seq} is missing")
         if entry.prev_hash != prev_hash:
             return _broken(count, entry.seq, prev_hash, "link to the previous entry is broken")
-        if _digest(entry.change) != entry.digest:
+        if change_digest(entry.change) != entry.digest:
             return _broken(count, entry.seq, prev_hash, "change does not match its digest")
-        recomputed = _entry_hash(
+        if entry.hash_version not in HASH_VERSIONS:
+            reason = (
+                f"hash version {entry.hash_version} is unknown to this mlgate (it knows "
+                f"{', '.join(map(str, sorted(HASH_VERSIONS)))}): the entry was altered, or "
+                "written by a newer mlgate"
+            )
+            return _broken(count, entry.seq, prev_hash, reason)
+        recomputed = entry_hash(
+            version=entry.hash_version,
             prev_hash=prev_hash,
             seq=entry.seq,
             at=entry.at,

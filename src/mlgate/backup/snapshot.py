@@ -337,6 +337,11 @@ def _parse_time(value: str | None) -> datetime:
     return ensure_utc(datetime.fromisoformat(value))
 
 
+def _hash_version(value: str | None) -> int:
+    """A dump from before hash versions has no such column: its entries are all version 1."""
+    return 1 if value is None else int(value)
+
+
 def verify_audit_in_pg_dump(path: Path, expected_head: str) -> AuditVerification:
     """Check the dump's audit chain with the same verifier as the live store (in memory)."""
     engine = create_engine("sqlite://")
@@ -365,6 +370,7 @@ def verify_audit_in_pg_dump(path: Path, expected_head: str) -> AuditVerification
                             digest=row["digest"],
                             prev_hash=row["prev_hash"],
                             hash=row["hash"],
+                            hash_version=_hash_version(row.get("hash_version")),
                         )
                     )
             session.flush()
