@@ -1,4 +1,7 @@
-"""The web UI: sign-in with a key, a signed cookie, scoped read-only pages, escaped content."""
+"""The web UI: sign-in with a key, a session cookie, scoped read-only pages, escaped content.
+
+Sessions in the store (sign-out, copies of a cookie, purging) are pinned in test_sessions.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import io
 import json
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -31,7 +34,7 @@ from mlgate.monitoring.schemas import DriftReferenceCreate
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
-from mlgate.web.session import COOKIE, SessionSigner
+from mlgate.web.session import COOKIE, SessionCookie, SessionSigner
 from tests.conftest import KeyFactory
 
 ADMIN = Principal(name="alice", scopes=frozenset({"admin"}))
@@ -110,6 +113,13 @@ def sign_in(client: TestClient, key: str, next_page: str = "") -> None:
     assert answer.status_code == 303, answer.text
 
 
+def key_id_of(runtime: Runtime, key: str) -> str:
+    with runtime.db.unit_of_work() as session:
+        key_id = auth.authenticate(session, secret=runtime.secret, presented=key).key_id
+    assert key_id is not None
+    return key_id
+
+
 def test_every_page_sends_a_visitor_without_a_session_to_sign_in(client: TestClient) -> None:
     for page in ["/ui/", *PAGES]:
         answer = client.get(page, follow_redirects=False)
@@ -118,8 +128,8 @@ def test_every_page_sends_a_visitor_without_a_session_to_sign_in(client: TestCli
     assert client.get("/", follow_redirects=False).headers["location"] == "/ui/"
 
 
-def test_sign_in_keeps_a_signed_cookie_that_names_the_key_not_the_key(
-    client: TestClient, make_key: KeyFactory
+def test_sign_in_keeps_a_signed_cookie_that_neither_holds_nor_names_the_key(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
 ) -> None:
     key = make_key("registry:read", owner="bob")
     answer = client.post(
@@ -134,6 +144,7 @@ def test_sign_in_keeps_a_signed_cookie_that_names_the_key_not_the_key(
     value = client.cookies[COOKIE]
     assert key not in value
     assert key.split("_")[1] not in value
+    assert key_id_of(runtime, key) not in value
     page = client.get("/ui/")
     assert page.status_code == 200
     assert "bob" in page.text
@@ -157,7 +168,8 @@ def test_a_forged_or_expired_cookie_is_no_session(
 ) -> None:
     sign_in(client, make_key("admin"))
     genuine = client.cookies[COOKIE]
-    key_id, expires, signature = genuine.split(".")
+    token, expires, signature = genuine.split(".")
+    in_1970 = SessionCookie(token=token, expires_at=datetime.fromtimestamp(3600, UTC))
 
     def page_with(cookie: str) -> int:
         client.cookies.clear()
@@ -165,18 +177,21 @@ def test_a_forged_or_expired_cookie_is_no_session(
         return client.get("/ui/models", follow_redirects=False).status_code
 
     assert page_with(genuine) == 200
-    assert page_with(f"{key_id}.{int(expires) + 3600}.{signature}") == 303  # extended
-    assert page_with(SessionSigner(runtime.secret).issue(key_id, now=0)) == 303  # 1970's
-    assert page_with(SessionSigner(b"another server's secret").issue(key_id)) == 303
-    assert page_with(key_id) == 303
+    assert page_with(f"{token}.{int(expires) + 3600}.{signature}") == 303  # extended
+    assert page_with(SessionSigner(runtime.secret).issue(in_1970)) == 303
+    in_an_hour = SessionCookie(token=token, expires_at=utcnow() + timedelta(hours=1))
+    assert page_with(SessionSigner(b"another server's secret").issue(in_an_hour)) == 303
+    assert page_with(token) == 303
+    assert page_with(genuine) == 200  # none of these ended the genuine session
 
 
 def test_revoking_or_expiring_the_key_ends_its_session(
     client: TestClient, make_key: KeyFactory, runtime: Runtime
 ) -> None:
-    sign_in(client, make_key("registry:read"))
+    key = make_key("registry:read")
+    sign_in(client, key)
     assert client.get("/ui/models").status_code == 200
-    key_id = client.cookies[COOKIE].split(".")[0]
+    key_id = key_id_of(runtime, key)
     with runtime.db.unit_of_work() as session:
         auth.revoke(session, key_id=key_id, actor=ADMIN)
     answer = client.get("/ui/models", follow_redirects=False)
@@ -186,10 +201,11 @@ def test_revoking_or_expiring_the_key_ends_its_session(
 
     soon = utcnow() + timedelta(seconds=1)
     client.cookies.clear()
-    sign_in(client, make_key("registry:read", expires_at=soon))
+    expiring = make_key("registry:read", expires_at=soon)
+    sign_in(client, expiring)
+    key_id = key_id_of(runtime, expiring)
     with runtime.db.unit_of_work() as session:
         expired_at = soon + timedelta(seconds=1)
-        key_id = client.cookies[COOKIE].split(".")[0]
         with pytest.raises(Unauthorized, match="expired"):
             auth.principal_of_key(session, key_id=key_id, now=expired_at)
 

@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "mlgate.privacy.models",
     "mlgate.scanning.models",
     "mlgate.monitoring.models",
+    "mlgate.web.models",
 )
 
 

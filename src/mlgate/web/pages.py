@@ -1,11 +1,12 @@
 """The web UI: read-only pages for people (models, readiness, reviews, routes, incidents, audit).
 
-Mounted at ``/ui`` by the control plane. Sign-in takes an API key once and keeps a signed
-cookie naming the key (``session``); each page needs the scope its API route needs, checked
-against the key's row on every load. Pages are rendered server-side by Jinja2 with
-autoescaping (names, descriptions and comments come from users) and carry no scripts; the
-Content-Security-Policy forbids them anyway. Changes stay with the CLI and the API, where each
-one is a reviewed, audited call; these pages show state and who decided it.
+Mounted at ``/ui`` by the control plane. Sign-in takes an API key once and starts a session in
+the store, named by a signed cookie (``session``); sign-out ends it there. Each page needs the
+scope its API route needs, checked against the session's and the key's rows on every load.
+Pages are rendered server-side by Jinja2 with autoescaping (names, descriptions and comments
+come from users) and carry no scripts; the Content-Security-Policy forbids them anyway.
+Changes stay with the CLI and the API, where each one is a reviewed, audited call; these pages
+show state and who decided it.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ from mlgate.problems import request_id
 from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
-from mlgate.web.session import COOKIE, SESSION_SECONDS, SessionSigner
+from mlgate.web.session import (
+    COOKIE,
+    SESSION_SECONDS,
+    SessionSigner,
+    end_session,
+    session_key,
+    start_session,
+)
 
 __all__ = ["create_web_app"]
 
@@ -96,15 +104,18 @@ def create_web_app(runtime: Runtime) -> Starlette:
 
         def wrap(handler: Handler) -> Callable[[Request], Response]:
             def endpoint(request: Request) -> Response:
-                key_id = signer.key_id(request.cookies.get(COOKIE))
-                if key_id is None:
-                    return _to_sign_in(request)
+                now = utcnow()
+                token = signer.token(request.cookies.get(COOKIE), now=now)
+                if token is None:  # none, forged, expired, or of the first format: forget it
+                    return _to_sign_in(request, forget=COOKIE in request.cookies)
                 principal: Principal | None = None
                 try:
-                    # Signing in touches the key's last use: its own short unit of work. The
-                    # page only reads, and never holds the write lock however long it reads.
+                    # The session and its key are checked together, and the key's last use
+                    # touched, in their own short unit of work. The page only reads, and never
+                    # holds the write lock however long it reads.
                     with runtime.db.unit_of_work() as session:
-                        principal = auth.principal_of_key(session, key_id=key_id)
+                        key_id = session_key(session, token=token, now=now)
+                        principal = auth.principal_of_key(session, key_id=key_id, now=now)
                     if scopes and not any(principal.has(s) for s in scopes):
                         needed = " or ".join(f"'{s}'" for s in scopes)
                         return _error(403, f"This page needs the {needed} scope.", principal)
@@ -140,20 +151,22 @@ def create_web_app(runtime: Runtime) -> Starlette:
         form = await request.form()
         key, target = form.get("key"), _safe_next(str(form.get("next") or ""))
 
-        def authenticate() -> Principal:
+        def start() -> str:
+            """Authenticate the key and start its session: one transaction."""
             with runtime.db.unit_of_work() as session:
                 presented = key.strip() if isinstance(key, str) else None
-                return auth.authenticate(session, secret=runtime.secret, presented=presented)
+                principal = auth.authenticate(session, secret=runtime.secret, presented=presented)
+                assert principal.key_id is not None  # a principal from a key has its id
+                return signer.issue(start_session(session, key_id=principal.key_id))
 
         try:
-            principal = await run_in_threadpool(authenticate)
+            cookie = await run_in_threadpool(start)
         except Unauthorized as error:  # the reason, never the key
             return _html(_render("login.html", next=target, problem=error.detail), status=401)
-        assert principal.key_id is not None
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
-            signer.issue(principal.key_id),
+            cookie,
             max_age=SESSION_SECONDS,
             path="/ui",
             secure=request.url.scheme == "https",
@@ -165,6 +178,11 @@ def create_web_app(runtime: Runtime) -> Starlette:
     def sign_out(request: Request) -> Response:
         if not _same_origin(request):
             return _error(403, "Sign-out must come from this site's own form.", None)
+        # Ended in the store, so the cookie's value stops working wherever it was copied.
+        token = signer.token(request.cookies.get(COOKIE))
+        if token is not None:
+            with runtime.db.unit_of_work() as session:
+                end_session(session, token=token)
         return _to_sign_in(request, forget=True, next_page=False)
 
     @page()
