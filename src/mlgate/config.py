@@ -6,6 +6,7 @@ Precedence is CLI flag > environment > mlgate.toml > default. Nothing else in ml
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -47,6 +48,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `mlgate serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `mlgate serve` binds.")
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Reverse proxies whose X-Forwarded-Proto and -For headers `mlgate serve`"
+        " believes (comma-separated addresses or networks, or *): behind a TLS proxy the web"
+        " UI's cookie is Secure only when the proxy is listed here.",
+    )
     role: Literal["all", "control", "gateway"] = Field(
         default="all", description="Which planes this process serves."
     )
@@ -170,6 +177,24 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",")]
+        if items == [""]:  # believe no proxy
+            return ""
+        if items == ["*"]:
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item)  # strict, as uvicorn reads it
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an address or a network (e.g. 10.0.0.5 or 10.0.0.0/24,"
+                    " no host bits after the /), and * may only stand alone"
+                ) from None
+        return ",".join(items)
 
     @model_validator(mode="after")
     def _store_in_data_dir(self) -> Settings:

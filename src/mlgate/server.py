@@ -57,6 +57,7 @@ def run_server(app: ASGIApp, settings: Settings, sock: socket.socket | None = No
         port=settings.port,
         log_config=None,  # uvicorn's records go to the root handler, in the same format
         log_level=settings.log_level.lower(),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
     _FrozenAfterStartup(config).run(sockets=[sock] if sock is not None else None)
 
