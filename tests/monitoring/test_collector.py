@@ -14,6 +14,8 @@ from mlgate.monitoring.drift import Binner, DriftWatch, build_profile
 from mlgate.monitoring.models import DriftCount
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
+from mlgate.store.migrate import upgrade
+from tests.relay import Relay
 
 PROFILE = build_profile(["x"], [[float(i)] for i in range(100)], bins=4)  # cuts 25, 50, 75
 
@@ -64,18 +66,79 @@ def test_a_full_queue_drops_and_counts_and_asks_for_an_early_flush(runtime: Runt
     assert row.requests == 4
 
 
-def test_a_failed_write_is_logged_not_raised(
+def test_counts_wait_for_a_store_that_cannot_take_them_yet(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    unmigrated = Database(f"sqlite:///{tmp_path}/empty.db")
-    collector = DriftCollector(unmigrated)
-    collector.observe("a", "m", 1, watch(), [[1.0]])
+    store = Database(f"sqlite:///{tmp_path}/later.db")  # no tables yet: every write fails
+    collector = DriftCollector(store)
+    collector.observe("a", "m", 1, watch(), [[10.0]])
+    with caplog.at_level(logging.WARNING, logger="mlgate.monitoring.collector"):
+        asyncio.run(collector.flush())  # logged, never raised
+    assert "drift counts kept for the next flush" in caplog.text
 
-    with caplog.at_level(logging.ERROR, logger="mlgate.monitoring.collector"):
+    upgrade(store.engine)
+    collector.observe("a", "m", 1, watch(), [[60.0]])
+    asyncio.run(collector.flush())
+    with store.unit_of_work() as session:
+        rows = sorted(tuple(r.counts[0]) for r in session.scalars(select(DriftCount)))
+    assert rows == [(0, 0, 1, 0, 0), (1, 0, 0, 0, 0)]  # the kept flush's, then the new one's
+    store.engine.dispose()
+
+
+def test_kept_counts_are_bounded_oldest_lost_first(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = Database(f"sqlite:///{tmp_path}/later.db")
+    collector = DriftCollector(store, keep_rows=2)
+    for route in ("a", "b", "c"):
+        collector.observe(route, "m", 1, watch(), [[10.0]])
         asyncio.run(collector.flush())
+    assert "drift counts lost: too many kept" in caplog.text
 
-    assert "drift counts lost" in caplog.text
-    unmigrated.engine.dispose()
+    upgrade(store.engine)
+    asyncio.run(collector.flush())  # nothing new: the kept rows alone
+    with store.unit_of_work() as session:
+        assert sorted(session.scalars(select(DriftCount.route))) == ["b", "c"]
+    store.engine.dispose()
+
+
+def test_counts_wait_out_a_database_restart(db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a TCP relay stands in for a PostgreSQL restart; SQLite has no server")
+    relay = Relay(("127.0.0.1", 5432))
+    store = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    collector = DriftCollector(store)
+    try:
+        collector.observe("a", "m", 1, watch(), [[10.0]])
+        asyncio.run(collector.flush())  # the pool now holds a connection through the relay
+        relay.cut()
+        collector.observe("a", "m", 1, watch(), [[60.0]])
+        asyncio.run(collector.flush())  # fails: kept
+        relay.restore()
+        collector.observe("a", "m", 1, watch(), [[90.0]])
+        asyncio.run(collector.flush())
+        with store.unit_of_work() as session:
+            requests = [r.requests for r in session.scalars(select(DriftCount))]
+        assert sorted(requests) == [1, 1, 1]
+    finally:
+        relay.cut()
+        store.dispose()
+
+
+def test_a_row_written_by_an_attempt_that_seemed_to_fail_is_not_written_twice(
+    runtime: Runtime,
+) -> None:
+    collector = DriftCollector(runtime.db)
+    collector.observe("a", "m", 1, watch(), [[10.0]])
+    asyncio.run(collector.flush())
+    with runtime.db.unit_of_work() as session:
+        (row,) = session.scalars(select(DriftCount))
+        kept = {c.name: getattr(row, c.name) for c in DriftCount.__table__.columns}
+    collector._unwritten.append(kept)  # its commit went through, its answer was lost
+    collector.observe("b", "m", 1, watch(), [[10.0]])
+    asyncio.run(collector.flush())
+    with runtime.db.unit_of_work() as session:
+        assert sorted(session.scalars(select(DriftCount.route))) == ["a", "b"]
 
 
 def test_the_queue_is_bounded_by_the_values_it_holds_not_by_requests(runtime: Runtime) -> None:

@@ -7,7 +7,11 @@ is bounded by the values its inputs hold (rows times the first row's width), not
 it keeps the inputs alive until the flush, and one request may carry a megabyte of rows.
 ``flush`` swaps the list and, on a worker thread, counts every queued input into its
 reference's bins and writes one ``drift_counts`` row per route, version and reference: counts
-only, never an input value.
+only, never an input value. When the store cannot be reached (down, restarting, locked) the
+rows are kept, with their ids, and written with the next flush's, so an outage shorter than
+``keep_rows`` rows of flushes loses no count; a row an attempt wrote before its commit answer
+was lost is recognised by its id and not written twice. Any other failure loses the rows
+(logged).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from mlgate.clock import utcnow
 from mlgate.ids import new_id
@@ -29,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # (route, model, version, watch, inputs)
 _Observation = tuple[str, str, int, DriftWatch, Any]
+# What a database that is down, restarting or locked says: the rows wait for the next flush.
+_UNREACHABLE = (InterfaceError, OperationalError)
 
 
 class DriftCollector:
@@ -37,6 +46,7 @@ class DriftCollector:
         db: Database,
         *,
         capacity: int = 2_000_000,
+        keep_rows: int = 10_000,
         on_drop: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
@@ -45,6 +55,9 @@ class DriftCollector:
         self._pending: list[_Observation] = []
         self._size = 0  # values held by _pending
         self._flushing = asyncio.Lock()
+        # Rows of flushes the store could not take, ids fixed; touched only under _flushing.
+        self._unwritten: list[dict[str, Any]] = []
+        self._keep_rows = keep_rows
         self.dropped = 0
 
     def observe(self, route: str, model: str, version: int, watch: DriftWatch, inputs: Any) -> None:
@@ -66,14 +79,40 @@ class DriftCollector:
         """Write what was observed so far (a failed write is logged; requests never see it)."""
         async with self._flushing:
             pending, self._pending, self._size = self._pending, [], 0
-            if not pending:
+            if not pending and not self._unwritten:
                 return
             try:
                 await asyncio.to_thread(self._write, pending)
+            except _UNREACHABLE as error:
+                logger.warning(
+                    "drift counts kept for the next flush: the store is unreachable",
+                    extra={
+                        "rows": len(self._unwritten),
+                        "error": type(error.orig or error).__name__,
+                    },
+                )
             except Exception:
-                logger.exception("drift counts lost", extra={"observations": len(pending)})
+                logger.exception("drift counts lost", extra={"rows": len(self._unwritten)})
+                self._unwritten = []
 
     def _write(self, pending: list[_Observation]) -> None:
+        again = bool(self._unwritten)  # an earlier attempt failed: it may have committed
+        self._unwritten.extend(self._rows(pending))
+        excess = len(self._unwritten) - self._keep_rows
+        if excess > 0:
+            logger.error("drift counts lost: too many kept for the store", extra={"rows": excess})
+            del self._unwritten[:excess]
+        with self._db.unit_of_work() as session:
+            rows = self._unwritten
+            if again:
+                ids = [row["id"] for row in rows]
+                written = set(session.scalars(select(DriftCount.id).where(DriftCount.id.in_(ids))))
+                rows = [row for row in rows if row["id"] not in written]
+            session.add_all(DriftCount(**row) for row in rows)
+        self._unwritten = []
+
+    def _rows(self, pending: list[_Observation]) -> list[dict[str, Any]]:
+        """One row of counts per route, version and reference observed, binned once."""
         groups: dict[tuple[str, str, int, str], tuple[DriftWatch, list[Any]]] = {}
         for route, model, version, watch, inputs in pending:
             key = (route, model, version, watch.reference_id)
@@ -87,21 +126,20 @@ class DriftCollector:
             _, unreadable = watch.binner.count_all(counts, requests)
             written.append((key, counts, len(requests), unreadable))
         now = utcnow()
-        with self._db.unit_of_work() as session:
-            session.add_all(
-                DriftCount(
-                    id=new_id(),
-                    at=now,
-                    route=route,
-                    model=model,
-                    version=version,
-                    reference_id=reference_id,
-                    requests=requests,
-                    unreadable=unreadable,
-                    counts=counts,
-                )
-                for (route, model, version, reference_id), counts, requests, unreadable in written
-            )
+        return [
+            {
+                "id": new_id(),
+                "at": now,
+                "route": route,
+                "model": model,
+                "version": version,
+                "reference_id": reference_id,
+                "requests": requests,
+                "unreadable": unreadable,
+                "counts": counts,
+            }
+            for (route, model, version, reference_id), counts, requests, unreadable in written
+        ]
 
 
 def _values(inputs: Any) -> int:
