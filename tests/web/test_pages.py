@@ -468,3 +468,28 @@ def test_the_models_page_pages_past_its_first_two_hundred(
     assert "/ui/models/m200" in second
     assert "/ui/models/m000" not in second
     assert '">next' not in second
+
+
+def test_the_overview_counts_what_waits_exactly(
+    client: TestClient, make_key: KeyFactory, seeded: str
+) -> None:
+    sign_in(client, make_key("admin"))
+    home = client.get("/ui/").text
+    assert '<span class="count">1</span> pending reviews' in home  # churn@2; churn@1 decided
+    assert '<span class="count">1</span> open incidents' in home
+
+
+def test_an_address_no_page_answers_is_a_page_too(client: TestClient) -> None:
+    for method, address, status in (
+        ("GET", "/ui/nope", 404),
+        ("GET", "/ui/incidents/abc", 404),
+        ("POST", "/ui/audit", 405),
+        ("GET", "/ui/logout", 405),
+    ):
+        answer = client.request(method, address)
+        assert answer.status_code == status, address
+        assert "text/html" in answer.headers["content-type"], address
+        assert "default-src 'none'" in answer.headers["content-security-policy"], address
+    allowed = client.post("/ui/audit").headers["allow"]
+    assert set(allowed.split(", ")) == {"GET", "HEAD"}
+    assert "There is no page here." in client.get("/ui/nope").text

@@ -8,7 +8,7 @@ handover, close), ``worklog`` (notes and tasks) and ``postmortem``. Every change
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlgate.incidents.lifecycle import close, handover, update
@@ -46,6 +46,12 @@ __all__ = [
 
 def get(session: Session, *, ref: str, threshold_minutes: int) -> IncidentRead:
     return read(session, get_row(session, ref=ref), threshold_minutes=threshold_minutes)
+
+
+def count_open(session: Session) -> int:
+    """How many incidents are not closed."""
+    query = select(func.count(Incident.id)).where(Incident.status != IncidentStatus.CLOSED.value)
+    return int(session.scalar(query) or 0)
 
 
 def get_all(

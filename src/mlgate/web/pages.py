@@ -191,19 +191,12 @@ def create_web_app(runtime: Runtime) -> Starlette:
         if principal.has(Scope.REGISTRY_READ):
             counts["models"] = registry.list_models(session, limit=1).total
         if any(principal.has(s) for s in REVIEW_SCOPES):
-            pending = readmodel.list_requests(session, state=RequestState.PENDING, limit=500)
-            counts["pending reviews"] = len(pending)
+            pending = readmodel.count_requests(session, state=RequestState.PENDING)
+            counts["pending reviews"] = pending
         if principal.has(Scope.ROUTES_READ):
             counts["routes"] = len(routes.get_all(session))
         if principal.has(Scope.INCIDENTS_READ):
-            counts["open incidents"] = len(
-                incidents.get_all(
-                    session,
-                    open_only=True,
-                    limit=500,
-                    threshold_minutes=runtime.settings.incident_postmortem_minutes,
-                )
-            )
+            counts["open incidents"] = incidents.count_open(session)
         if principal.has(Scope.AUDIT_READ):
             counts["audit entries"] = audit.head(session)[0]
         return _Shown("home.html", {"counts": counts})
@@ -370,7 +363,8 @@ def create_web_app(runtime: Runtime) -> Starlette:
             Route("/incidents/{number:int}", incident),
             Route("/incidents/{number:int}/postmortem", incident_postmortem),
             Route("/audit", audit_log),
-        ]
+        ],
+        exception_handlers={404: _no_such_page, 405: _no_such_page},
     )
 
 
@@ -463,6 +457,15 @@ def _version(request: Request) -> int:
     if version > MAX_NUMBER:
         raise NotFound(f"version {version} does not exist")
     return version
+
+
+async def _no_such_page(request: Request, error: Exception) -> Response:
+    """An address no page answers (or a method it does not take), as a page, not plain text."""
+    status = getattr(error, "status_code", 404)
+    detail = "There is no page here." if status == 404 else "This page is not used that way."
+    response = _error(status, detail, None)
+    response.headers.update(getattr(error, "headers", None) or {})  # 405's Allow
+    return response
 
 
 def _error(status: int, detail: str, principal: Principal | None) -> Response:
