@@ -13,7 +13,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from mlgate.audit import service
-from mlgate.audit.hashes import entry_hash
+from mlgate.audit.hashes import hash_of
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
 from mlgate.auth.schemas import Principal
 from mlgate.backup import snapshot
@@ -231,18 +231,7 @@ def test_an_export_carries_each_entrys_version_and_verifies_offline(db: Database
     prev_hash = service.GENESIS_HASH
     for line in lines:
         entry = AuditEntryRead.model_validate_json(line)
-        recomputed = entry_hash(
-            version=entry.hash_version,
-            prev_hash=prev_hash,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            digest=entry.digest,
-        )
-        assert (entry.prev_hash, entry.hash) == (prev_hash, recomputed)
+        assert (entry.prev_hash, entry.hash) == (prev_hash, hash_of(entry, prev_hash=prev_hash))
         prev_hash = entry.hash
     older = json.loads(lines[0])
     del older["hash_version"]  # a line exported before hash versions

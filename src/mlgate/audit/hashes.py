@@ -21,7 +21,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-__all__ = ["HASH_VERSION", "HASH_VERSIONS", "canonical_json", "change_digest", "entry_hash"]
+__all__ = [
+    "HASH_VERSION",
+    "HASH_VERSIONS",
+    "canonical_json",
+    "change_digest",
+    "entry_hash",
+    "hash_of",
+]
 
 HASH_VERSION = 2
 """The version new entries are hashed with."""
@@ -65,3 +72,19 @@ def entry_hash(
     else:
         raise ValueError(f"unknown audit hash version {version}")
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def hash_of(entry: Any, *, prev_hash: str) -> str:
+    """The hash ``entry`` (a row or an ``AuditEntryRead``: anything with an entry's fields)
+    should have after ``prev_hash``, in the entry's own version."""
+    return entry_hash(
+        version=entry.hash_version,
+        prev_hash=prev_hash,
+        seq=entry.seq,
+        at=entry.at,
+        actor=entry.actor,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        digest=entry.digest,
+    )

@@ -39,6 +39,7 @@ from mlgate.audit.hashes import (
     canonical_json,
     change_digest,
     entry_hash,
+    hash_of,
 )
 from mlgate.audit.models import AuditEntry, AuditHead
 from mlgate.audit.schemas import AuditEntryRead, AuditVerification
@@ -229,18 +230,7 @@ def verify(
                 "written by a newer mlgate"
             )
             return _broken(count, entry.seq, prev_hash, reason)
-        recomputed = entry_hash(
-            version=entry.hash_version,
-            prev_hash=prev_hash,
-            seq=entry.seq,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            digest=entry.digest,
-        )
-        if recomputed != entry.hash:
+        if hash_of(entry, prev_hash=prev_hash) != entry.hash:
             return _broken(count, entry.seq, prev_hash, "entry content does not match its hash")
         if known_head is not None and entry.seq == known_head[0] and entry.hash != known_head[1]:
             reason = (
