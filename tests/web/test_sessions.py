@@ -35,6 +35,7 @@ from mlgate.web.session import (
     start_session,
 )
 from tests.conftest import KeyFactory
+from tests.web.test_pages import key_id_of
 
 ADMIN = Principal(name="alice", scopes=frozenset({"admin"}))
 PAGE = "/ui/models"
@@ -61,13 +62,6 @@ def sign_out_with(client: TestClient, cookie: str) -> None:
     answer = client.post("/ui/logout", follow_redirects=False)
     assert answer.status_code == 303
     assert f'{COOKIE}=""' in answer.headers["set-cookie"]  # and the browser forgets it
-
-
-def key_id_of(runtime: Runtime, key: str) -> str:
-    with runtime.db.unit_of_work() as session:
-        key_id = auth.authenticate(session, secret=runtime.secret, presented=key).key_id
-    assert key_id is not None
-    return key_id
 
 
 def stored_sessions(runtime: Runtime) -> int:
