@@ -146,7 +146,7 @@ def test_datasets_keep_their_role_and_sensitive_categories(full_card: ModelCard)
     assert back.ethical_considerations.sensitive_data.declared is True
 
 
-def test_import_of_a_toolkit_card_ignores_graphics_and_reads_the_rest() -> None:
+def test_import_of_a_toolkit_card_reads_the_fields_beside_its_graphics() -> None:
     document = {
         "schema_version": "0.0.2",
         "model_details": {

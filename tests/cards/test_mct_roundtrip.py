@@ -14,7 +14,7 @@ import jsonschema
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlgate.cards import ModelCard, from_mct, mct_omissions, to_mct
+from mlgate.cards import ModelCard, from_mct, mct_omissions, read_mct, to_mct
 from mlgate.cards.paths import flatten
 from tests.cards.test_mct import MCT_V002
 
@@ -180,3 +180,13 @@ def test_an_imported_toolkit_card_exports_as_it_came_in(card: ModelCard) -> None
     # A card that came from MCT holds only what MCT holds: export -> import -> export is stable.
     exported = to_mct(card)
     assert to_mct(from_mct(exported)) == exported
+
+
+@given(cards())
+def test_an_exported_card_imports_with_nothing_left_out(card: ModelCard) -> None:
+    # Every key the export writes is one the import reads: a re-import names nothing...
+    exported = to_mct(card)
+    assert read_mct(exported).not_imported == []
+    # ...and a key the import does not read is named, wherever it is added.
+    exported.setdefault("quantitative_analysis", {})["graphics"] = {"description": "plots"}
+    assert read_mct(exported).not_imported == ["quantitative_analysis.graphics"]

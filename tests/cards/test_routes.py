@@ -1,18 +1,22 @@
-"""Cards over HTTP: routing of the diff paths, what a diff answer says, what an export omits."""
+"""Cards over HTTP: routing of the diff paths, what a diff answer says, what an export omits
+and what an import does not hold."""
 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from mlgate.auth.schemas import Principal
+from mlgate.cards.revisions import CardRevisionRead
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
 from tests.cards.conftest import full_card_data
+from tests.cards.test_mct_import import TOOLKIT_CARD, TOOLKIT_CARD_NOT_IMPORTED
 from tests.conftest import KeyFactory, bearer
 
 OWNER = Principal(name="olga", scopes=frozenset({"admin"}))
@@ -135,3 +139,82 @@ def test_an_mct_export_names_the_fields_it_leaves_out(
     assert "model_details.licenses" not in omitted
     for lossless in ("json", "huggingface"):
         assert "x-card-omitted" not in _export(client, headers, lossless).headers
+
+
+def _import(client: TestClient, headers: dict[str, str], format: str, content: str) -> Any:
+    body = {"format": format, "content": content}
+    return client.post("/api/v1/cards/churn/1/import", json=body, headers=headers)
+
+
+def test_an_mct_import_names_what_the_card_does_not_hold_in_a_header(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    response = _import(client, headers, "mct", json.dumps(TOOLKIT_CARD))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-card-not-imported"] == ", ".join(TOOLKIT_CARD_NOT_IMPORTED)
+    assert response.json().keys() == CardRevisionRead.model_fields.keys()  # the body as before
+    spec = client.get("/openapi.json").json()
+    documented = spec["paths"]["/api/v1/cards/{model}/{version}/import"]["post"]["responses"]
+    assert "X-Card-Not-Imported" in documented["200"]["headers"]
+
+
+def test_a_reimported_export_and_a_card_json_name_nothing_not_imported(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    imported = _import(client, headers, "json", json.dumps(full_card_data()))
+    assert imported.status_code == 200, imported.text
+    assert "x-card-not-imported" not in imported.headers
+    exported = _export(client, headers, "mct").text
+    reimported = _import(client, headers, "mct", exported)
+    assert reimported.status_code == 200, reimported.text
+    assert "x-card-not-imported" not in reimported.headers
+    document = json.loads(exported)
+    document["model_details"]["overview"] = "changed"
+    document["model_details"]["documentation"] = "added"
+    changed = _import(client, headers, "mct", json.dumps(document))
+    assert changed.headers["x-card-not-imported"] == "model_details.documentation"
+
+
+def test_an_ambiguous_mct_date_imports_without_a_date_and_is_named(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    document = {"model_details": {"name": "churn", "version": {"name": "1", "date": "03/04/2020"}}}
+    response = _import(client, headers, "mct", json.dumps(document))
+    assert response.status_code == 200, response.text
+    assert response.headers["x-card-not-imported"] == "model_details.version.date"
+    assert response.json()["card"]["model_details"]["date"] is None
+    us = {"model_details": {"name": "churn", "version": {"name": "2", "date": "08/28/2020"}}}
+    response = _import(client, headers, "mct", json.dumps(us))
+    assert response.status_code == 200, response.text
+    assert response.json()["card"]["model_details"]["date"] == "2020-08-28"
+    assert "x-card-not-imported" not in response.headers
+
+
+def test_a_type_error_in_a_field_read_is_still_a_422_naming_it(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    document = json.loads(json.dumps(TOOLKIT_CARD))
+    document["quantitative_analysis"]["performance_metrics"][0]["value"] = "high"
+    response = _import(client, headers, "mct", json.dumps(document))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [
+        "quantitative_analysis.performance_metrics[0].value"
+    ]
+    assert client.get("/api/v1/cards/churn/1", headers=headers).status_code == 404
+    # Fixed, the same card imports and names what it does not hold.
+    document["quantitative_analysis"]["performance_metrics"][0]["value"] = 0.8
+    response = _import(client, headers, "mct", json.dumps(document))
+    assert response.headers["x-card-not-imported"] == ", ".join(TOOLKIT_CARD_NOT_IMPORTED)
+
+
+def test_a_long_not_imported_list_is_cut_so_the_header_stays_readable(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    document = {"model_details": {"name": "churn", **{f"key_{i}": i for i in range(2_000)}}}
+    response = _import(client, headers, "mct", json.dumps(document))
+    assert response.status_code == 200, response.text
+    listed = response.headers["x-card-not-imported"]
+    assert len(listed) <= 4_000
+    shown = listed.split(", ")
+    assert shown[:2] == ["model_details.key_0", "model_details.key_1"]
+    assert shown[-1] == f"and {2_000 - len(shown) + 1} more"

@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlgate.cards.schemas import ModelCard
 
-__all__ = ["CardExport", "CardFormat", "CardImport", "CardRevisionRead", "CardSet", "RenderFormat"]
+__all__ = [
+    "CardExport",
+    "CardFormat",
+    "CardImport",
+    "CardRevisionImported",
+    "CardRevisionRead",
+    "CardSet",
+    "RenderFormat",
+]
 
 
 class CardFormat(StrEnum):
@@ -53,6 +61,16 @@ class CardRevisionRead(BaseModel):
     created_by: str
     created_at: datetime
     card: ModelCard
+
+
+class CardRevisionImported(CardRevisionRead):
+    """An imported revision; ``not_imported`` names the input's fields (dotted paths) the card
+    does not hold, ``notes`` says why for those not simply without a place on the card.
+
+    The API answers with the `CardRevisionRead` part and names the paths in a header."""
+
+    not_imported: list[str] = Field(default_factory=list)
+    notes: dict[str, str] = Field(default_factory=dict)
 
 
 class CardExport(BaseModel):

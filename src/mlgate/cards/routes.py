@@ -23,6 +23,7 @@ Revision = Annotated[
 ]
 
 OMITTED_HEADER = "X-Card-Omitted"
+NOT_IMPORTED_HEADER = "X-Card-Not-Imported"
 MEDIA_TYPES = {
     RenderFormat.HTML: "text/html; charset=utf-8",
     RenderFormat.MARKDOWN: "text/markdown; charset=utf-8",
@@ -126,11 +127,33 @@ def diff_revisions(
     )
 
 
-@router.post("/{model}/{version:int}/import", response_model=CardRevisionRead)
+@router.post(
+    "/{model}/{version:int}/import",
+    response_model=CardRevisionRead,
+    responses={
+        200: {
+            "headers": {
+                NOT_IMPORTED_HEADER: {
+                    "description": "The input's fields (dotted paths) the card does not hold,"
+                    " comma-separated; at most 4,000 characters, a longer list ends 'and N more'.",
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    },
+)
 def import_card(
-    model: str, version: VersionNumber, body: CardImport, session: SessionDep, actor: Writer
+    model: str,
+    version: VersionNumber,
+    body: CardImport,
+    session: SessionDep,
+    actor: Writer,
+    response: Response,
 ) -> CardRevisionRead:
-    return service.import_card(
+    """Add a revision from a HF README, MCT JSON or card JSON; ``X-Card-Not-Imported`` lists
+    what of an MCT card the card has no place for (graphics, documentation, …) or cannot read
+    (a ``version.date`` that is no ISO date nor an unambiguous MM/DD/YYYY or DD/MM/YYYY)."""
+    imported = service.import_card(
         session,
         model_name=model,
         version=version,
@@ -139,6 +162,24 @@ def import_card(
         actor=actor,
         comment=body.comment,
     )
+    if imported.not_imported:
+        response.headers[NOT_IMPORTED_HEADER] = _listed(imported.not_imported)
+    return imported
+
+
+def _listed(paths: list[str], limit: int = 4_000) -> str:
+    """Comma-separated, at most ``limit`` characters, so a client reads the header whole."""
+    listed = ", ".join(paths)
+    if len(listed) <= limit:
+        return listed
+    shown: list[str] = []
+    size = len("and 9999999 more")  # room for the tail; the content caps the count far lower
+    for path in paths:
+        size += len(path) + 2
+        if size > limit:
+            break
+        shown.append(path)
+    return ", ".join([*shown, f"and {len(paths) - len(shown)} more"])
 
 
 @router.get(

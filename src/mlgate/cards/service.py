@@ -21,12 +21,13 @@ from mlgate.auth.schemas import Principal
 from mlgate.cards import (
     CardDiff,
     CardLint,
+    ImportedCard,
     ModelCard,
     diff_cards,
     from_huggingface,
-    from_mct,
     lint,
     mct_omissions,
+    read_mct,
     render_html,
     render_json,
     render_markdown,
@@ -35,7 +36,13 @@ from mlgate.cards import (
     validate_card,
 )
 from mlgate.cards.models import CardRevision
-from mlgate.cards.revisions import CardExport, CardFormat, CardRevisionRead, RenderFormat
+from mlgate.cards.revisions import (
+    CardExport,
+    CardFormat,
+    CardRevisionImported,
+    CardRevisionRead,
+    RenderFormat,
+)
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid, NotFound
 from mlgate.ids import new_id
@@ -249,15 +256,19 @@ def diff_versions(
 
 def parse_card(text: str, *, format: CardFormat) -> ModelCard:
     """A card from interchange text; ``Invalid`` names what is wrong."""
+    return _parse(text, format=format).card
+
+
+def _parse(text: str, *, format: CardFormat) -> ImportedCard:
     if format == CardFormat.HUGGINGFACE:
-        return from_huggingface(text)
+        return ImportedCard(card=from_huggingface(text))
     try:  # orjson: deep nesting is a decode error here, where json.loads hit RecursionError
         data: Any = orjson.loads(text)
     except orjson.JSONDecodeError as error:
         raise Invalid.field("content", f"is not valid JSON: {error.msg}") from error
     if not isinstance(data, dict):
         raise Invalid.field("content", "must be a JSON object")
-    return from_mct(data) if format == CardFormat.MCT else validate_card(data)
+    return read_mct(data) if format == CardFormat.MCT else ImportedCard(card=validate_card(data))
 
 
 def import_card(
@@ -269,16 +280,20 @@ def import_card(
     format: CardFormat,
     actor: Principal,
     comment: str = "",
-) -> CardRevisionRead:
-    card = parse_card(text, format=format)
-    return set_card(
+) -> CardRevisionImported:
+    """Add a revision from interchange text, naming what of the text the card does not hold."""
+    imported = _parse(text, format=format)
+    read = set_card(
         session,
         model_name=model_name,
         version=version,
-        card=card,
+        card=imported.card,
         actor=actor,
         comment=comment or f"imported from {format.value}",
         source=format.value,
+    )
+    return CardRevisionImported(
+        **dict(read), not_imported=imported.not_imported, notes=imported.notes
     )
 
 

@@ -229,6 +229,14 @@ def import_card(
         markup=False,
         highlight=False,
     )
+    if read.not_imported:
+        where = _FORMAT_NAMES.get(format, format.value)
+        fields = ", ".join(
+            f"{path} ({read.notes[path]})" if path in read.notes else path
+            for path in read.not_imported
+        )
+        note = f"note: not imported from {where}, the card has no place for them: {fields}"
+        err_console.print(note, markup=False, highlight=False, soft_wrap=True)
 
 
 # Top-level keys only a Model Card Toolkit document has (ours has intended_use, metrics, ...).
@@ -271,4 +279,4 @@ def export_card(
         where = _FORMAT_NAMES.get(format, format.value)
         fields = ", ".join(exported.omitted)
         note = f"note: {where} has no place for: {fields}; they are left out"
-        err_console.print(note, markup=False)
+        err_console.print(note, markup=False, highlight=False, soft_wrap=True)
