@@ -126,3 +126,20 @@ def test_an_operators_typo_is_refused_without_an_incident(cli: Cli, tmp_path: Pa
     opened = json.loads(cli("incidents", "list", "--all", "--json").out)
     assert opened == []  # they used to open SEV2 "Backup failed" and "Restore drill failed"
     assert json.loads(cli("backup", "drills", "--json").out) == []
+
+
+def test_verify_latest_names_a_damaged_newest_backup(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    """``latest`` skipped a newest backup whose manifest is damaged and verified the one before
+    it (exit 0): latest means the newest, damaged or not."""
+    assert cli("init").code == 0
+    first = json.loads(cli("backup", "create", "--json").out)["id"]
+    newest = json.loads(cli("backup", "create", "--json").out)["id"]
+    manifest = Path(cli.data_dir, "backups", newest, "manifest.json")  # type: ignore[attr-defined]
+    manifest.write_text(manifest.read_text().replace('"dialect"', '"dialekt"'))
+    verified = cli("backup", "verify", "latest")
+    assert verified.code == 1
+    assert f"the newest backup {newest} is damaged: manifest.json is corrupted" in verified.err
+    assert cli("backup", "verify", first).code == 0  # an older one, named, still verifies
+    drill = cli("backup", "drill")
+    assert (drill.code, "damaged" in drill.err) == (1, True)
+    assert json.loads(cli("backup", "drills", "--json").out) == []

@@ -351,3 +351,76 @@ def test_an_unexpected_error_while_verifying_says_the_target_must_not_be_used(
     assert "no such table: audit_entries" in detail
     assert "must not be used" in detail
     assert "\n" not in detail
+
+
+def _leave_out_a_blob(backup: Path) -> str:
+    """Delete one blob and its manifest line, checksum to match: a manifest that lies."""
+    manifest = read_manifest(backup)
+    blob = next(e for e in manifest.files if e.kind == "blob")
+    (backup / blob.path).unlink()
+    (backup / MANIFEST).unlink()
+    files = [f for f in manifest.files if f is not blob]
+    write_manifest(backup, manifest.model_copy(update={"files": files}))
+    return blob.content_sha256
+
+
+def test_a_manifest_that_leaves_a_blob_out_fails_verify_and_restore(
+    runtime: Runtime, admin: Principal, backup_root: Path, restore_target: str, tmp_path: Path
+) -> None:
+    """The artifact rows say which blobs a store needs; both checks read them (a restore
+    reported success while an artifact had no blob)."""
+    populate(runtime, admin, versions=2)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    digest = _leave_out_a_blob(backup)
+    report = service.verify_backup(path=backup, key=None)
+    assert not report.ok
+    assert any(
+        f"1 artifacts have no blob in the backup, e.g. {digest}" in p for p in report.problems
+    )
+    with pytest.raises(Unavailable, match=f"1 blobs are missing, e.g. {digest}"):
+        restore_backup(
+            backup=backup,
+            target_url=restore_target,
+            blob_dir=tmp_path / "blobs",
+            key=None,
+            actor=admin,
+        )
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_manifest_without_a_database_is_refused_before_anything_is_restored(
+    runtime: Runtime, admin: Principal, backup_root: Path, restore_target: str, tmp_path: Path
+) -> None:
+    populate(runtime, admin, versions=1)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    manifest = read_manifest(backup)
+    (backup / MANIFEST).unlink()
+    files = [f for f in manifest.files if f.kind != "database"]
+    write_manifest(backup, manifest.model_copy(update={"files": files}))
+    report = service.verify_backup(path=backup, key=None)  # raised StopIteration
+    assert (report.ok, report.problems) == (False, [f"backup {manifest.id} holds no database file"])
+    blobs = tmp_path / "blobs"
+    with pytest.raises(Invalid, match="holds no database file"):
+        restore_backup(
+            backup=backup, target_url=restore_target, blob_dir=blobs, key=None, actor=admin
+        )
+    assert not blobs.exists()  # the blobs were restored before the missing database was noticed
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_that_is_not_a_sqlite_store_is_a_non_empty_target(
+    runtime: Runtime, admin: Principal, backup_root: Path, tmp_path: Path
+) -> None:
+    populate(runtime, admin, versions=1)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    other = tmp_path / "notes.db"
+    other.write_bytes(b"not a database\n" * 100)
+    target = f"sqlite:///{other}"
+    blobs = tmp_path / "blobs"
+    with pytest.raises(Conflict, match="is not empty"):  # was sqlalchemy's DatabaseError
+        restore_backup(backup=backup, target_url=target, blob_dir=blobs, key=None, actor=admin)
+    result = restore_backup(
+        backup=backup, target_url=target, blob_dir=blobs, key=None, actor=admin, force=True
+    )
+    assert result.verified
+    assert Path(result.moved_aside[0]).read_bytes() == b"not a database\n" * 100

@@ -90,3 +90,21 @@ def test_prune_removes_what_killed_backups_left_once_nothing_writes_to_it(
     assert result.leftovers == sorted([half_deleted.name, killed.name])
     assert result.delete == []
     assert sorted(p.name for p in root.iterdir()) == sorted([backup.id, running.name])
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_prune_removes_a_symlinked_backup_as_a_link(
+    runtime: Runtime, admin: Principal, backup_root: Path, tmp_path: Path
+) -> None:
+    """It raised 'Cannot call rmtree on a symbolic link' halfway through, after deleting other
+    backups and before its audit entry, and left a '.deleting-' link no prune removes."""
+    populate(runtime, admin, versions=1)
+    elsewhere = backup_at(runtime, admin, tmp_path / "other-disk", 1)
+    older = backup_at(runtime, admin, backup_root, 2)
+    newest = backup_at(runtime, admin, backup_root, 3)
+    (backup_root / elsewhere.id).symlink_to(elsewhere.path)
+    with runtime.db.unit_of_work() as session:
+        result = service.prune_backups(session, root=backup_root, policy=NEWEST_ONLY, actor=admin)
+    assert sorted(result.delete) == sorted([elsewhere.id, older.id])
+    assert [p.name for p in backup_root.iterdir()] == [newest.id]
+    assert Path(elsewhere.path, "manifest.json").is_file()  # the link went, not what it named

@@ -4,7 +4,8 @@ Order matters so that a failure never leaves a half-restored store that looks wh
 checksum is checked before the target is touched; blobs go first (content-addressed, so extra
 ones are harmless); the database last, atomically (a rename on SQLite, one transaction on
 PostgreSQL); then rows, digests, the schema revision, the audit chain and every blob are checked
-against the manifest. Any failure raises and says what state the target was left in.
+against the manifest; a backup from an older mlgate is then upgraded to this one's schema. Any
+failure raises and says what state the target was left in.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid, MlgateError, Unavailable
 from mlgate.registry.blobstore import LocalBlobStore
 from mlgate.store.database import Database
-from mlgate.store.migrate import MIGRATIONS_DIR
+from mlgate.store.migrate import MIGRATIONS_DIR, upgrade
 
-__all__ = ["check_key", "restore_backup", "verify_restored"]
+__all__ = ["check_key", "database_entry", "restore_backup", "verify_restored"]
 
 UNLIMITED = 2**62
 
@@ -49,7 +50,9 @@ def check_key(manifest: Manifest, key: bytes | None) -> None:
         )
 
 
-def _check_revisions(manifest: Manifest) -> None:
+def _check_revisions(manifest: Manifest) -> bool:
+    """Refuse a backup from a newer mlgate; True when the backup's schema is older than this
+    mlgate's (it is upgraded once restored and verified, as ``mlgate db upgrade`` would)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     scripts = ScriptDirectory.from_config(config)
@@ -60,9 +63,11 @@ def _check_revisions(manifest: Manifest) -> None:
             f"backup {manifest.id} has schema revision(s) {', '.join(unknown)} this mlgate does"
             " not know; restore it with the mlgate version that made it"
         )
+    ancestors = scripts.revision_map.iterate_revisions(tuple(manifest.schema_revisions), "base")
+    return not set(scripts.get_heads()) <= {revision.revision for revision in ancestors}
 
 
-def _database_entry(manifest: Manifest) -> ManifestFile:
+def database_entry(manifest: Manifest) -> ManifestFile:
     for entry in manifest.files:
         if entry.kind == "database":
             return entry
@@ -91,11 +96,9 @@ def verify_restored(manifest: Manifest, *, url: str, blob_dir: Path) -> None:
     if not chain.ok:
         problems.append(f"audit chain broken at entry {chain.first_broken_seq}: {chain.reason}")
     blobs = LocalBlobStore(blob_dir)
-    missing = [
-        e.content_sha256
-        for e in manifest.files
-        if e.kind == "blob" and not blobs.exists(e.content_sha256)
-    ]
+    # The restored artifact rows count too: a manifest that leaves a blob out must not pass.
+    wanted = {e.content_sha256 for e in manifest.files if e.kind == "blob"}
+    missing = sorted(d for d in wanted | set(summary.blob_digests) if not blobs.exists(d))
     if missing:
         problems.append(f"{len(missing)} blobs are missing, e.g. {missing[0]}")
     if problems:
@@ -123,7 +126,8 @@ def restore_backup(
             f"backup {manifest.id} is a {manifest.dialect} store; give a {manifest.dialect} URL",
         )
     check_key(manifest, key)
-    _check_revisions(manifest)
+    behind = _check_revisions(manifest)
+    database_entry(manifest)
     for entry in manifest.files:
         problem = stored_checksum(backup, entry)
         if problem is not None:
@@ -146,6 +150,8 @@ def restore_backup(
         f"restore the {dialect} database into {shown}",
         "verify rows, schema revision, audit chain and blobs against the manifest",
     ]
+    if behind:  # this mlgate (its audit entry, its server) needs its own schema
+        actions.append(f"upgrade the schema from {', '.join(manifest.schema_revisions)}")
     result = RestoreResult(
         backup_id=manifest.id,
         target=shown,
@@ -174,6 +180,10 @@ def restore_backup(
         )
         step = "verifying the restored store"
         verify_restored(manifest, url=target_url, blob_dir=blob_dir)
+        if behind:
+            step = "upgrading the restored schema"
+            _upgrade(target_url)
+            result.schema_upgraded = True
     except MlgateError as error:
         raise _failed(manifest, step, error.detail, result) from error
     except OSError as error:
@@ -196,6 +206,14 @@ def restore_backup(
         database.dispose()
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _upgrade(url: str) -> None:
+    database = Database(url)
+    try:
+        upgrade(database.engine)
+    finally:
+        database.dispose()
 
 
 def _failed(manifest: Manifest, step: str, detail: str, result: RestoreResult) -> Unavailable:
@@ -251,7 +269,7 @@ def _restore_database(
     total: int,
     progress: Advance | None,
 ) -> int:
-    entry = _database_entry(manifest)
+    entry = database_entry(manifest)
     advance = (lambda n: progress("restoring", n, total)) if progress else None
     if dialect == "sqlite":
         path = snapshot.sqlite_path(url)

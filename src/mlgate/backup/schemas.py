@@ -101,6 +101,10 @@ class RestoreResult(BaseModel):
     actions: list[str]
     moved_aside: list[str]
     verified: bool
+    schema_upgraded: bool = Field(
+        default=False,
+        description="The backup's schema was older than this mlgate's: upgraded once verified.",
+    )
     seconds: float
     bytes_restored: int
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -39,7 +40,7 @@ from mlgate.backup.archive import (
     write_manifest,
 )
 from mlgate.backup.cipher import CHUNK, key_id
-from mlgate.backup.restore import check_key
+from mlgate.backup.restore import check_key, database_entry
 from mlgate.backup.retention import Retention, select_kept
 from mlgate.backup.schemas import (
     BackupRead,
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 # writes into its directory all the time, so it is never taken for one.
 STALE_AFTER_SECONDS = 3600
 LEFTOVER_PREFIXES = (".partial-", ".deleting-")
+BACKUP_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-z]{6}")
+ID_TIME = len("20260101T000000Z")
 
 
 def _backup_id(now: datetime) -> str:
@@ -136,7 +139,12 @@ def create_backup(
 
 def discard_backup(*, path: Path) -> None:
     """Delete the backup at ``path``: renamed to a dot-name first, so it is listed whole or not
-    at all, then removed (a leftover of an interrupted removal goes with the next prune)."""
+    at all, then removed (a leftover of an interrupted removal goes with the next prune).
+
+    A symlink is removed as a link: what it points to is outside the backup directory."""
+    if path.is_symlink():
+        path.unlink()
+        return
     doomed = path.with_name(f".deleting-{path.name}-{new_id()[-6:].lower()}")
     path.rename(doomed)
     shutil.rmtree(doomed)
@@ -285,6 +293,13 @@ def resolve_backup(*, root: Path, ref: str, allow_path: bool = True) -> Path:
     """A backup directory from a path (if ``allow_path``), an id under ``root``, or ``latest``."""
     if ref == "latest":
         backups = list_backups(root=root)
+        damaged = _newest_unreadable(root, after=backups[0].id if backups else "")
+        if damaged is not None:  # the newest is damaged: never fall back to an older one unsaid
+            name, detail = damaged
+            raise Conflict(
+                f"the newest backup {name} is damaged: {detail}; name the backup to use instead"
+                " of latest (`mlgate backup list`)"
+            )
         if not backups:
             raise NotFound(f"no backups in {root}; create one with `mlgate backup create`")
         return Path(backups[0].path)
@@ -295,6 +310,24 @@ def resolve_backup(*, root: Path, ref: str, allow_path: bool = True) -> Path:
     if "/" not in ref and not ref.startswith(".") and candidate.is_dir():
         return candidate
     raise NotFound(f"no backup '{ref}'; list them with `mlgate backup list`")
+
+
+def _newest_unreadable(root: Path, *, after: str) -> tuple[str, str] | None:
+    """The newest directory named like a backup id no older than backup ``after`` whose
+    manifest cannot be read, and why. Ids start with their time to the second (then random
+    letters), so one of the same second may be the newer: it counts too."""
+    if not root.exists():
+        return None
+    for path in sorted(root.iterdir(), reverse=True):
+        if path.name[:ID_TIME] < after[:ID_TIME]:
+            return None
+        if path.name == after or not (BACKUP_ID.fullmatch(path.name) and path.is_dir()):
+            continue
+        try:
+            read_manifest(path)
+        except MlgateError as error:
+            return path.name, error.detail
+    return None
 
 
 def get_backup(*, path: Path) -> BackupRead:
@@ -341,7 +374,7 @@ def _deep_check(path: Path, manifest: Manifest, key: bytes | None, report: Verif
         if entry.kind == "blob":
             with DecodedReader(path, entry, key=key) as reader:
                 reader.read_all_into(None)
-    database = next(e for e in manifest.files if e.kind == "database")
+    database = database_entry(manifest)
     with tempfile.TemporaryDirectory(prefix="mlgate-verify-") as scratch:
         copy = Path(scratch) / "store"
         with copy.open("wb") as out, DecodedReader(path, database, key=key) as reader:
@@ -355,13 +388,22 @@ def _deep_check(path: Path, manifest: Manifest, key: bytes | None, report: Verif
                 )
                 return
             chain = snapshot.verify_audit_in_sqlite_file(copy, head)
+            referenced = snapshot.artifact_digests_in_sqlite_file(copy)
         else:
             report.integrity = snapshot.check_pg_dump(copy)
             if report.integrity != "ok":
                 report.problems.append(f"{database.path}: {report.integrity}")
                 return
             chain = snapshot.verify_audit_in_pg_dump(copy, head)
+            referenced = snapshot.artifact_digests_in_pg_dump(copy)
     report.audit_entries = chain.entries
+    stored = {e.content_sha256 for e in manifest.files if e.kind == "blob"}
+    missing = sorted(referenced - stored)
+    if missing:
+        report.problems.append(
+            f"{database.path}: {len(missing)} artifacts have no blob in the backup, e.g."
+            f" {missing[0]}"
+        )
     if not chain.ok:
         report.problems.append(
             f"{database.path}: audit chain broken at entry {chain.first_broken_seq}: {chain.reason}"

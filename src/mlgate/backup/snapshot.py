@@ -34,6 +34,8 @@ from mlgate.errors import Conflict, Invalid, Unavailable
 
 __all__ = [
     "StoreSummary",
+    "artifact_digests_in_pg_dump",
+    "artifact_digests_in_sqlite_file",
     "check_pg_dump",
     "check_sqlite_file",
     "pg_conninfo",
@@ -167,6 +169,17 @@ def snapshot_sqlite(url: str, dest: Path) -> StoreSummary:
     try:
         with engine.connect() as connection:
             return summarize(connection)
+    finally:
+        engine.dispose()
+
+
+def artifact_digests_in_sqlite_file(path: Path) -> set[str]:
+    """The blobs the artifact rows of the SQLite file at ``path`` need."""
+    engine = _plain_engine(path)
+    try:
+        with engine.connect() as connection:
+            query = text("SELECT DISTINCT sha256 FROM artifacts")
+            return set(connection.execute(query).scalars())
     finally:
         engine.dispose()
 
@@ -377,6 +390,11 @@ def verify_audit_in_pg_dump(path: Path, expected_head: str) -> AuditVerification
             return audit.verify(session, expected_head=expected_head)
     finally:
         engine.dispose()
+
+
+def artifact_digests_in_pg_dump(path: Path) -> set[str]:
+    """The blobs the artifact rows of the dump at ``path`` need."""
+    return {str(row["sha256"]) for _, row in _copy_rows(path, ["artifacts"])}
 
 
 def pg_restore_into(path: Path, url: str) -> None:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 
 from mlgate.backup.snapshot import sqlite_path
 from mlgate.errors import Invalid
@@ -58,8 +59,13 @@ def _admin_engine(url: str) -> Engine:
 
 
 def _has_tables(engine: Engine) -> bool:
-    with engine.connect() as connection:
-        return bool(inspect(connection).get_table_names())
+    try:
+        with engine.connect() as connection:
+            return bool(inspect(connection).get_table_names())
+    except DatabaseError:
+        if engine.dialect.name != "sqlite":
+            raise
+        return True  # a file that is not a SQLite database: something is there all the same
 
 
 def store_state(url: str) -> TargetState:

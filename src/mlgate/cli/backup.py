@@ -163,6 +163,8 @@ def restore(
         return
     for aside in result.moved_aside:
         console.print(f"moved aside: {aside}", markup=False)
+    if result.schema_upgraded:
+        console.print("upgraded the restored schema to this mlgate's", markup=False)
     console.print(
         f"restored {result.backup_id} into {result.target} and verified it"
         f" ({result.bytes_restored} bytes in {result.seconds:.1f} s)",
