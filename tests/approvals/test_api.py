@@ -100,3 +100,28 @@ def test_policies_are_versioned_data_and_only_admins_set_them(
     assert {"card_completeness", "fairness_metrics_present", "input_schema_declared"} <= {
         c["name"] for c in checks
     }
+
+
+def test_requester_cannot_approve_own_request_through_a_key_spelt_differently(
+    client: TestClient, make_key: KeyFactory, make_version: VersionFactory
+) -> None:
+    """Separation of duties compares key owners: 'rita', ' rita ' and 'Rita' are one person."""
+    name, number = make_version()
+    admin = bearer(make_key("admin", owner="root"))
+    requester = bearer(make_key("approvals:request", owner="rita"))
+    rid = client.post(
+        "/api/v1/reviews", json={"model": name, "version": number}, headers=requester
+    ).json()["id"]
+    reviewer = {"name": "review", "scopes": ["approvals:review"], "groups": ["data"]}
+    padded = client.post("/api/v1/keys", json={**reviewer, "owner": " rita "}, headers=admin)
+    assert padded.status_code == 201, padded.text
+    assert padded.json()["owner"] == "rita"
+    approve = client.post(
+        f"/api/v1/reviews/{rid}/approve",
+        json={"comment": "looks fine"},
+        headers=bearer(padded.json()["key"]),
+    )
+    assert approve.status_code == 403, approve.text
+    cased = client.post("/api/v1/keys", json={**reviewer, "owner": "Rita"}, headers=admin)
+    assert cased.status_code == 409, cased.text
+    assert "'rita'" in cased.json()["detail"]

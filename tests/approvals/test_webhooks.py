@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -269,3 +270,46 @@ def test_every_event_emitted_is_one_a_subscriber_can_name() -> None:
 
     with pytest.raises(ValueError, match="EVENT_TYPES"):
         outbox.emit(Session(), event_type="approval.aproved", subject="m@1", payload={})
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature"),
+    [
+        ("1700000000", "sha256=é"),  # not ASCII: hmac.compare_digest raised TypeError
+        ("9" * 400, "sha256=00"),  # too large for a float: OverflowError
+        ("9" * 5000, "sha256=00"),  # past int()'s digit limit: ValueError
+    ],
+)
+def test_verify_signature_refuses_hostile_headers_instead_of_raising(
+    timestamp: str, signature: str
+) -> None:
+    """A receiver passes the headers as it got them; a forged one is False, never an error."""
+    assert not outbox.verify_signature(
+        "secret",
+        timestamp=timestamp,
+        body=b"{}",
+        signature=signature,
+        now=datetime.fromtimestamp(1700000000, UTC),
+    )
+
+
+def test_audit_readers_do_not_see_credentials_in_webhook_urls(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    """Only admins see subscriptions; the audit log (audit:read) keeps the URL's origin and
+    digest, never its user:password@, path token or query."""
+    admin = bearer(make_key("admin"))
+    url = "https://bot:pa55word@hooks.example.com/services/T0/B0/t0ken-in-path?sig=qu3ry"
+    created = client.post("/api/v1/webhooks", json={"url": url}, headers=admin)
+    assert created.status_code == 201, created.text
+    gone = client.delete(f"/api/v1/webhooks/{created.json()['id']}", headers=admin)
+    assert gone.status_code == 200, gone.text
+    auditor = bearer(make_key("audit:read", owner="audrey"))
+    entries = client.get("/api/v1/audit", params={"object_type": "webhook"}, headers=auditor)
+    assert entries.status_code == 200, entries.text
+    changes = [e["change"] for e in entries.json()]
+    assert len(changes) == 2
+    for secret in ("pa55word", "t0ken-in-path", "qu3ry"):
+        assert secret not in entries.text
+    assert all(c["url"] == "https://hooks.example.com" for c in changes)
+    assert all(c["url_sha256"] == hashlib.sha256(url.encode()).hexdigest() for c in changes)

@@ -280,6 +280,8 @@ def test_an_invalid_card_names_each_wrong_field(cli: Cli, tmp_path: Path) -> Non
         (("review", "list", "--limit", "0"), "--limit"),
         (("review", "list", "--limit", "501"), "--limit"),
         (("review", "list", "--offset", "-1"), "--offset"),
+        (("webhooks", "deliveries", "--limit", "0"), "--limit"),
+        (("webhooks", "deliveries", "--limit", "99999999999999999999"), "--limit"),
     ],
 )
 def test_a_number_out_of_range_is_a_usage_error_as_the_api_says(

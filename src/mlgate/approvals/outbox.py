@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -90,13 +91,15 @@ def verify_signature(
     tolerance: timedelta = REPLAY_TOLERANCE,
 ) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
-    if not (timestamp.isascii() and timestamp.isdigit()):
+    # Both headers come from whoever sent the request: a long timestamp (int() or float
+    # overflow) or a non-ASCII signature (compare_digest's TypeError) is False, never an error.
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
     sent = int(timestamp)
     current = (now or utcnow()).timestamp()
     if abs(current - sent) > tolerance.total_seconds():
         return False
-    return hmac.compare_digest(sign(secret, sent, body), signature)
+    return hmac.compare_digest(sign(secret, sent, body).encode(), signature.encode())
 
 
 def backoff(attempts: int) -> timedelta:
@@ -165,6 +168,20 @@ def event_body(event: OutboxEvent) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _audited_url(url: str) -> dict[str, str]:
+    """A subscription's URL as the audit log keeps it: its origin and the digest of the whole.
+
+    Audit readers (``audit:read``) are not webhook admins, and a webhook URL often carries its
+    receiver's credentials: ``user:password@``, a token in the path (Slack) or the query.
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return {
+        "url": f"{parts.scheme}://{host}",
+        "url_sha256": hashlib.sha256(url.encode()).hexdigest(),
+    }
+
+
 def create_subscription(
     session: Session,
     *,
@@ -191,7 +208,7 @@ def create_subscription(
         action="webhook.created",
         object_type="webhook",
         object_id=row.id,
-        change={"url": row.url, "events": row.events},
+        change={**_audited_url(row.url), "events": row.events},
         now=now,
     )
     read = WebhookRead.model_validate(row)
@@ -236,7 +253,7 @@ def deactivate_subscription(
         action="webhook.deactivated",
         object_type="webhook",
         object_id=row.id,
-        change={"url": row.url},
+        change=_audited_url(row.url),
     )
     return WebhookRead.model_validate(row)
 

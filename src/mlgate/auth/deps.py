@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from mlgate.auth import service
 from mlgate.auth.keys import presented
 from mlgate.auth.schemas import Principal
-from mlgate.errors import Forbidden
+from mlgate.errors import Forbidden, Invalid
 from mlgate.ids import MAX_NUMBER
 from mlgate.problems import method_routes
 from mlgate.runtime import Runtime
@@ -25,6 +27,7 @@ __all__ = [
     "VersionNumber",
     "api_routes",
     "document_security",
+    "nul_is_invalid",
     "presented_key",
     "require_scope",
     "required_scopes",
@@ -44,10 +47,22 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+@contextmanager
+def nul_is_invalid() -> Iterator[None]:
+    """Text with a NUL character, which PostgreSQL can neither store nor compare, is a 422."""
+    try:
+        yield
+    except DataError as error:
+        # psycopg refuses NUL in a parameter; PostgreSQL refuses \u0000 in jsonb (22P05).
+        if "NUL (0x00)" not in str(error.orig) and getattr(error.orig, "sqlstate", None) != "22P05":
+            raise
+        raise Invalid("the request holds a NUL character (\\u0000); remove it") from error
+
+
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:
     # scope="function" (below) runs the commit before the response is sent, so a client never
     # sees success for a transaction that then failed to commit.
-    with runtime.db.unit_of_work() as session:
+    with nul_is_invalid(), runtime.db.unit_of_work() as session:
         yield session
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import SecretStr
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
@@ -62,6 +62,7 @@ def create(
             raise Forbidden(
                 f"you cannot grant scopes you do not hold: {', '.join(sorted(missing))}"
             )
+    _check_owner_spelling(session, key_in.owner)
     parsed = generate_key()
     row = ApiKey(
         id=new_id(),
@@ -90,12 +91,29 @@ def create(
     return _issued(row, parsed.value)
 
 
+def _check_owner_spelling(session: Session, owner: str) -> None:
+    """Refuse an owner that differs from an existing one only in case: separation of duties
+    compares owners exactly, so 'Rita' could approve what 'rita' requested."""
+    existing = session.scalars(
+        select(ApiKey.owner)
+        .where(func.lower(ApiKey.owner) == owner.lower(), ApiKey.owner != owner)
+        .limit(1)
+    ).first()
+    if existing is not None:
+        raise Conflict(
+            f"owner {owner!r} differs from the existing owner {existing!r} only in case; "
+            f"give it as {existing!r}: separation of duties tells owners apart by exact name"
+        )
+
+
 def get(session: Session, *, key_id: str) -> ApiKeyRead:
     return _read(_get_row(session, key_id))
 
 
-def _get_row(session: Session, key_id: str) -> ApiKey:
-    row = session.get(ApiKey, key_id)
+def _get_row(session: Session, key_id: str, *, lock: bool = False) -> ApiKey:
+    # Revoke and rotate lock the row: on PostgreSQL two of them would otherwise both pass the
+    # "already revoked/rotated" check and both land (two live successors of one key).
+    row = session.get(ApiKey, key_id, with_for_update=lock)
     if row is None:
         raise NotFound(f"API key '{key_id}' does not exist; list keys with `mlgate keys list`")
     return row
@@ -112,7 +130,7 @@ def revoke(
     session: Session, *, key_id: str, actor: Principal, now: datetime | None = None
 ) -> ApiKeyRead:
     now = now or utcnow()
-    row = _get_row(session, key_id)
+    row = _get_row(session, key_id, lock=True)
     if row.revoked_at is not None:
         raise Conflict(f"API key '{key_id}' is already revoked")
     row.revoked_at = now
@@ -140,7 +158,7 @@ def rotate(
 ) -> ApiKeyIssued:
     """Issue a successor with the same grants; the old key works ``grace_seconds`` longer."""
     now = now or utcnow()
-    old = _get_row(session, key_id)
+    old = _get_row(session, key_id, lock=True)
     if old.revoked_at is not None:
         raise Conflict(f"API key '{key_id}' is revoked; create a new key instead")
     if old.successor_id is not None:

@@ -10,6 +10,7 @@ import typer
 from mlgate.approvals import outbox
 from mlgate.approvals.mail import SmtpNotifier, mail_pending
 from mlgate.approvals.schemas import DeliveryState, WebhookCreate
+from mlgate.approvals.service import MAX_PAGE
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.cli.registry import _validated
@@ -95,7 +96,10 @@ def deliveries(
     state_: Annotated[
         DeliveryState | None, typer.Option("--state", help="Only deliveries in this state.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Most deliveries to show, newest first.")] = 100,
+    limit: Annotated[
+        int,
+        typer.Option(min=1, max=MAX_PAGE, help="Most deliveries to show, newest first."),
+    ] = 100,
     as_json: AsJson = False,
 ) -> None:
     """Delivery state: attempts, last status, next attempt."""

@@ -12,7 +12,13 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
+from mlgate.auth.deps import (
+    RuntimeDep,
+    SessionDep,
+    VersionNumber,
+    nul_is_invalid,
+    require_scope,
+)
 from mlgate.auth.schemas import Principal
 from mlgate.errors import FieldError, Invalid, PayloadTooLarge, message_of
 from mlgate.ids import MAX_NUMBER
@@ -163,7 +169,7 @@ async def register_version(
         uploads = [service.ArtifactUpload(name=f.filename or "", stream=f.file) for f in files]
 
         def register() -> VersionRead:
-            with runtime.db.unit_of_work() as session:
+            with nul_is_invalid(), runtime.db.unit_of_work() as session:
                 return service.register_version(
                     session,
                     blobs=runtime.blobs,
