@@ -91,7 +91,9 @@ class SessionSigner:
         if not value or value.count(".") != 2:
             return None
         token, expires, signature = value.split(".")
-        if not hmac.compare_digest(signature, self._signature(f"{token}.{expires}")):
+        expected = self._signature(f"{token}.{expires}")
+        # As bytes: compare_digest raises on a str that is not ASCII (a crafted cookie).
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
             return None
         if not (expires.isascii() and expires.isdigit()):
             return None
