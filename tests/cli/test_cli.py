@@ -281,6 +281,7 @@ def test_an_invalid_card_names_each_wrong_field(cli: Cli, tmp_path: Path) -> Non
         (("review", "list", "--limit", "501"), "--limit"),
         (("review", "list", "--offset", "-1"), "--offset"),
         (("webhooks", "deliveries", "--limit", "0"), "--limit"),
+        (("webhooks", "deliver", "--watch", "--interval", "-1"), "--interval"),
         (("webhooks", "deliveries", "--limit", "99999999999999999999"), "--limit"),
     ],
 )

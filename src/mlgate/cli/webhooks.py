@@ -150,7 +150,9 @@ def retry(
 def deliver(
     ctx: typer.Context,
     watch: Annotated[bool, typer.Option(help="Keep delivering until interrupted.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between rounds with --watch.")] = 2.0,
+    interval: Annotated[
+        float, typer.Option(min=0.1, max=86400, help="Seconds between rounds with --watch.")
+    ] = 2.0,
     smtp_host: Annotated[
         str | None, typer.Option(help="Also mail each event through this SMTP server.")
     ] = None,
