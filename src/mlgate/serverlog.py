@@ -112,6 +112,8 @@ class AccessLog:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
             pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
             line = f"{stamp},{int(now * 1000) % 1000:03d} INFO {ACCESS_LOGGER}: request {pairs}"
+            if "\n" in line or "\r" in line:  # the path is the caller's (%0A): one line each
+                line = line.replace("\r", "\\r").replace("\n", "\\n")
         else:
             head = {
                 "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),

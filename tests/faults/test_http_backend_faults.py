@@ -50,6 +50,16 @@ async def test_generic_json_round_trip(upstream: FaultyUpstream, client: Http1Cl
     assert upstream.received_on("/predict") == 1
 
 
+async def test_the_protocols_path_goes_before_the_query_of_the_upstreams_url(
+    upstream: FaultyUpstream, client: Http1Client
+) -> None:
+    base_url = f"{upstream.url}/models/?token=abc"  # a query may carry the upstream's token
+    backend = HttpBackend("m", client=client, base_url=base_url, adapter=GenericJson())
+    result = await backend.infer(InferenceRequest(ROWS), timeout=5)
+    assert result.outputs == ROWS
+    assert upstream.received_on("/models/predict?token=abc") == 1
+
+
 async def test_kserve_v2_sends_tensors_and_reshapes_outputs(
     upstream: FaultyUpstream, client: Http1Client
 ) -> None:

@@ -102,6 +102,9 @@ async def test_chat_request_without_messages_is_invalid() -> None:
     [
         (GenericJson(), {"result": 1}),
         (KServeV2(model="m"), {"outputs": "nope"}),
+        (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [2, 2], "data": [1, 2, 3]}]}),
+        (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [10**6, 1], "data": []}]}),
+        (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": ["y", 10**6], "data": []}]}),
         (MlflowScoring(), {"other": 1}),
         (OpenAIChat(), {"id": "x"}),
     ],

@@ -16,6 +16,7 @@ from mlgate.gateway.resilience import (
     TimeoutFailure,
     parse_retry_after,
 )
+from mlgate.gateway.resilience.retry import LONGEST_RETRY_AFTER
 from tests.clocks import ManualClock
 
 
@@ -88,6 +89,8 @@ def test_parse_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after("²") is None  # isdigit() holds for it, float() refuses it
     assert parse_retry_after(None) is None
+    assert parse_retry_after("9" * 400) == LONGEST_RETRY_AFTER  # not float("inf")
+    assert parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now=now) == LONGEST_RETRY_AFTER
 
 
 def test_invalid_policy_is_refused() -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from mlgate.gateway.backends import HttpBackend, InferenceRequest, OpenAIChat
 from mlgate.gateway.backends.wire import (
+    MAX_HEAD,
     ConnectionClosed,
     Http1Client,
     Origin,
@@ -325,6 +326,28 @@ async def test_chunked_answer_over_max_body_fails() -> None:
     ):
         with pytest.raises(ResponseInvalid):
             await client.post(server.origin, server.head(), b"a")
+
+
+async def test_a_head_over_its_limit_fails_the_call_before_the_server_finishes_it() -> None:
+    signals = Signals()
+    pad = b"X-Pad: " + b"a" * 1000 + b"\r\n"
+
+    async def handler(peer: Peer) -> None:
+        await peer.read_request()
+        try:
+            await peer.send(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(10 * MAX_HEAD // len(pad)):  # ten times the limit, and no end
+                await peer.send(pad)
+            await peer.client_closed()
+        finally:
+            signals.closed.set()
+
+    async with ScriptedServer(handler) as server, Http1Client() as client:
+        async with asyncio.timeout(LIMIT):
+            with pytest.raises(ResponseInvalid, match="head is over"):
+                await client.post(server.origin, server.head(), b"a")
+            await signals.closed.wait()
+    assert server.requests
 
 
 # -- content encodings -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ ROWS = [[5.1, 3.518273, 1.4, 0.2]]  # the second value is easy to spot in a log
 
 
 def serve_and_call(
-    runtime: Runtime, log: Path, key: str, **env: str
+    runtime: Runtime, log: Path, key: str, route: str = "iris", **env: str
 ) -> tuple[list[httpx.Response], str]:
     """Start a gateway, call it twice (good key, bad key), stop it; its answers and its log."""
     port = free_port()
@@ -42,7 +42,7 @@ def serve_and_call(
         )
         try:
             wait_healthy(url, process)
-            predict = f"{url}/v1/routes/iris/predict"
+            predict = f"{url}/v1/routes/{route}/predict"
             answers = [
                 httpx.post(predict, json={"inputs": ROWS}, headers=bearer(key), timeout=10),
                 httpx.post(predict, json={"inputs": ROWS}, headers=bearer("mlg_nope"), timeout=10),
@@ -94,3 +94,22 @@ def test_access_lines_can_be_turned_off_and_logs_can_be_text(
     assert [a.status_code for a in answers] == [200, 401]
     assert " INFO uvicorn.error: " in written  # text lines: time, level, logger, message
     assert "mlgate.access" not in written
+
+
+def test_a_path_cannot_add_lines_to_a_text_log(
+    runtime: Runtime, iris_onnx: bytes, make_key: KeyFactory, tmp_path: Path
+) -> None:
+    world.served_model(runtime, "iris", iris_onnx)
+    world.create_route(runtime, name="iris", model="iris")
+    forged = "iris%0D%0A2026-12-04 10:00:00,000 INFO mlgate.access: request FORGED"
+    answers, written = serve_and_call(
+        runtime,
+        tmp_path / "serve.log",
+        make_key("gateway:invoke"),
+        forged,
+        MLGATE_LOG_FORMAT="text",
+    )
+    assert [a.status_code for a in answers] == [404, 401]
+    access = [line for line in written.splitlines() if "mlgate.access" in line]
+    assert len(access) == 2, written
+    assert all("path=/v1/routes/iris\\r\\n2026-12-04" in line for line in access), access

@@ -375,3 +375,17 @@ def test_a_static_answer_names_the_routes_model_and_no_version(
     assert response.headers["x-mlgate-model"] == "echo"
     assert response.headers["x-mlgate-degraded"] == "static"
     assert "x-mlgate-version" not in response.headers  # before: an empty one
+
+
+def test_an_upstreams_endless_retry_after_still_gives_the_caller_a_503_problem(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    primary, _ = upstreams
+    primary.fault = Status(503, retry_after="9" * 400)  # a float of it is infinite
+    http_route(runtime, primary.url, None)
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        response = call(client, key)
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1

@@ -194,3 +194,22 @@ def test_the_request_log_carries_the_request_id_the_caller_saw(
     with runtime.db.engine.connect() as connection:
         logged = connection.execute(text("SELECT request_id FROM request_logs")).scalars().all()
     assert logged == ["trace-77"]
+
+
+def test_inputs_nested_too_deep_for_the_upstream_protocol_are_a_422_not_a_500(
+    runtime: Runtime, make_key: KeyFactory
+) -> None:
+    with FaultyUpstream() as upstream:
+        target = {"model": "echo", "upstream": {"url": upstream.url, "protocol": "kserve"}}
+        world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
+        world.create_route(runtime, name="kserve", model="echo", primary=target)
+        deep = b'{"inputs": ' + b"[" * 1020 + b"]" * 1020 + b"}"  # within orjson's limit
+        with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+            response = client.post(
+                "/v1/routes/kserve/predict",
+                content=deep,
+                headers={**bearer(make_key("gateway:invoke")), "Content-Type": "application/json"},
+            )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["inputs"]
+    assert upstream.received == 0

@@ -151,7 +151,7 @@ def _compile_target(
     sha256 = None if spec.upstream is not None else _artifact_to_load(spec.model, version)
     return CompiledTarget(
         name=f"{spec.model}@{version.version}"
-        + (f"+{public_url(spec.upstream.url)}" if spec.upstream else "")
+        + (_upstream_name(spec.upstream) if spec.upstream else "")
         + ("+signed" if require_signature else ""),
         model=spec.model,
         version=version.version,
@@ -165,6 +165,22 @@ def _compile_target(
         artifacts={a.name: a.sha256 for a in version.artifacts} if require_signature else {},
         drift=_drift_watch(session, version),
     )
+
+
+def _upstream_name(upstream: UpstreamSpec) -> str:
+    """The part of a target's name that says which upstream serves it, and how.
+
+    The name keys the target's backend, breaker and bulkhead: two routes that reach one version
+    on one server with another protocol, upstream model or secret need a backend each.
+    """
+    name = f"+{public_url(upstream.url)}"
+    if upstream.protocol != "json" or upstream.upstream_model:
+        name += f"+{upstream.protocol}"
+        if upstream.upstream_model:
+            name += f":{upstream.upstream_model}"
+    if upstream.secret:
+        name += f"+secret:{upstream.secret}"
+    return name
 
 
 def _drift_watch(session: Session, version: ModelVersion) -> DriftWatch | None:

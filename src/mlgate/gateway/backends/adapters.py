@@ -6,6 +6,7 @@ protocol; the HTTP backend turns those into ``ProtocolFailure``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,6 +74,20 @@ def _reshape(flat: list[Any], shape: list[int]) -> Any:
     return [_reshape(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
+def _unflatten(tensor: Any) -> Any:
+    """An output tensor's data shaped as it says, if its shape holds exactly its data.
+
+    A shape that does not would be answered wrong, or (``[1000000000, 1]`` with no data) make
+    the gateway build a billion empty lists.
+    """
+    data, shape = tensor["data"], list(tensor.get("shape") or [])
+    if any(type(n) is not int or n < 0 for n in shape):  # not even ["x", 10**9]: a 1 GB string
+        raise ValueError("a shape is a list of sizes")
+    if shape and math.prod(shape) != len(data):
+        raise ValueError(f"shape {shape} does not hold {len(data)} values")
+    return _reshape(data, shape)
+
+
 @dataclass(frozen=True, slots=True)
 class KServeV2:
     """Open Inference Protocol: ``POST /v2/models/{model}/infer`` with named tensors.
@@ -112,10 +127,7 @@ class KServeV2:
         return body
 
     def decode(self, body: Any) -> Any:
-        return {
-            tensor["name"]: _reshape(tensor["data"], list(tensor.get("shape") or []))
-            for tensor in body["outputs"]
-        }
+        return {tensor["name"]: _unflatten(tensor) for tensor in body["outputs"]}
 
 
 @dataclass(frozen=True, slots=True)

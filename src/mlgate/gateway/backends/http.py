@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from pydantic import SecretStr
@@ -85,7 +86,9 @@ class HttpBackend:
         self.adapter = adapter
         self.idle_timeout = idle_timeout
         self._client = client
-        self._origin, path = Origin.of(base_url.rstrip("/") + adapter.path)
+        parts = urlsplit(base_url)  # the protocol's path goes before a query (?token=…)
+        url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + adapter.path))
+        self._origin, path = Origin.of(url)
         revealed = {
             key: value.get_secret_value() if isinstance(value, SecretStr) else value
             for key, value in (headers or {}).items()
@@ -109,7 +112,7 @@ class HttpBackend:
         try:
             body = self.adapter.encode(request)
             return orjson.dumps({**body, **extra} if extra else body)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:  # nested too deep
             raise Invalid.field("inputs", f"does not fit the backend protocol: {exc}") from None
 
     async def infer(self, request: InferenceRequest, *, timeout: float) -> InferenceResult:

@@ -13,7 +13,9 @@ What must stay true:
   cancelled, timed-out or failed call closes it, so a late answer can never be read as the next
   call's;
 - header names and values with CR, LF or NUL are refused when a request head is built;
-- answers are bounded by ``max_body`` bytes; a longer one fails the call and its connection.
+- answers are bounded by ``max_body`` bytes; a longer one fails the call and its connection;
+  so is the head (status line and headers, interim answers included) by ``MAX_HEAD`` bytes,
+  which llhttp does not bound.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import urlsplit
 import httptools
 
 __all__ = [
+    "MAX_HEAD",
     "Answer",
     "ConnectionClosed",
     "Http1Client",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY = 64 * 1024 * 1024
+MAX_HEAD = 64 * 1024  # bytes read before an answer's headers end; uvicorn's h11 allows 64 KiB
 STREAM_HIGH_WATER = 64  # chunks queued before the socket stops being read
 _UNSAFE = ("\r", "\n", "\0")
 _FRAMING = ("host", "content-length", "transfer-encoding", "connection")
@@ -122,6 +126,7 @@ class _Connection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._chunks: list[bytes] = []
         self._size = 0
+        self._head_size = 0
         self._framed = False
         self._headers_done = False
         self._complete = False
@@ -141,6 +146,11 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):  # 101: not ours
             self._fail(ResponseInvalid("the upstream's answer is not valid HTTP/1.1"))
+            return
+        if not self._headers_done:  # one comparison per read once the head is in
+            self._head_size += len(data)
+            if self._head_size > MAX_HEAD:
+                self._fail(ResponseInvalid(f"the upstream's answer head is over {MAX_HEAD} bytes"))
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost settles the call

@@ -21,23 +21,29 @@ from mlgate.gateway.resilience.deadline import Clock, Deadline
 from mlgate.gateway.resilience.failures import UpstreamFailure
 from mlgate.gateway.resilience.window import SlidingCounts
 
-__all__ = ["RetryBudget", "RetryPolicy", "parse_retry_after"]
+__all__ = ["LONGEST_RETRY_AFTER", "RetryBudget", "RetryPolicy", "parse_retry_after"]
+
+LONGEST_RETRY_AFTER = 86_400.0
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent.
+
+    At most a day (``LONGEST_RETRY_AFTER``): 400 nines are an infinite float, and the 503 that
+    passes the hint on to the caller could not say it.
+    """
     if value is None:
         return None
     value = value.strip()
     if value.isascii() and value.isdigit():  # not "²", which float() refuses
-        return float(value)
+        return min(float(value), LONGEST_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), LONGEST_RETRY_AFTER)
 
 
 @dataclass(frozen=True, slots=True)
