@@ -208,6 +208,7 @@ class Gateway:
         if self._pool is not None:
             self._pool.retire(keep=set())
             await self._pool.client.close()
+        await self.limiter.close()
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -1,0 +1,45 @@
+"""Rate limits shared through Redis keep holding, per replica, while Redis is out of reach."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mlgate.errors import RateLimited
+from mlgate.gateway.ratelimit import RateLimiter
+from tests.relay import Relay
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_limit_is_held_by_the_replica_while_redis_is_cut_off() -> None:
+    relay = Relay(("127.0.0.1", 6379))
+    limiter = RateLimiter(
+        f"redis://127.0.0.1:{relay.port}/0",
+        prefix=f"test-rl-{uuid.uuid4().hex}",
+        redis_backoff=0,  # ask Redis again at once: no wait in the test
+    )
+    try:
+        for _ in range(3):  # counted in Redis
+            await limiter.hit("3/minute", "route", "r")
+        relay.cut()
+        for _ in range(3):  # Redis out of reach: counted here, never an error
+            await limiter.hit("3/minute", "route", "r")
+        with pytest.raises(RateLimited):  # and still a limit
+            await limiter.hit("3/minute", "route", "r")
+        relay.restore()
+        with pytest.raises(RateLimited) as refused:  # Redis again: its count still holds
+            await limiter.hit("3/minute", "route", "r")
+        assert 0 < refused.value.retry_after <= 60
+    finally:
+        await limiter.close()
+        relay.cut()
+
+
+async def test_without_redis_a_limit_is_held_in_memory() -> None:
+    limiter = RateLimiter()
+    await limiter.hit("1/minute", "key", "k")
+    with pytest.raises(RateLimited, match="this key's rate limit 1/minute is exceeded"):
+        await limiter.hit("1/minute", "key", "k", limit="this key's")
+    await limiter.hit("1/minute", "key", "other")  # another identity, its own count
