@@ -12,6 +12,7 @@ through the logging module, to memory).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -110,10 +111,8 @@ class AccessLog:
         now = time.time()
         if self._text:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-            pairs = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+            pairs = " ".join(f"{k}={_text_value(v)}" for k, v in fields.items() if v is not None)
             line = f"{stamp},{int(now * 1000) % 1000:03d} INFO {ACCESS_LOGGER}: request {pairs}"
-            if "\n" in line or "\r" in line:  # the path is the caller's (%0A): one line each
-                line = line.replace("\r", "\\r").replace("\n", "\\n")
         else:
             head = {
                 "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
@@ -123,3 +122,16 @@ class AccessLog:
             }
             line = orjson.dumps(head | fields, default=repr).decode()
         sys.stderr.write(line + "\n")  # looked up now: whatever stderr is at the time
+
+
+def _text_value(value: Any) -> Any:
+    """A value as a text line shows it. The path is the caller's: a line break in it (%0A, or
+    any character ``splitlines`` breaks at), a space or ``=`` (a forged ``key=value``) or a
+    backslash (a forged escape) gets the value quoted as JSON, ASCII only, so one request stays
+    one line and its fields stay its own."""
+    if type(value) is not str or (value.isprintable() and not _QUOTED.intersection(value)):
+        return value
+    return json.dumps(value)
+
+
+_QUOTED = frozenset(' ="\\')

@@ -105,6 +105,9 @@ async def test_chat_request_without_messages_is_invalid() -> None:
         (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [2, 2], "data": [1, 2, 3]}]}),
         (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [10**6, 1], "data": []}]}),
         (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": ["y", 10**6], "data": []}]}),
+        # A zero holds no data whatever comes before it: 10**20 empty lists would never end.
+        (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [10**20, 0], "data": []}]}),
+        (KServeV2(model="m"), {"outputs": [{"name": "y", "shape": [1] * 1000, "data": [1]}]}),
         (MlflowScoring(), {"other": 1}),
         (OpenAIChat(), {"id": "x"}),
     ],

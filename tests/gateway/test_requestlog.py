@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mlgate.gateway.models import RequestLog
 from mlgate.gateway.requestlog import RequestLogRecord, RequestLogWriter
@@ -181,3 +181,46 @@ async def test_an_attempt_after_a_lost_commit_writes_no_record_twice(
     with db.sessions() as session:
         assert sorted(session.scalars(select(RequestLog.id))) == sorted([first.id, second.id])
     assert "request-log records lost" not in caplog.text
+
+
+async def test_a_fault_common_to_every_row_loses_the_batch_without_one_try_per_record(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    taken = [record(at) for _ in range(100)]
+    first = RequestLogWriter(db, linger=0)
+    first._write(taken)
+    transactions: list[int] = []
+    listen = event.listens_for(db.engine, "begin")(lambda connection: transactions.append(1))
+    try:
+        RequestLogWriter(db)._write(taken)  # every id is written already: every row refused
+    finally:
+        event.remove(db.engine, "begin", listen)
+    assert len(transactions) == 24  # the budget, where splitting to each record took 199
+    lost = [r for r in caplog.records if r.getMessage().startswith("request-log records lost")]
+    assert [r.__dict__["records"] for r in lost] == [100]
+
+
+async def test_stopping_cuts_a_pause_between_attempts_short(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a TCP relay stands in for a PostgreSQL outage; SQLite has no server")
+    relay = Relay(("127.0.0.1", 5432))
+    db = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    writer = RequestLogWriter(db, linger=0)
+    try:
+        relay.cut()
+        writer.start()
+        writer.emit(record(datetime(2026, 11, 24, 9, 30, tzinfo=UTC)))
+        deadline = time.monotonic() + 20
+        while not any(r.__dict__.get("retry_in_s") == 2.0 for r in caplog.records):
+            assert time.monotonic() < deadline, "the writer never reached its 2 s pause"
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await writer.stop()  # one last attempt, no pause
+        assert time.monotonic() - started < 1.5
+        assert "request-log batch lost" in caplog.text
+    finally:
+        relay.cut()
+        db.dispose()

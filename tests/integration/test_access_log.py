@@ -101,7 +101,8 @@ def test_a_path_cannot_add_lines_to_a_text_log(
 ) -> None:
     world.served_model(runtime, "iris", iris_onnx)
     world.create_route(runtime, name="iris", model="iris")
-    forged = "iris%0D%0A2026-12-04 10:00:00,000 INFO mlgate.access: request FORGED"
+    # CR LF, and U+2028 (a line break to splitlines), and a space: all kept inside one value.
+    forged = "iris%E2%80%A8x%0D%0A2026-12-04 10:00:00,000 INFO mlgate.access: request FORGED"
     answers, written = serve_and_call(
         runtime,
         tmp_path / "serve.log",
@@ -112,4 +113,5 @@ def test_a_path_cannot_add_lines_to_a_text_log(
     assert [a.status_code for a in answers] == [404, 401]
     access = [line for line in written.splitlines() if "mlgate.access" in line]
     assert len(access) == 2, written
-    assert all("path=/v1/routes/iris\\r\\n2026-12-04" in line for line in access), access
+    quoted = 'path="/v1/routes/iris\\u2028x\\r\\n2026-12-04 10:00:00,000 INFO mlgate.access'
+    assert all(quoted in line for line in access), access

@@ -37,13 +37,11 @@ def test_two_routes_to_one_version_on_one_server_keep_their_own_protocols(
     assert upstream.received_on("/invocations") == 1
 
 
-def test_two_routes_to_one_version_on_one_server_each_send_their_own_secret(
-    runtime: Runtime, make_key: KeyFactory
-) -> None:
+def set_secrets(runtime: Runtime, *teams: str) -> None:
     keys = PrivacyKeys(runtime)
     try:
         with runtime.db.unit_of_work() as session:
-            for team in ("team-a", "team-b"):
+            for team in teams:
                 privacy.set_secret(
                     session,
                     cipher=keys.cipher,
@@ -53,6 +51,12 @@ def test_two_routes_to_one_version_on_one_server_each_send_their_own_secret(
                 )
     finally:
         keys.close()
+
+
+def test_two_routes_to_one_version_on_one_server_each_send_their_own_secret(
+    runtime: Runtime, make_key: KeyFactory
+) -> None:
+    set_secrets(runtime, "team-a", "team-b")
     key = make_key("gateway:invoke")
     with FaultyUpstream() as upstream:
         world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
@@ -68,3 +72,29 @@ def test_two_routes_to_one_version_on_one_server_each_send_their_own_secret(
                 assert answer.status_code == 200, answer.text
                 sent = upstream.last_headers["authorization"]
                 assert sent == f"Bearer token-of-{team}-0123456789"
+
+
+def test_a_route_whose_url_spells_another_routes_secret_does_not_get_it(
+    runtime: Runtime, make_key: KeyFactory
+) -> None:
+    """Target names join their parts with '+': free text in a part must not forge another."""
+    set_secrets(runtime, "team-b")
+    key = make_key("gateway:invoke")
+    with FaultyUpstream() as upstream:
+        world.served_model(runtime, "echo", b"served elsewhere", framework="http", schema=None)
+        routes = {
+            "team-b": {"url": f"{upstream.url}/x", "secret": "team-b"},
+            "look-alike": {"url": f"{upstream.url}/x+secret:team-b"},  # no secret of its own
+        }
+        for name, upstream_spec in routes.items():
+            target = {"model": "echo", "upstream": upstream_spec}
+            world.create_route(runtime, name=name, model="echo", primary=target)
+        with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+            sent = {}
+            for name in ("look-alike", "team-b"):
+                answer = client.post(
+                    f"/v1/routes/{name}/predict", json={"inputs": [1]}, headers=bearer(key)
+                )
+                assert answer.status_code == 200, answer.text
+                sent[name] = upstream.last_headers.get("authorization")
+    assert sent == {"look-alike": None, "team-b": "Bearer token-of-team-b-0123456789"}

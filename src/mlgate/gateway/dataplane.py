@@ -203,7 +203,7 @@ class Gateway:
             await self._refresher
             with contextlib.suppress(Exception):  # best effort on the way out
                 await self.report_key_use()
-        await self.drift.flush()
+        await self.drift.flush(final=True)
         await self.log.stop()
         if self._pool is not None:
             self._pool.retire(keep=set())

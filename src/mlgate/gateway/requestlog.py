@@ -7,10 +7,11 @@ lingers a moment (``linger``) so that under load a batch holds hundreds of recor
 transaction and one thread hop for many requests instead of one each (measured: writing each
 record as it came cost a busy worker a third of its throughput). A row the database refuses
 fails its transaction, so that batch is written again in halves: the record at fault is lost
-and counted in the log, its batch is not. A store that is down, restarting or locked fails the
-whole attempt: the batch is tried again after pauses growing to 8 s (about 16 s in all; records
-that arrive meanwhile wait in the queue, which drops and counts once full), and a record an
-attempt wrote before its commit was lost on the way is not written twice.
+and counted in the log, its batch is not (within 24 failed transactions a batch). A store that
+is down, restarting or locked fails the whole attempt: the batch is tried again after pauses
+growing to 8 s (about 16 s in all; records that arrive meanwhile wait in the queue, which drops
+and counts once full), and a record an attempt wrote before its commit was lost on the way is
+not written twice.
 
 Erasure reaches the queue. A record is not written when its subject was erased after its
 request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
@@ -34,19 +35,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import (
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
-    ProgrammingError,
-)
+from sqlalchemy.exc import DataError, IntegrityError
 
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy.erasures import erasure_times
-from mlgate.store.database import Database
+from mlgate.store.database import UNREACHABLE, Database, already_written
 
 __all__ = ["BatchStore", "CapturedPayload", "RecordSink", "RequestLogRecord", "RequestLogWriter"]
 
@@ -94,12 +89,14 @@ _TABLE = cast(Table, RequestLog.__table__)
 # Rows per SQLite statement: 13 values each, within the driver's limit on bound values.
 _SQLITE_ROWS = 32766 // 13 if sqlite3.sqlite_version_info >= (3, 32) else 999 // 13
 _METADATA = RequestLogRecord._fields[:-1]  # every field but the payload
-# What a database says of a row it will not hold (SQLite's driver refuses a value it cannot
-# bind with ProgrammingError); a connection or server failure is none of these.
-_REFUSED = (DataError, IntegrityError, ProgrammingError)
-# What a database that is down, restarting or locked says; the batch is tried again after each
-# pause: a store back within about 16 s loses nothing (the queue holds what arrives meanwhile).
-_UNREACHABLE = (InterfaceError, OperationalError)
+# What a database says of a row it will not hold; a connection or server failure, a missing
+# table or permission is none of these.
+_REFUSED = (DataError, IntegrityError)
+# Transactions a batch may spend finding its refused rows: enough to single out a few; a
+# batch that keeps being refused has a fault common to all its rows and is lost, not split.
+_REFUSED_TRIES = 24
+# Pauses before a batch the store could not take is tried again: a store back within about
+# 16 s loses nothing (the queue holds what arrives meanwhile).
 RETRY_PAUSES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 BatchStore = Callable[[Connection, Sequence[RequestLogRecord]], None]
 """A sink's store step: writes its part of the records kept, in the batch's transaction."""
@@ -127,7 +124,7 @@ class RequestLogWriter:
         self._on_written = on_written
         self._sinks = list(sinks)
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._stopping = asyncio.Event()
         self.dropped = 0
 
     def emit(self, record: RequestLogRecord) -> None:
@@ -139,12 +136,12 @@ class RequestLogWriter:
                 self._on_drop()
 
     def start(self) -> None:
-        self._stopping = False
+        self._stopping.clear()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="request-log")
 
     async def stop(self) -> None:
-        self._stopping = True  # what is left gets one attempt each: shutdown waits for no pause
+        self._stopping.set()  # what is left gets one attempt each: shutdown waits for no pause
         await self.flush()
         if self._task is not None:
             self._task.cancel()
@@ -177,8 +174,8 @@ class RequestLogWriter:
             try:
                 await asyncio.to_thread(self._write, records, attempt > 0)
                 return
-            except _UNREACHABLE as error:
-                if pause is None or self._stopping:
+            except UNREACHABLE as error:
+                if pause is None or self._stopping.is_set():
                     raise
                 logger.warning(
                     "request-log store unreachable; the batch is tried again",
@@ -188,13 +185,14 @@ class RequestLogWriter:
                         "error": type(error.orig or error).__name__,
                     },
                 )
-            await asyncio.sleep(pause)  # a pause between attempts, not a wait for an event
+            with contextlib.suppress(TimeoutError):  # a pause that stop() cuts short
+                await asyncio.wait_for(self._stopping.wait(), pause)
 
     def _write(self, records: list[RequestLogRecord], again: bool = False) -> None:
         """Write a batch; ``again``: an earlier attempt may have committed before it failed."""
         stores = [sink(records) for sink in self._sinks]
         lost: list[Exception] = []
-        self._store(records, stores, lost, again)
+        self._store(records, stores, lost, again, [_REFUSED_TRIES])
         if lost:  # counted, never named: a record may hold a subject's pseudonym
             logger.error(
                 "request-log records lost: the database refused them",
@@ -207,14 +205,20 @@ class RequestLogWriter:
         stores: list[BatchStore],
         lost: list[Exception],
         again: bool,
+        tries: list[int],
     ) -> None:
         """Writes ``records`` in one transaction; a record the database refuses costs only itself.
 
         One refused row (a constraint, a value the column cannot hold) fails its whole
-        transaction, so a failed batch is written again in halves, down to the record at fault.
+        transaction, so a failed batch is written again in halves, down to the record at fault,
+        within ``tries`` failed transactions (shared by the whole batch): a fault common to
+        every row loses the batch after that many, not after one per record.
         A database that is down fails with another error, which ends this attempt at once:
         the whole batch is tried again after a pause, never record by record.
         """
+        if tries[0] <= 0:  # the batch used up its tries: not one more transaction
+            lost.extend(lost[-1:] * len(records))
+            return
         try:
             with self._db.engine.begin() as connection:
                 fresh = _unwritten(connection, records) if again else records
@@ -224,12 +228,13 @@ class RequestLogWriter:
                     for store in stores:
                         store(connection, kept)
         except _REFUSED as error:
-            if len(records) == 1:
-                lost.append(error)
+            tries[0] -= 1
+            if len(records) == 1 or tries[0] <= 0:
+                lost.extend([error] * len(records))
                 return
             middle = len(records) // 2
-            self._store(records[:middle], stores, lost, again)
-            self._store(records[middle:], stores, lost, again)
+            self._store(records[:middle], stores, lost, again, tries)
+            self._store(records[middle:], stores, lost, again, tries)
             return
         if len(kept) < len(fresh):  # counted, never named: a pseudonym is personal data
             logger.info(
@@ -242,11 +247,7 @@ class RequestLogWriter:
 
 def _unwritten(connection: Connection, records: list[RequestLogRecord]) -> list[RequestLogRecord]:
     """``records`` less those a failed attempt wrote after all (its commit lost on the way)."""
-    ids = [r.id for r in records]
-    written: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        written.update(connection.scalars(select(_TABLE.c.id).where(_TABLE.c.id.in_(chunk))))
+    written = already_written(connection, _TABLE.c.id, [r.id for r in records])
     return [r for r in records if r.id not in written] if written else records
 
 

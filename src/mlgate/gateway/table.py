@@ -173,14 +173,20 @@ def _upstream_name(upstream: UpstreamSpec) -> str:
     The name keys the target's backend, breaker and bulkhead: two routes that reach one version
     on one server with another protocol, upstream model or secret need a backend each.
     """
-    name = f"+{public_url(upstream.url)}"
+    name = f"+{_part(public_url(upstream.url))}"
     if upstream.protocol != "json" or upstream.upstream_model:
         name += f"+{upstream.protocol}"
         if upstream.upstream_model:
-            name += f":{upstream.upstream_model}"
+            name += f":{_part(upstream.upstream_model)}"
     if upstream.secret:
-        name += f"+secret:{upstream.secret}"
+        name += f"+secret:{_part(upstream.secret)}"
     return name
+
+
+def _part(text: str) -> str:
+    """Free text in a target's name with its separators escaped, so that one name cannot be
+    read as two (a URL ending in "+secret:team-b" is not the URL with secret team-b)."""
+    return text.replace("%", "%25").replace("+", "%2B")
 
 
 def _drift_watch(session: Session, version: ModelVersion) -> DriftWatch | None:

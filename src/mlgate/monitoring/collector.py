@@ -21,14 +21,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import InterfaceError, OperationalError
-
 from mlgate.clock import utcnow
 from mlgate.ids import new_id
 from mlgate.monitoring.drift import DriftWatch
 from mlgate.monitoring.models import DriftCount
-from mlgate.store.database import Database
+from mlgate.store.database import UNREACHABLE, Database, already_written
 
 __all__ = ["DriftCollector"]
 
@@ -36,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 # (route, model, version, watch, inputs)
 _Observation = tuple[str, str, int, DriftWatch, Any]
-# What a database that is down, restarting or locked says: the rows wait for the next flush.
-_UNREACHABLE = (InterfaceError, OperationalError)
 
 
 class DriftCollector:
@@ -75,15 +70,25 @@ class DriftCollector:
         """Half the capacity is used: flush now, not at the next interval."""
         return self._size * 2 >= self._capacity
 
-    async def flush(self) -> None:
-        """Write what was observed so far (a failed write is logged; requests never see it)."""
+    async def flush(self, *, final: bool = False) -> None:
+        """Write what was observed so far (a failed write is logged; requests never see it).
+
+        ``final``: the gateway is stopping, so rows the store cannot take now are lost.
+        """
         async with self._flushing:
             pending, self._pending, self._size = self._pending, [], 0
             if not pending and not self._unwritten:
                 return
             try:
                 await asyncio.to_thread(self._write, pending)
-            except _UNREACHABLE as error:
+            except UNREACHABLE as error:
+                if final:
+                    logger.error(
+                        "drift counts lost: the store is unreachable as the gateway stops",
+                        extra={"rows": len(self._unwritten)},
+                    )
+                    self._unwritten = []
+                    return
                 logger.warning(
                     "drift counts kept for the next flush: the store is unreachable",
                     extra={
@@ -105,8 +110,7 @@ class DriftCollector:
         with self._db.unit_of_work() as session:
             rows = self._unwritten
             if again:
-                ids = [row["id"] for row in rows]
-                written = set(session.scalars(select(DriftCount.id).where(DriftCount.id.in_(ids))))
+                written = already_written(session, DriftCount.id, [row["id"] for row in rows])
                 rows = [row for row in rows if row["id"] not in written]
             session.add_all(DriftCount(**row) for row in rows)
         self._unwritten = []

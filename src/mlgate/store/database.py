@@ -20,13 +20,17 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Database", "make_engine"]
+__all__ = ["UNREACHABLE", "Database", "already_written", "make_engine"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_S = 10
+UNREACHABLE = (InterfaceError, OperationalError)
+"""What a store that is down, restarting or locked raises: worth trying again later."""
 # An execution option naming a read-only unit of work on SQLite (see _install_sqlite_pragmas).
 _READ_ONLY = "mlgate_read_only"
 
@@ -53,7 +57,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # A host that drops packets would hold each connect for the OS's two minutes; a URL's own
+    # connect_timeout wins.
+    kwargs.setdefault("connect_args", {})
+    if "connect_timeout" not in parsed.query:
+        kwargs["connect_args"].setdefault("connect_timeout", PG_CONNECT_TIMEOUT_S)
     return create_engine(url, **kwargs)
+
+
+def already_written(connection: Connection | Session, column: Any, ids: list[str]) -> set[str]:
+    """Which of ``ids`` ``column`` (a primary key) already holds: what an attempt whose commit
+    answer was lost wrote after all. In chunks, within any driver's limit on bound values."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found.update(connection.scalars(select(column).where(column.in_(chunk))))
+    return found
 
 
 def _private_file(path: Path) -> None:

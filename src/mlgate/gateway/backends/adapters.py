@@ -58,6 +58,9 @@ def _shape(value: Any) -> list[int]:
     return shape
 
 
+MAX_DIMENSIONS = 32  # of an answer's tensor: NumPy's own limit was 32 for years
+
+
 def _flatten(value: Any) -> list[Any]:
     if not isinstance(value, list):
         return [value]
@@ -81,10 +84,16 @@ def _unflatten(tensor: Any) -> Any:
     the gateway build a billion empty lists.
     """
     data, shape = tensor["data"], list(tensor.get("shape") or [])
+    if len(shape) > MAX_DIMENSIONS:  # each dimension is a level of recursion
+        raise ValueError(f"a shape of {len(shape)} dimensions; at most {MAX_DIMENSIONS}")
     if any(type(n) is not int or n < 0 for n in shape):  # not even ["x", 10**9]: a 1 GB string
         raise ValueError("a shape is a list of sizes")
     if shape and math.prod(shape) != len(data):
         raise ValueError(f"shape {shape} does not hold {len(data)} values")
+    # A zero anywhere holds no data whatever comes before it: [10**20, 0] would build 10**20
+    # empty lists. The lists built are the leading products, so none may pass the data's size.
+    if any(math.prod(shape[:i]) > max(len(data), 1) for i in range(1, len(shape))):
+        raise ValueError(f"shape {shape} lays out more lists than its {len(data)} values need")
     return _reshape(data, shape)
 
 

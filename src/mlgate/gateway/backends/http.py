@@ -124,7 +124,7 @@ class HttpBackend:
         _raise_for_status(answer.status, answer.header(b"retry-after"))
         try:
             return InferenceResult(self.adapter.decode(orjson.loads(answer.body)))
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, RecursionError):
             raise ProtocolFailure("upstream answer does not follow its protocol") from None
 
     async def stream(self, request: InferenceRequest, *, timeout: float) -> UpstreamStream:
