@@ -67,6 +67,25 @@ def test_requester_cannot_approve_own_request(
         service.approve(session, request_id=request_id, reviewer=requester_as_reviewer, comment="x")
 
 
+def test_one_person_is_one_person_whatever_the_case_or_width_of_the_owner(
+    runtime: Runtime, make_version: VersionFactory
+) -> None:
+    """Owners made before owners were trimmed, or that the store's ASCII-only lower() let
+    through ('ÉMILE' beside 'émile' on SQLite), are still one person to separation of duties."""
+    name, number = make_version()
+    request_id = _request(runtime, name, number)
+    shouted = reviewer(f" {REQUESTER.name.upper()} ", "data")
+    with runtime.db.unit_of_work() as session, pytest.raises(Forbidden, match="requested"):
+        service.approve(session, request_id=request_id, reviewer=shouted, comment="x")
+    with runtime.db.unit_of_work() as session:
+        service.approve(
+            session, request_id=request_id, reviewer=reviewer("émile", "data"), comment="ok"
+        )
+    wide = reviewer("\uff25\u0301MILE", "security")  # full-width E, combining acute: ÉMILE
+    with runtime.db.unit_of_work() as session, pytest.raises(Forbidden, match="different"):
+        service.approve(session, request_id=request_id, reviewer=wide, comment="sec ok")
+
+
 def test_one_reviewer_cannot_approve_two_stages_unless_the_policy_allows(
     runtime: Runtime, make_version: VersionFactory
 ) -> None:

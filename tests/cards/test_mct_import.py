@@ -162,6 +162,7 @@ def test_an_mct_date_with_one_reading_is_read(text: str) -> None:
         ("03/04/2020", '"03/04/2020" may be 2020-03-04 or 2020-04-03; write it as YYYY-MM-DD'),
         ("02/30/2020", '"02/30/2020" is not a date the card can read; write it as YYYY-MM-DD'),
         ("spring 2020", '"spring 2020" is not a date the card can read; write it as YYYY-MM-DD'),
+        ("86400", '"86400" is not a date the card can read; write it as YYYY-MM-DD'),  # not Unix
     ],
 )
 def test_an_mct_date_the_card_cannot_read_is_named_with_why_not_a_failure(

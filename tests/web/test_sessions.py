@@ -15,7 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from mlgate.auth import service as auth
 from mlgate.auth.schemas import Principal
@@ -250,3 +250,36 @@ def test_a_signed_cookie_carries_the_sessions_end_to_the_second() -> None:
     assert signer.token(value, now=ends - timedelta(seconds=1)) == "t" * 43
     assert signer.token(value, now=ends) is None
     assert "t" * 43 not in repr(SessionCookie(token="t" * 43, expires_at=ends))
+
+
+def test_signing_in_again_ends_the_session_the_browser_had(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    first = sign_in(client, make_key("admin"))
+    client.cookies.set(COOKIE, first)  # the browser still sends it as it signs in again
+    second = client.post("/ui/login", data={"key": make_key("admin")}, follow_redirects=False)
+    assert second.status_code == 303
+    assert page_with(client, first) == 303  # a copy of the old cookie opens nothing
+    assert page_with(client, second.cookies[COOKIE]) == 200
+
+
+def test_a_sign_out_the_store_cannot_record_still_forgets_the_cookie(
+    client: TestClient, make_key: KeyFactory, runtime: Runtime
+) -> None:
+    cookie = sign_in(client, make_key("admin"))
+    with runtime.db.unit_of_work() as session:
+        session.execute(text("DROP TABLE web_sessions"))  # the store fails the sign-out
+    client.cookies.set(COOKIE, cookie)
+    answer = client.post("/ui/logout", follow_redirects=False)
+    assert answer.status_code == 503
+    assert "text/html" in answer.headers["content-type"]
+    assert f'{COOKIE}=""' in answer.headers["set-cookie"]
+
+
+def test_a_nul_in_a_page_address_is_no_server_error(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    sign_in(client, make_key("admin"))
+    answer = client.get("/ui/models/a%00b")  # PostgreSQL cannot compare text holding NUL
+    assert answer.status_code in (404, 422)  # 404 on SQLite, which can
+    assert "text/html" in answer.headers["content-type"]

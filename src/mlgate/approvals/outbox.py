@@ -95,6 +95,8 @@ def verify_signature(
     # overflow) or a non-ASCII signature (compare_digest's TypeError) is False, never an error.
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return False
+    if not signature.isascii():  # a lone surrogate (aiohttp's surrogateescape) cannot encode
+        return False
     sent = int(timestamp)
     current = (now or utcnow()).timestamp()
     if abs(current - sent) > tolerance.total_seconds():
@@ -169,17 +171,16 @@ def event_body(event: OutboxEvent) -> bytes:
 
 
 def _audited_url(url: str) -> dict[str, str]:
-    """A subscription's URL as the audit log keeps it: its origin and the digest of the whole.
+    """A subscription's URL as the audit log keeps it: its origin only.
 
     Audit readers (``audit:read``) are not webhook admins, and a webhook URL often carries its
-    receiver's credentials: ``user:password@``, a token in the path (Slack) or the query.
+    receiver's credentials: ``user:password@``, a token in the path (Slack) or the query. Not
+    even a digest of the whole: a short token or a weak password could be found from it by
+    trying guesses. The subscription's id, in the same entry, names it.
     """
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return {
-        "url": f"{parts.scheme}://{host}",
-        "url_sha256": hashlib.sha256(url.encode()).hexdigest(),
-    }
+    return {"url": f"{parts.scheme}://{host}"}
 
 
 def create_subscription(

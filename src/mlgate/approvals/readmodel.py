@@ -21,7 +21,7 @@ from mlgate.approvals.schemas import (
     RequestState,
     StageRead,
 )
-from mlgate.auth.schemas import Principal
+from mlgate.auth.schemas import Principal, person
 from mlgate.errors import NotFound
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
@@ -190,11 +190,12 @@ def queue(session: Session, *, reviewer: Principal) -> list[ApprovalRequestRead]
     for row in rows:
         policy = policy_of(row)
         stage = policy.stages[row.stage_index]
-        if row.requester == reviewer.name or review_refusal(stage, reviewer):
+        if person(row.requester) == person(reviewer.name) or review_refusal(stage, reviewer):
             continue
         if (
             not policy.allow_same_reviewer_across_stages
-            and reviewer.name in approvers_of(decisions_of(session, row), row.round).values()
+            and person(reviewer.name)
+            in {person(n) for n in approvers_of(decisions_of(session, row), row.round).values()}
         ):
             continue
         mine.append(read(session, row))

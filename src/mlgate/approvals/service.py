@@ -36,7 +36,7 @@ from mlgate.approvals.schemas import (
     StagePolicy,
 )
 from mlgate.audit import service as audit
-from mlgate.auth.schemas import Principal
+from mlgate.auth.schemas import Principal, person
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Forbidden
 from mlgate.ids import new_id
@@ -254,7 +254,7 @@ def _decidable(
             f"stage '{stage}' is not open; the open stage is '{current.name}' "
             "(it may have been decided a moment ago)"
         )
-    if reviewer.name == row.requester:
+    if person(reviewer.name) == person(row.requester):
         raise Forbidden("you requested this review; another reviewer must decide it")
     refusal = review_refusal(current, reviewer)
     if refusal:
@@ -277,7 +277,7 @@ def approve(
     policy, current = _decidable(session, row, reviewer, stage)
     if not policy.allow_same_reviewer_across_stages:
         approvers = readmodel.approvers_of(readmodel.decisions_of(session, row), row.round)
-        if reviewer.name in approvers.values():
+        if person(reviewer.name) in {person(name) for name in approvers.values()}:
             raise Forbidden(
                 "you already approved another stage of this request; the policy requires a "
                 "different reviewer for each stage"

@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "HASH_VERSION",
     "HASH_VERSIONS",
+    "UNVERSIONED",
     "canonical_json",
     "change_digest",
     "entry_hash",
@@ -32,6 +33,9 @@ __all__ = [
 
 HASH_VERSION = 2
 """The version new entries are hashed with."""
+
+UNVERSIONED = 1
+"""The version of an entry stored or exported before entries recorded theirs."""
 
 HASH_VERSIONS = frozenset({1, 2})
 """Every version this mlgate can check; any other is a verification failure."""

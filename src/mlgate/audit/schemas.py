@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from mlgate.audit.hashes import UNVERSIONED
+
 __all__ = ["AuditEntryRead", "AuditVerification"]
 
 
@@ -25,7 +27,7 @@ class AuditEntryRead(BaseModel):
     prev_hash: str
     hash: str
     # Exports written before hash versions have no such field: their entries are all version 1.
-    hash_version: int = 1
+    hash_version: int = UNVERSIONED  # an export from before versions
 
 
 class AuditVerification(BaseModel):

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from mlgate.audit.hashes import (
     HASH_VERSION,
     HASH_VERSIONS,
+    UNVERSIONED,
     canonical_json,
     change_digest,
     entry_hash,
@@ -180,7 +181,7 @@ def _chain(session: Session, *, batch: int = 1000) -> Iterator[Row[Any]]:
     if _has_hash_versions(session):
         columns.append(table.c.hash_version)
     else:
-        columns.append(literal(1, Integer).label("hash_version"))
+        columns.append(literal(UNVERSIONED, Integer).label("hash_version"))
     last = 0
     while True:
         rows = session.execute(

@@ -71,7 +71,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def get_read_only_session(runtime: RuntimeDep) -> Iterator[Session]:
     # For routes that read much (the whole audit chain): no write lock held while they do.
-    with runtime.db.read_only() as session:
+    with nul_is_invalid(), runtime.db.read_only() as session:
         yield session
 
 

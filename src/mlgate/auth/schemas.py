@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,7 @@ __all__ = [
     "ApiKeyRotate",
     "Principal",
     "Scope",
+    "person",
 ]
 
 # Ten years, the CLI's bound too: far larger graces overflow datetime arithmetic.
@@ -119,3 +121,10 @@ class ApiKeyIssued(ApiKeyRead):
     """A key as issued: the only time its secret value is shown."""
 
     key: SecretStr
+
+
+def person(owner: str) -> str:
+    """An owner as separation of duties compares it: Unicode-normalised, trimmed, case-folded,
+    so 'Rita', ' rita ' and its full-width form are one person (SQLite's lower() folds only
+    ASCII letters)."""
+    return unicodedata.normalize("NFKC", owner).strip().casefold()

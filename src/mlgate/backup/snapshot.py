@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
+from mlgate.audit.hashes import UNVERSIONED
 from mlgate.audit.models import AuditEntry, AuditHead
 from mlgate.audit.schemas import AuditVerification
 from mlgate.backup.schemas import AuditHeadRef, TableSummary
@@ -352,7 +353,7 @@ def _parse_time(value: str | None) -> datetime:
 
 def _hash_version(value: str | None) -> int:
     """A dump from before hash versions has no such column: its entries are all version 1."""
-    return 1 if value is None else int(value)
+    return UNVERSIONED if value is None else int(value)
 
 
 def verify_audit_in_pg_dump(path: Path, expected_head: str) -> AuditVerification:

@@ -39,7 +39,6 @@ from pydantic import (
     Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
-    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -58,7 +57,7 @@ SPLIT_NAMES = {"train": "Training Set", "eval": "Validation Set"}
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _SLASHED_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
-_CARD_DATE: TypeAdapter[dt.date] = TypeAdapter(dt.date)  # what the card itself accepts
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 Unread = Iterator[tuple[str, str | None]]  # (path, why) of what is not read; why None: no place
 
 
@@ -105,10 +104,9 @@ def _date_of(text: str) -> tuple[dt.date | None, str | None]:
     text = text.strip()
     if not text:
         return None, None
-    try:
-        return _CARD_DATE.validate_python(text), None
-    except ValidationError:
-        pass
+    if _ISO_DATE.fullmatch(text):  # not pydantic's lax date: it reads "86400" as Unix time
+        with contextlib.suppress(ValueError):
+            return dt.date.fromisoformat(text), None
     shown = json.dumps(text if len(text) <= 40 else text[:37] + "...")
     match = _SLASHED_DATE.fullmatch(text)
     if match:

@@ -48,9 +48,12 @@ def get(session: Session, *, ref: str, threshold_minutes: int) -> IncidentRead:
     return read(session, get_row(session, ref=ref), threshold_minutes=threshold_minutes)
 
 
+_OPEN = Incident.status != IncidentStatus.CLOSED.value
+
+
 def count_open(session: Session) -> int:
     """How many incidents are not closed."""
-    query = select(func.count(Incident.id)).where(Incident.status != IncidentStatus.CLOSED.value)
+    query = select(func.count(Incident.id)).where(_OPEN)
     return int(session.scalar(query) or 0)
 
 
@@ -67,7 +70,7 @@ def get_all(
     if status is not None:
         query = query.where(Incident.status == status.value)
     if open_only:
-        query = query.where(Incident.status != IncidentStatus.CLOSED.value)
+        query = query.where(_OPEN)
     if severity is not None:
         query = query.where(Incident.severity == severity.value)
     return [

@@ -32,6 +32,7 @@ from mlgate.approvals import deployments, readmodel
 from mlgate.approvals.schemas import RequestState
 from mlgate.audit import service as audit
 from mlgate.auth import service as auth
+from mlgate.auth.deps import nul_is_invalid
 from mlgate.auth.schemas import Principal, Scope
 from mlgate.cards import service as cards
 from mlgate.cards.revisions import RenderFormat
@@ -119,7 +120,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
                     if scopes and not any(principal.has(s) for s in scopes):
                         needed = " or ".join(f"'{s}'" for s in scopes)
                         return _error(403, f"This page needs the {needed} scope.", principal)
-                    with runtime.db.read_only() as session:
+                    with nul_is_invalid(), runtime.db.read_only() as session:
                         shown = handler(request, session, principal)
                 except Unauthorized:
                     return _to_sign_in(request, forget=True)
@@ -151,18 +152,28 @@ def create_web_app(runtime: Runtime) -> Starlette:
         form = await request.form()
         key, target = form.get("key"), _safe_next(str(form.get("next") or ""))
 
+        # A session this browser already had ends with the new one: a copy of its cookie
+        # must not outlive the sign-in that replaced it.
+        previous = signer.token(request.cookies.get(COOKIE))
+
         def start() -> str:
             """Authenticate the key and start its session: one transaction."""
             with runtime.db.unit_of_work() as session:
                 presented = key.strip() if isinstance(key, str) else None
                 principal = auth.authenticate(session, secret=runtime.secret, presented=presented)
                 assert principal.key_id is not None  # a principal from a key has its id
+                if previous is not None:
+                    end_session(session, token=previous)
                 return signer.issue(start_session(session, key_id=principal.key_id))
 
         try:
             cookie = await run_in_threadpool(start)
         except Unauthorized as error:  # the reason, never the key
             return _html(_render("login.html", next=target, problem=error.detail), status=401)
+        except Exception as error:  # the store is down or locked: a page, not a bare 500
+            logger.error("sign-in failed", exc_info=error, extra={"path": request.url.path})
+            problem = "Signing in is not possible right now; try again in a moment."
+            return _html(_render("login.html", next=target, problem=problem), status=503)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE,
@@ -181,8 +192,14 @@ def create_web_app(runtime: Runtime) -> Starlette:
         # Ended in the store, so the cookie's value stops working wherever it was copied.
         token = signer.token(request.cookies.get(COOKIE))
         if token is not None:
-            with runtime.db.unit_of_work() as session:
-                end_session(session, token=token)
+            try:
+                with runtime.db.unit_of_work() as session:
+                    end_session(session, token=token)
+            except Exception as error:  # the browser forgets the cookie all the same
+                logger.error("sign-out could not end the session", exc_info=error)
+                response = _error(503, "The session could not be ended; sign out again.", None)
+                response.delete_cookie(COOKIE, path="/ui")
+                return response
         return _to_sign_in(request, forget=True, next_page=False)
 
     @page()
