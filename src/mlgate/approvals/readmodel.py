@@ -192,11 +192,9 @@ def queue(session: Session, *, reviewer: Principal) -> list[ApprovalRequestRead]
         stage = policy.stages[row.stage_index]
         if person(row.requester) == person(reviewer.name) or review_refusal(stage, reviewer):
             continue
-        if (
-            not policy.allow_same_reviewer_across_stages
-            and person(reviewer.name)
-            in {person(n) for n in approvers_of(decisions_of(session, row), row.round).values()}
-        ):
+        if not policy.allow_same_reviewer_across_stages and person(reviewer.name) in {
+            person(n) for n in approvers_of(decisions_of(session, row), row.round).values()
+        }:
             continue
         mine.append(read(session, row))
     return mine
