@@ -6,6 +6,8 @@ import contextlib
 import socket
 import threading
 
+import pytest
+
 
 class Relay:
     """Forwards each connection to ``target``; ``cut`` closes them all and refuses new ones.
@@ -71,3 +73,12 @@ def _close(each: socket.socket) -> None:
     with contextlib.suppress(OSError):
         each.shutdown(socket.SHUT_RDWR)
     each.close()
+
+
+def postgres_through_relay(db_url: str) -> tuple[Relay, str]:
+    """A relay in front of ``db_url``'s PostgreSQL and the URL that goes through it (a test on
+    SQLite, which has no server to cut off, is skipped)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a TCP relay stands in for a PostgreSQL outage; SQLite has no server")
+    relay = Relay(("127.0.0.1", 5432))
+    return relay, db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}")

@@ -13,7 +13,7 @@ from mlgate.gateway.models import RequestLog
 from mlgate.gateway.requestlog import RequestLogRecord, RequestLogWriter
 from mlgate.ids import new_id
 from mlgate.store.database import Database
-from tests.relay import Relay
+from tests.relay import postgres_through_relay
 
 pytestmark = pytest.mark.anyio
 
@@ -137,10 +137,8 @@ async def test_a_record_the_database_refuses_costs_only_itself(
 async def test_a_batch_waits_out_a_database_restart(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a TCP relay stands in for a PostgreSQL restart; SQLite has no server")
-    relay = Relay(("127.0.0.1", 5432))
-    db = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    relay, url = postgres_through_relay(db_url)
+    db = Database(url)
     written: list[int] = []
     writer = RequestLogWriter(db, linger=0, on_written=written.append)
     at = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
@@ -204,10 +202,8 @@ async def test_a_fault_common_to_every_row_loses_the_batch_without_one_try_per_r
 async def test_stopping_cuts_a_pause_between_attempts_short(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a TCP relay stands in for a PostgreSQL outage; SQLite has no server")
-    relay = Relay(("127.0.0.1", 5432))
-    db = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    relay, url = postgres_through_relay(db_url)
+    db = Database(url)
     writer = RequestLogWriter(db, linger=0)
     try:
         relay.cut()

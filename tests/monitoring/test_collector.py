@@ -15,7 +15,7 @@ from mlgate.monitoring.models import DriftCount
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
 from mlgate.store.migrate import upgrade
-from tests.relay import Relay
+from tests.relay import postgres_through_relay
 
 PROFILE = build_profile(["x"], [[float(i)] for i in range(100)], bins=4)  # cuts 25, 50, 75
 
@@ -103,10 +103,8 @@ def test_kept_counts_are_bounded_oldest_lost_first(
 
 
 def test_counts_wait_out_a_database_restart(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a TCP relay stands in for a PostgreSQL restart; SQLite has no server")
-    relay = Relay(("127.0.0.1", 5432))
-    store = Database(db_url.replace("127.0.0.1:5432", f"127.0.0.1:{relay.port}"))
+    relay, url = postgres_through_relay(db_url)
+    store = Database(url)
     collector = DriftCollector(store)
     try:
         collector.observe("a", "m", 1, watch(), [[10.0]])
