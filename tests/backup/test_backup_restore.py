@@ -11,9 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 
 from mlgate.audit import service as audit
+from mlgate.auth import service as auth
 from mlgate.auth.schemas import Principal
 from mlgate.backup import jobs, service, snapshot
 from mlgate.backup.archive import (
@@ -30,7 +31,10 @@ from mlgate.registry import service as registry
 from mlgate.registry.blobstore import LocalBlobStore
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
+from mlgate.web.models import WebSession
+from mlgate.web.session import start_session
 from tests.backup.conftest import create_model, populate, register
+from tests.conftest import KeyFactory
 
 AUDIT_TABLES = {"audit_entries", "audit_head"}
 MAX_BACKGROUND_WRITES = 400
@@ -424,3 +428,33 @@ def test_a_file_that_is_not_a_sqlite_store_is_a_non_empty_target(
     )
     assert result.verified
     assert Path(result.moved_aside[0]).read_bytes() == b"not a database\n" * 100
+
+
+def test_a_restore_ends_every_web_session_it_brings_back(
+    runtime: Runtime,
+    admin: Principal,
+    backup_root: Path,
+    restore_target: str,
+    tmp_path: Path,
+    make_key: KeyFactory,
+) -> None:
+    """A session signed out after the backup was taken must not open pages again."""
+    key = make_key("registry:read")
+    with runtime.db.unit_of_work() as session:
+        principal = auth.authenticate(session, secret=runtime.secret, presented=key)
+        assert principal.key_id is not None
+        start_session(session, key_id=principal.key_id)
+    backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
+    result = restore_backup(
+        backup=backup, target_url=restore_target, blob_dir=tmp_path / "b", key=None, actor=admin
+    )
+    assert result.verified
+    restored = Database(restore_target)
+    try:
+        with restored.read_only() as session:
+            assert session.scalar(select(func.count()).select_from(WebSession)) == 0
+            entries = audit.get_all(session, object_type="backup", limit=1000)
+        (restored_entry,) = [e for e in entries if e.action == "backup.restored"]
+        assert restored_entry.change["web_sessions_ended"] == 1
+    finally:
+        restored.dispose()

@@ -32,6 +32,7 @@ from mlgate.errors import Conflict, Invalid, MlgateError, Unavailable
 from mlgate.registry.blobstore import LocalBlobStore
 from mlgate.store.database import Database
 from mlgate.store.migrate import MIGRATIONS_DIR, upgrade
+from mlgate.web.session import end_every_session
 
 __all__ = ["check_key", "database_entry", "restore_backup", "verify_restored"]
 
@@ -194,13 +195,19 @@ def restore_backup(
     database = Database(target_url)
     try:
         with database.unit_of_work() as session:
+            # A session signed out after the backup was taken must not open pages again.
+            ended = end_every_session(session)
             audit.record(
                 session,
                 actor=actor,
                 action="backup.restored",
                 object_type="backup",
                 object_id=manifest.id,
-                change={"moved_aside": result.moved_aside, "audit_head": manifest.audit_head.seq},
+                change={
+                    "moved_aside": result.moved_aside,
+                    "audit_head": manifest.audit_head.seq,
+                    "web_sessions_ended": ended,
+                },
             )
     finally:
         database.dispose()

@@ -45,6 +45,7 @@ __all__ = [
     "SESSION_SECONDS",
     "SessionCookie",
     "SessionSigner",
+    "end_every_session",
     "end_session",
     "purge_expired",
     "session_key",
@@ -131,6 +132,12 @@ def end_session(session: Session, *, token: str) -> bool:
     """End a session (sign-out): its cookie, wherever copied, no longer opens a page.
     False when it had already ended."""
     return bool(_deleted(session, delete(WebSession).where(WebSession.id == _digest(token))))
+
+
+def end_every_session(session: Session) -> int:
+    """End every web session (a restored store: sessions signed out after its backup was taken
+    would otherwise open pages again); how many."""
+    return _deleted(session, delete(WebSession))
 
 
 def purge_expired(session: Session, *, now: datetime | None = None) -> int:
