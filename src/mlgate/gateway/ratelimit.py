@@ -3,14 +3,12 @@
 A moving window is exact, so two replicas sharing Redis hold one combined limit. When Redis is
 unreachable or slower than ``redis_timeout``, a limit must neither fail the request (it was a
 500 for every request on a limited route) nor vanish: this replica holds it on its own, in
-memory, and leaves Redis alone for ``redis_backoff`` seconds, as the shared breakers do. Until
+memory, and leaves Redis alone for ``redis_backoff`` seconds (``resilience.redisreach``). Until
 Redis answers again, N replicas together admit up to N times a route's rate.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from typing import Any
 
@@ -19,13 +17,11 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from redis.asyncio import ConnectionPool
-from redis.exceptions import RedisError
 
 from mlgate.errors import RateLimited
+from mlgate.gateway.resilience.redisreach import RedisReach, Unreachable
 
 __all__ = ["RateLimiter"]
-
-logger = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -50,9 +46,11 @@ class RateLimiter:
             )
             assert isinstance(shared, Storage)  # the async+ scheme yields an async storage
             self._shared = MovingWindowRateLimiter(shared)
-        self._redis_timeout = redis_timeout
-        self._redis_backoff = redis_backoff
-        self._skip_until = 0.0
+        self._reach = RedisReach(
+            "rate limits in Redis unavailable; held by this replica alone",
+            timeout=redis_timeout,
+            backoff=redis_backoff,
+        )
         self._parsed: dict[str, limits.RateLimitItem] = {}
 
     async def close(self) -> None:
@@ -71,13 +69,11 @@ class RateLimiter:
         ``limit`` says whose limit it is in the message ("this key's rate limit ...").
         """
         item = self._item(rate)
-        if self._shared is not None and time.monotonic() >= self._skip_until:
+        if self._shared is not None:
             try:
-                async with asyncio.timeout(self._redis_timeout):
-                    reset_time = await _hit(self._shared, item, identifiers)
-            except (RedisError, OSError, TimeoutError):
-                self._skip_until = time.monotonic() + self._redis_backoff
-                logger.warning("rate limits in Redis unavailable; held by this replica alone")
+                reset_time = await self._reach.ask(_hit(self._shared, item, identifiers))
+            except Unreachable:
+                pass  # held here until Redis answers again
             else:
                 _refuse_if_over(reset_time, rate, limit)
                 return

@@ -13,27 +13,23 @@ Each transition is one Lua script, so concurrent replicas cannot admit more prob
 or trip twice. Time comes from the caller's wall clock (replicas must agree on it, hence
 ``time.time``, not ``time.monotonic``). When Redis is unreachable or slower than
 ``redis_timeout`` the breaker fails open: it admits calls and logs, since losing the breaker
-must not take the gateway down; it then leaves Redis alone for ``redis_backoff`` seconds so an
-outage costs the hot path one timeout, not one per request.
+must not take the gateway down; it then leaves Redis alone for ``redis_backoff`` seconds
+(``redisreach``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from mlgate.gateway.resilience.breaker import BreakerConfig, BreakerState
 from mlgate.gateway.resilience.deadline import Clock
+from mlgate.gateway.resilience.redisreach import RedisReach, Unreachable
 
 __all__ = ["RedisBreaker"]
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -108,13 +104,11 @@ class RedisBreaker:
         "_allow",
         "_clock",
         "_keys",
+        "_reach",
         "_record",
         "_redis",
-        "_skip_until",
         "config",
         "name",
-        "redis_backoff",
-        "redis_timeout",
     )
 
     def __init__(
@@ -134,9 +128,12 @@ class RedisBreaker:
             raise ValueError("the Redis breaker has a time-based window only")
         self._redis = redis
         self._clock = clock
-        self.redis_timeout = redis_timeout
-        self.redis_backoff = redis_backoff
-        self._skip_until = 0.0
+        self._reach = RedisReach(
+            "breaker state in Redis unavailable; failing open",
+            timeout=redis_timeout,
+            backoff=redis_backoff,
+            extra={"target": name},
+        )
         self._keys = [f"{prefix}{{{name}}}:state", f"{prefix}{{{name}}}:window"]
         self._allow = redis.register_script(_ALLOW)
         self._record = redis.register_script(_RECORD)
@@ -149,18 +146,9 @@ class RedisBreaker:
 
     async def _ask(self, operation: Awaitable[T]) -> T | None:
         """The answer of Redis, or None when it is down or slow (the breaker then fails open)."""
-        if time.monotonic() < self._skip_until:
-            if asyncio.iscoroutine(operation):
-                operation.close()
-            return None
         try:
-            async with asyncio.timeout(self.redis_timeout):
-                return await operation
-        except (RedisError, OSError, TimeoutError):
-            self._skip_until = time.monotonic() + self.redis_backoff
-            logger.warning(
-                "breaker state in Redis unavailable; failing open", extra={"target": self.name}
-            )
+            return await self._reach.ask(operation)
+        except Unreachable:
             return None
 
     async def allow(self) -> bool:
