@@ -43,3 +43,16 @@ def test_inputs_alone_never_recall_an_answer_given_with_parameters() -> None:
     cache = AnswerCache(clock=ManualClock())
     cache.remember([1], {"k": 2}, "with parameters", TARGET)
     assert cache.recall([[1], {"k": 2}], None, ttl=60) is None
+
+
+def test_answers_are_bounded_by_their_bytes_too() -> None:
+    cache = AnswerCache(max_bytes=100, clock=ManualClock())
+    for value in range(3):
+        cache.remember(value, None, "x" * 40, TARGET)  # 42 bytes of JSON each
+    assert cache.recall(0, None, ttl=60) is None  # three would pass 100 bytes
+    assert cache.recall(2, None, ttl=60) == ("x" * 40, TARGET)
+    cache.remember(3, None, "y" * 200, TARGET)  # over the bound alone: not kept
+    assert cache.recall(3, None, ttl=60) is None
+    assert cache.recall(1, None, ttl=60) == ("x" * 40, TARGET)  # and nothing pushed out
+    cache.remember(1, None, {"a": [1, 2]}, TARGET)  # a new answer for the same inputs
+    assert cache.recall(1, None, ttl=60) == ({"a": [1, 2]}, TARGET)
