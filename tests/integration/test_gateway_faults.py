@@ -389,3 +389,30 @@ def test_an_upstreams_endless_retry_after_still_gives_the_caller_a_503_problem(
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert int(response.headers["retry-after"]) >= 1
+
+
+def test_a_fallback_whose_schema_refuses_the_inputs_is_not_called(
+    runtime: Runtime, upstreams: tuple[FaultyUpstream, FaultyUpstream], make_key: KeyFactory
+) -> None:
+    primary, fallback = upstreams
+    primary.fault = Status(503)
+    pairs = {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}}
+    world.served_model(runtime, "echo", b"elsewhere", framework="http", schema=pairs)  # v1
+    world.served_model(runtime, "echo", b"elsewhere", framework="http", schema=None)  # v2
+    world.create_route(
+        runtime,
+        name="echo",
+        model="echo",
+        primary={"model": "echo", "upstream": {"url": primary.url}},
+        fallbacks=[{"model": "echo", "version": 1, "upstream": {"url": fallback.url}}],
+    )
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        paired = client.post(
+            "/v1/routes/echo/predict", json={"inputs": [[1, 2]]}, headers=bearer(key)
+        )
+        single = client.post("/v1/routes/echo/predict", json={"inputs": [[1]]}, headers=bearer(key))
+    assert paired.status_code == 200  # the fallback takes pairs
+    assert paired.headers["x-mlgate-version"] == "1"
+    assert single.status_code == 503  # v2 takes anything but failed; v1 takes no single value
+    assert fallback.received == 1

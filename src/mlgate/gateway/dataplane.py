@@ -436,6 +436,8 @@ class Gateway:
                 f"route '{route.name}' has no approved target to serve", retry_after=5
             )
         self.validate(ordered[0], inputs)
+        if len(ordered) > 1:  # a fallback whose own schema refuses the inputs is not called
+            ordered = [ordered[0], *(t for t in ordered[1:] if _accepts(t, inputs))]
         live = self.live(ordered)
         request = InferenceRequest(inputs=inputs, parameters=parameters)
         r = route.resilience
@@ -645,3 +647,8 @@ def served_by(target: CompiledTarget, *, degraded: str) -> dict[str, str]:
         "X-MLGate-Version": str(target.version),
         "X-MLGate-Degraded": degraded,
     }
+
+
+def _accepts(target: CompiledTarget, inputs: Any) -> bool:
+    """Whether ``target``'s version takes ``inputs`` (0.1 µs with the compiled validator)."""
+    return target.validator is None or target.validator.accepts(inputs)

@@ -36,6 +36,10 @@ class InputValidator:
             cls = jsonschema.validators.validator_for(schema)
             self._python = cls(schema, format_checker=cls.FORMAT_CHECKER)
 
+    def accepts(self, inputs: Any) -> bool:
+        checker = self._rust if self._rust is not None else self._python
+        return bool(checker.is_valid(inputs))
+
     def check(self, inputs: Any) -> None:
         if self._rust is not None:
             if self._rust.is_valid(inputs):
