@@ -30,7 +30,7 @@ class RateLimiter:
         redis_url: str | None = None,
         *,
         prefix: str = "mlgate-rl",
-        redis_timeout: float = 0.05,
+        redis_timeout: float = 0.25,  # a limit is worth waiting longer for than a breaker
         redis_backoff: float = 1.0,
     ) -> None:
         self._local = MovingWindowRateLimiter(MemoryStorage())
