@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, inspect, select
@@ -38,6 +39,13 @@ from tests.conftest import KeyFactory
 
 AUDIT_TABLES = {"audit_entries", "audit_head"}
 MAX_BACKGROUND_WRITES = 400
+
+
+def rewrite_manifest(backup: Path, **changes: Any) -> None:
+    """Replace fields of a backup's manifest (its checksum recomputed): a manifest that lies."""
+    manifest = read_manifest(backup)
+    (backup / MANIFEST).unlink()  # a manifest is never overwritten
+    write_manifest(backup, manifest.model_copy(update=changes))
 
 
 def test_backup_under_concurrent_writes_restores_exactly_its_manifest(
@@ -257,9 +265,7 @@ def test_restore_refuses_a_schema_revision_this_code_does_not_know(
 ) -> None:
     populate(runtime, admin, versions=1)
     backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
-    manifest = read_manifest(backup)
-    (backup / MANIFEST).unlink()
-    write_manifest(backup, manifest.model_copy(update={"schema_revisions": ["9999_future"]}))
+    rewrite_manifest(backup, schema_revisions=["9999_future"])
     with pytest.raises(Conflict, match="9999_future"):
         restore_backup(
             backup=backup, target_url=restore_target, blob_dir=tmp_path / "b", key=None, actor=admin
@@ -330,9 +336,8 @@ def _drop_audit_tables(backup: Path, scratch: Path) -> None:
     (backup / entry.path).unlink()
     with copy.open("rb") as source:
         rewritten = store_file(source, backup / entry.path, kind="database", root=backup, key=None)
-    (backup / MANIFEST).unlink()
     files = [rewritten if f.kind == "database" else f for f in manifest.files]
-    write_manifest(backup, manifest.model_copy(update={"files": files}))
+    rewrite_manifest(backup, files=files)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -362,9 +367,7 @@ def _leave_out_a_blob(backup: Path) -> str:
     manifest = read_manifest(backup)
     blob = next(e for e in manifest.files if e.kind == "blob")
     (backup / blob.path).unlink()
-    (backup / MANIFEST).unlink()
-    files = [f for f in manifest.files if f is not blob]
-    write_manifest(backup, manifest.model_copy(update={"files": files}))
+    rewrite_manifest(backup, files=[f for f in manifest.files if f is not blob])
     return blob.content_sha256
 
 
@@ -398,9 +401,7 @@ def test_a_manifest_without_a_database_is_refused_before_anything_is_restored(
     populate(runtime, admin, versions=1)
     backup = Path(jobs.backup_job(runtime, actor=admin, root=backup_root, key=None).path)
     manifest = read_manifest(backup)
-    (backup / MANIFEST).unlink()
-    files = [f for f in manifest.files if f.kind != "database"]
-    write_manifest(backup, manifest.model_copy(update={"files": files}))
+    rewrite_manifest(backup, files=[f for f in manifest.files if f.kind != "database"])
     report = service.verify_backup(path=backup, key=None)  # raised StopIteration
     assert (report.ok, report.problems) == (False, [f"backup {manifest.id} holds no database file"])
     blobs = tmp_path / "blobs"
