@@ -79,6 +79,13 @@ class BreakStream:
 
 
 @dataclass(frozen=True)
+class EndlessStream:
+    """Send an SSE event every ``interval_ms`` until the caller hangs up."""
+
+    interval_ms: int
+
+
+@dataclass(frozen=True)
 class Flaky:
     """Fail ``rate`` of requests at random (seeded, so runs repeat) with ``failure``."""
 
@@ -87,7 +94,18 @@ class Flaky:
     failure: Fault = field(default_factory=lambda: Status(503))
 
 
-Fault = Ok | Latency | Hang | Reset | Status | SlowBody | Malformed | BreakStream | Flaky
+Fault = (
+    Ok
+    | Latency
+    | Hang
+    | Reset
+    | Status
+    | SlowBody
+    | Malformed
+    | BreakStream
+    | EndlessStream
+    | Flaky
+)
 
 _REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -136,6 +154,11 @@ class FaultyUpstream:
     def received(self) -> int:
         with self._lock:
             return sum(self._paths.values())
+
+    @property
+    def open_connections(self) -> int:
+        """Connections a caller holds open now (the server ends them only at stop)."""
+        return len(self._writers)
 
     def received_on(self, path: str) -> int:
         with self._lock:
@@ -238,6 +261,9 @@ class FaultyUpstream:
             return True
         body = json.loads(raw or b"{}")
         if path == "/v1/chat/completions" and body.get("stream"):
+            if isinstance(fault, EndlessStream):
+                await _send_endless_sse(writer, fault.interval_ms)
+                return False
             await _send_sse(writer, broken=isinstance(fault, BreakStream))
             return not isinstance(fault, BreakStream)
         payload = json.dumps(_ok_body(path, body)).encode()
@@ -296,3 +322,14 @@ async def _send_sse(writer: asyncio.StreamWriter, *, broken: bool) -> None:
             return
     writer.write(b"0\r\n\r\n")
     await writer.drain()
+
+
+async def _send_endless_sse(writer: asyncio.StreamWriter, interval_ms: int) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    event = SSE_EVENTS[0]
+    while not writer.is_closing():
+        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        await writer.drain()  # raises ConnectionError once the caller has hung up
+        await asyncio.sleep(interval_ms / 1000)

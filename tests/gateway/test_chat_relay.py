@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 from mlgate.gateway.backends.base import UpstreamStream
-from mlgate.gateway.chat import _Relay, assembled
-from mlgate.gateway.resilience import StreamInterrupted
+from mlgate.gateway.chat import Relay, assembled, deadline_event
+from mlgate.gateway.resilience import Deadline, StreamInterrupted
 
 pytestmark = pytest.mark.anyio
 
@@ -40,9 +41,18 @@ class Upstream:
         self.ended.append((outcome, captured))
 
 
+def relay_of(upstream: Upstream, *, capture: bool, deadline: Deadline | None = None) -> Relay:
+    return Relay(
+        upstream.stream,
+        capture=capture,
+        done=upstream.done,
+        deadline=deadline or Deadline.after(60),
+    )
+
+
 async def test_a_complete_stream_is_passed_on_captured_and_logged_as_ok() -> None:
     upstream = Upstream([b"a", b"b", b"c"])
-    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    relay = relay_of(upstream, capture=True)
     assert [chunk async for chunk in relay] == [b"a", b"b", b"c"]
     assert upstream.ended == [("ok", b"abc")]
     assert (upstream.closed, upstream.slot_released) == (1, 1)
@@ -50,7 +60,7 @@ async def test_a_complete_stream_is_passed_on_captured_and_logged_as_ok() -> Non
 
 async def test_a_broken_upstream_ends_as_interrupted() -> None:
     upstream = Upstream([b"a", b"b", b"c"], break_after=1)
-    relay = _Relay(upstream.stream, capture=False, done=upstream.done)
+    relay = relay_of(upstream, capture=False)
     with pytest.raises(StreamInterrupted):
         _ = [chunk async for chunk in relay]
     assert upstream.ended == [("interrupted", None)]
@@ -59,7 +69,7 @@ async def test_a_broken_upstream_ends_as_interrupted() -> None:
 
 async def test_a_caller_gone_mid_stream_ends_as_client_closed() -> None:
     upstream = Upstream([b"a", b"b", b"c"])
-    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    relay = relay_of(upstream, capture=True)
     async for _ in relay:
         break  # the caller went away after the first chunk
     await relay.aclose()
@@ -69,7 +79,7 @@ async def test_a_caller_gone_mid_stream_ends_as_client_closed() -> None:
 
 async def test_a_stream_never_iterated_is_still_closed_and_logged_once() -> None:
     upstream = Upstream([b"a", b"b"])
-    relay = _Relay(upstream.stream, capture=True, done=upstream.done)
+    relay = relay_of(upstream, capture=True)
     await relay.aclose()
     await relay.aclose()
     assert upstream.ended == [("client_closed", None)]
@@ -91,3 +101,23 @@ def test_a_streamed_answer_is_logged_as_one_message_per_choice() -> None:
         ],
     }
     assert assembled(b"data: not json\n\n") == "data: not json\n\n"  # kept, and redacted, as is
+
+
+async def test_a_stream_cut_at_its_deadline_is_logged_as_deadline_exceeded() -> None:
+    upstream = Upstream([b"a", b"b", b"c"])
+    passed = Deadline(expires_at=0.0)  # what the server's timer has found when it cuts a stream
+    relay = relay_of(upstream, capture=True, deadline=passed)
+    async for _ in relay:
+        break  # the server stopped relaying at the deadline
+    await relay.aclose()
+    assert upstream.ended == [("deadline_exceeded", b"a")]
+    assert upstream.slot_released == 1
+
+
+def test_the_deadline_event_is_an_openai_style_error() -> None:
+    event = deadline_event("assistant", 800)
+    assert event.startswith(b"data: ")
+    assert event.endswith(b"\n\n")
+    error = orjson.loads(event[len(b"data: ") :])["error"]
+    assert error["code"] == "stream_deadline_exceeded"
+    assert "800 ms" in error["message"]

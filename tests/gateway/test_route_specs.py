@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from mlgate.gateway.schemas import GatewayLimits, RouteCreate, RouteUpdate
+from mlgate.gateway.schemas import GatewayLimits, Resilience, RouteCreate, RouteUpdate
 
 ROUTE: dict[str, Any] = {"name": "churn", "model": "churn"}
 
@@ -70,3 +70,10 @@ def test_breaker_durations_are_at_most_a_day(field: str) -> None:
         RouteCreate(**ROUTE, resilience={field: 1e16})
     assert refused_fields(created) == [("resilience", field)]
     assert RouteCreate(**ROUTE, resilience={field: 86_400}).resilience is not None
+
+
+def test_a_stream_deadline_shorter_than_the_first_byte_deadline_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"stream_deadline_ms \(1000\) must be at least"):
+        Resilience(deadline_ms=5000, stream_deadline_ms=1000)
+    assert Resilience(deadline_ms=5000, stream_deadline_ms=5000).stream_deadline_ms == 5000
+    assert Resilience().stream_deadline_ms == 600_000  # ten minutes for a chat answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy import text
 
 from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory, bearer
-from tests.faults.upstream import BreakStream, FaultyUpstream, Status
+from tests.faults.upstream import BreakStream, EndlessStream, FaultyUpstream, Status
 from tests.integration import world
 from tests.integration.conftest import LiveServer, wait_until
 
@@ -112,6 +113,42 @@ def test_stream_broken_after_the_first_byte_ends_the_stream_without_fallback(
     ]
     assert len(counted) == 1
     assert counted[0].endswith(" 1.0")
+
+
+def test_a_stream_that_outlasts_its_deadline_ends_with_an_error_event(
+    runtime: Runtime, live_server: LiveServer, make_key: KeyFactory
+) -> None:
+    with FaultyUpstream() as upstream:
+        upstream.fault = EndlessStream(interval_ms=20)
+        world.served_model(runtime, "ticker", b"an LLM", framework="openai", schema=None)
+        world.create_route(
+            runtime,
+            name="ticker",
+            model="ticker",
+            primary={"model": "ticker", "upstream": {"url": upstream.url, "protocol": "openai"}},
+            resilience={"deadline_ms": 500, "stream_deadline_ms": 800},
+        )
+        client = client_for(live_server, make_key("gateway:invoke"))
+        started = time.monotonic()
+        stream = client.chat.completions.create(
+            model="ticker", messages=[{"role": "user", "content": "go on"}], stream=True
+        )
+        received = 0
+
+        def read_all() -> None:
+            nonlocal received
+            for _ in stream:
+                received += 1
+                assert time.monotonic() - started < 10, "the stream outlived its deadline"
+
+        with pytest.raises(openai.APIError, match="passed its deadline of 800 ms"):
+            read_all()
+        assert received > 0  # the answer streamed until the deadline
+        assert time.monotonic() - started >= 0.8
+        # The upstream call was closed, not left to run on.
+        wait_until(lambda: upstream.open_connections == 0, what="the upstream call to be closed")
+    metrics = httpx.get(f"{live_server.url}/metrics", headers=bearer(make_key("metrics:read")))
+    assert 'outcome="deadline_exceeded",route="ticker"' in metrics.text
 
 
 def test_unknown_route_is_a_404_for_the_client(

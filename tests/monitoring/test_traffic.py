@@ -165,6 +165,7 @@ def test_errors_and_degraded_are_apart_and_client_closed_is_neither(runtime: Run
         "unavailable": 3,
         "upstream_error": 2,
         "interrupted": 1,
+        "deadline_exceeded": 1,
         "client_closed": 2,
     }
     statuses = {"unavailable": 503, "upstream_error": 502}
@@ -181,13 +182,13 @@ def test_errors_and_degraded_are_apart_and_client_closed_is_neither(runtime: Run
 
     found = report(runtime)
 
-    assert found.requests == 17
+    assert found.requests == 18
     assert found.outcomes == outcomes
-    assert found.statuses == {200: 12, 502: 2, 503: 3}
-    assert (found.errors, found.error_share) == (6, pytest.approx(6 / 17))
-    assert (found.degraded, found.degraded_share) == (3, pytest.approx(3 / 17))
+    assert found.statuses == {200: 13, 502: 2, 503: 3}
+    assert (found.errors, found.error_share) == (7, pytest.approx(7 / 18))
+    assert (found.degraded, found.degraded_share) == (3, pytest.approx(3 / 18))
     assert found.client_closed == 2
-    assert sum(b.errors for b in found.timeline) == 6
+    assert sum(b.errors for b in found.timeline) == 7
     assert sum(b.degraded for b in found.timeline) == 3
 
 

@@ -60,7 +60,8 @@ def _show(route: RouteRead) -> None:
         )
     r = route.resilience
     console.print(
-        f"  deadline {r.deadline_ms} ms, attempt {r.attempt_timeout_ms} ms, "
+        f"  deadline {r.deadline_ms} ms (streams {r.stream_deadline_ms} ms), "
+        f"attempt {r.attempt_timeout_ms} ms, "
         f"{r.max_attempts} attempts, degradation {route.degradation.mode}, log {route.log_mode}"
     )
 

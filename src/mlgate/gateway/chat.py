@@ -2,13 +2,16 @@
 
 A stream may fall back to another target only before its first byte reaches the client;
 after that, a broken upstream ends the client's stream (it cannot be replayed elsewhere).
+Its first byte must come within the route's ``deadline_ms``; the whole stream ends by its
+``stream_deadline_ms``, counted from the request, when the caller gets an error event in the
+stream (the OpenAI clients raise it) and the upstream call is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +31,7 @@ from mlgate.gateway.resilience import Deadline, RetryPolicy
 from mlgate.gateway.resilience.failures import StreamInterrupted
 from mlgate.gateway.table import CompiledRoute
 
-__all__ = ["MAX_CAPTURED", "ChatAnswer", "chat_completion"]
+__all__ = ["MAX_CAPTURED", "ChatAnswer", "Relay", "chat_completion", "deadline_event"]
 
 MAX_CAPTURED = 1024 * 1024  # bytes of a streamed answer kept for a payload log
 
@@ -62,25 +65,41 @@ def assembled(captured: bytes) -> Any:
     return {"streamed": True, "choices": [choices[i] for i in sorted(choices)]}
 
 
+def deadline_event(route: str, stream_deadline_ms: int) -> bytes:
+    """The last event of a stream cut at its deadline, shaped as OpenAI's streamed errors."""
+    message = f"route '{route}': the stream passed its deadline of {stream_deadline_ms} ms"
+    error = {"message": message, "type": "timeout", "code": "stream_deadline_exceeded"}
+    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+
+
 @dataclass(frozen=True, slots=True)
 class ChatAnswer:
-    body: dict[str, Any] | AsyncIterable[bytes]
+    body: dict[str, Any] | Relay
     headers: dict[str, str]
 
 
-class _Relay:
+class Relay:
     """Passes an upstream's stream on and closes it (freeing its bulkhead slot) however it ends.
 
     ``done(outcome, captured)`` runs once at the end: ``ok``, ``interrupted`` (the upstream
-    broke) or ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes when
-    ``capture`` is set (routes whose log mode keeps payloads), else None. ``aclose()`` ends it
-    even if it was never iterated, when a generator's ``finally`` would not run.
+    broke), ``deadline_exceeded`` (``deadline``, on the event loop's clock, passed) or
+    ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes when ``capture`` is
+    set (routes whose log mode keeps payloads), else None. ``aclose()`` ends it even if it was
+    never iterated, when a generator's ``finally`` would not run. The server relaying it keeps
+    the deadline (it alone can also bound a caller that stops reading) and sends ``ending``.
     """
 
     def __init__(
-        self, stream: UpstreamStream, *, capture: bool, done: Callable[[str, bytes | None], None]
+        self,
+        stream: UpstreamStream,
+        *,
+        capture: bool,
+        done: Callable[[str, bytes | None], None],
+        deadline: Deadline,
+        ending: bytes = b"",
     ) -> None:
         self._stream, self._capture, self._done = stream, capture, done
+        self.deadline, self.ending = deadline, ending
         self._iterator = self._run()
         self._started = False
 
@@ -110,7 +129,7 @@ class _Relay:
             outcome = "interrupted"
             raise
         except (asyncio.CancelledError, GeneratorExit):
-            outcome = "client_closed"
+            outcome = "deadline_exceeded" if self.deadline.expired else "client_closed"
             raise
         finally:
             await self._stream.aclose()
@@ -138,6 +157,10 @@ async def chat_completion(
     targets = [Target(t.name, backend) for t, backend in live]
     request = InferenceRequest(inputs={k: v for k, v in payload.items() if k != "model"})
     r = route.resilience
+    # On the loop's clock, which the server's timer uses too: when it fires, this has expired.
+    stream_deadline = Deadline.after(
+        r.stream_deadline_ms / 1000, clock=asyncio.get_running_loop().time
+    )
     options = {
         "deadline": Deadline.after(r.deadline_ms / 1000),
         "policy": RetryPolicy(
@@ -160,7 +183,13 @@ async def chat_completion(
                     route, served, outcome, 200, started, attempts, caller, payload=payload
                 )
 
-            relay = _Relay(streamed.value, capture=route.log_mode in PAYLOAD_MODES, done=done)
+            relay = Relay(
+                streamed.value,
+                capture=route.log_mode in PAYLOAD_MODES,
+                done=done,
+                deadline=stream_deadline,
+                ending=deadline_event(route.name, r.stream_deadline_ms),
+            )
             return ChatAnswer(body=relay, headers=served_by(served, degraded="false"))
         answered = await call_with_resilience(targets, request, **options)  # type: ignore[arg-type]
     except AllTargetsFailed as failure:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from mlgate.auth.keys import presented
 from mlgate.errors import Invalid, MlgateError, PayloadTooLarge
-from mlgate.gateway.chat import chat_completion
+from mlgate.gateway.chat import Relay, chat_completion
 from mlgate.gateway.dataplane import Caller, Gateway, InputsRefused, UpstreamRefused
 from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, PredictResponse
 from mlgate.gateway.table import CompiledRoute
@@ -42,6 +42,7 @@ __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_
 
 logger = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
+STREAM_END_GRACE_S = 1.0  # for the last event of a stream cut at its deadline
 PREDICT_PREFIX, PREDICT_SUFFIX = "/v1/routes/", "/predict"
 INVOKE = "gateway:invoke"
 # What the route contract test checks like any API route: method, path template, scope.
@@ -168,14 +169,30 @@ class _Call:
             headers.update(error.served)  # a target answered: say which, as answers do
         await self.answer_bytes(error.status, orjson.dumps(body), PROBLEM_JSON.encode(), headers)
 
-    async def answer_stream(self, chunks: AsyncIterable[bytes], headers: dict[str, str]) -> None:
-        """Relay a stream; stop (and close the upstream) as soon as the caller goes away."""
+    async def answer_stream(self, relay: Relay, headers: dict[str, str]) -> None:
+        """Relay a stream; stop (and close the upstream) as soon as the caller goes away or the
+        stream's deadline passes, when the caller gets the relay's ending event."""
         self.started = True
         await self.send(self._start(200, b"text/event-stream", headers))
 
         async def pump() -> None:
-            async for chunk in chunks:
-                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            limit = asyncio.timeout_at(relay.deadline.expires_at)
+            try:
+                async with limit:  # bounds a caller that stops reading as well as the upstream
+                    async for chunk in relay:
+                        await self.send(
+                            {"type": "http.response.body", "body": chunk, "more_body": True}
+                        )
+            except TimeoutError:
+                if not limit.expired():
+                    raise
+                await relay.aclose()  # the upstream call ends now, whatever the caller does
+                async with asyncio.timeout(STREAM_END_GRACE_S):
+                    await self.send(
+                        {"type": "http.response.body", "body": relay.ending, "more_body": True}
+                    )
+                    await self.send({"type": "http.response.body", "body": b""})
+                return
             await self.send({"type": "http.response.body", "body": b""})
 
         async def watch() -> None:
@@ -190,9 +207,9 @@ class _Call:
             for task in (pumping, watching):
                 task.cancel()
             await asyncio.gather(pumping, watching, return_exceptions=True)
-            closer = getattr(chunks, "aclose", None)
-            if closer is not None:  # now, not whenever the generator is collected: it frees
-                await closer()  # the upstream connection and bulkhead slot and logs the call
+            # Now, not whenever the generator is collected: it frees the upstream connection
+            # and bulkhead slot and logs the call.
+            await relay.aclose()
         if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
             raise pumping.exception()  # type: ignore[misc]  # the caller's stream must break
 

@@ -131,6 +131,24 @@ class Resilience(_Spec):
     breaker_open_seconds: float = Field(default=10.0, gt=0, le=86_400)
     breaker_half_open_probes: int = Field(default=3, ge=1)
     bulkhead: int = Field(default=64, ge=1, description="Concurrent calls per target.")
+    stream_deadline_ms: int = Field(
+        default=600_000,
+        ge=10,
+        le=86_400_000,
+        description=(
+            "A streamed chat answer ends by then, counted from the request (its first byte "
+            "must come within deadline_ms)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _stream_outlasts_first_byte(self) -> Resilience:
+        if self.stream_deadline_ms < self.deadline_ms:
+            raise ValueError(
+                f"stream_deadline_ms ({self.stream_deadline_ms}) must be at least deadline_ms "
+                f"({self.deadline_ms}): a stream's first byte may take that long"
+            )
+        return self
 
 
 class Degradation(_Spec):

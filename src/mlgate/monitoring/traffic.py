@@ -6,8 +6,9 @@ drops records. The window is ``since <= at < until``; bucket ``i`` holds the row
 ``o`` (microseconds from ``since``) satisfies ``i * span <= o * buckets < (i + 1) * span``, in
 integers, so boundaries are exact. Outcomes fall in three disjoint classes: *ok* (``ok`` and
 ``client_closed``: the caller leaving is not a failure), *degraded* (``degraded_static``,
-``degraded_cached``) and *errors* (``unavailable``, ``upstream_error``, ``interrupted`` and any
-outcome this module does not know). Shares are of all logged requests in the window.
+``degraded_cached``) and *errors* (``unavailable``, ``upstream_error``, ``interrupted``,
+``deadline_exceeded`` and any outcome this module does not know). Shares are of all logged
+requests in the window.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ OUTCOMES = (
     "unavailable",
     "upstream_error",
     "interrupted",
+    "deadline_exceeded",
     "client_closed",
 )
 DEGRADED_OUTCOMES = frozenset({"degraded_static", "degraded_cached"})
