@@ -6,6 +6,9 @@ import socket
 import uuid
 
 import pytest
+from limits.aio.storage import MemoryStorage
+from redis.asyncio import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from mlgate.errors import RateLimited
 from mlgate.gateway.ratelimit import RateLimiter
@@ -21,8 +24,11 @@ async def test_a_limit_is_held_by_the_replica_while_redis_is_cut_off() -> None:
     except OSError:
         pytest.skip("Redis is not running on 127.0.0.1:6379")
     relay = Relay(("127.0.0.1", 6379))
-    limiter = RateLimiter(
-        f"redis://127.0.0.1:{relay.port}/0",
+    url = f"redis://127.0.0.1:{relay.port}/0"
+    pool = ConnectionPool.from_url(url)
+    limiter = RateLimiter.over_redis(
+        url,
+        pool,
         prefix=f"test-rl-{uuid.uuid4().hex}",
         redis_timeout=5,  # a slow answer on a busy machine is not what this test cuts off
         redis_backoff=0,  # ask Redis again at once: no wait in the test
@@ -41,7 +47,7 @@ async def test_a_limit_is_held_by_the_replica_while_redis_is_cut_off() -> None:
             await limiter.hit("4/minute", "route", "r")
         assert 0 < refused.value.retry_after <= 60
     finally:
-        await limiter.close()
+        await pool.disconnect()
         relay.cut()
 
 
@@ -51,3 +57,20 @@ async def test_without_redis_a_limit_is_held_in_memory() -> None:
     with pytest.raises(RateLimited, match="this key's rate limit 1/minute is exceeded"):
         await limiter.hit("1/minute", "key", "k", limit="this key's")
     await limiter.hit("1/minute", "key", "other")  # another identity, its own count
+
+
+class CutAfterCounting(MemoryStorage):
+    """Shared storage that counts a hit, then fails as Redis does when cut off mid-request."""
+
+    async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        raise RedisConnectionError("connection lost")
+
+
+async def test_a_hit_redis_refused_stays_refused_when_redis_cannot_say_until_when() -> None:
+    limiter = RateLimiter(CutAfterCounting(), redis_backoff=0)
+    await limiter.hit("1/minute", "route", "r")
+    # Redis counted the second hit and refused it; this replica's own count (none) must not
+    # admit it because the question that followed failed.
+    with pytest.raises(RateLimited) as refused:
+        await limiter.hit("1/minute", "route", "r")
+    assert refused.value.retry_after == pytest.approx(60, abs=1)  # at the latest, a window on

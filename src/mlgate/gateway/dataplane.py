@@ -151,12 +151,17 @@ class Gateway:
         redis_url = runtime.settings.redis_url
         url = redis_url.get_secret_value() if redis_url else None
         prefix = runtime.settings.redis_prefix
-        self.limiter = RateLimiter(url, prefix=f"{prefix}:rl")
         self._redis: Any = None
+        self._redis_pool: Any = None
         if url:
-            from redis.asyncio import Redis
+            from redis.asyncio import ConnectionPool, Redis
 
-            self._redis = Redis.from_url(url)
+            # One pool for the shared breakers and the shared limits.
+            self._redis_pool = ConnectionPool.from_url(url)
+            self._redis = Redis(connection_pool=self._redis_pool)
+            self.limiter = RateLimiter.over_redis(url, self._redis_pool, prefix=f"{prefix}:rl")
+        else:
+            self.limiter = RateLimiter()
         self._pool: TargetPool | None = None
         self._states: dict[str, _RouteState] = {}
         self._refresher: asyncio.Task[None] | None = None
@@ -208,9 +213,9 @@ class Gateway:
         if self._pool is not None:
             self._pool.retire(keep=set())
             await self._pool.client.close()
-        await self.limiter.close()
         if self._redis is not None:
             await self._redis.aclose()
+            await self._redis_pool.disconnect()
 
     async def _refresh_loop(self) -> None:
         while not self._stopping.is_set():

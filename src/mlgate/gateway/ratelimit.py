@@ -4,7 +4,10 @@ A moving window is exact, so two replicas sharing Redis hold one combined limit.
 unreachable or slower than ``redis_timeout``, a limit must neither fail the request (it was a
 500 for every request on a limited route) nor vanish: this replica holds it on its own, in
 memory, and leaves Redis alone for ``redis_backoff`` seconds (``resilience.redisreach``). Until
-Redis answers again, N replicas together admit up to N times a route's rate.
+Redis answers again, N replicas together admit up to N times a route's rate. A hit Redis
+counted and refused stays refused when Redis then fails to say when a place frees (the
+Retry-After is then a whole window). The Redis connection pool is the gateway's, shared with
+the breakers.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ import time
 from typing import Any
 
 import limits
-from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from limits.storage import storage_from_string
 from redis.asyncio import ConnectionPool
 
 from mlgate.errors import RateLimited
@@ -25,27 +27,17 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
+    """Limits counted in ``shared`` storage (Redis), or in this replica's memory without it."""
+
     def __init__(
         self,
-        redis_url: str | None = None,
+        shared: Storage | None = None,
         *,
-        prefix: str = "mlgate-rl",
         redis_timeout: float = 0.25,  # a limit is worth waiting longer for than a breaker
         redis_backoff: float = 1.0,
     ) -> None:
         self._local = MovingWindowRateLimiter(MemoryStorage())
-        self._shared: MovingWindowRateLimiter | None = None
-        self._pool: ConnectionPool | None = None
-        if redis_url:
-            self._pool = ConnectionPool.from_url(redis_url)  # ours, so that close() can close it
-            uri = redis_url.replace("redis://", "async+redis://", 1)
-            # The redispy bridge takes a connection_pool, though limits types options as scalars.
-            pool: Any = self._pool
-            shared = storage_from_string(
-                uri, implementation="redispy", key_prefix=prefix, connection_pool=pool
-            )
-            assert isinstance(shared, Storage)  # the async+ scheme yields an async storage
-            self._shared = MovingWindowRateLimiter(shared)
+        self._shared = MovingWindowRateLimiter(shared) if shared is not None else None
         self._reach = RedisReach(
             "rate limits in Redis unavailable; held by this replica alone",
             timeout=redis_timeout,
@@ -53,9 +45,18 @@ class RateLimiter:
         )
         self._parsed: dict[str, limits.RateLimitItem] = {}
 
-    async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.disconnect()
+    @classmethod
+    def over_redis(
+        cls, redis_url: str, pool: ConnectionPool, *, prefix: str, **options: float
+    ) -> RateLimiter:
+        """Limits in Redis through ``pool``, which the caller owns (the breakers share it)."""
+        uri = redis_url.replace("redis://", "async+redis://", 1)
+        # The redispy bridge takes a connection_pool, though limits types options as scalars.
+        given: Any = pool
+        shared = RedisStorage(
+            uri, implementation="redispy", key_prefix=prefix, connection_pool=given
+        )
+        return cls(shared, **options)
 
     def _item(self, rate: str) -> limits.RateLimitItem:
         item = self._parsed.get(rate)
@@ -71,28 +72,31 @@ class RateLimiter:
         item = self._item(rate)
         if self._shared is not None:
             try:
-                reset_time = await self._reach.ask(_hit(self._shared, item, identifiers))
+                admitted = await self._reach.ask(self._shared.hit(item, *identifiers))
             except Unreachable:
                 pass  # held here until Redis answers again
             else:
-                _refuse_if_over(reset_time, rate, limit)
+                if not admitted:  # Redis refused: when a place frees is only the Retry-After
+                    try:
+                        reset = await self._reach.ask(_reset_time(self._shared, item, identifiers))
+                    except Unreachable:
+                        reset = time.time() + item.get_expiry()  # at the latest, a window on
+                    raise _refusal(reset, rate, limit)
                 return
-        _refuse_if_over(await _hit(self._local, item, identifiers), rate, limit)
+        if not await self._local.hit(item, *identifiers):
+            raise _refusal(await _reset_time(self._local, item, identifiers), rate, limit)
 
 
-async def _hit(
+async def _reset_time(
     limiter: MovingWindowRateLimiter, item: limits.RateLimitItem, identifiers: tuple[str, ...]
-) -> float | None:
-    """Count one hit; None when it fits the limit, else when the window frees a place."""
-    if await limiter.hit(item, *identifiers):
-        return None
+) -> float:
+    """When the window frees a place for ``identifiers``, in Unix time."""
     stats = await limiter.get_window_stats(item, *identifiers)
     return float(stats.reset_time)
 
 
-def _refuse_if_over(reset_time: float | None, rate: str, limit: str) -> None:
-    if reset_time is not None:
-        raise RateLimited(
-            f"{limit} rate limit {rate} is exceeded; retry later",
-            retry_after=max(0.0, reset_time - time.time()),
-        )
+def _refusal(reset_time: float, rate: str, limit: str) -> RateLimited:
+    return RateLimited(
+        f"{limit} rate limit {rate} is exceeded; retry later",
+        retry_after=max(0.0, reset_time - time.time()),
+    )
