@@ -152,7 +152,9 @@ def test_an_mct_import_names_what_the_card_does_not_hold_in_a_header(
     response = _import(client, headers, "mct", json.dumps(TOOLKIT_CARD))
     assert response.status_code == 200, response.text
     assert response.headers["x-card-not-imported"] == ", ".join(TOOLKIT_CARD_NOT_IMPORTED)
-    assert response.json().keys() == CardRevisionRead.model_fields.keys()  # the body as before
+    body = response.json()
+    assert body.keys() == CardRevisionRead.model_fields.keys() | {"not_imported", "notes"}
+    assert body["not_imported"] == TOOLKIT_CARD_NOT_IMPORTED  # the header's list, whole
     spec = client.get("/openapi.json").json()
     documented = spec["paths"]["/api/v1/cards/{model}/{version}/import"]["post"]["responses"]
     assert "X-Card-Not-Imported" in documented["200"]["headers"]
@@ -183,6 +185,8 @@ def test_an_ambiguous_mct_date_imports_without_a_date_and_is_named(
     assert response.status_code == 200, response.text
     assert response.headers["x-card-not-imported"] == "model_details.version.date"
     assert response.json()["card"]["model_details"]["date"] is None
+    assert response.json()["not_imported"] == ["model_details.version.date"]
+    assert "03/04/2020" in response.json()["notes"]["model_details.version.date"]  # and why
     us = {"model_details": {"name": "churn", "version": {"name": "2", "date": "08/28/2020"}}}
     response = _import(client, headers, "mct", json.dumps(us))
     assert response.status_code == 200, response.text

@@ -67,7 +67,7 @@ class CardRevisionImported(CardRevisionRead):
     """An imported revision; ``not_imported`` names the input's fields (dotted paths) the card
     does not hold, ``notes`` says why for those not simply without a place on the card.
 
-    The API answers with the `CardRevisionRead` part and names the paths in a header."""
+    The API answers with all of it and names the paths in a header too."""
 
     not_imported: list[str] = Field(default_factory=list)
     notes: dict[str, str] = Field(default_factory=dict)

@@ -10,7 +10,14 @@ from fastapi.responses import PlainTextResponse, Response
 from mlgate.auth.deps import SessionDep, VersionNumber, require_scope
 from mlgate.auth.schemas import Principal
 from mlgate.cards import CardDiff, CardLint, service
-from mlgate.cards.revisions import CardFormat, CardImport, CardRevisionRead, CardSet, RenderFormat
+from mlgate.cards.revisions import (
+    CardFormat,
+    CardImport,
+    CardRevisionImported,
+    CardRevisionRead,
+    CardSet,
+    RenderFormat,
+)
 from mlgate.ids import MAX_NUMBER
 
 # ``{version:int}``: a path like ``/churn/diff`` must not match ``/{model}/{version}``, so that a
@@ -129,7 +136,7 @@ def diff_revisions(
 
 @router.post(
     "/{model}/{version:int}/import",
-    response_model=CardRevisionRead,
+    response_model=CardRevisionImported,
     responses={
         200: {
             "headers": {
@@ -149,10 +156,11 @@ def import_card(
     session: SessionDep,
     actor: Writer,
     response: Response,
-) -> CardRevisionRead:
-    """Add a revision from a HF README, MCT JSON or card JSON; ``X-Card-Not-Imported`` lists
-    what of an MCT card the card has no place for (graphics, documentation, …) or cannot read
-    (a ``version.date`` that is no ISO date nor an unambiguous MM/DD/YYYY or DD/MM/YYYY)."""
+) -> CardRevisionImported:
+    """Add a revision from a HF README, MCT JSON or card JSON; ``not_imported`` (and the
+    ``X-Card-Not-Imported`` header) lists what of an MCT card the card has no place for
+    (graphics, documentation, …) or cannot read (a ``version.date`` that is no ISO date nor an
+    unambiguous MM/DD/YYYY or DD/MM/YYYY), ``notes`` says why for the latter."""
     imported = service.import_card(
         session,
         model_name=model,
