@@ -191,6 +191,35 @@ def test_a_version_promoted_from_canary_still_satisfies_dep_canary(world: World)
     assert _status(world, "churn", 3, "dep-canary") is Status.UNSATISFIED
 
 
+def _point(world: World, alias: str, version: int) -> None:
+    world.run(
+        lambda s: deployments.move_alias(
+            s, model_name="churn", alias=alias, version=version, actor=world.actor
+        )
+    )
+
+
+def test_every_version_an_alias_canary_sent_traffic_to_keeps_its_evidence(world: World) -> None:
+    for _ in range(4):
+        _approved(world, "churn")
+    _deploy(world, 1)
+    _point(world, "candidate", 4)  # where the alias pointed before it was the canary: no traffic
+    _point(world, "candidate", 2)
+    route_in = RouteCreate(name="churn-prod", model="churn")  # serves churn@production
+    world.run(lambda s: gateway.create_route(s, route_in=route_in, actor=world.actor))
+    by_alias = Canary(target=TargetSpec(model="churn", alias="candidate"), percent=10)
+    _update(world, RouteUpdate(canary=by_alias))
+    _point(world, "candidate", 3)  # the canary now sends v3 the traffic it sent v2
+    _update(world, RouteUpdate(clear_canary=True))
+    _point(world, "candidate", 4)  # after the canary was cleared: no traffic
+    _deploy(world, 3)  # each in turn in production, where the check looks
+    assert _status(world, "churn", 3, "dep-canary") is Status.SATISFIED
+    _deploy(world, 2)
+    assert _status(world, "churn", 2, "dep-canary") is Status.SATISFIED
+    _deploy(world, 4)
+    assert _status(world, "churn", 4, "dep-canary") is Status.UNSATISFIED
+
+
 def test_canary_history_of_a_deleted_route_does_not_count_for_its_successor(
     world: World,
 ) -> None:

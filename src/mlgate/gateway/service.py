@@ -7,6 +7,8 @@ Every target a route names must resolve to an approved version when the route is
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -262,13 +264,20 @@ def get_servable(session: Session) -> tuple[list[RouteRead], dict[str, str]]:
     return routes, unreadable
 
 
+class _AliasMove(NamedTuple):
+    model: str
+    alias: str
+    version: int
+
+
 def past_canaries(session: Session, *, name: str) -> set[tuple[str, int]]:
-    """Every pinned canary target ``(model, version)`` of route ``name`` since its creation.
+    """Every ``(model, version)`` route ``name`` has sent canary traffic to since its creation.
 
     The audit log holds every spec the route was created or changed with, so a canary that was
     promoted (production moved to it, the canary then cleared) still counts. Entries from
     before the route's latest ``route.created`` were about an earlier route of that name. A
-    canary by alias names no one version and is left out.
+    canary by alias counts each version the alias pointed at while it was the route's canary:
+    the alias's moves are audited too, in one order with the route's changes (``seq``).
     """
     of_route = (AuditEntry.object_type == "route", AuditEntry.object_id == name)
     created = session.scalar(
@@ -276,21 +285,60 @@ def past_canaries(session: Session, *, name: str) -> set[tuple[str, int]]:
     )
     if created is None:
         return set()
-    changes = session.scalars(
-        select(AuditEntry.change).where(
+    events: list[tuple[int, Canary | _AliasMove | None]] = []  # None: the canary was cleared
+    for seq, change in session.execute(
+        select(AuditEntry.seq, AuditEntry.change).where(
             *of_route,
             AuditEntry.action.in_(("route.created", "route.updated")),
             AuditEntry.seq >= created,
         )
-    )
+    ):
+        if "canary" in change:  # else unchanged
+            events.append((seq, _stored_canary(change["canary"])))
+    by_alias = {
+        (item.target.model, item.target.alias)
+        for _, item in events
+        if isinstance(item, Canary) and item.target.version is None
+    }
+    events.extend(_alias_moves(session, by_alias))
     pinned: set[tuple[str, int]] = set()
-    for change in changes:
-        if change.get("canary") is None:  # unchanged, or cleared
-            continue
-        try:  # both actions record the canary as its schema dumps it; read it back the same way
-            canary = Canary.model_validate(change["canary"], context=STORED)
-        except ValidationError:  # no canary as this mlgate knows one: it pins nothing
-            continue
-        if canary.target.version is not None:
-            pinned.add((canary.target.model, canary.target.version))
+    points: dict[tuple[str, str], int] = {}  # where each alias pointed, as of the entry read
+    canary: Canary | None = None
+    for _, item in sorted(events, key=itemgetter(0)):
+        if isinstance(item, _AliasMove):
+            points[(item.model, item.alias)] = item.version
+        else:
+            canary = item
+        if canary is not None:
+            target = canary.target
+            version = target.version or points.get((target.model, target.alias))
+            if version is not None:
+                pinned.add((target.model, version))
     return pinned
+
+
+def _stored_canary(stored: Any) -> Canary | None:
+    if stored is None:  # cleared
+        return None
+    try:  # both actions record the canary as its schema dumps it; read it back the same way
+        return Canary.model_validate(stored, context=STORED)
+    except ValidationError:  # no canary as this mlgate knows one: it sends traffic nowhere
+        return None
+
+
+def _alias_moves(session: Session, aliases: set[tuple[str, str]]) -> list[tuple[int, _AliasMove]]:
+    """Every audited move of ``aliases`` (an alias's value when the canary was set may come
+    from a move before the route existed)."""
+    if not aliases:
+        return []
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.change).where(
+            AuditEntry.object_type == "model_alias",
+            AuditEntry.object_id.in_([f"{model}:{alias}" for model, alias in aliases]),
+        )
+    )
+    return [
+        (seq, _AliasMove(change["model"], change["alias"], change["to_version"]))
+        for seq, change in rows
+        if isinstance(change.get("to_version"), int)
+    ]
