@@ -3,6 +3,7 @@ and removes what killed backups and prunes left once nothing has written to it f
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -10,8 +11,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
+from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.backup import jobs, service
 from mlgate.backup.retention import Retention
@@ -19,6 +22,8 @@ from mlgate.backup.schemas import BackupRead
 from mlgate.runtime import Runtime
 from tests.backup.conftest import populate
 from tests.cli.conftest import Cli, cli  # noqa: F401  (fixture)
+from tests.conftest import KeyFactory, bearer
+from tests.integration.conftest import LiveServer, live_server  # noqa: F401  (fixture)
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)
 NEWEST_ONLY = Retention(daily=1, weekly=0, monthly=0)
@@ -108,3 +113,74 @@ def test_prune_removes_a_symlinked_backup_as_a_link(
     assert sorted(result.delete) == sorted([elsewhere.id, older.id])
     assert [p.name for p in backup_root.iterdir()] == [newest.id]
     assert Path(elsewhere.path, "manifest.json").is_file()  # the link went, not what it named
+
+
+def make_undeletable(path: Path) -> Path:
+    """Rename a backup directory so that deleting it fails with an OSError, for root too (a
+    read-only directory would not stop root): prune first renames a backup to
+    ``.deleting-<name>-<6 letters>``, which is over the file system's 255-byte name limit."""
+    stuck = path.with_name("b" * 245)
+    path.rename(stuck)
+    return stuck
+
+
+def test_a_prune_that_fails_part_way_audits_what_it_deleted(
+    runtime: Runtime, admin: Principal, backup_root: Path
+) -> None:
+    """The 3rd of 5 deletions raised: the two backups already deleted had no audit entry (the
+    error escaped before it was written, and would have rolled it back), the 4th and 5th were
+    not tried."""
+    populate(runtime, admin, versions=1)
+    *older, newest = (backup_at(runtime, admin, backup_root, hour) for hour in range(1, 7))
+    doomed = older[::-1]  # prune deletes newest first
+    stuck = make_undeletable(Path(doomed[2].path))
+    with pytest.raises(service.PruneIncomplete) as raised:
+        jobs.prune_job(runtime, actor=admin, root=backup_root)
+    deleted = [doomed[i].id for i in (0, 1, 3, 4)]
+    assert raised.value.result.delete == deleted
+    assert [f.name for f in raised.value.result.failed] == [doomed[2].id]
+    assert f"could not delete {doomed[2].id}: File name too long: {stuck}" in raised.value.detail
+    assert "it deleted 4 backups" in raised.value.detail
+    assert sorted(p.name for p in backup_root.iterdir()) == sorted([newest.id, stuck.name])
+    with runtime.db.unit_of_work() as session:
+        entry = audit.latest(session, action="backup.pruned")
+    assert entry is not None
+    assert entry.change["deleted"] == deleted
+    assert list(entry.change["failed"]) == [doomed[2].id]
+    assert "File name too long" in entry.change["failed"][doomed[2].id]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_failed_prune_is_an_error_on_the_cli_and_over_http(
+    runtime: Runtime,
+    admin: Principal,
+    make_key: KeyFactory,
+    live_server: LiveServer,  # noqa: F811
+    cli: Cli,  # noqa: F811
+) -> None:
+    populate(runtime, admin, versions=1)
+    root = runtime.settings.backups_path
+    first, second, newest = (backup_at(runtime, admin, root, hour) for hour in (1, 2, 3))
+    make_undeletable(Path(first.path))
+    answer = httpx.post(
+        f"{live_server.url}/api/v1/backups/prune?dry_run=false",
+        headers=bearer(make_key("backup:admin")),
+    )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["type"] == "urn:mlgate:problem:unavailable"
+    assert f"could not delete {first.id}: File name too long: " in problem["detail"]
+    assert "it deleted 1 backups" in problem["detail"]
+    assert [b.id for b in service.list_backups(root=root)] == [newest.id, first.id]
+    refused = cli("backup", "prune", "--from", str(root))
+    assert refused.code == 1
+    assert refused.err.count("\n") == 1
+    assert refused.err.startswith(f"error: prune could not delete {first.id}: File name too")
+    assert "deleted 0 backups, keeping 1" in refused.out
+    as_json = cli("backup", "prune", "--from", str(root), "--json")
+    assert as_json.code == 1
+    assert [f["name"] for f in json.loads(as_json.out)["failed"]] == [first.id]
+    with runtime.db.unit_of_work() as session:
+        entries = audit.get_all(session, object_type="backup", object_id="retention")
+    assert [e.change["deleted"] for e in entries] == [[second.id], [], []]

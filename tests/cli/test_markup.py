@@ -43,11 +43,11 @@ def test_task_and_runbook_titles_with_markup_are_printed_literally(
     runbook.write_text("# Restart\n\nrun `kubectl rollout restart [deploy]`\n")
     saved = _ok(
         cli, "incidents", "runbook", "add", str(runbook), "--name", "churn-latency",
-        "--title", "[/i] restart [pods]", "--route", "churn",
+        "--title", "[/i] restart [pods]", "--model", "churn",
     )  # fmt: skip
     assert "runbook churn-latency saved" in saved
     assert "[/i] restart [pods]" in _ok(cli, "incidents", "runbook", "list")
-    _ok(cli, "incidents", "open", "slow answers", "--severity", "SEV2", "--route", "churn")
+    _ok(cli, "incidents", "open", "slow answers", "--severity", "SEV2", "--model", "churn")
     task = _ok(
         cli, "incidents", "task", "INC-1", "[bold]page[/bold] the [vendor]", "--owner", "[ops]"
     )

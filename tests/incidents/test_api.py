@@ -20,7 +20,9 @@ from mlgate.store.database import Database
 from tests.conftest import KeyFactory, bearer
 
 
-def test_incident_lifecycle_over_http(client: TestClient, make_key: KeyFactory) -> None:
+def test_incident_lifecycle_over_http(
+    client: TestClient, make_key: KeyFactory, churn_route: str
+) -> None:
     reader = bearer(make_key("incidents:read"))
     writer = bearer(make_key("incidents:write", owner="sre"))
     body = {"title": "5xx on churn", "severity": "SEV2", "affected_routes": ["churn"]}

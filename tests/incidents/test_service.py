@@ -217,7 +217,7 @@ def test_long_incidents_need_a_postmortem(db: Database, admin: Principal) -> Non
 
 
 def test_an_incident_shows_the_runbooks_of_its_routes_and_models(
-    db: Database, admin: Principal
+    db: Database, admin: Principal, churn_route: str
 ) -> None:
     with db.unit_of_work() as session:
         runbooks.put_runbook(

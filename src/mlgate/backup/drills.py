@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import inspect as pyinspect
+import logging
 import shutil
 import tempfile
 import time
@@ -42,6 +43,7 @@ GATEWAY_COMPILERS = (
     ("mlgate.gateway.service", "compile_route_table"),
     ("mlgate.gateway", "compile_route_table"),
 )
+logger = logging.getLogger(__name__)
 
 
 def gateway_smoke_check(session: Session) -> str:
@@ -71,6 +73,23 @@ def _scratch_url(live_url: str, scratch: Path, drill_id: str) -> str:
     ).render_as_string(hide_password=False)
 
 
+def _remove_scratch(live_url: str, url: str, scratch: Path) -> str:
+    """Drop the scratch database and remove the scratch directory. A failure is logged and
+    returned as a note, never raised: raised, it would replace the drill's own error, or fail a
+    drill that succeeded, and the drill would go unrecorded."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    if targets.dialect_of(live_url) != "postgresql":
+        return ""
+    try:
+        targets.drop_pg_database(url)
+    except Exception as error:  # any failure to clean up: a database error, the server gone
+        name = make_url(url).database
+        reason = next(iter(str(error).splitlines()), "") or type(error).__name__
+        logger.warning("restore drill: scratch database %s was not dropped: %s", name, reason)
+        return f"scratch database {name} was not dropped ({reason}); drop it by hand"
+    return ""
+
+
 def run_drill(
     session: Session,
     *,
@@ -85,7 +104,8 @@ def run_drill(
     """Restore ``backup`` to scratch, verify and smoke-check it, and record the drill.
 
     The drill's own failure is recorded (ok=false, with the reason) rather than raised, so the
-    evidence of a failed drill is kept; callers open an incident when ``ok`` is false.
+    evidence of a failed drill is kept; callers open an incident when ``ok`` is false. A scratch
+    database that cannot be dropped is a warning in ``detail``, after the drill's outcome.
     """
     now = now or utcnow()
     drill_id = new_id()
@@ -124,9 +144,9 @@ def run_drill(
     except Exception as error:  # a drill records every failure as evidence, then reports it
         detail = f"unexpected {type(error).__name__}: {error}"
     finally:
-        if targets.dialect_of(live_url) == "postgresql":
-            targets.drop_pg_database(url)
-        shutil.rmtree(scratch, ignore_errors=True)
+        left_behind = _remove_scratch(live_url, url, scratch)
+    if left_behind:  # the drill's own outcome stands; the leftover is a note beside it
+        detail = f"{detail}; warning: {left_behind}"
     row = BackupDrill(
         id=drill_id,
         at=now,

@@ -162,14 +162,19 @@ def drill_job(
 def prune_job(
     runtime: Runtime, *, actor: Principal, root: Path | None = None, dry_run: bool = False
 ) -> PruneResult:
+    """Prune; a deletion that fails raises ``PruneIncomplete`` once the audit entry of what
+    was deleted has committed (raising inside the unit of work would roll it back)."""
     with runtime.db.unit_of_work() as session:
-        return service.prune_backups(
+        result = service.prune_backups(
             session,
             root=root or runtime.settings.backups_path,
             policy=retention_for(runtime),
             actor=actor,
             dry_run=dry_run,
         )
+    if result.failed:
+        raise service.PruneIncomplete(result)
+    return result
 
 
 def verify_audit_job(runtime: Runtime) -> bool:

@@ -14,6 +14,7 @@ __all__ = [
     "EncryptionInfo",
     "Manifest",
     "ManifestFile",
+    "PruneFailure",
     "PruneResult",
     "RestoreResult",
     "TableSummary",
@@ -109,10 +110,17 @@ class RestoreResult(BaseModel):
     bytes_restored: int
 
 
+class PruneFailure(BaseModel):
+    name: str = Field(description="The backup id, or the leftover directory's name.")
+    error: str
+
+
 class PruneResult(BaseModel):
     dry_run: bool
     keep: list[str]
-    delete: list[str]
+    delete: list[str] = Field(
+        description="Backups deleted (with dry_run: to be deleted); one that failed is in failed."
+    )
     duplicates: list[str] = Field(
         default_factory=list,
         description="Ids found in more than one directory: never deleted, keep one by hand.",
@@ -121,6 +129,10 @@ class PruneResult(BaseModel):
         default_factory=list,
         description="Directories of killed backups and prunes (.partial-*, .deleting-*) untouched"
         " for an hour: removed, or with dry_run to be removed.",
+    )
+    failed: list[PruneFailure] = Field(
+        default_factory=list,
+        description="What could not be deleted, and why; everything else was deleted.",
     )
 
 

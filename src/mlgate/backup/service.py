@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +48,7 @@ from mlgate.backup.schemas import (
     EncryptionInfo,
     Manifest,
     ManifestFile,
+    PruneFailure,
     PruneResult,
     VerifyReport,
 )
@@ -57,6 +59,7 @@ from mlgate.registry.blobstore import BlobStore
 from mlgate.store.database import Database
 
 __all__ = [
+    "PruneIncomplete",
     "create_backup",
     "discard_backup",
     "get_backup",
@@ -452,11 +455,12 @@ def prune_backups(
     )
     if dry_run or not (result.delete or result.leftovers):
         return result
-    for backup_id in result.delete:
-        discard_backup(path=places[backup_id][0])
-    for name in result.leftovers:
-        with suppress(FileNotFoundError):  # another prune got there first
-            shutil.rmtree(root / name)
+    # One deletion failing must not stop the others, nor keep the audit entry from saying what
+    # was deleted: ``delete`` and ``leftovers`` become what went, ``failed`` what did not.
+    failed: list[PruneFailure] = []
+    result.delete = _each(result.delete, failed, lambda i: discard_backup(path=places[i][0]))
+    result.leftovers = _each(result.leftovers, failed, lambda name: _remove_leftover(root / name))
+    result.failed = failed
     if session is not None:
         audit.record(
             session,
@@ -468,9 +472,42 @@ def prune_backups(
                 "deleted": result.delete,
                 "kept": len(result.keep),
                 "leftovers": len(result.leftovers),
+                "failed": {f.name: f.error for f in failed},
             },
         )
     return result
+
+
+class PruneIncomplete(Unavailable):
+    """A prune that could not delete everything it meant to; what it deleted was audited."""
+
+    def __init__(self, result: PruneResult) -> None:
+        reasons = "; ".join(f"{f.name}: {f.error}" for f in result.failed)
+        super().__init__(
+            f"prune could not delete {reasons}; it deleted {len(result.delete)} backups and"
+            f" {len(result.leftovers)} leftover directories (audited as backup.pruned); fix the"
+            " cause and prune again"
+        )
+        self.result = result
+
+
+def _each(names: list[str], failed: list[PruneFailure], delete: Callable[[str], None]) -> list[str]:
+    """Delete each of ``names``; the names deleted, each failure added to ``failed``."""
+    done: list[str] = []
+    for name in names:
+        try:
+            delete(name)
+        except OSError as error:  # reported by the caller, with what was deleted
+            where = f": {error.filename}" if error.filename else ""
+            failed.append(PruneFailure(name=name, error=f"{error.strerror or error}{where}"))
+        else:
+            done.append(name)
+    return done
+
+
+def _remove_leftover(path: Path) -> None:
+    with suppress(FileNotFoundError):  # another prune got there first
+        shutil.rmtree(path)
 
 
 def _leftovers(root: Path, *, now: float) -> list[Path]:

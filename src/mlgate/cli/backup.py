@@ -15,6 +15,7 @@ from mlgate.backup import drills, jobs, service
 from mlgate.backup.archive import Advance, read_manifest
 from mlgate.backup.cipher import generate_key
 from mlgate.backup.restore import check_key, restore_backup
+from mlgate.backup.schemas import PruneResult
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Conflict, Invalid, Unavailable
@@ -200,7 +201,16 @@ def prune(
     """Delete backups outside the daily/weekly/monthly retention (MLGATE_BACKUP_KEEP_*), and
     what interrupted backups left behind."""
     cli = state(ctx)
-    result = jobs.prune_job(cli.runtime, actor=cli.principal(), root=source, dry_run=dry_run)
+    try:
+        result = jobs.prune_job(cli.runtime, actor=cli.principal(), root=source, dry_run=dry_run)
+    except service.PruneIncomplete as incomplete:  # say what went, then the error line
+        _print_pruned(incomplete.result, as_json=as_json)
+        raise
+    _print_pruned(result, as_json=as_json)
+
+
+def _print_pruned(result: PruneResult, *, as_json: bool) -> None:
+    dry_run = result.dry_run
     if as_json:
         print_json(result)
         return

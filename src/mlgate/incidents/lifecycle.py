@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid
+from mlgate.incidents.affected import require_routes
 from mlgate.incidents.models import Incident
 from mlgate.incidents.schemas import Handover, IncidentRead, IncidentStatus, IncidentUpdate
 from mlgate.incidents.timeline import (
@@ -104,6 +105,8 @@ def update(
     changes = update_in.model_dump(exclude_none=True, mode="json")
     if not changes:
         raise Invalid("nothing to change; give at least one field")
+    if "affected_routes" in changes:  # checked before any change lands on the timeline
+        require_routes(session, changes["affected_routes"], listed=row.affected_routes)
     if "status" in changes:
         new = IncidentStatus(changes["status"])
         if new == IncidentStatus.CLOSED:

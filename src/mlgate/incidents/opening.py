@@ -18,6 +18,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.errors import Conflict, Invalid
 from mlgate.ids import new_id
+from mlgate.incidents.affected import require_routes
 from mlgate.incidents.lifecycle import set_severity
 from mlgate.incidents.models import Incident
 from mlgate.incidents.schemas import IncidentCreate, IncidentRead, IncidentStatus, Severity
@@ -98,6 +99,7 @@ def open_incident(
     now: datetime | None = None,
 ) -> IncidentRead:
     now = now or utcnow()
+    require_routes(session, incident_in.affected_routes)
     for _ in range(INSERT_ATTEMPTS):
         row = _new_row(session, incident_in=incident_in, cause_key=None, actor=actor, now=now)
         if _inserted(session, row):

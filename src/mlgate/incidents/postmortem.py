@@ -3,7 +3,8 @@
 What the team has written (``set_postmortem``) wins; what they have not yet written is
 prefilled from the incident — its summary, impact flags, the first event as the trigger, tasks
 as action items and the whole timeline — so the draft exists the moment the incident does.
-HTML is rendered with Jinja2 autoescaping: timeline text comes from users and alerts.
+HTML is rendered with Jinja2 autoescaping: timeline text comes from users and alerts. Once
+the incident is closed, the sections ``close`` required can be amended but not emptied.
 """
 
 from __future__ import annotations
@@ -16,9 +17,22 @@ from sqlalchemy.orm import Session
 
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Invalid
-from mlgate.incidents.schemas import ActionItem, IncidentRead, Postmortem, PostmortemUpdate
-from mlgate.incidents.timeline import DEFAULT_POSTMORTEM_MINUTES, get_row, log_change, read
+from mlgate.errors import FieldError, Invalid
+from mlgate.incidents.models import Incident
+from mlgate.incidents.schemas import (
+    ActionItem,
+    IncidentRead,
+    IncidentStatus,
+    Postmortem,
+    PostmortemUpdate,
+)
+from mlgate.incidents.timeline import (
+    DEFAULT_POSTMORTEM_MINUTES,
+    REQUIRED_POSTMORTEM_FIELDS,
+    get_row,
+    log_change,
+    read,
+)
 
 __all__ = ["build", "get_postmortem", "render_html", "render_markdown", "set_postmortem"]
 
@@ -73,6 +87,19 @@ def build(incident: IncidentRead, written: dict[str, str] | None = None) -> Post
     )
 
 
+def _refuse_blanking_once_closed(row: Incident, changes: dict[str, str]) -> None:
+    """A closed incident's postmortem is its record: the sections ``close`` requires may be
+    amended, never emptied (other sections may be). Drafts of open incidents stay free."""
+    if row.status != IncidentStatus.CLOSED.value:
+        return
+    blanked = [f for f in REQUIRED_POSTMORTEM_FIELDS if f in changes and not changes[f].strip()]
+    if blanked:
+        message = f"cannot be emptied: INC-{row.number} is closed; amend the text instead"
+        raise Invalid(
+            f"{', '.join(blanked)} {message}", errors=[FieldError(f, message) for f in blanked]
+        )
+
+
 def set_postmortem(
     session: Session,
     *,
@@ -88,6 +115,7 @@ def set_postmortem(
     changes = postmortem_in.model_dump(exclude_none=True)
     if not changes:
         raise Invalid("nothing to change; give at least one postmortem field")
+    _refuse_blanking_once_closed(row, changes)
     row.postmortem = {**(row.postmortem or {}), **changes}
     log_change(
         session,
