@@ -36,6 +36,7 @@ from mlgate.incidents.routes import router as incidents_router
 from mlgate.jobs import Scheduler
 from mlgate.monitoring import jobs as drift_jobs
 from mlgate.monitoring.routes import router as drift_router
+from mlgate.netaddr import Allowlist
 from mlgate.privacy import jobs as privacy_jobs
 from mlgate.privacy import serving as privacy_serving
 from mlgate.privacy.routes import privacy_router, secrets_router
@@ -73,10 +74,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
 
     scheduler = Scheduler()
+    webhook_hosts = Allowlist.parse(settings.webhook_allowed_hosts)
     scheduler.add(
         "webhook-delivery",
         WEBHOOK_INTERVAL,
-        lambda: outbox.deliver_due(runtime.db, server_secret=runtime.secret),
+        lambda: outbox.deliver_due(runtime.db, server_secret=runtime.secret, allowed=webhook_hosts),
     )
     if settings.backup_schedule:
         # Verifies the audit chain, backs up when the newest backup is older than the

@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from mlgate.netaddr import Allowlist
+
 __all__ = ["Settings", "get_settings", "load_or_create_secret"]
 
 TOML_FILE = "mlgate.toml"
@@ -168,6 +170,12 @@ class Settings(BaseSettings):
         description="Offline OSV advisory database (a directory or zip of PyPI advisories) that"
         " dependency audits read; unset: dependencies are reported unknown, never clean.",
     )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Internal hosts webhooks may reach: comma-separated host names, addresses or"
+        " networks (10.0.0.0/8), or * for any; unset: URLs whose host is or resolves to a"
+        " loopback, private, link-local or other non-public address are refused.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -195,6 +203,12 @@ class Settings(BaseSettings):
                     " no host bits after the /), and * may only stand alone"
                 ) from None
         return ",".join(items)
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _webhook_hosts(cls, value: str) -> str:
+        Allowlist.parse(value)  # a typo stops the start, not the first delivery
+        return value
 
     @model_validator(mode="after")
     def _store_in_data_dir(self) -> Settings:

@@ -50,8 +50,8 @@ def test_review_flow_over_http_with_separation_of_duties(
     )
     assert (again.json()["state"], again.json()["round"]) == ("pending", 2)
     queue = client.get("/api/v1/reviews/queue", headers=data).json()
-    assert [r["id"] for r in queue] == [rid]
-    assert client.get("/api/v1/reviews/queue", headers=security).json() == []
+    assert [r["id"] for r in queue["items"]] == [rid]
+    assert client.get("/api/v1/reviews/queue", headers=security).json()["items"] == []
     shown = client.get(f"/api/v1/reviews/versions/{name}/{number}", headers=final).json()
     assert [d["kind"] for d in shown["decisions"]] == [
         "submitted",

@@ -19,11 +19,23 @@ from mlgate.approvals import outbox, service
 from mlgate.approvals.models import WebhookDelivery, WebhookSubscription
 from mlgate.approvals.schemas import WebhookCreate
 from mlgate.clock import utcnow
+from mlgate.config import Settings
+from mlgate.netaddr import Allowlist
 from mlgate.runtime import Runtime
 from tests.approvals.conftest import ADMIN, REQUESTER, VersionFactory, reviewer
 from tests.conftest import KeyFactory, bearer
 
 MAX_ROUNDS = 12
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """These receivers listen on loopback, which webhooks reach only when the operator allows it."""
+    return settings.model_copy(update={"webhook_allowed_hosts": "127.0.0.1"})
+
+
+def _allowed(runtime: Runtime) -> Allowlist:
+    return Allowlist.parse(runtime.settings.webhook_allowed_hosts)
 
 
 @dataclass
@@ -72,6 +84,7 @@ def _subscribe(runtime: Runtime, url: str, events: list[str] | None = None) -> t
             server_secret=runtime.secret,
             webhook_in=WebhookCreate.model_validate({"url": url, "events": events or []}),
             actor=ADMIN,
+            allowed=_allowed(runtime),
         )
     return created.id, created.signing_secret.get_secret_value()
 
@@ -99,7 +112,9 @@ def test_receiver_gets_each_event_once_after_retries_and_can_verify_it(
     now = utcnow()
     rounds = 0
     while rounds < MAX_ROUNDS:
-        report = outbox.deliver_due(runtime.db, server_secret=runtime.secret, now=now)
+        report = outbox.deliver_due(
+            runtime.db, server_secret=runtime.secret, now=now, allowed=_allowed(runtime)
+        )
         rounds += 1
         with runtime.db.unit_of_work() as session:
             pending = session.scalars(
@@ -162,7 +177,11 @@ def test_backoff_doubles_until_the_delivery_is_dead_and_can_be_retried(
     delays = []
     for _ in range(4):
         report = outbox.deliver_due(
-            runtime.db, server_secret=runtime.secret, now=now, max_attempts=4
+            runtime.db,
+            server_secret=runtime.secret,
+            now=now,
+            max_attempts=4,
+            allowed=_allowed(runtime),
         )
         assert report.attempted == 1
         with runtime.db.unit_of_work() as session:

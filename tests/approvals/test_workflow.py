@@ -220,9 +220,9 @@ def test_queue_shows_only_what_the_reviewer_may_decide(
     name, number = make_version()
     request_id = _request(runtime, name, number)
     with runtime.db.unit_of_work() as session:
-        assert [r.id for r in service.queue(session, reviewer=DATA)] == [request_id]
-        assert service.queue(session, reviewer=SEC) == []
-        assert service.queue(session, reviewer=reviewer(REQUESTER.name, "data")) == []
+        assert [r.id for r in service.queue(session, reviewer=DATA).items] == [request_id]
+        assert service.queue(session, reviewer=SEC).items == []
+        assert service.queue(session, reviewer=reviewer(REQUESTER.name, "data")).items == []
 
 
 def test_every_transition_writes_one_decision_one_audit_entry_and_one_event(

@@ -22,7 +22,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/api/v1/reviews?model=a%00b", None),
     ("POST", "/api/v1/reviews", {"model": "churn", "version": 1, "comment": NUL}),
     ("GET", "/api/v1/deployments/churn/aliases/a%00b", None),
-    ("POST", "/api/v1/webhooks", {"url": "http://127.0.0.1:9/x", "description": NUL}),
+    ("POST", "/api/v1/webhooks", {"url": "https://hooks.example.com/x", "description": NUL}),
     ("DELETE", "/api/v1/webhooks/a%00b", None),
 ]
 

@@ -17,13 +17,13 @@ def test_open_update_and_close_each_queue_one_delivery(runtime: Runtime) -> None
         webhook = outbox.create_subscription(
             session,
             server_secret=runtime.secret,
-            webhook_in=WebhookCreate(url="http://127.0.0.1:9/hook", events=["incident.*"]),
+            webhook_in=WebhookCreate(url="https://hooks.example.com/ops", events=["incident.*"]),
             actor=OPS,
         )
         approvals_only = outbox.create_subscription(
             session,
             server_secret=runtime.secret,
-            webhook_in=WebhookCreate(url="http://127.0.0.1:9/other", events=["approval.*"]),
+            webhook_in=WebhookCreate(url="https://hooks.example.com/rev", events=["approval.*"]),
             actor=OPS,
         )
     with runtime.db.unit_of_work() as session:

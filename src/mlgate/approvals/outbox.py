@@ -12,6 +12,12 @@ Each POST carries ``X-Mlgate-Timestamp`` (when that POST is sent, not when the r
 (replays); ``X-Mlgate-Delivery`` lets them drop a delivery they already processed. The signing
 secret is never stored: it is HMAC(server secret, subscription id), shown once when the
 subscription is created.
+
+Webhooks do not reach internal addresses (SSRF) unless ``MLGATE_WEBHOOK_ALLOWED_HOSTS`` lists
+them: a URL whose host is an internal address or ``localhost`` is refused when it is registered,
+and every delivery resolves its host, checks every address and connects to a checked one
+(``egress.PinnedTransport``); a refused delivery is dead at once, with the reason. Redirects are
+never followed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mlgate.approvals.egress import AddressRefused, PinnedTransport
 from mlgate.approvals.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 from mlgate.approvals.schemas import (
     EVENT_TYPES,
@@ -43,8 +50,9 @@ from mlgate.approvals.schemas import (
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import ensure_utc, utcnow
-from mlgate.errors import Conflict, NotFound
+from mlgate.errors import Conflict, Invalid, NotFound
 from mlgate.ids import new_id
+from mlgate.netaddr import Allowlist, host_and_port
 from mlgate.store.database import Database
 
 __all__ = [
@@ -178,9 +186,7 @@ def _audited_url(url: str) -> dict[str, str]:
     even a digest of the whole: a short token or a weak password could be found from it by
     trying guesses. The subscription's id, in the same entry, names it.
     """
-    parts = urlsplit(url)
-    host = parts.netloc.rpartition("@")[2]
-    return {"url": f"{parts.scheme}://{host}"}
+    return {"url": f"{urlsplit(url).scheme}://{host_and_port(url)}"}
 
 
 def create_subscription(
@@ -189,9 +195,14 @@ def create_subscription(
     server_secret: bytes,
     webhook_in: WebhookCreate,
     actor: Principal,
+    allowed: Allowlist = Allowlist(),
     now: datetime | None = None,
 ) -> WebhookCreated:
+    """Subscribe a URL; its host may not be internal unless ``allowed`` names it."""
     now = now or utcnow()
+    refusal = allowed.url_refusal(str(webhook_in.url))
+    if refusal is not None:
+        raise Invalid.field("url", f"webhooks may not reach internal addresses: {refusal}")
     row = WebhookSubscription(
         id=new_id(),
         url=str(webhook_in.url),
@@ -351,9 +362,16 @@ def _claim(db: Database, *, now: datetime, limit: int) -> list[_Claimed]:
     return claimed
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status: int | None = None
+    error: str | None = None
+    final: bool = False  # no retry can succeed: the delivery is dead at once
+
+
 def _send(
     client: httpx.Client, item: _Claimed, *, server_secret: bytes, clock: Callable[[], datetime]
-) -> tuple[int | None, str | None]:
+) -> _Outcome:
     # Signed at send time, not when the run began: behind slow receivers a run-start timestamp
     # would be stale by the time later POSTs leave, and receivers would refuse them as replays.
     timestamp = int(clock().timestamp())
@@ -368,19 +386,20 @@ def _send(
     }
     try:
         response = client.post(item.url, content=item.body, headers=headers)
+    except AddressRefused as refused:  # names the host and address, never the whole URL
+        return _Outcome(error=f"refused: {refused}"[:500], final=True)
     except httpx.HTTPError as error:  # never the URL: it may carry credentials
-        return None, f"request failed: {type(error).__name__}"
+        return _Outcome(error=f"request failed: {type(error).__name__}")
     if 200 <= response.status_code < 300:
-        return response.status_code, None
-    return response.status_code, f"receiver answered {response.status_code}"
+        return _Outcome(status=response.status_code)
+    return _Outcome(response.status_code, f"receiver answered {response.status_code}")
 
 
 def _record(
     db: Database,
     item: _Claimed,
     *,
-    status: int | None,
-    error: str | None,
+    outcome: _Outcome,
     now: datetime,
     max_attempts: int,
 ) -> str:
@@ -388,11 +407,11 @@ def _record(
         row = session.get(WebhookDelivery, item.delivery_id)
         if row is None or row.state != "pending":
             return row.state if row else "cancelled"
-        row.last_status = status
-        row.last_error = error
-        if error is None:
+        row.last_status = outcome.status
+        row.last_error = outcome.error
+        if outcome.error is None:
             row.state, row.delivered_at, row.next_attempt_at = "delivered", now, None
-        elif row.attempts >= max_attempts:
+        elif outcome.final or row.attempts >= max_attempts:
             row.state, row.next_attempt_at = "dead", None
         else:
             row.next_attempt_at = now + backoff(row.attempts)
@@ -406,6 +425,7 @@ def deliver_due(
     server_secret: bytes,
     now: datetime | None = None,
     client: httpx.Client | None = None,
+    allowed: Allowlist = Allowlist(),
     limit: int = 100,
     max_attempts: int = MAX_ATTEMPTS,
     timeout: float = 10.0,
@@ -414,7 +434,8 @@ def deliver_due(
     """Send every delivery due at ``now`` once; call it on a timer (or with a test clock).
 
     ``now`` decides what is due and when failures retry; each POST's ``X-Mlgate-Timestamp``
-    (and the signature over it) is read from ``clock`` as that POST is sent.
+    (and the signature over it) is read from ``clock`` as that POST is sent. Without a
+    ``client`` (tests pass one), POSTs reach internal addresses only if ``allowed`` names them.
     """
     now = now or utcnow()
     claimed = _claim(db, now=now, limit=limit)
@@ -422,23 +443,27 @@ def deliver_due(
         return DeliveryReport(attempted=0, delivered=0, failed=0, dead=0)
     delivered = failed = dead = 0
     own_client = client is None
-    http = client or httpx.Client(timeout=timeout, follow_redirects=False)
+    http = client or httpx.Client(
+        transport=PinnedTransport(allowed), timeout=timeout, follow_redirects=False
+    )
     try:
         for item in claimed:
-            status, error = _send(http, item, server_secret=server_secret, clock=clock)
-            state = _record(
-                db, item, status=status, error=error, now=now, max_attempts=max_attempts
-            )
+            outcome = _send(http, item, server_secret=server_secret, clock=clock)
+            state = _record(db, item, outcome=outcome, now=now, max_attempts=max_attempts)
             if state == "delivered":
                 delivered += 1
             elif state == "dead":
                 dead += 1
             else:
                 failed += 1
-            if error:
+            if outcome.error:
                 logger.info(
                     "webhook delivery failed",
-                    extra={"delivery": item.delivery_id, "attempt": item.attempts},
+                    extra={
+                        "delivery": item.delivery_id,
+                        "attempt": item.attempts,
+                        "refused": outcome.final,
+                    },
                 )
     finally:
         if own_client:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, String, cast, false, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from mlgate.approvals.models import ApprovalDecision, ApprovalRequest
@@ -19,12 +19,14 @@ from mlgate.approvals.schemas import (
     GateResult,
     PolicyDocument,
     RequestState,
+    StagePolicy,
     StageRead,
 )
 from mlgate.auth.schemas import Principal, person
 from mlgate.errors import NotFound
 from mlgate.registry import service as registry
 from mlgate.registry.models import Model, ModelVersion
+from mlgate.registry.schemas import Page
 
 __all__ = [
     "MAX_PAGE",
@@ -179,22 +181,68 @@ def count_requests(
     return session.scalar(query) or 0
 
 
-def queue(session: Session, *, reviewer: Principal) -> list[ApprovalRequestRead]:
-    """Pending requests whose open stage ``reviewer`` may decide now."""
+def _open_stage(session: Session) -> ColumnElement[str]:
+    """A request's open stage as JSON text, taken from its policy snapshot in SQL."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.jsonb_extract_path_text(
+            ApprovalRequest.policy, "stages", cast(ApprovalRequest.stage_index, String)
+        )
+    path = "$.stages[" + cast(ApprovalRequest.stage_index, String) + "]"
+    return func.json_extract(ApprovalRequest.policy, path, type_=String)
+
+
+def queue(
+    session: Session, *, reviewer: Principal, limit: int = 50, offset: int = 0
+) -> Page[ApprovalRequestRead]:
+    """Pending requests whose open stage ``reviewer`` may decide now, oldest request first.
+
+    SQL filters, counts and pages, so a page never loads the rest of the queue. The rules stay
+    in Python, the ones ``service._decidable`` enforces (``review_refusal`` for the open stage,
+    ``person`` for separation of duties): they are asked about the few distinct values the
+    pending requests hold (open stages; names of requesters and of this round's approvers),
+    and SQL filters by the answers, so a page holds exactly what the rules allow. A rule added
+    to ``_decidable`` must be added here too. Offsets count from the oldest request: one
+    decided between two pages shifts the later ones by one.
+    """
+    limit, offset = max(1, min(limit, MAX_PAGE)), max(0, offset)
+    pending = ApprovalRequest.state == RequestState.PENDING.value
+    open_stage = _open_stage(session)
+    stages = session.scalars(select(open_stage).where(pending).distinct())
+    decidable = [
+        text
+        for text in stages
+        if text is not None
+        and review_refusal(StagePolicy.model_validate_json(text), reviewer) is None
+    ]
+    if not decidable:
+        return Page[ApprovalRequestRead](items=[], total=0, limit=limit, offset=offset)
+    approvals = select(ApprovalDecision.actor).where(
+        ApprovalDecision.request_id == ApprovalRequest.id,
+        ApprovalDecision.round == ApprovalRequest.round,
+        ApprovalDecision.kind == DecisionKind.APPROVED.value,
+        ApprovalDecision.stage_index.is_not(None),
+    )
+    names = session.scalars(
+        union(select(ApprovalRequest.requester).where(pending), approvals.where(pending))
+    )
+    me = {reviewer.name, *(name for name in names if person(name) == person(reviewer.name))}
+    same_reviewer_allowed = ApprovalRequest.policy["allow_same_reviewer_across_stages"]
+    mine = (
+        pending,
+        open_stage.in_(decidable),
+        ApprovalRequest.requester.not_in(me),
+        or_(
+            func.coalesce(same_reviewer_allowed.as_boolean(), false()),
+            ~approvals.where(ApprovalDecision.actor.in_(me)).exists(),
+        ),
+    )
+    total = session.scalar(select(func.count(ApprovalRequest.id)).where(*mine)) or 0
     rows = session.scalars(
         select(ApprovalRequest)
-        .where(ApprovalRequest.state == RequestState.PENDING.value)
-        .order_by(ApprovalRequest.updated_at, ApprovalRequest.id)
+        .where(*mine)
+        .order_by(ApprovalRequest.created_at, ApprovalRequest.id)
+        .limit(limit)
+        .offset(offset)
     )
-    mine = []
-    for row in rows:
-        policy = policy_of(row)
-        stage = policy.stages[row.stage_index]
-        if person(row.requester) == person(reviewer.name) or review_refusal(stage, reviewer):
-            continue
-        if not policy.allow_same_reviewer_across_stages and person(reviewer.name) in {
-            person(n) for n in approvers_of(decisions_of(session, row), row.round).values()
-        }:
-            continue
-        mine.append(read(session, row))
-    return mine
+    items = [read(session, row) for row in rows]
+    return Page[ApprovalRequestRead](items=items, total=total, limit=limit, offset=offset)

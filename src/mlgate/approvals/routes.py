@@ -34,6 +34,8 @@ from mlgate.auth.deps import PrincipalDep, RuntimeDep, SessionDep, VersionNumber
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Forbidden
 from mlgate.ids import MAX_NUMBER
+from mlgate.netaddr import Allowlist
+from mlgate.registry.schemas import Page
 
 router = APIRouter(prefix="/api/v1")
 
@@ -57,6 +59,7 @@ Admin = Annotated[Principal, Depends(require_scope("admin"))]
 Deployer = Annotated[Principal, Depends(require_scope("deploy"))]
 RegistryReader = Annotated[Principal, Depends(require_scope("registry:read"))]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
+Offset = Annotated[int, Query(ge=0, le=MAX_NUMBER)]
 
 # --- reviews ---------------------------------------------------------------------------------
 
@@ -81,15 +84,17 @@ def list_reviews(
     state: RequestState | None = None,
     model: str | None = None,
     limit: Limit = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_NUMBER)] = 0,
+    offset: Offset = 0,
 ) -> list[ApprovalRequestRead]:
     return service.list_requests(session, state=state, model_name=model, limit=limit, offset=offset)
 
 
-@router.get("/reviews/queue", response_model=list[ApprovalRequestRead], tags=["reviews"])
-def review_queue(session: SessionDep, actor: Reviewer) -> list[ApprovalRequestRead]:
-    """Pending requests whose open stage the caller may decide."""
-    return service.queue(session, reviewer=actor)
+@router.get("/reviews/queue", response_model=Page[ApprovalRequestRead], tags=["reviews"])
+def review_queue(
+    session: SessionDep, actor: Reviewer, limit: Limit = 50, offset: Offset = 0
+) -> Page[ApprovalRequestRead]:
+    """Pending requests whose open stage the caller may decide, oldest request first."""
+    return service.queue(session, reviewer=actor, limit=limit, offset=offset)
 
 
 @router.get("/reviews/checks", response_model=list[GateCheckInfo], tags=["reviews"])
@@ -200,7 +205,11 @@ def create_webhook(
 ) -> WebhookIssued:
     """Subscribe a URL; the answer holds the signing secret, shown this once."""
     created = outbox.create_subscription(
-        session, server_secret=runtime.secret, webhook_in=webhook_in, actor=actor
+        session,
+        server_secret=runtime.secret,
+        webhook_in=webhook_in,
+        actor=actor,
+        allowed=Allowlist.parse(runtime.settings.webhook_allowed_hosts),
     )
     return WebhookIssued(
         **created.model_dump(exclude={"signing_secret"}),

@@ -110,27 +110,31 @@ def request_review(
 
 
 @app.command("queue")
-def review_queue(ctx: typer.Context, as_json: AsJson = False) -> None:
-    """Requests whose open stage you may decide."""
+def review_queue(
+    ctx: typer.Context, limit: PageLimit = 50, offset: PageOffset = 0, as_json: AsJson = False
+) -> None:
+    """Requests whose open stage you may decide, oldest request first, a page at a time."""
     cli = state(ctx)
     actor = cli.principal()
     with cli.session() as session:
-        items = service.queue(session, reviewer=actor)
+        page = service.queue(session, reviewer=actor, limit=limit, offset=offset)
     if as_json:
-        print_json(items)
+        print_json(page)
         return
+    shown_to = offset + len(page.items)
+    more = f"; more with --offset {shown_to}" if shown_to < page.total else ""
     print_table(
-        f"review queue of {actor.name} ({len(items)})",
-        ["ref", "stage", "requester", "since", "gates"],
+        f"review queue of {actor.name} ({page.total}{more})",
+        ["ref", "stage", "requester", "requested", "gates"],
         [
             (
                 f"{r.model}@{r.version}",
                 r.current_stage,
                 r.requester,
-                r.updated_at,
+                r.created_at,
                 "pass" if all(g.passed for g in r.gate_results) else "FAIL",
             )
-            for r in items
+            for r in page.items
         ],
     )
 

@@ -16,6 +16,7 @@ from mlgate.cli.output import print_json, print_table
 from mlgate.cli.registry import _validated
 from mlgate.clock import utcnow
 from mlgate.errors import Forbidden, Invalid
+from mlgate.netaddr import Allowlist
 
 app = typer.Typer(help="Webhook subscriptions and deliveries.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -46,7 +47,11 @@ def create(
         raise Forbidden("managing webhooks needs the 'admin' scope")
     with cli.session() as session:
         created = outbox.create_subscription(
-            session, server_secret=cli.runtime.secret, webhook_in=webhook_in, actor=actor
+            session,
+            server_secret=cli.runtime.secret,
+            webhook_in=webhook_in,
+            actor=actor,
+            allowed=Allowlist.parse(cli.runtime.settings.webhook_allowed_hosts),
         )
     secret = created.signing_secret.get_secret_value()
     if as_json:
@@ -180,9 +185,12 @@ def deliver(
             host=smtp_host, port=smtp_port, sender=mail_from, recipients=tuple(mail_to)
         )
     since = utcnow() if skip_mail_backlog else None
+    allowed = Allowlist.parse(cli.runtime.settings.webhook_allowed_hosts)
     stop = threading.Event()
     while True:
-        report = outbox.deliver_due(cli.runtime.db, server_secret=cli.runtime.secret)
+        report = outbox.deliver_due(
+            cli.runtime.db, server_secret=cli.runtime.secret, allowed=allowed
+        )
         mailed = mail_pending(cli.runtime.db, notifier, since=since) if notifier is not None else 0
         if report.attempted or mailed or not watch:
             console.print(

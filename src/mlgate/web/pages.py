@@ -45,6 +45,7 @@ from mlgate.incidents import service as incidents
 from mlgate.monitoring import drift_page
 from mlgate.monitoring.service import build_drift_report, reference_sizes
 from mlgate.monitoring.traffic import build_traffic_report, parse_window
+from mlgate.netaddr import host_and_port
 from mlgate.problems import request_id
 from mlgate.readiness.service import assess as assess_readiness
 from mlgate.registry import service as registry
@@ -271,7 +272,7 @@ def create_web_app(runtime: Runtime) -> Starlette:
             session, state=RequestState(state), limit=LIST_PAGE, offset=offset
         )
         total = readmodel.count_requests(session, state=RequestState(state))
-        mine = readmodel.queue(session, reviewer=principal)
+        mine = readmodel.queue(session, reviewer=principal, limit=LIST_PAGE)  # the oldest
         return _Shown(
             "reviews.html",
             {
@@ -511,12 +512,6 @@ def _render(template: str, **values: Any) -> str:
     return _environment().get_template(template).render(version=__version__, **values)
 
 
-def _upstream_host(url: str) -> str:
-    """An upstream's host and port as written: never its path, query or any user and password
-    in it. Not parsed further: a port past 65535 must not turn the routes page into a 500."""
-    return urlsplit(url).netloc.rpartition("@")[2]
-
-
 @cache
 def _environment() -> Environment:
     environment = Environment(
@@ -526,5 +521,5 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters["upstream_host"] = _upstream_host
+    environment.filters["upstream_host"] = host_and_port  # never a user:password in the URL
     return environment
