@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
+from mlgate.cli import scopes
 from mlgate.cli.main import app
 from mlgate.config import Settings
 
@@ -15,17 +16,9 @@ README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
 def command_paths() -> Iterator[tuple[str, ...]]:
-    root = typer.main.get_command(app)
-
-    def walk(command: object, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-        children = getattr(command, "commands", None)
-        if not children:
-            yield path
-            return
-        for name, child in children.items():
-            yield from walk(child, (*path, name))
-
-    yield from walk(root, ())
+    """Every leaf command, the root's lazily built sub-commands included."""
+    for path in scopes.commands(typer.main.get_command(app)):
+        yield tuple(path.split(" "))
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -334,23 +334,15 @@ def test_serve_on_a_busy_port_is_one_line_before_it_says_listening(cli: Cli) -> 
 
 
 def test_every_cli_option_and_argument_has_help() -> None:
-    from typing import Any
-
     import typer.main
 
+    from mlgate.cli import scopes
     from mlgate.cli.main import app
 
-    missing: list[str] = []
-
-    def walk(command: Any, path: list[str]) -> None:
-        children = getattr(command, "commands", None)
-        if children:
-            for name, child in children.items():
-                walk(child, [*path, name])
-            return
-        for param in command.params:
-            if param.name != "help" and not getattr(param, "help", None):
-                missing.append(f"mlgate {' '.join(path)}: {param.param_type_name} {param.name}")
-
-    walk(typer.main.get_command(app), [])
+    missing = [
+        f"mlgate {path}: {param.param_type_name} {param.name}"
+        for path, command in scopes.commands(typer.main.get_command(app)).items()
+        for param in command.params
+        if param.name != "help" and not getattr(param, "help", None)
+    ]
     assert not missing, "parameters without help:\n" + "\n".join(missing)

@@ -5,16 +5,18 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
 
-from mlgate.auth import service as auth
-from mlgate.auth.schemas import Principal
 from mlgate.config import Settings
-from mlgate.runtime import Runtime
+
+if TYPE_CHECKING:  # imported when first used: ``mlgate --help`` needs neither a store nor auth
+    from sqlalchemy.orm import Session
+
+    from mlgate.auth.schemas import Principal
+    from mlgate.runtime import Runtime
 
 __all__ = ["CliState", "console", "err_console", "state"]
 
@@ -38,6 +40,8 @@ class CliState:
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            from mlgate.runtime import Runtime
+
             self._runtime = Runtime.from_settings(Settings(**self.overrides))
         return self._runtime
 
@@ -58,6 +62,9 @@ class CliState:
         Found once per command: the scope check (cli.scopes) and the command both ask.
         """
         if self._principal is None:
+            from mlgate.auth import service as auth
+            from mlgate.auth.schemas import Principal
+
             key = self.runtime.settings.api_key
             if key is None:
                 local = f"local:{getpass.getuser()}"

@@ -1,43 +1,196 @@
-"""The root ``mlgate`` command: global flags, sub-apps, and the one place errors become lines."""
+"""The root ``mlgate`` command: global flags, sub-commands loaded when named, errors as lines."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.main
 from pydantic import ValidationError
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+from typer._click import Command, Context, HelpFormatter  # Typer 0.29 vendors click here
+from typer.core import TyperCommand, TyperGroup, TyperOption
 from typer.exceptions import TyperException
+from typer.models import CommandInfo, TyperInfo
 
 from mlgate import __version__
-from mlgate.cli import audit, deploy, keys, registry, review, scopes, server, webhooks
-from mlgate.cli import backup as backup_cli
-from mlgate.cli import cards as cards_cli
-from mlgate.cli import demo as demo_cli
-from mlgate.cli import drift as drift_cli
-from mlgate.cli import incidents as incidents_cli
-from mlgate.cli import pii as pii_cli
-from mlgate.cli import privacy as privacy_cli
-from mlgate.cli import readiness as readiness_cli
-from mlgate.cli import routes as routes_cli
-from mlgate.cli import scan as scan_cli
-from mlgate.cli import secrets as secrets_cli
 from mlgate.cli.context import CliState, err_console
 from mlgate.config import Settings
 from mlgate.errors import MlgateError, message_of
 
-__all__ = ["app", "run"]
+if TYPE_CHECKING:
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, ProgrammingError
+
+__all__ = ["SUBCOMMANDS", "Subcommand", "app", "run"]
 
 logger = logging.getLogger("mlgate.cli")
 
+
+@dataclass(frozen=True, slots=True)
+class Subcommand:
+    """Where a sub-command of ``mlgate`` lives, and its line in ``mlgate --help``."""
+
+    module: str  # under mlgate.cli
+    attribute: str  # a Typer app (a group) or a command function
+    help: str  # the first paragraph of its own help: a test keeps the two the same
+
+
+# In the order ``mlgate --help`` lists them. Listing imports none of these modules.
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "init": Subcommand(
+        "server",
+        "init",
+        "Create the data directory, migrate the store and issue the first admin key (idempotent).",
+    ),
+    "serve": Subcommand(
+        "server", "serve", "Run the HTTP server (control plane and gateway by default)."
+    ),
+    "demo": Subcommand(
+        "demo",
+        "demo",
+        "Train, register, review, deploy and route a small iris model; print how to call it.",
+    ),
+    "deploy": Subcommand("deploy", "deploy", "Point an alias of MODEL at approved version N."),
+    "rollback": Subcommand(
+        "deploy", "rollback", "Move an alias back to the previous approved version that held it."
+    ),
+    "assess": Subcommand(
+        "readiness",
+        "assess",
+        "Assess readiness (ML Test Score, checklist, maturity, risks, debt) and write the report.",
+    ),
+    "attest": Subcommand(
+        "readiness", "attest", "Attest that ITEM is done for TARGET; it counts until it expires."
+    ),
+    "maturity": Subcommand(
+        "readiness",
+        "maturity",
+        "The workspace's MLOps maturity level and what is missing for the next.",
+    ),
+    "sign": Subcommand(
+        "scan",
+        "sign",
+        "Sign every artifact of MODEL@N (model-signing bundle) and store the signature.",
+    ),
+    "verify": Subcommand(
+        "scan",
+        "verify",
+        "Check MODEL@N's signature against its current blobs; exit 1 if it does not match.",
+    ),
+    "audit-model": Subcommand(
+        "scan",
+        "audit_model",
+        "One security report of MODEL@N: scan, signature, dependencies, schema, routes (stored).",
+    ),
+    "routes": Subcommand("routes", "app", "Create and change gateway routes."),
+    "config": Subcommand("server", "config_app", "Show the effective configuration."),
+    "db": Subcommand("server", "db_app", "Manage the database schema."),
+    "keys": Subcommand("keys", "app", "Create, list, revoke and rotate API keys."),
+    "audit": Subcommand("audit", "app", "Verify and export the hash-chained audit log."),
+    "backup": Subcommand("backup", "app", "Back up, verify, restore and drill the store."),
+    "incidents": Subcommand("incidents", "app", "Incidents, timelines, postmortems and runbooks."),
+    "models": Subcommand("registry", "models_app", "Create, list and show models."),
+    "versions": Subcommand("registry", "versions_app", "Register and show model versions."),
+    "review": Subcommand("review", "app", "Approval reviews: request, queue, decide."),
+    "aliases": Subcommand("deploy", "aliases_app", "Show aliases, their history and protection."),
+    "webhooks": Subcommand("webhooks", "app", "Webhook subscriptions and deliveries."),
+    "cards": Subcommand("cards", "app", "Model cards of versions, with their history."),
+    "debt": Subcommand("readiness", "debt_app", "The technical-debt register."),
+    "secrets": Subcommand(
+        "secrets", "app", "Store secrets encrypted; gateway upstreams use them by name."
+    ),
+    "privacy": Subcommand(
+        "privacy",
+        "app",
+        "Retention, legal holds, subject export and erasure, records of processing.",
+    ),
+    "pii": Subcommand("pii", "app", "Scan files for PII or write redacted copies."),
+    "scan": Subcommand(
+        "scan", "app", "Scan artifacts, audit dependencies and waive security findings."
+    ),
+    "drift": Subcommand("drift", "app", "Data drift: reference profiles and drift reports."),
+}
+
+
+class _Unloaded(TyperCommand):
+    """Stands for a sub-command whose module is not imported yet: its name and help line."""
+
+
+class LazyGroup(TyperGroup):
+    """The root group: a sub-command's module is imported when the command line names it.
+
+    Its help lists every sub-command from :data:`SUBCOMMANDS` alone. Resolving one (to run it
+    or show its help) imports its module, builds it, and makes each of its commands check its
+    scope (:func:`mlgate.cli.scopes.enforce`) before it is returned: no command runs unchecked.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._listing = False
+        # Placeholders keep the order of the help and the "Did you mean …?" of a typo.
+        for name, sub in SUBCOMMANDS.items():
+            self.commands.setdefault(name, _Unloaded(name, help=sub.help))
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if isinstance(command, _Unloaded) and not self._listing:
+            command = self.commands[cmd_name] = self._load(cmd_name)
+        return command
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._listing = True  # the help lists the placeholders: it imports nothing
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+    def _load(self, name: str) -> Command:
+        from mlgate.cli import scopes  # here: the root's help does without the auth schemas
+
+        sub = SUBCOMMANDS[name]
+        target = getattr(importlib.import_module(f"mlgate.cli.{sub.module}"), sub.attribute)
+        command: Command
+        if isinstance(target, typer.Typer):  # built as add_typer(target, name=name) would
+            command = typer.main.get_group_from_info(
+                TyperInfo(target, name=name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                suggest_commands=self.suggest_commands,
+                rich_markup_mode=self.rich_markup_mode,
+            )
+        else:
+            command = typer.main.get_command_from_info(
+                CommandInfo(name=name, callback=target),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=self.rich_markup_mode,
+            )
+        scopes.enforce(command, (name,))
+        _untype_flags(command)
+        return command
+
+
+def _untype_flags(command: Command) -> None:
+    """Typer 0.29 shows ``<bool>`` beside every flag, as if it took a value: show no type.
+
+    The help option is made once per command and kept (click relies on that), so setting its
+    metavar here holds for the help printed later.
+    """
+    for param in [*command.params, command.get_help_option(Context(command))]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    for child in getattr(command, "commands", {}).values():
+        if not isinstance(child, _Unloaded):
+            _untype_flags(child)
+
+
 app = typer.Typer(
     name="mlgate",
+    cls=LazyGroup,
     help="Govern, serve and recover ML models in production.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -64,40 +217,11 @@ def main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
+    # Before any command runs; not in run(), so that help and --version, which log nothing, do
+    # without SQLAlchemy (logscrub parses URLs with it).
+    _scrub_logs()
     ctx.obj = CliState({"database_url": database_url, "data_dir": data_dir})
     ctx.call_on_close(ctx.obj.close)
-
-
-app.command("init")(server.init)
-app.command("serve")(server.serve)
-app.command("demo")(demo_cli.demo)
-app.add_typer(routes_cli.app, name="routes")
-app.add_typer(server.config_app, name="config")
-app.add_typer(server.db_app, name="db")
-app.add_typer(keys.app, name="keys")
-app.add_typer(audit.app, name="audit")
-app.add_typer(backup_cli.app, name="backup")
-app.add_typer(incidents_cli.app, name="incidents")
-app.add_typer(registry.models_app, name="models")
-app.add_typer(registry.versions_app, name="versions")
-app.add_typer(review.app, name="review")
-app.command("deploy")(deploy.deploy)
-app.command("rollback")(deploy.rollback)
-app.add_typer(deploy.aliases_app, name="aliases")
-app.add_typer(webhooks.app, name="webhooks")
-app.add_typer(cards_cli.app, name="cards")
-app.command("assess")(readiness_cli.assess)
-app.command("attest")(readiness_cli.attest)
-app.command("maturity")(readiness_cli.maturity)
-app.add_typer(readiness_cli.debt_app, name="debt")
-app.add_typer(secrets_cli.app, name="secrets")
-app.add_typer(privacy_cli.app, name="privacy")
-app.add_typer(pii_cli.app, name="pii")
-app.add_typer(scan_cli.app, name="scan")
-app.add_typer(drift_cli.app, name="drift")
-app.command("sign")(scan_cli.sign)
-app.command("verify")(scan_cli.verify)
-app.command("audit-model")(scan_cli.audit_model)
 
 
 def _log_level() -> str:
@@ -120,17 +244,16 @@ def _scrub_logs() -> None:
 
 
 @cache
-def _command() -> Any:
-    """The command tree, every command checking its scope when the CLI acts with a key."""
+def _command() -> Command:
+    """The root command; each sub-command is built, scope checks and all, when first named."""
     command = typer.main.get_command(app)
-    scopes.enforce(command)
+    _untype_flags(command)
     return command
 
 
 def run(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 1 for errors, 2 for usage; never a traceback."""
     logging.basicConfig(level=_log_level(), format="%(levelname)s %(name)s: %(message)s")
-    _scrub_logs()
     try:
         result = _command().main(args=argv, prog_name="mlgate", standalone_mode=False)
     except typer.Exit as exit_:
@@ -144,6 +267,8 @@ def run(argv: list[str] | None = None) -> int:
         message = format_message() if format_message is not None else str(error)
         ctx = getattr(error, "ctx", None)
         where = ctx.command_path if ctx is not None else "mlgate"
+        if not message:  # a group called without a command: its help, already shown
+            return code
         if code == 2:
             _say(f"usage: {message} (see '{where} --help')")
         else:
@@ -159,7 +284,7 @@ def run(argv: list[str] | None = None) -> int:
             where = f"setting {where} (MLGATE_{where.upper()} or mlgate.toml)"
         _say(f"error: {where}: {message_of(first)}")
         return 1
-    except (OperationalError, ProgrammingError) as error:
+    except _database_errors() as error:
         logger.debug("database error", exc_info=error)
         if _missing_table(error):
             _say("error: the store is not set up; run `mlgate init` (or `mlgate db upgrade`)")
@@ -169,7 +294,7 @@ def run(argv: list[str] | None = None) -> int:
             f"({type(error.orig).__name__})"
         )
         return 1
-    except (NoSuchModuleError, ArgumentError) as error:  # its text may hold the URL: not shown
+    except _database_url_errors() as error:  # its text may hold the URL: not shown
         logger.debug("database URL error", exc_info=error)
         _say(
             "error: MLGATE_DATABASE_URL is not a database URL mlgate can use (sqlite:///… or "
@@ -196,6 +321,20 @@ def run(argv: list[str] | None = None) -> int:
         _say(f"error: unexpected {type(error).__name__}; MLGATE_LOG_LEVEL=DEBUG shows details")
         return 1
     return result if isinstance(result, int) else 0
+
+
+# Python evaluates an ``except`` clause's expression only when an exception reaches it: these
+# import SQLAlchemy on that path alone, so ``mlgate --help`` does without it.
+def _database_errors() -> tuple[type[OperationalError], type[ProgrammingError]]:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    return OperationalError, ProgrammingError
+
+
+def _database_url_errors() -> tuple[type[NoSuchModuleError], type[ArgumentError]]:
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    return NoSuchModuleError, ArgumentError
 
 
 def _missing_table(error: Exception) -> bool:

@@ -2,13 +2,16 @@
 
 Without ``MLGATE_API_KEY`` (or ``--api-key``) the CLI acts as the local operator, who holds
 every scope. With a key it acts as the key's owner and each command needs the scope its API
-route needs: :func:`enforce` wraps every command of the tree, and a test checks that every
-command is listed here. ``None``: the command reads and writes only local files.
+route needs: :func:`enforce` wraps each command as the root group builds it (cli.main), and a
+test checks that every command is listed here. ``None``: the command reads and writes only local
+files.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import typer
 
 from mlgate.auth.schemas import Scope
 from mlgate.errors import Forbidden
@@ -147,23 +150,30 @@ COMMAND_SCOPES: dict[str, str | tuple[str, ...] | None] = {
 }
 
 
-def commands(group: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Every leaf command of a click group, by its path ("keys create")."""
+def commands(command: Any, path: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every leaf command under ``command``, which sits at ``path``, by its path ("keys create").
+
+    Groups are asked as click asks them (``list_commands``, ``get_command``), so the root's
+    sub-commands are built, and imported, on the way.
+    """
+    if not hasattr(command, "list_commands"):
+        return {" ".join(path): command}
+    ctx = typer.Context(command)
     found: dict[str, Any] = {}
-    for name, command in getattr(group, "commands", {}).items():
-        if getattr(command, "commands", None):
-            found |= commands(command, (*path, name))
-        else:
-            found[" ".join((*path, name))] = command
+    for name in command.list_commands(ctx):
+        found |= commands(command.get_command(ctx, name), (*path, name))
     return found
 
 
-def enforce(root: Any) -> None:
-    """Make every command of ``root`` check its scope before it runs (KeyError: not listed)."""
-    for path, command in commands(root).items():
-        scope = COMMAND_SCOPES[path]
+def enforce(command: Any, path: tuple[str, ...] = ()) -> None:
+    """Make every command under ``command`` (at ``path``) check its scope before it runs.
+
+    KeyError: a command is not listed in COMMAND_SCOPES (it cannot run unchecked).
+    """
+    for name, leaf in commands(command, path).items():
+        scope = COMMAND_SCOPES[name]
         if scope is not None:
-            command.invoke = _checked(command.invoke, path, scope)
+            leaf.invoke = _checked(leaf.invoke, name, scope)
 
 
 def _checked(invoke: Any, path: str, scope: str | tuple[str, ...]) -> Any:
