@@ -243,3 +243,26 @@ def test_erase_and_export_from_the_cli(
     assert done.code == 0, done.err
     assert "erased 1 log(s), 1 payload(s) and destroyed its key" in done.out
     assert '"records": []' in cli("privacy", "export", BOB).out
+
+
+def test_a_blank_subject_header_names_nobody(
+    runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory, world_keys: PrivacyKeys
+) -> None:
+    serve_upstream_route(runtime, route="full", model="full-m", url=echo.url, log_mode="full")
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        refresh(client)
+        for blank in ("", " "):
+            answer = client.post(
+                "/v1/routes/full/predict",
+                json={"inputs": [{"note": NOTE}]},
+                headers={**bearer(key), "X-MLGate-Subject": blank},
+            )
+            assert answer.status_code == 200, answer.text
+        flush_logs(client)
+    with runtime.db.unit_of_work() as session:
+        logs = session.scalars(select(RequestLog)).all()
+        payloads = session.scalars(select(RequestPayload)).all()
+    assert len(logs) == len(payloads) == 2
+    assert {log.subject for log in logs} == {None}
+    assert {row.key_ref for row in payloads} == {"route:full"}  # the route's key, as without one

@@ -45,6 +45,8 @@ def test_configured_and_vault_master_keys_take_precedence(tmp_path: Path) -> Non
         ({"customer": {"id": {"nested": 1}}}, "$.customer.id", None),
         ({"customer": {"id": True}}, "$.customer.id", None),
         ({"rows": [{"user": "a"}]}, "$.rows[*].user", None),
+        ({"customer": {"id": ""}}, "$.customer.id", None),  # a blank names nobody
+        ({"customer": {"id": "  "}}, "$.customer.id", None),
     ],
 )
 def test_subject_at_a_json_path(payload: object, path: str, subject: str | None) -> None:
@@ -58,3 +60,7 @@ def test_pseudonyms_are_stable_keyed_and_never_the_subject() -> None:
     assert one is not None
     assert "ann" not in one
     assert subject_pseudonym(b"k" * 32, None) is None
+    # An empty header names nobody: it must not make every such caller one shared subject,
+    # whose records nobody could export or erase (an empty subject is refused there).
+    assert subject_pseudonym(b"k" * 32, "") is None
+    assert subject_pseudonym(b"k" * 32, " \t") is None

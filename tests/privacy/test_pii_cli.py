@@ -93,3 +93,31 @@ def test_a_redaction_that_fails_midway_leaves_no_file(cli: CliRunner, tmp_path: 
     assert list(out.iterdir()) == []  # nothing half-written
     source.write_text(json.dumps({"note": "mail jane.doe@example.com"}) + "\n")
     assert cli("pii", "redact", str(source), "-o", str(target)).code == 0  # a rerun works
+
+
+def test_a_planted_partial_file_is_never_written_through(cli: CliRunner, tmp_path: Path) -> None:
+    """In a shared directory someone may leave a link where the temporary copy goes."""
+    source = _jsonl(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "clean.jsonl"
+    (tmp_path / ".clean.jsonl.partial").symlink_to(victim)
+    done = cli("pii", "redact", str(source), "-o", str(target))
+    assert done.code == 0, done.err
+    assert victim.read_text() == "keep me"
+    assert json.loads(target.read_text().splitlines()[0])["note"] == "write to <EMAIL_ADDRESS>"
+    assert (tmp_path / ".clean.jsonl.partial").is_symlink()  # someone else's: left alone
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [
+        ".clean.jsonl.partial"  # and no temporary copy of ours left behind
+    ]
+
+
+def test_a_link_at_the_output_path_is_refused(cli: CliRunner, tmp_path: Path) -> None:
+    source = _jsonl(tmp_path)
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    target = tmp_path / "clean.jsonl"
+    target.symlink_to(elsewhere)  # dangling: exists() says no, but writing would follow it
+    done = cli("pii", "redact", str(source), "-o", str(target))
+    assert done.code == 1
+    assert "exists" in done.err
+    assert not elsewhere.exists()

@@ -77,3 +77,17 @@ def test_holds_purge_and_subject_requests_over_http(
     purged = client.post("/api/v1/privacy/purge?dry_run=true", headers=bearer(key))
     assert purged.status_code == 200
     assert purged.json()["dry_run"] is True
+
+
+def test_a_blank_subject_is_refused_naming_the_field(
+    client: TestClient, make_key: KeyFactory
+) -> None:
+    key = make_key("privacy:admin")
+    for path, body in [
+        ("/api/v1/privacy/subjects/erase", {"subject": " ", "confirm": " "}),
+        ("/api/v1/privacy/subjects/export", {"subject": "\t"}),
+        ("/api/v1/privacy/holds", {"kind": "subject", "target": "  ", "reason": "case 9"}),
+    ]:
+        answer = client.post(path, json=body, headers=bearer(key))
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["errors"][0]["field"] in ("subject", "target")

@@ -92,4 +92,11 @@ def test_report_over_http_and_cli(
     kept.write_text("mine")
     assert cli("privacy", "report", "-o", str(kept)).code == 1  # never written over
     assert kept.read_text() == "mine"
+    link, elsewhere = tmp_path / "link.md", tmp_path / "elsewhere.md"
+    link.symlink_to(elsewhere)  # dangling: nothing "exists" there, but a write follows it
+    assert cli("privacy", "report", "-o", str(link)).code == 1
+    assert not elsewhere.exists()
+    written = tmp_path / "report.md"
+    assert cli("privacy", "report", "-o", str(written)).code == 0
+    assert "| quiet | quiet-m | support |" in written.read_text()
     assert "| quiet | quiet-m | support |" in markdown.out

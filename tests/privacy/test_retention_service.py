@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
@@ -200,3 +204,63 @@ def test_drift_counts_follow_their_routes_retention_and_holds(
     assert expired not in left
     assert purged is not None
     assert purged.change["drift_counts"] == 1
+
+
+def _waiting(runtime: Runtime) -> int:
+    """How many sessions of this database wait on a lock."""
+    with runtime.db.engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            or 0
+        )
+
+
+def _until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_a_hold_confirmed_while_a_purge_runs_protects_what_it_saw(
+    runtime: Runtime, admin: Principal
+) -> None:
+    """A purge reads the holds first and deletes after: a hold added in between must wait.
+
+    The purge is stalled on a row lock after reading the holds (another session holds one of
+    the rows it deletes), the hold is added meanwhile. Without ordering, the hold was confirmed
+    while the subject's records were still there, and the purge deleted them afterwards.
+    """
+    if runtime.db.dialect == "sqlite":
+        pytest.skip("on SQLite every transaction holds the write lock from BEGIN IMMEDIATE on")
+    _routes(runtime)
+    record = _log(runtime, "short", NOW - 5 * DAY, subject="erin@example.com")
+    seen_at_confirmation: list[bool] = []
+
+    def hold() -> None:
+        with runtime.db.unit_of_work() as session:
+            service.add_hold(
+                session,
+                secret=runtime.secret,
+                hold_in=HoldCreate(kind="subject", target="erin@example.com", reason="case 19"),
+                actor=admin,
+            )
+        seen_at_confirmation.append(record in _remaining(runtime)[0])
+
+    with ThreadPoolExecutor(max_workers=2) as pool, runtime.db.engine.connect() as blocker:
+        blocker.execute(select(RequestLog.id).where(RequestLog.id == record).with_for_update())
+        purging = pool.submit(service.purge_job, runtime, now=NOW, actor=admin)
+        _until(lambda: _waiting(runtime) >= 1 or purging.done(), "the purge never reached the row")
+        assert not purging.done(), purging.result()
+        holding = pool.submit(hold)
+        _until(lambda: holding.done() or _waiting(runtime) >= 2, "the hold neither ran nor waited")
+        blocker.rollback()  # the purge goes on
+        purging.result(timeout=30)
+        holding.result(timeout=30)
+    # Confirmed while the records were there, the hold must have kept them.
+    assert seen_at_confirmation == [record in _remaining(runtime)[0]]

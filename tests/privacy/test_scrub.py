@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -122,3 +124,73 @@ def test_a_clean_record_is_left_as_it_was() -> None:
     SecretScrubFilter([SecretStr("hunter2-db-password")]).filter(record)
     assert record.getMessage() == "user ann"
     assert record.path == "/v1/x"  # type: ignore[attr-defined]
+
+
+class _Upstream:
+    """An object whose text names a secret, as an exception or a client object can."""
+
+    def __str__(self) -> str:
+        return "upstream with hunter2-db-password"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        b"raw hunter2-db-password",
+        ValueError("login failed for hunter2-db-password"),
+        _Upstream(),
+        {"nested": ["hunter2-db-password"]},
+    ],
+    ids=["bytes", "exception", "object", "dict"],
+)
+@pytest.mark.parametrize("line_format", ["text", "json"])
+def test_an_extra_field_of_any_type_is_scrubbed(extra: object, line_format: str) -> None:
+    from mlgate.serverlog import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        JsonFormatter() if line_format == "json" else logging.Formatter("%(message)s|%(user)s")
+    )
+    handler.addFilter(SecretScrubFilter([SecretStr("hunter2-db-password")]))
+    logger = logging.getLogger("tests.privacy.scrub.extra")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("upstream call failed", extra={"user": extra})
+    finally:
+        logger.removeHandler(handler)
+    assert "hunter2-db-password" not in stream.getvalue()
+    assert REDACTED in stream.getvalue()
+
+
+def test_an_extra_field_without_a_secret_keeps_its_type() -> None:
+    error = ValueError("timeout after 3 s")
+    record = logging.makeLogRecord({"msg": "failed", "error": error, "raw": b"abc"})
+    SecretScrubFilter([SecretStr("hunter2-db-password")]).filter(record)
+    assert record.error is error  # type: ignore[attr-defined]
+    assert record.raw == b"abc"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda value: str(httpx.URL("https://model.internal/v1", params={"api_key": value})),
+        lambda value: f"https://model.internal/v1?api_key={quote(value, safe='')}",
+        lambda value: f"https://model.internal/v1?api_key={quote(value)}",
+    ],
+    ids=["httpx-params", "quote-all", "quote-path"],
+)
+def test_a_secret_is_scrubbed_in_its_url_encoded_form(encode: Callable[[str], str]) -> None:
+    """A client logs the URL it called: a secret sent in a query shows percent-encoded."""
+    scrubber = SecretScrubFilter([SecretStr("s3cr3t+Val/ue==")])
+    line = f"HTTP Request: GET {encode('s3cr3t+Val/ue==')} 200"
+    assert "s3cr3t%2BVal" in line
+    expected = f"HTTP Request: GET https://model.internal/v1?api_key={REDACTED} 200"
+    assert scrubber.scrub(line) == expected
+    assert not scrubber.clean(line)
+
+
+def test_a_secret_with_quotes_is_scrubbed_where_json_escapes_them() -> None:
+    scrubber = SecretScrubFilter([SecretStr('pa"ss\\word-42')])
+    assert scrubber.scrub('{"password": "pa\\"ss\\\\word-42"}') == f'{{"password": "{REDACTED}"}}'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,7 +83,7 @@ def redact(
     chosen = OPERATORS.get(operator)
     if chosen is None:
         raise typer.BadParameter(f"choose one of {', '.join(OPERATORS)}", param_hint="--operator")
-    if output is not None and output.exists():
+    if output is not None and os.path.lexists(output):  # a dangling link too: a write follows it
         raise Conflict(f"{output} exists; choose another file")
     with file.open("rb") as handle, _progress() as progress:
         task = progress.add_task(f"redacting {escape(file.name)}", total=file.stat().st_size)
@@ -92,15 +94,26 @@ def redact(
             for line in lines:
                 typer.echo(line)
             return
-        # A temporary file beside it, renamed when complete: a failure leaves no partial copy.
-        partial = output.with_name(f".{output.name}.partial")
-        try:
-            with partial.open("w", encoding="utf-8") as sink:
-                for line in lines:
-                    sink.write(line + "\n")
-            if output.exists():
-                raise Conflict(f"{output} exists; choose another file")
-            partial.replace(output)
-        finally:
-            partial.unlink(missing_ok=True)
+        _write_new(output, lines)
     console.print(f"redacted copy written to {output}", markup=False)
+
+
+def _write_new(output: Path, lines: Iterator[str]) -> None:
+    """Write ``lines`` to ``output``, which must not exist, all or nothing.
+
+    The copy is written to a new temporary file of a random name beside it (never to a path
+    someone may have put a link at) and linked to ``output`` when complete: the link fails if
+    ``output`` appeared meanwhile, so nothing is ever written over, and a failure leaves no
+    partial copy.
+    """
+    fd, partial = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as sink:
+            for line in lines:
+                sink.write(line + "\n")
+        try:
+            os.link(partial, output)
+        except FileExistsError as error:
+            raise Conflict(f"{output} exists; choose another file") from error
+    finally:
+        os.unlink(partial)

@@ -202,9 +202,13 @@ def report(
     if output is None:
         typer.echo(text)
         return
-    if output.exists():  # as `privacy export` does: a report is never written over a file
-        raise Conflict(f"{output} exists; choose another file")
-    output.write_text(text, encoding="utf-8")
+    # As `privacy export` does: a new file or none, never one written over or through a link.
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError as error:
+        raise Conflict(f"{output} exists; choose another file") from error
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
     console.print(f"report written to {output}", markup=False)
 
 

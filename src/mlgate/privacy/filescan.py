@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlgate.errors import Invalid
-from mlgate.privacy.payload import as_scannable, redact_json
-from mlgate.privacy.pii import detect
+from mlgate.privacy.payload import as_scannable, detect_in_value, redact_json
 from mlgate.privacy.redact import Mask, Operator, Remove, Replace, redact_text
 
 __all__ = ["OPERATORS", "LineFinding", "redact_lines", "scan_lines"]
@@ -48,31 +47,36 @@ def _parse(line: str, number: int) -> Any:
         raise Invalid.field(f"line {number}", f"is not JSON ({exc.msg})") from exc
 
 
-def _strings(value: Any, path: str, depth: int = 0) -> Iterator[tuple[str, str]]:
-    """(path, text) of every string, key and long integer; a path shows keys redacted."""
+def _strings(
+    value: Any, path: str, key: str | None = None, depth: int = 0
+) -> Iterator[tuple[str, str, str | None]]:
+    """(path, text, context key) of every string, key and long number; paths show keys redacted."""
     if depth > 200:
         raise Invalid.field(path, "nested deeper than 200 levels")
     if isinstance(value, dict):
-        for key, item in value.items():
-            named = f"{path}.{redact_text(str(key), Replace())}"
-            yield f"{named} (key)", str(key)
-            yield from _strings(item, named, depth + 1)
+        for name, item in value.items():
+            named = f"{path}.{redact_text(str(name), Replace())}"
+            yield f"{named} (key)", str(name), None
+            yield from _strings(item, named, str(name), depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]", depth + 1)
+            yield from _strings(item, f"{path}[{index}]", key, depth + 1)
     elif (text := as_scannable(value)) is not None:
-        yield path, text
+        yield path, text, key
 
 
 def scan_lines(lines: Iterable[str], *, jsonl: bool) -> Iterator[LineFinding]:
-    """Findings of every line (1-based); in JSONL, ``path`` names the string's JSON path."""
+    """Findings of every line (1-based); in JSONL, ``path`` names the string's JSON path.
+
+    A JSON value is scanned with its key as context, as the payload redactor does.
+    """
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
         if jsonl and not line.strip():
             continue
-        parts = _strings(_parse(line, number), "$") if jsonl else iter([("", line)])
-        for path, text in parts:
-            for f in detect(text):
+        parts = _strings(_parse(line, number), "$") if jsonl else iter([("", line, None)])
+        for path, text, key in parts:
+            for f in detect_in_value(text, key):
                 yield LineFinding(number, path, f.entity_type, f.start, f.end, f.score)
 
 

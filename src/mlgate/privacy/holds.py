@@ -1,10 +1,18 @@
-"""Legal holds: a subject or a route whose records must not be purged or erased for now."""
+"""Legal holds: a subject or a route whose records must not be purged or erased for now.
+
+A purge or an erasure reads the holds first and deletes afterwards. On PostgreSQL (READ
+COMMITTED) a hold added in between was confirmed while the records were still there, and the
+purge deleted them anyway. So holds are ordered with the work that reads them: a purge or an
+erasure takes a shared transaction-level advisory lock before it reads holds, adding a hold an
+exclusive one. A hold confirmed is then one every later purge sees, and a purge already
+running finishes before the hold is confirmed. On SQLite ``BEGIN IMMEDIATE`` orders them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
@@ -16,7 +24,28 @@ from mlgate.privacy.models import LegalHold
 from mlgate.privacy.schemas import HoldCreate, HoldRead
 from mlgate.privacy.subjects import subject_pseudonym
 
-__all__ = ["add_hold", "held_routes", "held_subjects", "list_holds", "remove_hold"]
+__all__ = [
+    "add_hold",
+    "held_routes",
+    "held_subjects",
+    "list_holds",
+    "lock_holds_for_reading",
+    "remove_hold",
+]
+
+# The advisory lock's key: any fixed bigint no other lock uses (see erasures.py for the other).
+_HOLDS_LOCK = 0x6D6C_6761_7465_484C  # "mlgateHL"
+
+
+def lock_holds_for_reading(session: Session) -> None:
+    """Keep holds from being added until this transaction ends (PostgreSQL; see above)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock_shared(_HOLDS_LOCK)))
+
+
+def _lock_holds_for_change(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_HOLDS_LOCK)))
 
 
 def _target(secret: bytes, hold_in: HoldCreate) -> str:
@@ -25,7 +54,8 @@ def _target(secret: bytes, hold_in: HoldCreate) -> str:
             raise Invalid.field("target", f"not a route name; {NAME_RULE}")
         return hold_in.target
     pseudonym = subject_pseudonym(secret, hold_in.target)
-    assert pseudonym is not None
+    if pseudonym is None:
+        raise Invalid.field("target", "give the subject's id; it is blank")
     return pseudonym
 
 
@@ -40,6 +70,7 @@ def add_hold(
     """Hold a route (by name) or a subject (stored as its pseudonym, never in clear)."""
     now = now or utcnow()
     target = _target(secret, hold_in)
+    _lock_holds_for_change(session)
     taken = session.scalar(
         select(LegalHold.id).where(LegalHold.kind == hold_in.kind, LegalHold.target == target)
     )

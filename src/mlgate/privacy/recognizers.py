@@ -28,12 +28,17 @@ __all__ = ["DigitRunRecognizers", "PatternRecognizer", "builtin_recognizers"]
 
 @dataclass(frozen=True, slots=True)
 class PatternRecognizer:
-    """A compiled regex whose group ``v`` (or whole match) is checked by ``validate``."""
+    """A compiled regex whose group ``v`` (or whole match) is checked by ``validate``.
+
+    ``veto``, when given, is searched in the few characters before a candidate (it should end
+    with ``$``): a match refuses the candidate, as "version" refuses "1.2.3.4" as an address.
+    """
 
     entity: str
     pattern: re.Pattern[str]
     validate: validators.Validator
     trigger: str | None
+    veto: re.Pattern[str] | None = None
 
     @property
     def entities(self) -> tuple[str, ...]:
@@ -44,6 +49,8 @@ class PatternRecognizer:
         matches = self.pattern.finditer(text, start, len(text) if end is None else end)
         for match in matches:
             start, end = match.span("v") if has_group else match.span()
+            if self.veto is not None and self.veto.search(text, max(0, start - 24), start):
+                continue
             score = self.validate(text[start:end])
             if score is not None:
                 yield Finding(self.entity, start, end, score)
@@ -73,12 +80,24 @@ _DATE_RE = (
 )
 
 
+# What comes just before a version number, never before an address: "version 1.2.3.4",
+# "numpy==1.26.4.0", "Chrome/120.0.0.0" (and, from a JSON key, "app_version: 1.2.3.4").
+_VERSION_CUE = re.compile(
+    r"(?:(?i:(?<![a-z])(?:version|ver|release|build|firmware|revision|rev|v))[\s:=\"'_.-]{0,3}"
+    r"|(?:[=<>!~]=|\^|~)\s*|\w/)$"
+)
+
 _EMAIL_DOMAIN = re.compile(r"[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")
 _EMAIL_LOCAL = frozenset("._%+-")
 
 
 class _EmailRecognizer:
-    """Anchors on each "@" and grows outwards, instead of trying a regex at every position."""
+    """Anchors on each "@" and grows outwards, instead of trying a regex at every position.
+
+    The local part grows left without a length cap (one longer than RFC 5321's 64 characters
+    is still somebody's address, and a capped span left its start in clear); this stays
+    linear because "@" ends every local part, so no character is walked over twice.
+    """
 
     entities = ("EMAIL_ADDRESS",)
     trigger = "@"
@@ -87,7 +106,7 @@ class _EmailRecognizer:
         at = text.find("@")
         while at != -1:
             start = at
-            while start > 0 and at - start < 64:
+            while start > 0:
                 ch = text[start - 1]
                 if not (ch.isalnum() or ch in _EMAIL_LOCAL):
                     break
@@ -113,7 +132,8 @@ class DigitRunRecognizers:
     whole text. Lookarounds still see the text outside a window.
     """
 
-    trigger = r"\d\d"
+    # Two digits, or one and a dot: "8.8.8.8" has no two digits in a row.
+    trigger = r"\d[\d.]"
 
     def __init__(self, members: Sequence[tuple[PatternRecognizer, int]]) -> None:
         self._members = tuple(members)
@@ -175,6 +195,7 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
             rx(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\w)"),
             validators.ipv4,
             digits,
+            _VERSION_CUE,
         ),
         PatternRecognizer(
             "IP_ADDRESS",
@@ -235,7 +256,7 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
             "DATE_OF_BIRTH",
             rx(
                 rf"(?i:\b(?:DOB|D\.O\.B\.|born(?: on)?|date[ _]of[ _]birth|birth[ _]?date"
-                rf"|birthday)\b)"
+                rf"|birthday)(?!\w))"
                 rf"[\s:=,\"'-]{{0,4}}(?:on )?(?P<v>{_DATE_RE})",
             ),
             validators.date_of_birth,

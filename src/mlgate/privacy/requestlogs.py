@@ -34,8 +34,7 @@ from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.keystore import KeyStore
 from mlgate.privacy.models import RequestPayload
-from mlgate.privacy.payload import as_scannable, redact_json
-from mlgate.privacy.pii import detect
+from mlgate.privacy.payload import as_scannable, detect_in_value, redact_json
 from mlgate.privacy.redact import Replace
 
 __all__ = ["PayloadSink", "key_ref", "open_payload"]
@@ -61,18 +60,18 @@ class _Recording:
         return self._replace(value, entity_type)
 
 
-def _categories(value: Any, seen: set[str], depth: int = 0) -> None:
+def _categories(value: Any, seen: set[str], key: str | None = None, depth: int = 0) -> None:
     if depth > 200:
         return
     if isinstance(value, dict):
-        for key, item in value.items():
-            _categories(key, seen, depth + 1)
-            _categories(item, seen, depth + 1)
+        for name, item in value.items():
+            _categories(name, seen, None, depth + 1)
+            _categories(item, seen, str(name), depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _categories(item, seen, depth + 1)
+            _categories(item, seen, key, depth + 1)
     elif (text := as_scannable(value)) is not None:
-        seen.update(f.entity_type for f in detect(text))
+        seen.update(f.entity_type for f in detect_in_value(text, key))
 
 
 def _storable(value: Any) -> Any:

@@ -2,7 +2,8 @@
 
 A record is expired when ``at <= now - retention_days`` of its route (routes that no longer
 exist keep the default, 30 days). Legal holds win: nothing of a held route, and no record of
-a held subject, is purged. The clock is an argument, so tests decide what "now" is.
+a held subject, is purged, and a hold cannot be added while a purge runs (``holds``). The
+clock is an argument, so tests decide what "now" is.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from mlgate.gateway import service as routes
 from mlgate.gateway.models import RequestLog
 from mlgate.gateway.schemas import RouteBody
 from mlgate.monitoring.models import DriftCount
-from mlgate.privacy.holds import held_routes, held_subjects
+from mlgate.privacy.holds import held_routes, held_subjects, lock_holds_for_reading
 from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.schemas import PurgeResult, PurgeRoute
 
@@ -44,6 +45,7 @@ def purge_expired(
     session: Session, *, now: datetime, actor: Principal, dry_run: bool = False
 ) -> PurgeResult:
     """Delete exactly the expired, unheld records (or only count them with ``dry_run``)."""
+    lock_holds_for_reading(session)  # before the holds are read: see holds.py
     retention = {route.name: route.retention_days for route in routes.get_all(session)}
     names = set(session.scalars(select(RequestLog.route).distinct())) | set(
         session.scalars(select(RequestPayload.route).distinct())

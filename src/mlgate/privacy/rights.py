@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
-from mlgate.errors import Conflict
+from mlgate.errors import Conflict, Invalid
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy.crypto import EnvelopeCipher
 from mlgate.privacy.erasures import ERASED, lock_out_log_writers
-from mlgate.privacy.holds import held_routes, held_subjects
+from mlgate.privacy.holds import held_routes, held_subjects, lock_holds_for_reading
 from mlgate.privacy.keystore import KeyStore, SubjectKey
 from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.requestlogs import open_payload
@@ -34,7 +34,8 @@ _BULK = {"synchronize_session": False}
 
 def _pseudonym(secret: bytes, subject: str) -> str:
     value = subject_pseudonym(secret, subject)
-    assert value is not None
+    if value is None:
+        raise Invalid.field("subject", "give the subject's id; it is blank")
     return value
 
 
@@ -102,6 +103,7 @@ def erase_subject(
     pseudonym = _pseudonym(secret, subject)
     if not dry_run:  # before anything is read, so that what is counted is what is deleted
         lock_out_log_writers(session)
+    lock_holds_for_reading(session)
     if pseudonym in held_subjects(session):
         raise Conflict("this subject is under a legal hold; remove the hold before erasing")
     routes = set(

@@ -7,10 +7,12 @@ text and stack text. It is a last line of defence: code should not log secrets a
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import SecretBytes, SecretStr
 
@@ -39,20 +41,34 @@ class SecretScrubFilter(logging.Filter):
         super().__init__()
         self.min_length = min_length
         self._lock = threading.Lock()
-        self._values: set[str] = set()
+        self._secrets: set[str] = set()
+        self._values: set[str] = set()  # every secret and each of its quoted forms
         self._known: re.Pattern[str] | None = None
         for secret in secrets or []:
             self.register(secret)
 
     def register(self, secret: str | SecretStr | SecretBytes) -> None:
-        """Scrub this exact value from now on."""
+        """Scrub this exact value from now on, and the forms it takes when it is quoted.
+
+        A client logs the URL it called (a secret in a query is percent-encoded there) and a
+        JSON line escapes quotes and backslashes: each of those forms is scrubbed too.
+        """
         value = secret.get_secret_value() if isinstance(secret, SecretStr | SecretBytes) else secret
         if isinstance(value, bytes):
             value = value.decode(errors="replace")
         if len(value) < self.min_length:
             return
+        forms = {
+            value,
+            quote(value, safe=""),
+            quote(value),
+            quote_plus(value),
+            json.dumps(value)[1:-1],
+            json.dumps(value, ensure_ascii=False)[1:-1],
+        }
         with self._lock:
-            self._values.add(value)
+            self._secrets.add(value)
+            self._values.update(forms)
             ordered = sorted(self._values, key=len, reverse=True)
             self._known = re.compile("|".join(re.escape(v) for v in ordered))
 
@@ -123,7 +139,16 @@ class SecretScrubFilter(logging.Filter):
             return value
         if isinstance(value, dict | list | tuple):
             return self.scrub(repr(value))
+        # Bytes, an exception, any object: a text line shows its str(), a JSON line its repr().
+        # Either may name a secret; then the field becomes that text, scrubbed.
+        try:
+            shown = (str(value), repr(value))
+        except Exception:  # a broken __str__: the formatter will say so, we have nothing to hide
+            return value
+        for text in shown:
+            if not self.clean(text):
+                return self.scrub(text)
         return value
 
     def __repr__(self) -> str:
-        return f"SecretScrubFilter(registered={len(self._values)})"
+        return f"SecretScrubFilter(registered={len(self._secrets)})"

@@ -16,8 +16,12 @@ __all__ = ["subject_at", "subject_pseudonym"]
 
 
 def subject_pseudonym(secret: bytes, subject: str | None) -> str | None:
-    """The stored stand-in for ``subject`` (64 hex digits), or None without a subject."""
-    if subject is None:
+    """The stored stand-in for ``subject`` (64 hex digits), or None without a subject.
+
+    A blank subject (an empty header) names nobody: as one subject, it would make every such
+    caller one person, whose records nobody could export or erase (a blank one is refused).
+    """
+    if subject is None or not subject.strip():
         return None
     return hmac.new(secret, b"subject:" + subject.encode(), hashlib.sha256).hexdigest()
 
@@ -25,8 +29,8 @@ def subject_pseudonym(secret: bytes, subject: str | None) -> str | None:
 def subject_at(payload: Any, path: str) -> str | None:
     """The subject a request body names at ``path`` (e.g. ``$.customer.id``), if any.
 
-    Only a string or an integer is a subject; a missing path, an object or a list is not.
-    Wildcards are refused: one request has one subject.
+    Only a string or an integer is a subject; a missing path, an object, a list or a blank
+    string is not. Wildcards are refused: one request has one subject.
     """
     steps = JsonPath(path).steps
     value = payload
@@ -39,4 +43,4 @@ def subject_at(payload: Any, path: str) -> str | None:
             return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         return None
-    return str(value)
+    return str(value) if str(value).strip() else None

@@ -1,0 +1,158 @@
+"""PII that is disguised, or put where a scanner of plain strings does not look, is still found.
+
+And the reverse: values that only look like PII (version strings) are left as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlgate.privacy import detect, redact_json, redact_text
+from mlgate.privacy.redact import Mask
+
+CARD = "4111111111111111"
+
+
+def fullwidth(text: str) -> str:
+    """``text`` in the full-width forms of East Asian typing (U+FF01 to U+FF5E)."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+def arabic_indic(digits: str) -> str:
+    return "".join(chr(0x0660 + int(d)) for d in digits)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail john\u200b.doe@example.com now", "mail <EMAIL_ADDRESS> now"),  # zero-width space
+        ("mail john.doe@exam\u200bple.com now", "mail <EMAIL_ADDRESS> now"),
+        ("mail john.doe\uff20example.com now", "mail <EMAIL_ADDRESS> now"),  # full-width @
+        ("mail john.doe\ufe6bexample.com now", "mail <EMAIL_ADDRESS> now"),  # small @
+        ("card " + fullwidth("4111 1111 1111 1111"), "card <CREDIT_CARD>"),
+        ("card " + arabic_indic(CARD), "card <CREDIT_CARD>"),
+        ("card 4111\u00a01111\u00a01111\u00a01111 ok", "card <CREDIT_CARD> ok"),  # NBSP
+        ("card 4111\u202f1111\u202f1111\u202f1111 ok", "card <CREDIT_CARD> ok"),  # narrow NBSP
+        ("card 4111\u00ad1111\u00ad1111\u00ad1111 ok", "card <CREDIT_CARD> ok"),  # soft hyphen
+        ("card 4111\u200b1111\u200b1111\u200b1111 ok", "card <CREDIT_CARD> ok"),
+        (f"call {fullwidth('415-555-2671')} today", "call <PHONE_NUMBER> today"),
+        ("ssn 536\u200d-22-1234", "ssn <US_SSN>"),  # zero-width joiner
+    ],
+)
+def test_unicode_disguises_do_not_hide_pii(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+def test_disguised_findings_point_into_the_original_text() -> None:
+    address = fullwidth("john@example.com")
+    text = f"n\u00e9e: {address}, \ufb01le 4111\u200b1111\u200b1111\u200b1111"
+    spans = [(f.entity_type, text[f.start : f.end]) for f in detect(text)]
+    assert ("EMAIL_ADDRESS", address) in spans
+    assert ("CREDIT_CARD", "4111\u200b1111\u200b1111\u200b1111") in spans
+    # Masking works on what was there: separators stay, the last four digits show.
+    masked = redact_text(text, Mask(), entities=["CREDIT_CARD"])
+    assert masked.endswith("****\u200b****\u200b****\u200b1111")
+
+
+def test_a_local_part_longer_than_64_characters_is_hidden_whole() -> None:
+    local = "firstname.middlename.lastname.department.division.company.branch.x"
+    assert len(local) > 64
+    assert redact_text(f"write to {local}@example.com") == "write to <EMAIL_ADDRESS>"
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "9.9.9.9", "4.2.2.1"])
+def test_addresses_whose_parts_are_all_one_digit_are_found(address: str) -> None:
+    assert redact_text(f"resolver {address} answered") == "resolver <IP_ADDRESS> answered"
+    assert redact_json({"ip": address}) == {"ip": "<IP_ADDRESS>"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version 10.2.30.4",
+        "Version: 1.2.3.4",
+        "release 2.1.0.5 is out",
+        "requires numpy==1.26.4.0",
+        "pin foo>=10.0.0.1",
+        "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36",
+    ],
+)
+def test_version_strings_are_not_taken_for_addresses(text: str) -> None:
+    assert redact_text(text) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["ip=10.0.0.1", "from 1.2.3.4 at noon", "server: 10.2.30.4", "ssh root@10.0.0.7"]
+)
+def test_addresses_after_other_words_are_still_found(text: str) -> None:
+    assert "<IP_ADDRESS>" in redact_text(text)
+
+
+def test_a_versions_key_keeps_its_value_an_addresss_key_does_not() -> None:
+    payload = {"app_version": "1.2.3.4", "version": "10.0.0.1", "client_ip": "10.0.0.1"}
+    assert redact_json(payload) == {
+        "app_version": "1.2.3.4",
+        "version": "10.0.0.1",
+        "client_ip": "<IP_ADDRESS>",
+    }
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (4111111111111111.0, "<CREDIT_CARD>"),  # a card number sent as a JSON float
+        (5.555555555554444e15, "<CREDIT_CARD>"),  # 5555 5555 5555 4444
+        (-4111111111111111, "<CREDIT_CARD>"),
+        (-4111111111111111.0, "<CREDIT_CARD>"),
+        (4155552671.0, "<PHONE_NUMBER>"),
+    ],
+)
+def test_numbers_of_any_json_type_are_scanned(number: float, expected: str) -> None:
+    assert redact_json({"n": number}) == {"n": expected}
+    assert redact_json([[[[[[[[[[[[{"deep": [number]}]]]]]]]]]]]]) == [
+        [[[[[[[[[[[{"deep": [expected]}]]]]]]]]]]]
+    ]
+
+
+def test_ordinary_numbers_keep_their_type_and_value() -> None:
+    payload = {"score": 0.5, "income": 123456.78, "big": 1e300, "ratio": -2.5e-7, "n": 10**9}
+    out = redact_json(payload)
+    assert out == payload
+    assert [type(v) for v in out.values()] == [float, float, float, float, int]
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"dob": "1990-01-02"}, {"dob": "<DATE_OF_BIRTH>"}),
+        ({"date_of_birth": "02/01/1990"}, {"date_of_birth": "<DATE_OF_BIRTH>"}),
+        ({"patient": {"name": "Zed Quux"}}, {"patient": {"name": "<PERSON>"}}),
+        ({"customer_name": "Zed Quux"}, {"customer_name": "<PERSON>"}),
+        (
+            {"firstName": "Zed", "lastName": "Quux"},
+            {"firstName": "<PERSON>", "lastName": "<PERSON>"},
+        ),
+        ({"dateOfBirth": "1990-01-02"}, {"dateOfBirth": "<DATE_OF_BIRTH>"}),
+        ({"D.O.B.": "1990-01-02"}, {"D.O.B.": "<DATE_OF_BIRTH>"}),
+        ({"birthday": ["1990-01-02"]}, {"birthday": ["<DATE_OF_BIRTH>"]}),
+        ({"city": "Tampere"}, {"city": "<LOCATION>"}),
+        (
+            {"created": "1990-01-02", "status": "Active"},
+            {"created": "1990-01-02", "status": "Active"},
+        ),
+    ],
+)
+def test_a_key_names_what_its_value_is(payload: Any, expected: Any) -> None:
+    """The key is context for its value, as 'DOB: ...' is in a sentence."""
+    assert redact_json(payload) == expected
+
+
+def test_a_key_is_context_for_the_file_scanner_too() -> None:
+    from mlgate.privacy.filescan import scan_lines
+
+    found = list(scan_lines(['{"person": {"dob": "1990-01-02"}}'], jsonl=True))
+    assert [(f.path, f.entity_type, f.start, f.end) for f in found] == [
+        ("$.person.dob", "DATE_OF_BIRTH", 0, 10)
+    ]
