@@ -21,6 +21,7 @@ from mlgate.app import create_app
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.errors import Conflict, Invalid
+from mlgate.gateway.frontdoor import header_text
 from mlgate.gateway.models import RequestLog
 from mlgate.privacy import service
 from mlgate.privacy.keys import PrivacyKeys
@@ -266,3 +267,30 @@ def test_a_blank_subject_header_names_nobody(
     assert len(logs) == len(payloads) == 2
     assert {log.subject for log in logs} == {None}
     assert {row.key_ref for row in payloads} == {"route:full"}  # the route's key, as without one
+
+
+def test_a_non_ascii_subject_header_is_the_subject_it_spells(
+    runtime: Runtime, echo: EchoUpstream, make_key: KeyFactory, world_keys: PrivacyKeys
+) -> None:
+    subject = "josé-4711"
+    serve_upstream_route(runtime, route="full", model="full-m", url=echo.url, log_mode="full")
+    key = make_key("gateway:invoke")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        refresh(client)
+        answer = client.post(
+            "/v1/routes/full/predict",
+            json={"inputs": [{"note": NOTE}]},
+            headers=[
+                (b"authorization", f"Bearer {key}".encode()),
+                (b"x-mlgate-subject", subject.encode()),  # as curl sends it
+            ],
+        )
+        assert answer.status_code == 200, answer.text
+        flush_logs(client)
+    exported = service.export_job(runtime, world_keys, subject=subject, actor=Principal("dpo"))
+    assert len(exported.records) == 1  # found by the name the data subject gives
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_header_is_read_as_utf8_else_latin1(encoding: str) -> None:
+    assert header_text("josé".encode(encoding)) == "josé"  # requests sends Latin-1

@@ -90,7 +90,7 @@ class _Call:
 
     def header(self, name: str) -> str | None:
         value = self.headers.get(name.lower().encode("latin-1"))
-        return value.decode("latin-1") if value is not None else None
+        return header_text(value) if value is not None else None
 
     def presented_key(self) -> str | None:
         return presented(self.header("authorization"), self.header("x-api-key"))
@@ -222,6 +222,15 @@ class _MethodNotAllowed(MlgateError):
 
 def _too_large(limit: int) -> str:
     return f"the request body is larger than the limit of {limit} bytes"
+
+
+def header_text(value: bytes) -> str:
+    """A header's text: UTF-8 as curl and browsers send it, else Latin-1 (HTTP's old charset,
+    which Python's http.client and requests send). A subject "josé" must be one subject."""
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        return value.decode("latin-1")
 
 
 def _subject(call: _Call, route: CompiledRoute, payload: Any) -> str | None:
