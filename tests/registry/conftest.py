@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlgate.runtime import Runtime
+from tests.cli.conftest import cli  # noqa: F401  (the `mlgate` entry point, in-process)
 from tests.conftest import KeyFactory, bearer
 
 

@@ -237,3 +237,48 @@ def test_artifacts_are_immutable(client: TestClient, writer: dict[str, str]) -> 
     path = "/api/v1/models/churn/versions/1/artifacts/m.bin"
     for method in ("PUT", "PATCH", "DELETE"):
         assert client.request(method, path, headers=writer).status_code == 405
+
+
+def test_a_name_with_a_hidden_character_is_refused_and_leaves_nothing(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # A reviewer reading "evil\u202egnp.exe" saw "evilexe.png".
+    create(client, writer)
+    response = upload(client, writer, "churn", [("ok.bin", b"fine"), ("evil\u202egnp.exe", b"x")])
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "artifacts[1]"
+    assert "U+202E" in response.json()["detail"]
+    assert row_counts(runtime) == (1, 0, 0)
+    assert blob_files(runtime) == []
+
+
+def test_an_invalid_version_says_which_field_is_wrong(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    create(client, writer)
+    response = upload(
+        client, writer, "churn", [("m.bin", b"x")], {"artifact_sha256": {"other": "0" * 64}}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "the version is not valid: artifact_sha256.other: names no uploaded artifact"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"owner": ""}, "body.owner"),  # left the model with no owner at all
+        ({"owner": "team\u202ea"}, "body.owner"),
+        ({"tags": ["fr\u0430ud"]}, "body.tags"),  # Cyrillic a: hidden from --tag fraud
+    ],
+)
+def test_an_owner_or_tag_that_misleads_is_422(
+    client: TestClient, writer: dict[str, str], change: dict[str, object], field: str
+) -> None:
+    create(client, writer, owner="team-a", tags=["fraud"])
+    response = client.patch("/api/v1/models/churn", json=change, headers=writer)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    shown = client.get("/api/v1/models/churn", headers=writer).json()
+    assert (shown["owner"], shown["tags"]) == ("team-a", ["fraud"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -127,6 +128,11 @@ def _validated(schema: Any, data: dict[str, Any]) -> Any:
         ) from error
 
 
+def _composed(name: str) -> str:
+    # macOS file systems hand out decomposed names ("cafe" + U+0301); the registry takes NFC.
+    return unicodedata.normalize("NFC", name)
+
+
 @versions_app.command("register")
 def register(
     ctx: typer.Context,
@@ -153,7 +159,7 @@ def register(
         name, sep, digest = item.partition("=")
         if not sep:
             raise Invalid.field("sha256", f"{item!r} is not NAME=DIGEST")
-        expected[name] = digest
+        expected[_composed(name)] = digest
     version_in = _validated(
         VersionCreate,
         {
@@ -174,7 +180,9 @@ def register(
     total = sum(path.stat().st_size for path in paths)
     with ExitStack() as stack:
         uploads = [
-            service.ArtifactUpload(name=path.name, stream=stack.enter_context(path.open("rb")))
+            service.ArtifactUpload(
+                name=_composed(path.name), stream=stack.enter_context(path.open("rb"))
+            )
             for path in paths
         ]
         progress = stack.enter_context(

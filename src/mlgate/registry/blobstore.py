@@ -2,8 +2,9 @@
 
 ``LocalBlobStore`` streams each upload to a temporary file in the same directory tree while
 hashing it, enforces the size limit and the expected digest, fsyncs, then renames atomically,
-so a failed upload never leaves a partial blob behind. Another store (S3, GCS) implements the
-same ``BlobStore`` protocol.
+so a failed upload never leaves a partial blob behind. Bytes already stored are hashed again
+before an upload is deduplicated against them, so uploading the original bytes repairs a blob
+damaged on disk. Another store (S3, GCS) implements the same ``BlobStore`` protocol.
 
 A registration that fails gives back the blobs it created (``release``), but a concurrent
 upload of the same bytes may already use one. So each blob's modification time is a claim
@@ -80,6 +81,18 @@ def _claim(path: Path) -> bool:
     return True
 
 
+def _hashes_to(path: Path, digest: str) -> bool:
+    """Whether the stored file still holds the bytes of ``digest`` (bit rot, a careless edit)."""
+    hasher = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK):
+                hasher.update(chunk)
+    except FileNotFoundError:
+        return True  # released meanwhile: nothing damaged, and _claim will find no blob
+    return hasher.hexdigest() == digest
+
+
 def check_digest(value: str, *, field: str) -> str:
     digest = value.strip().lower()
     if not _SHA256_RE.fullmatch(digest):
@@ -123,7 +136,8 @@ class LocalBlobStore:
                     f"expected sha256 {expected} but the upload hashes to {digest}",
                 )
             final = self.path(digest)
-            if _claim(final):
+            damaged = final.exists() and not _hashes_to(final, digest)
+            if not damaged and _claim(final):
                 tmp_path.unlink()
                 return StoredBlob(sha256=digest, size=size, created=False)
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -131,7 +145,9 @@ class LocalBlobStore:
             os.utime(tmp_path, ns=(token, token))
             os.chmod(tmp_path, 0o444)
             os.replace(tmp_path, final)
-            return StoredBlob(sha256=digest, size=size, created=True, token=token)
+            # A damaged blob is replaced by these verified bytes, and is not this upload's to
+            # give back: versions registered before still name it.
+            return StoredBlob(sha256=digest, size=size, created=not damaged, token=token)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise

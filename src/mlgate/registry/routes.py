@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mlgate.auth.deps import (
     RuntimeDep,
@@ -23,14 +25,15 @@ from mlgate.auth.schemas import Principal
 from mlgate.errors import FieldError, Invalid, PayloadTooLarge, message_of
 from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
-from mlgate.registry.blobstore import CHUNK
 from mlgate.registry.schemas import (
+    MAX_JSON_DEPTH,
     ModelCreate,
     ModelRead,
     ModelUpdate,
     Page,
     VersionCreate,
     VersionRead,
+    too_deep,
 )
 
 router = APIRouter(prefix="/api/v1/models", tags=["registry"])
@@ -40,10 +43,15 @@ Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_NUMBER)]
 MAX_FILES = 1000
 # Metadata as a string part is bounded by Starlette's part size; as a file part it gets the same
-# bound. Its nesting is bounded too: a deep value is refused, not parsed into a RecursionError or
-# stored and then unserializable in every answer that shows it.
+# bound. Its nesting is bounded too (MAX_JSON_DEPTH), checked before a model is built from it.
 MAX_METADATA_BYTES = 1024 * 1024
-MAX_METADATA_DEPTH = 64
+
+
+class _ArtifactForm(MultiPartParser):
+    # Starlette keeps each file part in memory until it passes 1 MiB, so 1,000 small artifacts
+    # held about 1 GB until the request ended. Spilled to disk early, a request holds at most
+    # MAX_FILES times this.
+    spool_max_size = 64 * 1024
 
 
 @router.post("", status_code=201, response_model=ModelRead)
@@ -114,17 +122,27 @@ def download_artifact(
     session: SessionDep,
     actor: Reader,
 ) -> StreamingResponse:
-    read, handle = service.open_artifact(
+    read, chunks = service.open_artifact(
         session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
     )
-    headers = {"Content-Length": str(read.size), "X-Content-SHA256": read.sha256}
+    # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
+    first = next(chunks, b"")
+    headers = {
+        "Content-Length": str(read.size),
+        "X-Content-SHA256": read.sha256,
+        "Content-Disposition": _attachment(artifact),
+    }
+    return StreamingResponse(
+        itertools.chain([first], chunks), media_type="application/octet-stream", headers=headers
+    )
 
-    def chunks() -> Iterator[bytes]:
-        with handle:
-            while chunk := handle.read(CHUNK):
-                yield chunk
 
-    return StreamingResponse(chunks(), media_type="application/octet-stream", headers=headers)
+def _attachment(name: str) -> str:
+    """RFC 6266 with the file's own name: an ASCII fallback that nothing can end early, and the
+    exact name as RFC 8187 ``filename*`` for clients that read it."""
+    filename = name.rsplit("/", 1)[-1]
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.post(
@@ -162,7 +180,7 @@ async def register_version(
     name: str, request: Request, runtime: RuntimeDep, actor: Writer
 ) -> VersionRead:
     """Upload artifacts as multipart parts named ``artifact`` and optional ``metadata`` JSON."""
-    form = await request.form(max_files=MAX_FILES, max_fields=10, max_part_size=MAX_METADATA_BYTES)
+    form = await _form(request)
     try:
         version_in = _metadata(await _metadata_text(form.get("metadata")))
         files = [item for item in form.getlist("artifact") if isinstance(item, UploadFile)]
@@ -185,6 +203,23 @@ async def register_version(
         await form.close()
 
 
+async def _form(request: Request) -> FormData:
+    content_type = request.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
+        raise Invalid.field("body", "must be multipart/form-data: one `artifact` part per file")
+    parser = _ArtifactForm(
+        request.headers,
+        request.stream(),
+        max_files=MAX_FILES,
+        max_fields=10,
+        max_part_size=MAX_METADATA_BYTES,
+    )
+    try:
+        return await parser.parse()
+    except MultiPartException as error:
+        raise Invalid.field("body", error.message) from error
+
+
 async def _metadata_text(part: object) -> str | None:
     """The metadata part's text, whether sent as a string (``-F metadata=…``) or a file
     (``-F metadata=@meta.json``): a file part ignored would skip its artifact_sha256 check."""
@@ -199,33 +234,16 @@ async def _metadata_text(part: object) -> str | None:
         raise Invalid.field("metadata", "is not UTF-8 text") from error
 
 
-def _too_deep(value: object) -> bool:
-    """Whether JSON ``value`` nests deeper than MAX_METADATA_DEPTH (walked without recursion)."""
-    pending: list[tuple[object, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: list[object] = list(item.values())
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth >= MAX_METADATA_DEPTH:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
-
-
 def _metadata(raw: str | None) -> VersionCreate:
-    too_deep = f"is nested deeper than {MAX_METADATA_DEPTH} levels"
+    deep = f"is nested deeper than {MAX_JSON_DEPTH} levels"
     try:
         metadata = json.loads(raw) if raw and raw.strip() else {}
     except json.JSONDecodeError as error:
         raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
     except RecursionError as error:
-        raise Invalid.field("metadata", too_deep) from error
-    if _too_deep(metadata):
-        raise Invalid.field("metadata", too_deep)
+        raise Invalid.field("metadata", deep) from error
+    if too_deep(metadata):
+        raise Invalid.field("metadata", deep)
     try:
         return VersionCreate.model_validate(metadata)
     except ValidationError as error:

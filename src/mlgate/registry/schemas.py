@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlgate.ids import NAME_PATTERN
+from mlgate.registry.naming import hidden_character
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "ArtifactRead",
     "ModelCreate",
     "ModelRead",
@@ -17,9 +20,14 @@ __all__ = [
     "Page",
     "VersionCreate",
     "VersionRead",
+    "too_deep",
 ]
 
 T = TypeVar("T")
+# Nesting bound for JSON a version carries: a deeper value is refused, not parsed into a
+# RecursionError or stored and then unserializable in every answer that shows it.
+MAX_JSON_DEPTH = 64
+_TAG_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
 
 
 class Page(BaseModel, Generic[T]):
@@ -29,11 +37,40 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+def too_deep(value: object, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether JSON ``value`` nests deeper than ``limit`` (walked without recursion)."""
+    pending: list[tuple[object, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _check_tags(tags: list[str]) -> list[str]:
+    # ASCII only: a look-alike letter (a Cyrillic "a" in "fraud") hid a model from --tag fraud.
     for tag in tags:
-        if not tag or len(tag) > 63 or not tag.replace("-", "").replace("_", "").isalnum():
-            raise ValueError(f"tag {tag!r} must be 1-63 letters, digits, '-' or '_'")
+        if not tag or len(tag) > 63 or not _TAG_CHARS.issuperset(tag):
+            raise ValueError(f"tag {tag!r} must be 1-63 ASCII letters, digits, '-' or '_'")
     return sorted(set(tags))
+
+
+def _check_owner(owner: str | None) -> str | None:
+    if owner is None:
+        return None
+    if not owner.strip():
+        raise ValueError("must not be empty; name the owning team or person")
+    hidden = hidden_character(owner)
+    if hidden is not None:
+        raise ValueError(f"contains the invisible or reordering character U+{ord(hidden):04X}")
+    return owner
 
 
 class ModelCreate(BaseModel):
@@ -49,6 +86,11 @@ class ModelCreate(BaseModel):
     def _tags(cls, tags: list[str]) -> list[str]:
         return _check_tags(tags)
 
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, owner: str | None) -> str | None:
+        return _check_owner(owner or None)  # empty: the caller, as when it is left out
+
 
 class ModelUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -61,6 +103,11 @@ class ModelUpdate(BaseModel):
     @classmethod
     def _tags(cls, tags: list[str] | None) -> list[str] | None:
         return None if tags is None else _check_tags(tags)
+
+    @field_validator("owner")
+    @classmethod
+    def _owner(cls, owner: str | None) -> str | None:
+        return _check_owner(owner)
 
 
 class ModelRead(BaseModel):
@@ -89,6 +136,13 @@ class VersionCreate(BaseModel):
     artifact_sha256: dict[str, str] = Field(
         default_factory=dict, description="Expected sha256 per artifact name; checked on upload."
     )
+
+    @field_validator("input_schema", "output_schema")
+    @classmethod
+    def _shallow(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None and too_deep(schema):
+            raise ValueError(f"is nested deeper than {MAX_JSON_DEPTH} levels")
+        return schema
 
 
 class ArtifactRead(BaseModel):

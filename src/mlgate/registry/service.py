@@ -7,7 +7,9 @@ anything fails, blobs this call created are deleted again, so no partial state r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -20,11 +22,11 @@ from sqlalchemy.orm import Session
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, FieldError, Invalid, NotFound
+from mlgate.errors import Conflict, FieldError, Invalid, MlgateError, NotFound
 from mlgate.ids import new_id
-from mlgate.registry.blobstore import BlobStore, StoredBlob
+from mlgate.registry.blobstore import CHUNK, BlobStore, StoredBlob
 from mlgate.registry.models import Artifact, Model, ModelTag, ModelVersion
-from mlgate.registry.naming import check_artifact_name
+from mlgate.registry.naming import check_new_artifact_name
 from mlgate.registry.schemas import (
     ArtifactRead,
     ModelCreate,
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 500
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,7 @@ def _validate_version(version_in: VersionCreate, uploads: Sequence[ArtifactUploa
     for index, upload in enumerate(uploads):
         field = f"artifacts[{index}]"
         try:
-            check_artifact_name(upload.name, field=field)
+            check_new_artifact_name(upload.name, field=field)
         except Invalid as error:
             errors += error.errors
         if upload.name in names:
@@ -222,9 +225,8 @@ def _validate_version(version_in: VersionCreate, uploads: Sequence[ArtifactUploa
     if not uploads:
         errors.append(FieldError("artifacts", "a version needs at least one artifact"))
     if errors:
-        raise Invalid(
-            "the version is not valid: " + "; ".join(e.message for e in errors), errors=errors
-        )
+        details = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise Invalid(f"the version is not valid: {details}", errors=errors)
 
 
 def register_version(
@@ -377,9 +379,45 @@ def list_versions(
 
 def open_artifact(
     session: Session, *, blobs: BlobStore, model_name: str, version: int, name: str
-) -> tuple[ArtifactRead, BinaryIO]:
+) -> tuple[ArtifactRead, Iterator[bytes]]:
+    """The artifact and its bytes, checked against its sha256 as they are read.
+
+    The bytes come in chunks and the last one is held back until all of them hash to the
+    registered digest, so a damaged blob is never handed out whole: its iterator raises instead
+    (before the first chunk when the blob fits in one, or its size is wrong).
+    """
     row = get_version_row(session, model_name=model_name, version=version)
-    for artifact in row.artifacts:
-        if artifact.name == name:
-            return ArtifactRead.model_validate(artifact), blobs.open(artifact.sha256)
-    raise NotFound(f"{model_name}@{version} has no artifact named {name!r}")
+    artifact = next((a for a in row.artifacts if a.name == name), None)
+    if artifact is None:
+        raise NotFound(f"{model_name}@{version} has no artifact named {name!r}")
+    read = ArtifactRead.model_validate(artifact)
+    where = f"artifact {name!r} of {model_name}@{version}"
+    try:
+        stream = blobs.open(read.sha256)
+    except NotFound:  # the registry names it, so this is lost data, not a wrong address
+        raise _damaged(where, read.sha256, "is missing from the blob store") from None
+    if blobs.size(read.sha256) != read.size:
+        stream.close()
+        raise _damaged(where, read.sha256, f"is damaged in the blob store (not {read.size} bytes)")
+    return read, _checked_chunks(stream, sha256=read.sha256, where=where)
+
+
+def _checked_chunks(stream: BinaryIO, *, sha256: str, where: str) -> Iterator[bytes]:
+    hasher = hashlib.sha256()
+    with stream:
+        held = stream.read(CHUNK)
+        while held:
+            hasher.update(held)
+            following = stream.read(CHUNK)
+            if not following and hasher.hexdigest() != sha256:
+                raise _damaged(where, sha256, "is damaged in the blob store (its bytes changed)")
+            yield held
+            held = following
+
+
+def _damaged(where: str, sha256: str, what: str) -> MlgateError:
+    logger.error("artifact blob lost or damaged", extra={"artifact": where, "sha256": sha256})
+    return MlgateError(
+        f"{where} {what} (blob {sha256}); registering the original file again, to any model,"
+        " repairs it, or restore a backup"
+    )

@@ -1,0 +1,46 @@
+"""``mlgate versions register`` refuses what the API refuses, in one line, and keeps names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+
+
+def _nested(depth: int) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "object"}
+    for _ in range(depth):
+        schema = {"anyOf": [schema]}
+    return schema
+
+
+def test_a_deep_schema_is_refused_by_the_cli_as_by_the_api(cli: Cli, tmp_path: Path) -> None:
+    # The API refused it; the CLI died on "unexpected RecursionError" (or stored it, shallower).
+    schema = tmp_path / "deep.json"
+    schema.write_text(json.dumps(_nested(100)))
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(b"weights")
+    assert cli("init").code == 0
+    assert cli("models", "create", "m1").code == 0
+    result = cli("versions", "register", str(artifact), "-m", "m1", "--input-schema", str(schema))
+    assert result.code == 1
+    assert result.err.strip() == "error: input_schema: is nested deeper than 64 levels"
+    assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0
+
+
+def test_a_decomposed_file_name_is_registered_in_its_composed_form(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # macOS file systems hand out names like "cafe\u0301"; the registry keeps "caf\u00e9".
+    artifact = tmp_path / "cafe\u0301.bin"
+    artifact.write_bytes(b"weights")
+    assert cli("init").code == 0
+    assert cli("models", "create", "m1").code == 0
+    wrong = "cafe\u0301.bin=" + "0" * 64
+    refused = cli("versions", "register", str(artifact), "-m", "m1", "--sha256", wrong)
+    assert refused.code == 1
+    assert "expected sha256" in refused.err  # the digest is matched to the file by its name
+    result = cli("versions", "register", str(artifact), "-m", "m1", "--json")
+    assert result.code == 0, result.err
+    assert [a["name"] for a in json.loads(result.out)["artifacts"]] == ["caf\u00e9.bin"]

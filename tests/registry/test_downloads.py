@@ -1,0 +1,148 @@
+"""Artifact downloads: the bytes served are the bytes registered, or no whole artifact at all."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from mlgate.app import create_app
+from mlgate.auth.schemas import Principal
+from mlgate.registry import service as registry
+from mlgate.registry.blobstore import CHUNK
+from mlgate.registry.schemas import ModelCreate, VersionCreate
+from mlgate.runtime import Runtime
+from tests.integration.conftest import LiveServer, start_server
+
+WRITER = Principal(name="w", scopes=frozenset({"registry:write"}))
+
+
+def register(runtime: Runtime, files: dict[str, bytes], model: str = "churn") -> None:
+    with runtime.db.unit_of_work() as session:
+        if model not in {m.name for m in registry.list_models(session).items}:
+            registry.create_model(session, model_in=ModelCreate(name=model), actor=WRITER)
+        registry.register_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=model,
+            version_in=VersionCreate(),
+            uploads=[registry.ArtifactUpload(n, io.BytesIO(d)) for n, d in files.items()],
+            max_bytes=16 * CHUNK,
+            actor=WRITER,
+        )
+
+
+def damage(runtime: Runtime, data: bytes, *, at: int = 0, truncate: bool = False) -> Path:
+    """Change the stored blob of ``data`` on disk, as bit rot or a careless operator would."""
+    path = runtime.blobs.path(hashlib.sha256(data).hexdigest())
+    os.chmod(path, 0o644)
+    with path.open("r+b") as handle:
+        if truncate:
+            handle.truncate(len(data) - 1)
+        else:
+            handle.seek(at)
+            handle.write(bytes([data[at] ^ 0xFF]))
+    return path
+
+
+@pytest.fixture
+def live(runtime: Runtime) -> Iterator[LiveServer]:
+    server, thread = start_server(create_app(runtime=runtime))
+    yield server
+    server.server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("truncate", [False, True], ids=["bit-flip", "truncated"])
+def test_a_damaged_small_blob_is_a_500_problem_not_its_bytes(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, truncate: bool
+) -> None:
+    data = b"weights " * 100
+    register(runtime, {"model.bin": data})
+    damage(runtime, data, at=10, truncate=truncate)
+    response = client.get("/api/v1/models/churn/versions/1/artifacts/model.bin", headers=writer)
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "'model.bin' of churn@1 is damaged in the blob store" in response.json()["detail"]
+
+
+def test_a_large_damaged_blob_is_cut_off_before_its_last_byte(
+    live: LiveServer, writer: dict[str, str], runtime: Runtime
+) -> None:
+    """Past the first chunk the status is sent already: the connection breaks instead, so a
+    client never holds the whole damaged file as if it were the artifact."""
+    data = os.urandom(3 * CHUNK + 17)
+    register(runtime, {"model.bin": data})
+    damage(runtime, data, at=2 * CHUNK + 5)
+    received = bytearray()
+
+    def download() -> None:
+        path = "/api/v1/models/churn/versions/1/artifacts/model.bin"
+        with httpx.Client(base_url=live.url, headers=writer) as http, http.stream("GET", path) as r:
+            assert r.status_code == 200
+            for chunk in r.iter_raw():
+                received.extend(chunk)
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        download()
+    assert 0 < len(received) < len(data)
+
+
+def test_a_blob_missing_from_disk_is_a_server_error_not_a_404(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # A 404 told clients the artifact does not exist; the registry says it does.
+    data = b"weights"
+    register(runtime, {"model.bin": data})
+    runtime.blobs.path(hashlib.sha256(data).hexdigest()).unlink()
+    response = client.get("/api/v1/models/churn/versions/1/artifacts/model.bin", headers=writer)
+    assert response.status_code == 500
+    assert "'model.bin' of churn@1 is missing from the blob store" in response.json()["detail"]
+
+
+def test_registering_the_same_bytes_again_repairs_a_damaged_blob(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    data = b"weights " * 100
+    register(runtime, {"model.bin": data})
+    damage(runtime, data, at=3)
+    register(runtime, {"model.bin": data})  # deduplicated: it used to keep the damaged copy
+    for version in (1, 2):
+        response = client.get(
+            f"/api/v1/models/churn/versions/{version}/artifacts/model.bin", headers=writer
+        )
+        assert response.status_code == 200
+        assert response.content == data
+
+
+@pytest.mark.parametrize(
+    ("name", "disposition"),
+    [
+        ("model.onnx", "attachment; filename=\"model.onnx\"; filename*=UTF-8''model.onnx"),
+        ("dir/vocab.txt", "attachment; filename=\"vocab.txt\"; filename*=UTF-8''vocab.txt"),
+        (
+            'q"uote;x=1.bin',
+            "attachment; filename=\"q_uote;x=1.bin\"; filename*=UTF-8''q%22uote%3Bx%3D1.bin",
+        ),
+        (
+            "modèle 模型.onnx",
+            'attachment; filename="mod_le __.onnx"; '
+            "filename*=UTF-8''mod%C3%A8le%20%E6%A8%A1%E5%9E%8B.onnx",
+        ),
+    ],
+)
+def test_a_download_names_its_file_safely(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, name: str, disposition: str
+) -> None:
+    """RFC 6266: an ASCII fallback with nothing that could end the quoted string, and the exact
+    name as RFC 8187 ``filename*`` (a name can hold no CR or LF: registration refuses those)."""
+    register(runtime, {name: b"bytes"})
+    response = client.get(f"/api/v1/models/churn/versions/1/artifacts/{name}", headers=writer)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == disposition
