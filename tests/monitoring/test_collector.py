@@ -158,3 +158,14 @@ def test_the_queue_is_bounded_by_the_values_it_holds_not_by_requests(runtime: Ru
     with runtime.db.unit_of_work() as session:
         (row,) = session.scalars(select(DriftCount))
     assert (row.requests, sum(row.counts[0])) == (2, 600)
+
+
+def test_a_named_tensor_counts_the_values_its_rows_hold(runtime: Runtime) -> None:
+    collector = DriftCollector(runtime.db, capacity=1_000)
+    tensor = {"float_input": [[1.0] * 10] * 60}  # KServe v2 / MLflow: 600 values
+
+    collector.observe("a", "m", 1, watch(), tensor)
+    assert collector.filling
+    collector.observe("a", "m", 1, watch(), tensor)  # would pass 1,000 values: dropped
+
+    assert collector.dropped == 1

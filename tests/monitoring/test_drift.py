@@ -169,11 +169,11 @@ def test_a_batch_of_requests_counts_rows_and_unreadable_requests() -> None:
     counts = binner.empty()
 
     read, unreadable = binner.count_all(
-        counts, [[[0.0, 0.0]], "text", [], [[1.0, 2.0, 3.0]], {"a": [1.0], "b": [True]}]
+        counts, [[[0.0, 0.0]], "text", [], [[1.0, 2.0, 3.0]], {"a": [1.0], "b": [{"x": 1}]}]
     )
 
     assert (read, unreadable) == (2, 3)  # "text", [] and the too-wide row read nothing
-    assert counts[1][-1] == 1  # True is not a number: missing
+    assert counts[1][-1] == 1  # an object is not a number: missing
 
 
 def psi(expected: list[float], actual: list[float]) -> float:

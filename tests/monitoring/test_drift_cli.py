@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_iris
 
 from mlgate.runtime import Runtime
@@ -186,3 +187,78 @@ def test_pandas_missing_markers_are_missing_values_not_categories(
     assert amount["reference"][-1] == len(markers)
     assert plan["kind"] == "categorical"
     assert plan["reference"][-1] == len(markers)  # missing, not seven more categories
+
+
+def test_a_csv_separated_by_semicolons_tabs_or_pipes_is_read_by_its_separator(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    rows = [[f"{i * 0.5}", "pro" if i % 3 else "basic; yearly", f"{i % 4}"] for i in range(100)]
+    for separator in (";", "\t", "|"):
+        path = tmp_path / "r.csv"
+        with path.open("w", newline="") as handle:
+            csv.writer(handle, delimiter=separator).writerows([["amount", "plan", "seats"], *rows])
+
+        made = cli("drift", "reference", "churn@1", str(path), "--json")
+
+        assert made.code == 0, made.err
+        features = json.loads(made.out)["features"]
+        assert [(f["name"], f["kind"]) for f in features] == [
+            ("amount", "numeric"),
+            ("plan", "categorical"),
+            ("seats", "numeric"),
+        ], separator
+        assert features[1]["categories"] == ["pro", "basic; yearly"]
+
+
+def test_a_bad_csv_row_is_named_by_its_line_in_the_file(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    path = tmp_path / "r.csv"
+    # line 1 header, line 2 blank, lines 3-4 one row with a quoted newline, line 5 too short
+    path.write_text('a,b\n\n"two\nlines",2\n3\n')
+
+    made = cli("drift", "reference", "churn@1", str(path))
+
+    assert made.code == 1
+    assert "line 5: 1 values, not 2" in made.err
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("a,b,a,b", "columns: feature names must be unique; a, b appear more than once"),
+        ("a,b,", "the header's column 3 has no name"),
+    ],
+)
+def test_a_header_that_does_not_name_each_feature_once_is_refused(
+    cli: Cli, runtime: Runtime, tmp_path: Path, header: str, message: str
+) -> None:
+    world.register(runtime, "churn", b"artifact", framework="http", schema=None)
+    width = len(header.split(","))
+    path = tmp_path / "r.csv"
+    path.write_text(header + "\n" + "\n".join(",".join(["1"] * width) for _ in range(100)))
+
+    made = cli("drift", "reference", "churn@1", str(path))
+
+    assert made.code == 1
+    assert len(made.err.strip().splitlines()) == 1, made.err
+    assert message in made.err
+
+
+def test_counts_of_a_replaced_reference_are_not_called_no_drift(
+    cli: Cli, runtime: Runtime, tmp_path: Path
+) -> None:
+    reference = _served_iris(runtime, tmp_path)
+    assert cli("drift", "reference", "iris@1", str(reference)).code == 0
+    count_served(runtime, IRIS)
+    assert cli("drift", "reference", "iris@1", str(reference)).code == 0  # replaced
+
+    report = cli("drift", "report", "iris")
+
+    assert report.code == 0, report.err
+    said = " ".join(report.out.split())
+    assert "no drift" not in said
+    assert ": not judged (the counts were made against a reference since replaced" in said
+    assert "iris@1: no_reference, 0 rows in 15 requests" in said

@@ -249,3 +249,21 @@ def test_fifty_features_stay_in_one_compact_psi_chart() -> None:
     assert html.count('aria-label="Reference and current share per bin of f') == 50
     assert all(f'<td class="name">f{i:02d}</td>' in html for i in range(50))
     assert html.count('<rect class="drifted"') >= 10
+
+
+def test_features_of_a_version_with_too_few_rows_are_not_called_drifted() -> None:
+    few = {"petal_length": [0, 0, 1, 9, 0], "sepal_width": [2, 3, 2, 3, 0]}  # petal: past 0.2
+    html = page(target(few, min_rows=50), min_rows=50)
+
+    assert '<td class="bad">yes</td>' not in html
+    assert "<td>not judged</td>" in table_row(html, "petal_length")
+    assert "<b>1 / 2</b>features past the threshold, not judged" in html
+    assert '<span class="bad">drifted</span>' not in html
+    assert "Not judged: no version served enough rows." in html
+
+
+def test_counts_of_a_replaced_reference_are_not_called_too_few_rows() -> None:
+    html = page(unreferenced(requests=12))
+
+    assert "no version served enough rows" not in html
+    assert "Not judged: the versions served have no reference to compare with" in html

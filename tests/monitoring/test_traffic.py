@@ -192,6 +192,17 @@ def test_errors_and_degraded_are_apart_and_client_closed_is_neither(runtime: Run
     assert sum(b.degraded for b in found.timeline) == 3
 
 
+def test_the_report_names_every_outcome_it_counts_as_an_error(runtime: Runtime) -> None:
+    insert_logs(runtime, [Logged(at=SINCE, latency_ms=1.0, outcome="deadline_exceeded")])
+
+    found = report(runtime)
+
+    (note,) = (n for n in found.notes if n.startswith("Errors are"))
+    assert found.errors == 1
+    for outcome in ("unavailable", "upstream_error", "interrupted", "deadline_exceeded"):
+        assert outcome in note.split(";")[0], outcome
+
+
 def test_an_outcome_the_report_does_not_know_counts_as_an_error(runtime: Runtime) -> None:
     insert_logs(
         runtime,

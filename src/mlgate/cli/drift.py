@@ -31,21 +31,35 @@ MISSING = frozenset(
 
 
 def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
-    """A CSV with a header row: numbers where a column holds only numbers; MISSING as missing."""
+    """A CSV with a header row: numbers where a column holds only numbers; MISSING as missing.
+
+    Values are separated by commas, or by the semicolons, tabs or pipes the file shows it uses
+    (Excel writes semicolons where the decimal mark is a comma).
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise Invalid.field("file", f"cannot read {path}: {reason}") from error
-    table = list(csv.reader(io.StringIO(text)))
-    if not table or not any(table[0]):
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    columns = next(reader, [])
+    if not any(columns):
         raise Invalid.field("file", f"{path} has no header row naming the features")
-    columns, rows = table[0], [row for row in table[1:] if row]
-    for number, row in enumerate(rows, start=2):
-        if len(row) != len(columns):
+    unnamed = [str(index) for index, name in enumerate(columns, start=1) if not name.strip()]
+    if unnamed:
+        which = (
+            f"columns {', '.join(unnamed[:5])} have" if unnamed[1:] else f"column {unnamed[0]} has"
+        )
+        raise Invalid.field("file", f"{path}: the header's {which} no name")
+    rows = []
+    for row in reader:
+        if not row:
+            continue
+        if len(row) != len(columns):  # the line the row ends on, as editors count them
             raise Invalid.field(
-                "file", f"{path} line {number}: {len(row)} values, not {len(columns)}"
+                "file", f"{path} line {reader.line_num}: {len(row)} values, not {len(columns)}"
             )
+        rows.append(row)
     values: list[list[Any]] = [[None if v in MISSING else v for v in row] for row in rows]
     for index in range(len(columns)):
         parsed = [_float(row[index]) for row in values]
@@ -53,6 +67,14 @@ def read_csv(path: Path) -> tuple[list[str], list[list[Any]]]:
             for target, p in zip(values, parsed, strict=True):
                 target[index] = p
     return columns, values
+
+
+def _delimiter(text: str) -> str:
+    try:
+        found = csv.Sniffer().sniff(text[:65_536], delimiters=",;\t|").delimiter
+    except csv.Error:  # one column, or nothing to tell by
+        return ","
+    return found if found in text.partition("\n")[0] else ","  # the header must show it
 
 
 def _float(text: str | None) -> float | None:
@@ -209,11 +231,13 @@ def report(
 
 
 def _show_report(drift: DriftReport) -> None:
-    judged = [t for t in drift.targets if t.status != "not_enough_data"]
+    judged = [t for t in drift.targets if t.status in ("drift", "no_drift")]
     if drift.drifted:
         verdict = "[red]drift[/red]"
     elif judged:
         verdict = "no drift"
+    elif drift.targets and all(t.status == "no_reference" for t in drift.targets):
+        verdict = "not judged (the counts were made against a reference since replaced or deleted)"
     else:
         verdict = f"not judged (fewer than {drift.min_rows} rows counted)"
     window = f"{drift.since.isoformat()} to {drift.until.isoformat()}"

@@ -148,6 +148,8 @@ class DriftCollector:
 
 def _values(inputs: Any) -> int:
     """About how many values ``inputs`` holds, in constant time: rows times the first's width."""
+    if isinstance(inputs, dict) and len(inputs) == 1:  # one named tensor (or column): its rows
+        inputs = next(iter(inputs.values()))
     if isinstance(inputs, list):
         first = inputs[0] if inputs else None
         return max(len(inputs) * (len(first) if isinstance(first, list | dict) else 1), 1)

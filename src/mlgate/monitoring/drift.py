@@ -17,9 +17,11 @@ features drift (0.5, as Evidently's default).
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -42,6 +44,11 @@ DEFAULT_BINS = 10
 MAX_FEATURES = 200
 MAX_CATEGORIES = 20
 _EPSILON = 1e-4  # floor of a bin's share in PSI, so an empty bin does not make it infinite
+_HALF_MAX = sys.float_info.max / 2
+# Type tuples for the binner's loops: a union such as ``list | tuple`` is built on every call.
+_SEQUENCES = (list, tuple)
+_ROW_TYPES = (list, tuple, dict)
+_JSON_SCALARS = frozenset({bool, int, float})
 
 
 def check_columns(columns: Sequence[str], input_schema: Any) -> None:
@@ -92,8 +99,12 @@ def build_profile(
         raise Invalid.field("columns", "name at least one feature")
     if len(columns) > MAX_FEATURES:
         raise Invalid.field("columns", f"at most {MAX_FEATURES} features are profiled")
-    if len(set(columns)) != len(columns):
-        raise Invalid.field("columns", "feature names must be unique")
+    repeated = [name for name, count in Counter(columns).items() if count > 1]
+    if repeated:
+        raise Invalid.field(
+            "columns",
+            f"feature names must be unique; {', '.join(repeated[:5])} appear more than once",
+        )
     if not 2 <= bins <= 50:
         raise Invalid.field("bins", "must be between 2 and 50")
     if len(rows) < bins * 10:
@@ -109,15 +120,22 @@ def build_profile(
 
 
 def _number(value: Any) -> float | None:
+    """A finite number of the reference (a boolean or a text is not one), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float's range: JSON allows one
+        return None
     return number if math.isfinite(number) else None
 
 
 def _missing(value: Any) -> bool:
-    """None, '' and a float that is not finite (NaN, as CSV and pandas write a gap, or ±inf)."""
-    return value is None or value == "" or (isinstance(value, float) and not math.isfinite(value))
+    """None, '' and a number that is not finite (NaN, as CSV and pandas write a gap, ±inf, or
+    an integer beyond float's range)."""
+    if value is None or value == "":
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and _number(value) is None
 
 
 def _cuts(data: np.ndarray, bins: int) -> np.ndarray:
@@ -128,7 +146,11 @@ def _cuts(data: np.ndarray, bins: int) -> np.ndarray:
     counted with it, and a flag going from 5 % to 50 % ones would not move a single bin.
     """
     ordered = np.sort(data)
-    cuts = np.unique(np.quantile(ordered, np.linspace(0, 1, bins + 1)[1:-1]))
+    shares = np.linspace(0, 1, bins + 1)[1:-1]
+    if ordered[-1] / 2 - ordered[0] / 2 > _HALF_MAX:  # the range itself overflows: halve it
+        cuts = np.unique(np.quantile(ordered / 2, shares) * 2)
+    else:
+        cuts = np.unique(np.quantile(ordered, shares))
     mass = np.searchsorted(ordered, cuts, side="right") - np.searchsorted(ordered, cuts)
     above = np.nextafter(cuts[mass * bins >= ordered.size], np.inf)
     return np.union1d(cuts, above[np.isfinite(above)])
@@ -142,13 +164,17 @@ def _profile_feature(name: str, values: list[Any], bins: int) -> DriftFeaturePro
         cuts = _cuts(data, bins)
         edges = [float(c) for c in cuts]
         counts = np.bincount(np.searchsorted(cuts, data, side="right"), minlength=len(edges) + 1)
+        # Values near float's limit would overflow the sum or the squares: scale them first.
+        peak = float(np.abs(data).max())
+        scale = peak if peak > 1e100 else 1.0
+        scaled = data / scale
         return DriftFeatureProfile(
             name=name,
             kind="numeric",
             edges=edges,
             reference=[*counts.tolist(), len(values) - len(numbers)],
-            mean=float(data.mean()),
-            std=float(data.std()),
+            mean=float(scaled.mean()) * scale,
+            std=float(scaled.std()) * scale,
             min=float(data.min()),
             max=float(data.max()),
         )
@@ -173,16 +199,37 @@ class _Feature:
     edges: tuple[float, ...] | None  # numeric: cut points
     categories: dict[str, int] | None  # categorical: value -> bin
     bins: int  # including "other" (categorical) and the last bin: missing
+    spellings: dict[tuple[bool, float], int]  # categorical: (is a boolean, value) -> bin
+
+
+def _spellings(categories: Sequence[str]) -> dict[tuple[bool, float], int]:
+    """The bins a served JSON boolean or number takes when a category is its text in another
+    spelling: ``true`` or ``TRUE`` for true, ``1`` or ``1.0`` for 1. Keyed apart, as True == 1."""
+    found: dict[tuple[bool, float], int] = {}
+    for index, text in enumerate(categories):
+        if text.lower() in ("true", "false"):
+            found.setdefault((True, text.lower() == "true"), index)
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            continue
+        if math.isfinite(number):
+            found.setdefault((False, number), index)
+    return found
 
 
 class Binner:
     """Counts served inputs into a profile's bins; built once per route table, used off-loop.
 
     Inputs are read as rows: a list of rows (each a list, by position, or an object, by
-    feature name), or an object of columns (feature name -> list of values). A request none of
-    whose rows can be read is unreadable. Values are binned a column at a time with numpy
-    (``bench/drift.py``: one value at a time with ``bisect`` it took 15 µs per 10-feature row),
-    since this runs on a thread that shares the GIL with the event loop.
+    feature name), one row, an object of columns (feature name -> list of values), or one named
+    tensor holding rows (see ``_rows``). A request none of whose rows can be read is unreadable.
+    A value is read as the model reads it: in a numeric feature numeric text is its number and
+    a boolean 1 or 0; in a categorical one a JSON boolean or number matches its category however
+    the reference spelled it (``true``, ``TRUE``; ``1``, ``1.0``). Values are binned a column
+    at a time with numpy (``bench/drift.py``: one value at a time with ``bisect`` it took 15 µs
+    per 10-feature row), since this runs on a thread that shares the GIL with the event loop.
     """
 
     __slots__ = ("_edges", "_features", "_names")
@@ -194,6 +241,7 @@ class Binner:
                 tuple(p.edges) if p.kind == "numeric" else None,
                 {c: i for i, c in enumerate(p.categories)} if p.kind == "categorical" else None,
                 len(p.reference),
+                _spellings(p.categories) if p.kind == "categorical" else {},
             )
             for p in profile
         )
@@ -218,7 +266,7 @@ class Binner:
         for inputs in requests:
             before = len(table)
             for row in self._rows(inputs):
-                if isinstance(row, list | tuple):
+                if isinstance(row, _SEQUENCES):
                     if len(row) == width:
                         table.append(row)
                 elif isinstance(row, dict):
@@ -235,23 +283,44 @@ class Binner:
         return len(table), unreadable
 
     def _rows(self, inputs: Any) -> Iterable[Any]:
+        """The rows of the shapes the backends take: rows, one row (a flat list, or an object),
+        columns by feature name (one missing, or short, lacks those values), or one named
+        tensor (KServe v2, MLflow) holding any of the list shapes."""
         if isinstance(inputs, list):
-            return inputs
-        if isinstance(inputs, dict) and inputs:
-            columns = [inputs.get(name) for name in self._names]
-            if all(isinstance(c, list) for c in columns):
-                return zip(*columns, strict=False)
+            flat = bool(inputs) and not isinstance(inputs[0], _ROW_TYPES)
+            return (inputs,) if flat else inputs
+        if not isinstance(inputs, dict) or not inputs:
+            return ()
+        columns = [inputs.get(name) for name in self._names]
+        if any(isinstance(c, list) for c in columns):
+            return zip_longest(*(c if isinstance(c, list) else () for c in columns))
+        if any(name in inputs for name in self._names):
+            return (inputs,)
+        if len(inputs) == 1:
+            (tensor,) = inputs.values()
+            return self._rows(tensor) if isinstance(tensor, list) else ()
         return ()
 
 
+def _as_number(value: Any) -> float:
+    """A served value as the model reads it: text that is a number as that number, a boolean as
+    1 or 0 (as numpy casts it); anything else NaN, which is counted as missing."""
+    try:
+        return float(value) if isinstance(value, int | float | str) else math.nan
+    except (ValueError, OverflowError):  # not a number; an integer beyond float's range
+        return math.nan
+
+
 def _tally_numbers(tally: list[int], edges: np.ndarray, column: list[Any]) -> None:
-    """Numbers into the bins cut at ``edges``; anything else (None, text, NaN, ±inf) missing."""
-    nan = math.nan
-    values = np.fromiter(
-        (v if type(v) is float or type(v) is int else nan for v in column),  # not bool
-        dtype=float,
-        count=len(column),
-    )
+    """Numbers into the bins cut at ``edges``; anything else (None, NaN, ±inf) missing."""
+    try:  # plain numbers, the usual case, skip the call
+        values = np.fromiter(
+            (v if type(v) is float or type(v) is int else _as_number(v) for v in column),
+            dtype=float,
+            count=len(column),
+        )
+    except OverflowError:  # an integer beyond float's range (orjson reads it as a float)
+        values = np.fromiter(map(_as_number, column), dtype=float, count=len(column))
     finite = np.isfinite(values)
     bins = np.searchsorted(edges, values[finite], side="right")
     found = np.bincount(bins, minlength=len(edges) + 1)
@@ -262,12 +331,16 @@ def _tally_numbers(tally: list[int], edges: np.ndarray, column: list[Any]) -> No
 
 def _tally_categories(tally: list[int], feature: _Feature, column: list[Any]) -> None:
     assert feature.categories is not None
-    categories, missing = feature.categories, feature.bins - 1
+    categories, spellings, missing = feature.categories, feature.spellings, feature.bins - 1
+    other = missing - 1
     for value in column:
         if value is None or value == "":
             tally[missing] += 1
-        else:
-            tally[categories.get(str(value), missing - 1)] += 1
+            continue
+        found = categories.get(str(value), other)
+        if found == other and spellings and type(value) in _JSON_SCALARS:
+            found = spellings.get((type(value) is bool, value), other)
+        tally[found] += 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ class _FeatureView:
     psi: str
     js_distance: str
     p_value: str
-    drifted: bool
+    drifted: bool  # at or past the threshold (in a version judged: drifted)
     chart: Chart | None  # None: the report holds no reference bins for it
 
 
@@ -65,6 +65,7 @@ class _TargetView:
     sentence: str | None  # why the version is not judged, or why it has no charts
     psi_chart: Chart | None
     features: tuple[_FeatureView, ...]
+    judged: bool  # too few rows: features past the threshold are not called drifted
 
 
 def _verdict(report: DriftReport) -> _Verdict:
@@ -77,6 +78,12 @@ def _verdict(report: DriftReport) -> _Verdict:
     if not report.targets:
         return _Verdict(
             "unjudged", "Not judged: no version with a drift reference served this route."
+        )
+    if all(t.status == "no_reference" for t in report.targets):
+        return _Verdict(
+            "unjudged",
+            "Not judged: the versions served have no reference to compare with (it was "
+            "replaced or the version deleted).",
         )
     return _Verdict("unjudged", "Not judged: no version served enough rows.")
 
@@ -130,6 +137,7 @@ def _target_view(report: DriftReport, target: TargetDrift) -> _TargetView:
         sentence=_sentence(report, target),
         psi_chart=_psi_chart(target.features, report.threshold) if charted else None,
         features=features,
+        judged=target.status in ("drift", "no_drift"),
     )
 
 

@@ -390,10 +390,11 @@ def _notes(
         "and a full queue drops records (mlgate_request_logs_dropped_total on /metrics), so "
         "counts are lower bounds."
     )
+    errors = [outcome for outcome in OUTCOMES if outcome not in _NOT_ERRORS]
     notes.append(
-        "Errors are unavailable, upstream_error and interrupted answers; degraded answers "
-        "(degraded_static, degraded_cached) are counted apart; client_closed (the caller left) "
-        "is neither. "
+        f"Errors are {', '.join(errors[:-1])} and {errors[-1]} answers (and any outcome this "
+        "report does not know); degraded answers (degraded_static, degraded_cached) are counted "
+        "apart; client_closed (the caller left) is neither. "
         "Shares are of all logged requests; latencies are of every logged request."
     )
     return tuple(notes)

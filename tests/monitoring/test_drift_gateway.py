@@ -1,0 +1,65 @@
+"""What the gateway serves in the shapes its in-process backends take is what drift counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sklearn.datasets import load_iris
+
+from mlgate.app import create_app
+from mlgate.runtime import Runtime
+from tests.conftest import KeyFactory, bearer
+from tests.integration import world
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+IRIS = load_iris().data
+
+
+@pytest.fixture(scope="module")
+def iris_onnx() -> bytes:
+    """A logistic regression on iris whose one input, ``X``, takes rows or one row."""
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=500).fit(IRIS, load_iris().target)
+    options = {id(model): {"zipmap": False}}
+    return to_onnx(model, IRIS[:1].astype("float32"), options=options).SerializeToString()
+
+
+@pytest.fixture
+def gateway(runtime: Runtime, iris_onnx: bytes) -> Iterator[TestClient]:
+    """Route ``iris`` serving the model in-process, with no input schema of its own."""
+    world.served_model(runtime, "iris", iris_onnx, schema=None)
+    world.create_route(runtime, name="iris", model="iris")
+    with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_one_row_flat_or_as_a_named_tensor_is_counted_as_served(
+    gateway: TestClient, make_key: KeyFactory
+) -> None:
+    reference = {"columns": FEATURES, "rows": IRIS.tolist(), "bins": 5}
+    put = gateway.put(
+        "/api/v1/models/iris/versions/1/drift-reference",
+        json=reference,
+        headers=bearer(make_key("registry:write")),
+    )
+    assert put.status_code == 200, put.text
+    app = gateway.app.state.gateway  # type: ignore[attr-defined]
+    gateway.portal.call(app.refresh)  # type: ignore[union-attr]
+    caller = bearer(make_key("gateway:invoke"))
+    for index, row in enumerate(IRIS.tolist()):
+        inputs = row if index % 2 else {"X": [row]}  # [5.1, ...] or {"X": [[5.1, ...]]}
+        answer = gateway.post("/v1/routes/iris/predict", json={"inputs": inputs}, headers=caller)
+        assert answer.status_code == 200, answer.text
+    gateway.portal.call(app.drift.flush)  # type: ignore[union-attr]
+
+    report = gateway.get("/api/v1/routes/iris/drift", headers=bearer(make_key("routes:read")))
+
+    assert report.status_code == 200, report.text
+    (target,) = report.json()["targets"]
+    assert (target["rows"], target["requests"], target["unreadable"]) == (150, 150, 0)
+    assert target["status"] == "no_drift"  # the reference itself, served a row at a time
+    assert all(f["psi"] == 0.0 for f in target["features"])
