@@ -14,6 +14,7 @@ __all__ = ["Blob", "file_blob", "memory_blob"]
 # Members and decompressed streams up to this size are held in memory when a format needs
 # random access (a zip inside a zip); larger ones are streamed or skipped with a finding.
 MAX_IN_MEMORY = 512 << 20
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,24 @@ class Blob:
             return stream.read(size)
 
     def read_all(self, cap: int = MAX_IN_MEMORY) -> bytes | None:
-        """The whole content, or None when it exceeds ``cap``."""
+        """The whole content, or None when it exceeds ``cap``.
+
+        Read chunk by chunk: one ``read(cap + 1)`` reserves ``cap`` bytes whatever the size.
+        """
+        if self.size > cap:
+            return None
+        parts: list[bytes] = []
+        total = 0
         with self.stream() as stream:
-            data = stream.read(cap + 1)
-        return None if len(data) > cap else data
+            for _ in range(cap // _CHUNK + 2):  # ends at the end of the content or past cap
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                parts.append(chunk)
+                total += len(chunk)
+                if total > cap:  # a member may inflate past its declared size
+                    return None
+        return b"".join(parts)
 
     def seekable(self, cap: int = MAX_IN_MEMORY) -> io.BufferedIOBase | None:
         """A seekable handle (the file itself, or the content in memory); None past ``cap``."""

@@ -4,46 +4,102 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.blob import Blob
 from mlgate.scanning.context import Location
+from mlgate.scanning.onnx_proto import NotOnnx, TooDeep, read_onnx
+from mlgate.scanning.policy import classify_global
 from mlgate.scanning.schemas import Severity
 
 __all__ = ["check_keras_config", "scan_hdf5", "scan_onnx", "scan_saved_model"]
 
 
-def _lambda_layers(node: Any, depth: int = 0) -> Iterator[str]:
-    if depth > 200:
-        return
-    if isinstance(node, dict):
-        if node.get("class_name") == "Lambda":
-            config = node.get("config")
-            yield str(config.get("name", "?")) if isinstance(config, dict) else "?"
-        for value in node.values():
-            yield from _lambda_layers(value, depth + 1)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _lambda_layers(value, depth + 1)
+# Keras deserialises objects of these packages itself; a config naming another module has
+# Keras < 3.9 import it and call what it names (CVE-2025-1550), even in safe mode.
+_KERAS_FAMILY = frozenset({"keras", "keras_hub", "keras_cv", "keras_nlp", "tf_keras"})
+# Keras's own callables that fetch files, load other models or switch safe mode off.
+_KERAS_UNSAFE: dict[str, tuple[Severity, str]] = {
+    "enable_unsafe_deserialization": (Severity.CRITICAL, "turns Keras's safe mode off"),
+    "get_file": (Severity.HIGH, "downloads a file while the model loads"),
+    "load_model": (Severity.HIGH, "loads another model while this one loads"),
+    "TFSMLayer": (Severity.HIGH, "loads a TensorFlow SavedModel from a path"),
+}
 
 
-def check_keras_config(raw: bytes | str, loc: Location) -> None:
-    """Lambda layers store Python bytecode that runs when the model is loaded."""
-    try:
-        config = json.loads(raw)
-    except (ValueError, RecursionError):
-        loc.report(Severity.MEDIUM, "keras.malformed", "Keras model config is not valid JSON")
-        return
-    for name in _lambda_layers(config):
+def _keras_objects(config: Any) -> Iterator[dict[str, Any]]:
+    """Every dict in the config that names a class; iterative, so no nesting hides one."""
+    pending = [config]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("class_name"), str):
+                yield node
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+
+def _check_keras_object(node: dict[str, Any], loc: Location, reported: set[int]) -> None:
+    """Judges one object; ``reported`` holds the ids of lambdas already named by their layer."""
+    class_name: str = node["class_name"]
+    config = node.get("config")
+    if class_name == "Lambda":
+        name = str(config.get("name", "?")) if isinstance(config, dict) else "?"
         loc.report(
             Severity.CRITICAL,
             "keras.lambda-layer",
             f"Lambda layer '{name}' carries Python code that runs on load",
             subject=name,
         )
+        if isinstance(config, dict):
+            reported.add(id(config.get("function")))
+    elif class_name == "__lambda__" and id(node) not in reported:
+        loc.report(
+            Severity.CRITICAL,
+            "keras.lambda-layer",
+            "a Python lambda is serialised as bytecode that runs on load",
+            subject=class_name,
+        )
+    module = node.get("module")
+    if not isinstance(module, str):
+        return
+    # Functions are stored as {"module": m, "class_name": "function", "config": name}.
+    name = config if class_name == "function" and isinstance(config, str) else class_name
+    if module.split(".", 1)[0] in _KERAS_FAMILY:
+        unsafe = _KERAS_UNSAFE.get(name)
+        if unsafe is not None:
+            loc.report(
+                unsafe[0],
+                "keras.unsafe-object",
+                f"the config calls '{module}.{name}', which {unsafe[1]}",
+                subject=f"{module}.{name}",
+            )
+        return
+    verdict = classify_global(module, name)
+    if verdict is not None:
+        loc.report(
+            verdict.severity,
+            "keras.foreign-module",
+            f"the config names '{module}.{name}' outside Keras; Keras before 3.9 imports it "
+            f"on load: {verdict.reason}",
+            subject=f"{module}.{name}",
+        )
+
+
+def check_keras_config(raw: bytes | str, loc: Location) -> None:
+    """Lambda layers carry bytecode; objects from other modules are imported when loaded."""
+    try:
+        config = json.loads(raw)
+    except (ValueError, RecursionError):
+        loc.report(Severity.MEDIUM, "keras.malformed", "Keras model config is not valid JSON")
+        return
+    reported: set[int] = set()
+    for node in _keras_objects(config):  # a layer comes before the objects inside it
+        _check_keras_object(node, loc, reported)
 
 
 def scan_hdf5(blob: Blob, loc: Location) -> None:
@@ -111,52 +167,27 @@ def scan_saved_model(blob: Blob, loc: Location) -> None:
 _KNOWN_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"}
 
 
-def _tensors(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > 50:
-        return
-    yield from graph.initializer
-    for sparse in graph.sparse_initializer:
-        yield sparse.values
-        yield sparse.indices
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _tensors(attr.g, depth + 1)
-            for sub in attr.graphs:
-                yield from _tensors(sub, depth + 1)
+def _check_location(location: str | None, name: str, base: Path | None, loc: Location) -> None:
+    """Judges where a tensor's external data lives, as a loader on POSIX or Windows reads it.
 
-
-def _nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > 50:
-        return
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            if attr.HasField("g"):
-                yield from _nodes(attr.g, depth + 1)
-            for sub in attr.graphs:
-                yield from _nodes(sub, depth + 1)
-
-
-def _check_location(location: str, base: Path, name: str, loc: Location) -> None:
-    candidate = Path(location)
-    escapes = candidate.is_absolute() or ".." in candidate.parts or "\0" in location
-    if not escapes:
-        try:
-            (base / candidate).resolve().relative_to(base.resolve())
+    ``base`` is the model's directory when the model is a file on disk; inside an archive
+    there is none, and only the name itself can be judged.
+    """
+    escapes = location is None or "\0" in location or escapes_directory(location)
+    if location is not None and not escapes and base is not None:
+        try:  # a symlink in the model's directory may lead out of it
+            (base / location).resolve().relative_to(base.resolve())
         except (ValueError, OSError):
             escapes = True
     if escapes:
+        shown = "a name too long to judge" if location is None else f"'{location[:200]}'"
         loc.report(
             Severity.CRITICAL,
             "onnx.external-data-escape",
-            f"tensor '{name}' reads external data from '{location}', outside the model directory",
-            subject=location,
+            f"tensor '{name}' reads external data from {shown}, outside the model directory",
+            subject=None if location is None else location[:200],
         )
-    elif not (base / candidate).exists():
+    elif location is not None and base is not None and not (base / location).exists():
         loc.report(
             Severity.LOW,
             "onnx.external-data-missing",
@@ -166,32 +197,37 @@ def _check_location(location: str, base: Path, name: str, loc: Location) -> None
 
 
 def scan_onnx(blob: Blob, loc: Location) -> bool:
-    """Checks external-data locations and custom op domains; False if this is not ONNX."""
-    import onnx
+    """Checks external-data locations and custom op domains; False if this is not ONNX.
 
-    raw = blob.read_all()
-    if raw is None:
-        loc.report(Severity.MEDIUM, "onnx.too-large", "ONNX model too large to parse")
-        return True
+    Streams the model (onnx_proto), so no model is too large to check. A file named .onnx
+    that cannot be read is a finding: its loader may read what this reader does not.
+    """
+    named_onnx = blob.name.lower().endswith(".onnx")
     try:
-        model = onnx.load_from_string(raw)
-    except Exception:  # protobuf raises its own DecodeError family
-        return False
-    if not model.HasField("graph"):
-        return False
-    base = blob.path.parent if blob.path is not None else Path(os.curdir)
-    for tensor in _tensors(model.graph):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        entries = {e.key: e.value for e in tensor.external_data}
-        _check_location(entries.get("location", ""), base, tensor.name, loc)
-    for node in _nodes(model.graph):
-        if node.domain not in _KNOWN_DOMAINS:
+        with blob.stream() as stream:
+            model = read_onnx(stream, blob.size)
+    except TooDeep as exc:
+        loc.report(Severity.HIGH, "onnx.malformed", f"ONNX model cannot be checked ({exc})")
+        return True
+    except NotOnnx as exc:
+        if named_onnx:
             loc.report(
-                Severity.MEDIUM,
-                "onnx.custom-domain",
-                f"node '{node.name}' uses op '{node.op_type}' from custom domain "
-                f"'{node.domain}', which needs a native library",
-                subject=node.domain,
+                Severity.HIGH,
+                "onnx.malformed",
+                f"named .onnx but not a readable ONNX model ({exc}); it cannot be vouched for",
             )
+        return named_onnx
+    base = blob.path.parent if blob.path is not None else None
+    for name, location in model.locations:
+        _check_location(location, name or "?", base, loc)
+    for node in model.nodes:
+        if node.domain in _KNOWN_DOMAINS or (node.domain, node.op_type) in model.functions:
+            continue  # a model-local function is ONNX nodes too, checked like the graph's
+        loc.report(
+            Severity.MEDIUM,
+            "onnx.custom-domain",
+            f"node '{node.name}' uses op '{node.op_type}' from custom domain "
+            f"'{node.domain}', which needs a native library",
+            subject=node.domain,
+        )
     return True

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlgate.scanning.context import Location
 
-__all__ = ["MARK", "UNKNOWN", "Call", "GlobalRef", "Machine", "Malformed", "step"]
+__all__ = ["MARK", "UNKNOWN", "Call", "GlobalRef", "Machine", "Malformed", "TrackedDict", "step"]
 
 
 class _Sentinel:
@@ -41,6 +41,21 @@ class Call:
     func: Any
     args: Any
     state: Any = None
+
+
+class TrackedDict(dict[Any, Any]):
+    """A pickled dict as far as the replay follows it; ``partial`` once it lost track.
+
+    Only small dicts with constant keys are followed. A dict that grew past that, or got a key
+    the replay cannot know (the result of a call), may hold entries the replay never saw:
+    anything read from it then must be treated as unknown (a joblib wrapper's state).
+    """
+
+    __slots__ = ("partial",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.partial = False
 
 
 class Malformed(Exception):
@@ -89,10 +104,29 @@ Handler = Callable[[Machine, Any, int], None]
 def _as_dict(items: list[Any]) -> Any:
     if len(items) > 2 * _SMALL:
         return UNKNOWN
-    try:
-        return dict(zip(items[0::2], items[1::2], strict=False))
-    except TypeError:
-        return UNKNOWN
+    merged = TrackedDict()
+    _update(merged, items)
+    return merged
+
+
+def _known_key(key: Any, depth: int = 0) -> bool:
+    """Keys the replay can compare as the unpickler would: constants, not calls or unknowns."""
+    if isinstance(key, tuple):  # nested past a few levels: unknown, and no recursion limit hit
+        return depth < 8 and all(_known_key(k, depth + 1) for k in key)
+    return isinstance(key, str | bytes | int | float | complex) or key is None
+
+
+def _set(target: TrackedDict, key: Any, value: Any) -> None:
+    """SETITEM into a followed dict: existing keys always, new ones while it is small."""
+    if (type(key) is str or _known_key(key)) and (len(target) < _SMALL or key in target):
+        target[key] = value
+    else:
+        target.partial = True
+
+
+def _update(target: TrackedDict, items: list[Any]) -> None:
+    for key, value in zip(items[0::2], items[1::2], strict=False):
+        _set(target, key, value)
 
 
 def _small_tuple(items: list[Any]) -> Any:
@@ -177,6 +211,13 @@ def _build(m: Machine, arg: Any, offset: int) -> None:
     state = m.pop(offset)
     target = m.top(offset)
     if isinstance(target, Call):
+        # A second BUILD of the same object updates its __dict__ (no __setstate__): merge, so
+        # a key set by the first one and left out of the second is still seen.
+        if isinstance(target.state, TrackedDict) and isinstance(state, TrackedDict):
+            merged = TrackedDict(target.state)
+            merged.update(state)
+            merged.partial = target.state.partial or state.partial
+            state = merged
         target.state = state
         m.on_build(m, target, offset)
 
@@ -199,16 +240,20 @@ def _setitem(m: Machine, arg: Any, offset: int) -> None:
     value = m.pop(offset)
     key = m.pop(offset)
     target = m.top(offset)
-    if isinstance(target, dict) and len(target) < _SMALL:
-        with contextlib.suppress(TypeError):
-            target[key] = value
+    if isinstance(target, TrackedDict):
+        with contextlib.suppress(TypeError):  # an unhashable key fails the unpickler too
+            _set(target, key, value)
 
 
 def _setitems(m: Machine, arg: Any, offset: int) -> None:
-    merged = _as_dict(m.pop_mark(offset))
+    items = m.pop_mark(offset)
     target = m.top(offset)
-    if isinstance(target, dict) and isinstance(merged, dict) and len(target) < _SMALL:
-        target.update(merged)
+    if isinstance(target, TrackedDict):
+        if len(items) > 2 * _SMALL:
+            target.partial = True
+            return
+        with contextlib.suppress(TypeError):
+            _update(target, items)
 
 
 def _tuple_n(count: int) -> Handler:
@@ -289,7 +334,7 @@ _SPECIFIC: dict[str, Handler] = {
     "POP_MARK": _pop_mark,
     "DUP": _dup,
     "EMPTY_LIST": _push(list),
-    "EMPTY_DICT": _push(dict),
+    "EMPTY_DICT": _push(TrackedDict),
     "EMPTY_TUPLE": _push(tuple),
     "EMPTY_SET": _push(lambda: UNKNOWN),
     "PERSID": _push(lambda: UNKNOWN),

@@ -17,7 +17,15 @@ from typing import IO, Any, cast
 from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
 from mlgate.scanning.pickle_probe import Replay, probe
-from mlgate.scanning.pickle_vm import UNKNOWN, Call, GlobalRef, Machine, Malformed, step
+from mlgate.scanning.pickle_vm import (
+    UNKNOWN,
+    Call,
+    GlobalRef,
+    Machine,
+    Malformed,
+    TrackedDict,
+    step,
+)
 from mlgate.scanning.policy import EXTERNAL_FILE_WRAPPERS, classify_global, normalise_global
 from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import looks_like_pickle
@@ -91,6 +99,8 @@ def _nested(m: Machine, value: bytes, offset: int) -> None:
 # Where a pickled dtype's BUILD state keeps its elsize, by the state tuple's length (NumPy's
 # arraydescr_setstate): 9 and 8 carry version 3/4 fields, 7 and 6 older ones, 5 has no version.
 _ELSIZE_AT = {9: 5, 8: 5, 7: 5, 6: 4, 5: 3}
+_NUMPY_DTYPE = GlobalRef("numpy", "dtype")
+_HASOBJECT = 0x01  # NPY_ITEM_HASOBJECT in the state's dtypeflags
 
 
 def _state_elsize(state: Any) -> int | None:
@@ -100,20 +110,49 @@ def _state_elsize(state: Any) -> int | None:
     return elsize if type(elsize) is int else None
 
 
+def _state_has_objects(state: Any) -> bool | None:
+    """Whether NumPy will call the unpickled dtype ``hasobject``; None when it cannot be told.
+
+    Version 3 and 4 states carry the dtype's flags and NumPy takes them as they are: a float64
+    whose flags say "holds objects" makes joblib unpickle the bytes after it instead of reading
+    floats. Older states have NumPy derive the flags from fields and subarrays: with any of
+    those the answer is not this module's to guess.
+    """
+    if state is None:
+        return False
+    if not isinstance(state, tuple) or len(state) not in _ELSIZE_AT:
+        return None
+    if len(state) >= 8:
+        flags = state[7]
+        return bool(flags & _HASOBJECT) if type(flags) in (int, bool) else None
+    if any(part is not None for part in state[2 : _ELSIZE_AT[len(state)]]):
+        return None
+    return False
+
+
 def _itemsize(dtype: Any) -> int | None:
-    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 for object dtype.
+    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 when it holds objects.
 
     For the flexible kinds (S, U, V) NumPy takes the item size from the BUILD state's elsize,
     not from the constructor argument: reading it anywhere else would let a crafted elsize skip
-    the scanner past a pickle joblib then loads. A missing or inconsistent elsize is None.
+    the scanner past a pickle joblib then loads. The BUILD state's flags decide whether joblib
+    reads the data as a nested pickle, whatever the kind. Anything not told is None.
     """
-    if not isinstance(dtype, Call) or not isinstance(dtype.args, tuple) or not dtype.args:
+    if (
+        not isinstance(dtype, Call)
+        or dtype.func != _NUMPY_DTYPE
+        or not isinstance(dtype.args, tuple)
+        or not dtype.args
+    ):
         return None
     match = re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d*)", str(dtype.args[0]))
-    if match is None:
+    has_objects = _state_has_objects(dtype.state)
+    if match is None or has_objects is None:
         return None
     kind, digits = match.group(1), match.group(2)
-    if kind in "SUV":
+    if kind == "O" or has_objects:
+        return 0
+    if kind in "SUVa":
         elsize = _state_elsize(dtype.state)
         per_char = 4 if kind == "U" else 1
         if elsize is None or elsize <= 0 or elsize % per_char:
@@ -121,8 +160,6 @@ def _itemsize(dtype: Any) -> int | None:
         if digits and int(digits) * per_char != elsize:
             return None  # a benign pickler writes both from one dtype
         return elsize
-    if kind == "O":
-        return 0
     if kind in "?b" and not digits:
         return 1
     if not digits:
@@ -143,8 +180,10 @@ class _Joblib:
         if target.func != _JOBLIB_WRAPPER:
             return
         stream, state = self.stream, target.state
-        if not isinstance(state, dict):
-            raise Malformed("joblib array wrapper without a state dict", offset)
+        if target.args != ():  # REDUCE/INST/OBJ would run __init__, setting what BUILD leaves
+            raise Malformed("joblib array wrapper built with constructor arguments", offset)
+        if not isinstance(state, TrackedDict) or state.partial:
+            raise Malformed("joblib array wrapper whose state the scanner cannot follow", offset)
         shape, size = state.get("shape"), _itemsize(state.get("dtype"))
         if size == 0:  # object arrays are written as a complete pickle inline
             _disassemble(stream, _machine(m.loc, stream))

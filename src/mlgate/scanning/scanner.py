@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import time
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from mlgate.errors import NotFound
+from mlgate.errors import Invalid, NotFound
 from mlgate.scanning import archives, graphs, tensors
-from mlgate.scanning.blob import Blob, file_blob, memory_blob
+from mlgate.scanning.blob import MAX_IN_MEMORY, Blob, file_blob, memory_blob
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
 from mlgate.scanning.pickles import scan_pickle_stream
 from mlgate.scanning.policy import classify_global
@@ -65,15 +67,43 @@ def _scan_zip(blob: Blob, loc: Location) -> str:
             return "zip"
         blob = memory_blob(blob.name, data)
     names = archives.scan_zip(blob, loc, scan_blob)
-    kind = zip_kind(names)
-    if kind == "keras-zip":
-        handle = blob.seekable()
-        if handle is not None:
-            with handle, zipfile.ZipFile(handle) as archive:
-                graphs.check_keras_config(archive.read("config.json"), loc)
-    elif kind == "skops":
+    # Checked whatever else the archive holds: a data.pkl beside them must not turn a Keras or
+    # skops file into a "PyTorch" one whose config nobody reads, for their loaders still do.
+    if "config.json" in names:
+        _check_keras_zip(blob, loc)
+    if "schema.json" in names:
         _scan_skops(blob, loc)
-    return kind
+    return zip_kind(names)
+
+
+# Keras configs and skops schemas are KiBs; a member that inflates past this is not one, and
+# reading it whole (zipfile trusts the declared size) would exhaust memory.
+_MAX_CONFIG = 64 << 20
+_UNZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, zlib.error)
+
+
+def _check_keras_zip(blob: Blob, loc: Location) -> None:
+    """Keras 3 reads the root config.json and deserialises it before anything else."""
+    handle = blob.seekable()
+    if handle is None:
+        loc.report(Severity.HIGH, "keras.unscannable", "archive too large to read config.json")
+        return
+    try:
+        with handle, zipfile.ZipFile(handle) as archive:
+            info = archive.getinfo("config.json")  # the copy Keras reads, as duplicates go
+            if info.file_size > _MAX_CONFIG:
+                loc.report(
+                    Severity.HIGH,
+                    "keras.unscannable",
+                    f"config.json inflates to {info.file_size} bytes; not read",
+                )
+                return
+            with archive.open(info) as member:
+                raw = member.read(_MAX_CONFIG + 1)
+    except _UNZIP_ERRORS as exc:
+        loc.report(Severity.HIGH, "keras.unscannable", f"config.json cannot be read ({exc})")
+        return
+    graphs.check_keras_config(raw, loc)
 
 
 def _scan_skops(blob: Blob, loc: Location) -> None:
@@ -86,6 +116,19 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
     data = blob.read_all()
     if data is None:
         loc.report(Severity.HIGH, "skops.unscannable", "skops file too large to inspect")
+        return
+    try:  # skops reads members whole: their declared sizes bound what it may inflate
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except _UNZIP_ERRORS as exc:
+        loc.report(Severity.HIGH, "skops.malformed", f"skops archive cannot be read ({exc})")
+        return
+    if inflated > MAX_IN_MEMORY:
+        loc.report(
+            Severity.HIGH,
+            "skops.unscannable",
+            f"skops members inflate to {inflated} bytes; too large to inspect",
+        )
         return
     try:
         untrusted = get_untrusted_types(data=data)
@@ -197,21 +240,37 @@ def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> 
     return blob.size
 
 
+def _judge_symlink(path: Path, root: Path, sink: Sink) -> None:
+    """A symlink leading out of the scanned tree is a finding: loaders follow it. One that
+    stays inside is not scanned twice: what it points at is scanned where it lies."""
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        Location(str(path.relative_to(root)), sink).report(
+            Severity.HIGH,
+            "file.symlink-escape",
+            "symlink points outside the scanned directory",
+            subject=str(target),
+        )
+
+
 def _walk(root: Path, sink: Sink) -> list[Path]:
     found: list[Path] = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
+        for name in dirnames:  # not descended into: a directory symlink is only judged
+            if (Path(dirpath) / name).is_symlink():
+                _judge_symlink(Path(dirpath) / name, root, sink)
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(root.resolve()):
-                    Location(str(path.relative_to(root)), sink).report(
-                        Severity.HIGH,
-                        "file.symlink-escape",
-                        "symlink points outside the scanned directory",
-                        subject=str(target),
-                    )
+                _judge_symlink(path, root, sink)
+                continue
+            if not path.is_file():  # a FIFO would block the scan forever; a device never ends
+                Location(str(path.relative_to(root)), sink).report(
+                    Severity.MEDIUM,
+                    "file.not-regular",
+                    "not a regular file (a pipe, socket or device); not scanned",
+                )
                 continue
             if len(found) >= _MAX_FILES:  # this file and any after it go unscanned: not a pass
                 Location(str(root), sink).report(
@@ -232,6 +291,8 @@ def scan_path(
     root = Path(path)
     if not root.exists():
         raise NotFound(f"nothing to scan at '{root}'; pass an existing file or directory")
+    if not root.is_dir() and not root.is_file():
+        raise Invalid.field("path", f"'{root}' is not a regular file or a directory")
     started = time.perf_counter()
     sink = Sink()
     files: list[ScannedFile] = []

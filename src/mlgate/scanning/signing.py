@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -90,13 +93,33 @@ def sign_artifacts(
     return bundle
 
 
+@contextmanager
+def _only(root: Path, files: list[Path]) -> Iterator[Path]:
+    """A temporary directory holding just ``files`` under their paths relative to ``root``."""
+    with tempfile.TemporaryDirectory(prefix="verify-") as tmp:
+        staged = Path(tmp) / root.name
+        for file in files:
+            target = staged / file.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(file, target)
+            except OSError:  # another file system: copy
+                shutil.copyfile(file, target)
+        yield staged
+
+
 def verify_artifacts(
     artifacts: PathLike | Sequence[PathLike],
     *,
     public_key: PathLike,
     signature: PathLike,
 ) -> None:
-    """Raises Invalid unless ``signature`` was made by ``public_key``'s pair over these bytes."""
+    """Raises Invalid unless ``signature`` was made by ``public_key``'s pair over these bytes.
+
+    The signed files and the files given must be the same set: a directory with a file the
+    signature does not cover, or a listed file it does not cover, does not verify (a loader
+    would read that file too). For a list, exactly the listed files are checked.
+    """
     verifying = _model_signing("verifying")
     key, bundle = Path(public_key), Path(signature)
     for path, what in ((key, "public key"), (bundle, "signature bundle")):
@@ -104,10 +127,12 @@ def verify_artifacts(
             raise NotFound(f"{what} '{path}' not found")
     root, chosen = _model_root(artifacts)
     config = verifying.Config().use_elliptic_key_verifier(public_key=key)
-    if chosen is not None or (root.is_dir() and bundle.resolve().is_relative_to(root.resolve())):
-        config.set_ignore_unsigned_files(True)
     try:
-        config.verify(root, bundle)
+        if chosen is None:
+            config.verify(root, bundle)  # the bundle, if inside, was ignored when signing
+        else:
+            with _only(root, chosen) as only:
+                config.verify(only, bundle)
     except ValueError as exc:
         why = str(exc).replace(str(root), "<artifacts>")[:300]  # never a staging path
         raise Invalid(

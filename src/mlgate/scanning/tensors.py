@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 import struct
+import warnings
 from typing import Any
 
 from mlgate.scanning.blob import Blob
@@ -40,15 +41,22 @@ _SAFETENSORS_DTYPES = {
     "F6_E3M2": 1,
 }
 _MAX_HEADER = 100 << 20
-_OBJECT_DESCR = re.compile(r"(^|[^A-Za-z])O\d*$")
 
 
-def _has_object(descr: Any) -> bool:
-    if isinstance(descr, str):
-        return bool(_OBJECT_DESCR.search(descr))
-    if isinstance(descr, list | tuple):
-        return any(_has_object(part) for part in descr)
-    return False
+def _has_object(descr: Any) -> bool | None:
+    """Whether ``np.load`` unpickles the data after this header; None if NumPy refuses it.
+
+    NumPy itself reads the descr: 'object', 'object_', 'O,i4' and structured fields all name
+    object dtypes, and no pattern of ours would keep up with every spelling it accepts.
+    """
+    from numpy.lib.format import descr_to_dtype
+
+    try:
+        with warnings.catch_warnings():  # deprecated aliases ('a') still load
+            warnings.simplefilter("ignore")
+            return bool(descr_to_dtype(descr).hasobject)
+    except (TypeError, ValueError, KeyError, IndexError, RecursionError, MemoryError):
+        return None
 
 
 def scan_npy(blob: Blob, loc: Location) -> None:
@@ -73,7 +81,11 @@ def scan_npy(blob: Blob, loc: Location) -> None:
         if not isinstance(header, dict) or "descr" not in header:
             loc.report(Severity.HIGH, "npy.malformed", ".npy header has no 'descr'")
             return
-        if _has_object(header["descr"]):
+        has_object = _has_object(header["descr"])
+        if has_object is None:
+            loc.report(Severity.HIGH, "npy.malformed", ".npy header has a descr NumPy rejects")
+            return
+        if has_object:
             loc.report(
                 Severity.INFO,
                 "npy.object-array",

@@ -1,0 +1,227 @@
+"""Reads what the ONNX checks need straight from the protobuf wire format, streaming.
+
+Parsing with the onnx package holds the whole model (weights included) in memory twice, so large
+models went unchecked. This reader walks the wire format, descends only into the messages that
+can hold tensors or nodes, and skips everything else (raw weights) unread: memory stays bounded
+whatever the model's size, and the onnx package is not needed. Field numbers are onnx.proto's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlgate.scanning.stream import Stream
+
+__all__ = ["NotOnnx", "OnnxNode", "OnnxSummary", "TooDeep", "read_onnx"]
+
+_MODEL, _GRAPH, _NODE, _ATTR, _TENSOR, _SPARSE, _FUNCTION, _TRAINING, _ENTRY = range(9)
+
+# (message, field number) -> the message it holds; every tensor, graph and function is reached.
+_CHILDREN: dict[int, dict[int, int]] = {
+    _MODEL: {7: _GRAPH, 20: _TRAINING, 25: _FUNCTION},
+    _TRAINING: {1: _GRAPH, 2: _GRAPH},
+    _GRAPH: {1: _NODE, 5: _TENSOR, 15: _SPARSE},
+    _FUNCTION: {7: _NODE, 11: _ATTR},
+    _NODE: {5: _ATTR},
+    _ATTR: {5: _TENSOR, 6: _GRAPH, 10: _TENSOR, 11: _GRAPH, 22: _SPARSE, 23: _SPARSE},
+    _SPARSE: {1: _TENSOR, 2: _TENSOR},
+    _TENSOR: {13: _ENTRY},
+}
+_STRINGS: dict[int, dict[int, str]] = {
+    _NODE: {3: "name", 4: "op_type", 7: "domain"},
+    _FUNCTION: {1: "name", 10: "domain"},
+    _TENSOR: {8: "name"},
+    _ENTRY: {1: "key", 2: "value"},
+}
+_MAX_STRING = 64 << 10  # longer names are kept as None: "too long to judge"
+# protobuf's default recursion limit: what nests deeper is refused by ONNX Runtime as well.
+MAX_NESTING = 100
+_CHUNK = 1 << 20
+_UNTIL_EOF = float("inf")
+
+
+class NotOnnx(Exception):
+    """The bytes are not a protobuf message (or not an ONNX model)."""
+
+
+class TooDeep(Exception):
+    """Messages nest deeper than protobuf parsers accept."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnnxNode:
+    name: str | None
+    op_type: str | None
+    domain: str
+
+
+@dataclass
+class OnnxSummary:
+    """The external-data locations of every tensor, the nodes and the model-local functions."""
+
+    locations: list[tuple[str | None, str | None]] = field(default_factory=list)
+    nodes: list[OnnxNode] = field(default_factory=list)
+    functions: set[tuple[str, str]] = field(default_factory=set)
+    has_graph: bool = False
+
+
+class _Reader:
+    """Buffered forward reads over a stream, with the absolute offset in ``pos``."""
+
+    def __init__(self, stream: Stream) -> None:
+        self._stream = stream
+        self._buf = b""
+        self._at = 0
+        self.pos = 0
+
+    def _fill(self) -> bool:
+        """Appends a chunk to what is left unread; False when the stream has no more."""
+        more = self._stream.read(_CHUNK)
+        self._buf = self._buf[self._at :] + more
+        self._at = 0
+        return len(more) > 0
+
+    def at_end(self) -> bool:
+        return self._at >= len(self._buf) and not self._fill()
+
+    def varint(self) -> int:
+        value = 0
+        for shift in range(0, 70, 7):
+            if self._at >= len(self._buf) and not self._fill():
+                raise NotOnnx("truncated varint")
+            byte = self._buf[self._at]
+            self._at += 1
+            self.pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+        raise NotOnnx("varint longer than ten bytes")
+
+    def read(self, size: int) -> bytes:
+        for _ in range(size // _CHUNK + 2):  # each round adds a chunk, or the data ran out
+            if len(self._buf) - self._at >= size or not self._fill():
+                break
+        data = self._buf[self._at : self._at + size]
+        if len(data) < size:
+            raise NotOnnx("truncated field")
+        self._at += size
+        self.pos += size
+        return data
+
+    def skip(self, size: int) -> None:
+        buffered = min(size, len(self._buf) - self._at)
+        self._at += buffered
+        if size > buffered and not self._stream.skip(size - buffered):
+            raise NotOnnx("truncated field")
+        self.pos += size
+
+
+def _skip_group(reader: _Reader, end: float) -> None:
+    """Skips a (deprecated) group up to its END_GROUP tag; protobuf parsers still accept them."""
+    depth = 1
+    for _ in range(1 << 40):  # ends at the matching END_GROUP or the message's end
+        if reader.pos >= end:
+            raise NotOnnx("unterminated group")
+        key = reader.varint()
+        wire = key & 7
+        if wire == 3:
+            depth += 1
+        elif wire == 4:
+            depth -= 1
+            if depth == 0:
+                return
+        else:
+            _skip_value(reader, wire, end)
+
+
+def _skip_value(reader: _Reader, wire: int, end: float) -> None:
+    if wire == 0:
+        reader.varint()
+    elif wire == 1:
+        reader.skip(8)
+    elif wire == 5:
+        reader.skip(4)
+    elif wire == 2:
+        size = reader.varint()
+        if reader.pos + size > end:
+            raise NotOnnx("a field runs past its message")
+        reader.skip(size)
+    else:
+        raise NotOnnx(f"wire type {wire}")
+
+
+def _message(
+    reader: _Reader, kind: int, end: float, depth: int, out: OnnxSummary
+) -> dict[str, Any]:
+    """Reads one message up to ``end``; returns its string fields (and a tensor's locations)."""
+    if depth > MAX_NESTING:
+        raise TooDeep(f"messages nest more than {MAX_NESTING} deep")
+    fields: dict[str, Any] = {}
+    children, strings = _CHILDREN.get(kind, {}), _STRINGS.get(kind, {})
+    for _ in range(1 << 62):  # ends at the message's end
+        if reader.pos >= end or (end == _UNTIL_EOF and reader.at_end()):
+            break
+        key = reader.varint()
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise NotOnnx("field number 0")
+        if wire == 3:
+            _skip_group(reader, end)
+            continue
+        if wire != 2 or (number not in children and number not in strings):
+            _skip_value(reader, wire, end)  # a known field with another wire type is unknown
+            continue
+        size = reader.varint()
+        stop = reader.pos + size
+        if stop > end:
+            raise NotOnnx("a field runs past its message")
+        if number in strings:
+            if size > _MAX_STRING:
+                reader.skip(size)
+                fields[strings[number]] = None
+            else:
+                fields[strings[number]] = reader.read(size).decode("utf-8", "replace")
+            continue
+        child = children[number]
+        got = _message(reader, child, stop, depth + 1, out)
+        if reader.pos != stop:
+            raise NotOnnx("a message ends inside a field")
+        _collect(kind, number, child, got, fields, out)
+    return fields
+
+
+def _collect(
+    parent: int,
+    number: int,
+    child: int,
+    got: dict[str, Any],
+    fields: dict[str, Any],
+    out: OnnxSummary,
+) -> None:
+    if child == _ENTRY and got.get("key") == "location":
+        fields.setdefault("locations", []).append(got.get("value"))
+    elif child == _TENSOR:
+        # Every location is checked, whatever data_location says: protobuf merges repeated
+        # copies of a tensor field, so the entry and the EXTERNAL flag may come from two copies.
+        out.locations.extend((got.get("name"), where) for where in got.get("locations", []))
+    elif child == _NODE:
+        out.nodes.append(OnnxNode(got.get("name"), got.get("op_type"), got.get("domain") or ""))
+    elif child == _FUNCTION:
+        out.functions.add((got.get("domain") or "", got.get("name") or ""))
+    elif parent == _MODEL and number == 7:
+        out.has_graph = True
+
+
+def read_onnx(stream: Stream, size: int) -> OnnxSummary:
+    """Reads a ModelProto from ``stream`` (``size`` bytes, -1 when unknown).
+
+    Raises NotOnnx when the bytes are no protobuf message or hold no graph, TooDeep when its
+    messages nest past what protobuf parsers accept.
+    """
+    reader = _Reader(stream)
+    out = OnnxSummary()
+    _message(reader, _MODEL, float(size) if size >= 0 else _UNTIL_EOF, 0, out)
+    if not out.has_graph:
+        raise NotOnnx("no graph")
+    return out
