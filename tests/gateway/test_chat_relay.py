@@ -41,13 +41,8 @@ class Upstream:
         self.ended.append((outcome, captured))
 
 
-def relay_of(upstream: Upstream, *, capture: bool, deadline: Deadline | None = None) -> Relay:
-    return Relay(
-        upstream.stream,
-        capture=capture,
-        done=upstream.done,
-        deadline=deadline or Deadline.after(60),
-    )
+def relay_of(upstream: Upstream, *, capture: bool) -> Relay:
+    return Relay(upstream.stream, capture=capture, done=upstream.done, deadline=Deadline.after(60))
 
 
 async def test_a_complete_stream_is_passed_on_captured_and_logged_as_ok() -> None:
@@ -105,10 +100,10 @@ def test_a_streamed_answer_is_logged_as_one_message_per_choice() -> None:
 
 async def test_a_stream_cut_at_its_deadline_is_logged_as_deadline_exceeded() -> None:
     upstream = Upstream([b"a", b"b", b"c"])
-    passed = Deadline(expires_at=0.0)  # what the server's timer has found when it cuts a stream
-    relay = relay_of(upstream, capture=True, deadline=passed)
+    relay = relay_of(upstream, capture=True)
     async for _ in relay:
-        break  # the server stopped relaying at the deadline
+        relay.expire()  # the server's timer cut the stream at its deadline
+        break
     await relay.aclose()
     assert upstream.ended == [("deadline_exceeded", b"a")]
     assert upstream.slot_released == 1

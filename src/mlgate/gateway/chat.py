@@ -82,11 +82,12 @@ class Relay:
     """Passes an upstream's stream on and closes it (freeing its bulkhead slot) however it ends.
 
     ``done(outcome, captured)`` runs once at the end: ``ok``, ``interrupted`` (the upstream
-    broke), ``deadline_exceeded`` (``deadline``, on the event loop's clock, passed) or
+    broke), ``deadline_exceeded`` (cut at ``deadline``, on the event loop's clock) or
     ``client_closed``; ``captured`` holds the first ``MAX_CAPTURED`` bytes when ``capture`` is
     set (routes whose log mode keeps payloads), else None. ``aclose()`` ends it even if it was
     never iterated, when a generator's ``finally`` would not run. The server relaying it keeps
-    the deadline (it alone can also bound a caller that stops reading) and sends ``ending``.
+    the deadline (it alone can also bound a caller that stops reading): it calls ``expire()``,
+    stops relaying and sends ``ending``.
     """
 
     def __init__(
@@ -100,12 +101,17 @@ class Relay:
     ) -> None:
         self._stream, self._capture, self._done = stream, capture, done
         self.deadline, self.ending = deadline, ending
+        self.expired = False
         self._iterator = self._run()
         self._started = False
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         self._started = True
         return self._iterator
+
+    def expire(self) -> None:
+        """The server cut the stream at ``deadline``: it ends as ``deadline_exceeded``."""
+        self.expired = True
 
     async def aclose(self) -> None:
         if self._started:
@@ -129,7 +135,7 @@ class Relay:
             outcome = "interrupted"
             raise
         except (asyncio.CancelledError, GeneratorExit):
-            outcome = "deadline_exceeded" if self.deadline.expired else "client_closed"
+            outcome = "deadline_exceeded" if self.expired else "client_closed"
             raise
         finally:
             await self._stream.aclose()
@@ -157,7 +163,7 @@ async def chat_completion(
     targets = [Target(t.name, backend) for t, backend in live]
     request = InferenceRequest(inputs={k: v for k, v in payload.items() if k != "model"})
     r = route.resilience
-    # On the loop's clock, which the server's timer uses too: when it fires, this has expired.
+    # On the loop's clock: the server's timer cuts the stream then.
     stream_deadline = Deadline.after(
         r.stream_deadline_ms / 1000, clock=asyncio.get_running_loop().time
     )

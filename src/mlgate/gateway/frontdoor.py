@@ -176,17 +176,17 @@ class _Call:
         await self.send(self._start(200, b"text/event-stream", headers))
 
         async def pump() -> None:
-            limit = asyncio.timeout_at(relay.deadline.expires_at)
             try:
-                async with limit:  # bounds a caller that stops reading as well as the upstream
-                    async for chunk in relay:
-                        await self.send(
-                            {"type": "http.response.body", "body": chunk, "more_body": True}
-                        )
-            except TimeoutError:
-                if not limit.expired():
+                async for chunk in relay:
+                    body = {"type": "http.response.body", "body": chunk, "more_body": True}
+                    await self.send(body)
+            except asyncio.CancelledError:
+                if not relay.expired:
                     raise
-                await relay.aclose()  # the upstream call ends now, whatever the caller does
+                # Cut at the deadline (the upstream slow, or the caller not reading): the
+                # upstream call ends now, whatever the caller does, then the caller is told.
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                await relay.aclose()
                 async with asyncio.timeout(STREAM_END_GRACE_S):
                     await self.send(
                         {"type": "http.response.body", "body": relay.ending, "more_body": True}
@@ -199,11 +199,17 @@ class _Call:
             while (await self.receive())["type"] != "http.disconnect":
                 pass
 
+        def cut() -> None:
+            relay.expire()  # first, so the relay logs the deadline, not a caller gone
+            pumping.cancel()
+
         pumping = asyncio.ensure_future(pump())
         watching = asyncio.ensure_future(watch())
+        deadline = asyncio.get_running_loop().call_at(relay.deadline.expires_at, cut)
         try:
             await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            deadline.cancel()
             for task in (pumping, watching):
                 task.cancel()
             await asyncio.gather(pumping, watching, return_exceptions=True)
