@@ -65,9 +65,14 @@ def test_root_help_lists_every_command_with_its_line(tmp_path: Path) -> None:
     assert SUBCOMMANDS["keys"].help in out
 
 
-@pytest.mark.parametrize("group", ["keys", "pii"])
-def test_a_group_imports_its_own_module_and_no_other(group: str, tmp_path: Path) -> None:
-    probe = _probe(tmp_path, group, "list" if group == "keys" else "scan", "--help")
+@pytest.mark.parametrize(
+    ("group", "command"),
+    [("keys", "list"), ("pii", "scan"), ("models", "list"), ("incidents", "list")],
+)
+def test_a_group_imports_its_own_module_and_no_other(
+    group: str, command: str, tmp_path: Path
+) -> None:
+    probe = _probe(tmp_path, group, command, "--help")
     assert probe["code"] == 0
     modules = set(probe["modules"])
     own = f"mlgate.cli.{SUBCOMMANDS[group].module}"

@@ -35,6 +35,14 @@ def test_incident_title_with_markup_is_printed_literally(cli: Cli) -> None:
     assert TITLE in _ok(cli, "incidents", "list")
 
 
+def test_a_terminal_escape_in_a_title_is_shown_not_sent_to_the_terminal(cli: Cli) -> None:
+    _ok(cli, "init")
+    _ok(cli, "incidents", "open", "disk\x1b[2J full", "--severity", "SEV3")  # clears a screen
+    listed = _ok(cli, "incidents", "list")
+    assert "\x1b" not in listed
+    assert "disk\\x1b[2J full" in listed
+
+
 def test_task_and_runbook_titles_with_markup_are_printed_literally(
     cli: Cli, tmp_path: Path
 ) -> None:

@@ -12,9 +12,9 @@ import yaml
 from mlgate.cards import CardDiff, validate_card
 from mlgate.cards import service as cards
 from mlgate.cards.revisions import CardFormat, RenderFormat
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
 from mlgate.errors import Forbidden, Invalid
 from mlgate.ids import MAX_NUMBER
 

@@ -8,9 +8,9 @@ import typer
 
 from mlgate.approvals import deployments
 from mlgate.approvals.schemas import AliasRead
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
 from mlgate.errors import Forbidden
 
 aliases_app = typer.Typer(help="Show aliases, their history and protection.", no_args_is_help=True)

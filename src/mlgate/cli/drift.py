@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
 from mlgate.clock import utcnow
 from mlgate.errors import Forbidden, Invalid
 from mlgate.monitoring import drift_page, service

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from mlgate.cli.args import validated
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.registry import _validated
 from mlgate.errors import Conflict, Forbidden, Invalid
 from mlgate.incidents import postmortem, runbooks, service
 from mlgate.incidents.schemas import (
@@ -88,7 +88,7 @@ def open_incident(
 ) -> None:
     """Open an incident by hand."""
     cli = state(ctx)
-    incident_in = _validated(
+    incident_in = validated(
         IncidentCreate,
         {
             "title": title,
@@ -212,7 +212,7 @@ def update(
         "data_loss": data_loss,
         "rollback": rollback,
     }
-    update_in = _validated(IncidentUpdate, {k: v for k, v in values.items() if v is not None})
+    update_in = validated(IncidentUpdate, {k: v for k, v in values.items() if v is not None})
     actor = cli.principal()
     with cli.session() as session:
         incident = service.update(
@@ -256,7 +256,7 @@ def task(
 ) -> None:
     """Add a task with an owner and an optional due date."""
     cli = state(ctx)
-    task_in = _validated(TaskCreate, {"title": title, "owner": owner, "due_at": due})
+    task_in = validated(TaskCreate, {"title": title, "owner": owner, "due_at": due})
     if task_in.due_at is not None and task_in.due_at.tzinfo is None:
         task_in.due_at = task_in.due_at.replace(tzinfo=UTC)
     actor = cli.principal()
@@ -292,7 +292,7 @@ def note(
         incident = service.add_note(
             session,
             ref=ref,
-            note_in=_validated(NoteCreate, {"text": text}),
+            note_in=validated(NoteCreate, {"text": text}),
             actor=actor,
             threshold_minutes=cli.settings.incident_postmortem_minutes,
         )
@@ -347,7 +347,7 @@ def show_postmortem(
             if not sep:
                 raise Invalid.field("set", f"{item!r} is not FIELD=TEXT")
             fields[name.strip()] = text
-        update_in = _validated(PostmortemUpdate, fields)
+        update_in = validated(PostmortemUpdate, fields)
         actor = cli.principal()
         if not actor.has("incidents:write"):
             raise Forbidden("editing a postmortem (--set) needs the 'incidents:write' scope")
@@ -397,7 +397,7 @@ def add_runbook(
         body = path.read_text()
     except OSError as error:
         raise Invalid.field("path", f"cannot read {path}: {error.strerror}") from error
-    runbook_in = _validated(
+    runbook_in = validated(
         RunbookCreate,
         {"name": name, "title": title, "body": body, "routes": route or [], "models": model or []},
     )

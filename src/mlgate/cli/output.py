@@ -12,7 +12,15 @@ from rich.text import Text
 
 from mlgate.cli.context import console
 
-__all__ = ["print_json", "print_table"]
+__all__ = ["print_json", "print_table", "visible"]
+
+# Control characters but the line break, as visible escapes: names, titles and findings come
+# from users and artifacts, and an escape sequence in one could clear or rewrite the terminal.
+_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x0A}
+
+
+def visible(text: str) -> str:
+    return text.translate(_VISIBLE)
 
 
 def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
@@ -27,10 +35,11 @@ def print_json(value: BaseModel | Sequence[BaseModel] | dict[str, Any]) -> None:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Cells are plain text, never Rich markup: names and titles come from users, and a title
-    like ``[/red]`` would otherwise stop the command (or ``[x]`` vanish from the output)."""
-    table = Table(title=Text(title))
+    like ``[/red]`` would otherwise stop the command (or ``[x]`` vanish from the output). Their
+    control characters show as ``\\xNN``."""
+    table = Table(title=Text(visible(title)))
     for column in columns:  # a value wraps within its cell, never cut: ids are copied from here
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+        table.add_row(*(Text("" if cell is None else visible(str(cell))) for cell in row))
     console.print(table)

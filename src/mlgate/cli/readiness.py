@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 import mlgate.readiness.gates  # noqa: F401  # registers the readiness:<group> approval gates
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
 from mlgate.clock import ensure_utc, utcnow
 from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER

@@ -12,10 +12,10 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+from mlgate.cli.args import parse_ref, validated
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
-from mlgate.errors import Invalid, message_of
+from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
@@ -40,7 +40,7 @@ def create_model(
 ) -> None:
     """Create a model (versions are registered separately)."""
     cli = state(ctx)
-    model_in = _validated(
+    model_in = validated(
         ModelCreate, {"name": name, "description": description, "owner": owner, "tags": tag or []}
     )
     actor = cli.principal()
@@ -114,20 +114,6 @@ def _read_json_file(path: Path | None, field: str) -> dict[str, Any] | None:
     return value
 
 
-def _validated(schema: Any, data: dict[str, Any]) -> Any:
-    from pydantic import ValidationError
-
-    from mlgate.errors import FieldError
-
-    try:
-        return schema.model_validate(data)
-    except ValidationError as error:
-        errors = [FieldError(".".join(map(str, e["loc"])), message_of(e)) for e in error.errors()]
-        raise Invalid(
-            "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
-        ) from error
-
-
 def _composed(name: str) -> str:
     # macOS file systems hand out decomposed names ("cafe" + U+0301); the registry takes NFC.
     return unicodedata.normalize("NFC", name)
@@ -160,7 +146,7 @@ def register(
         if not sep:
             raise Invalid.field("sha256", f"{item!r} is not NAME=DIGEST")
         expected[_composed(name)] = digest
-    version_in = _validated(
+    version_in = validated(
         VersionCreate,
         {
             "framework": framework,

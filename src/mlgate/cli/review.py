@@ -13,10 +13,11 @@ from mlgate.approvals import policy as policies
 from mlgate.approvals import service
 from mlgate.approvals.gates import available_checks
 from mlgate.approvals.schemas import ApprovalRequestRead, RequestState
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Forbidden, Invalid
-from mlgate.ids import MAX_NUMBER, parse_number
+from mlgate.ids import MAX_NUMBER
 
 app = typer.Typer(help="Approval reviews: request, queue, decide.", no_args_is_help=True)
 policy_app = typer.Typer(help="Show and set approval policies.", no_args_is_help=True)
@@ -33,14 +34,6 @@ PageLimit = Annotated[
     int, typer.Option(min=1, max=service.MAX_PAGE, help="Items per page (as the API allows).")
 ]
 PageOffset = Annotated[int, typer.Option(min=0, max=MAX_NUMBER, help="Items to skip.")]
-
-
-def parse_ref(ref: str) -> tuple[str, int]:
-    name, sep, text = ref.partition("@")
-    number = parse_number(text)
-    if not sep or number is None or not name:
-        raise Invalid.field("ref", f"{ref!r} is not MODEL@N, e.g. churn@3")
-    return name, number
 
 
 def _request_id(session: object, ref: str) -> str:

@@ -16,9 +16,9 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeElapsedColumn
 
+from mlgate.cli.args import parse_ref
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.review import parse_ref
 from mlgate.errors import Invalid, MlgateError
 from mlgate.scanning import posture, service
 from mlgate.scanning.manifest import sign_manifest
@@ -52,27 +52,18 @@ class ReportFormat(StrEnum):
     JSON = "json"
 
 
-# Control characters as visible escapes: member names, globals and messages come from the
-# scanned artifact, and an escape sequence there could clear or hide the terminal's report.
-_VISIBLE = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-
-def _visible(text: str) -> str:
-    return text.translate(_VISIBLE)
-
-
 def _findings_table(title: str, findings: list[Finding]) -> None:
     rows = [
         (
             f.severity.value,
             f.rule,
-            _visible(f.file + (f"!{f.member}" if f.member else "")),
-            _visible(f.subject or ("" if f.offset is None else f"@{f.offset}")),
-            _visible(f.message),
+            f.file + (f"!{f.member}" if f.member else ""),
+            f.subject or ("" if f.offset is None else f"@{f.offset}"),
+            f.message,
         )
         for f in findings
     ]
-    print_table(_visible(title), ["severity", "rule", "file", "subject", "message"], rows)
+    print_table(title, ["severity", "rule", "file", "subject", "message"], rows)
 
 
 def _print_scan(report: ScanReport, fmt: ScanFormat) -> None:
@@ -290,7 +281,7 @@ def _print_audit(report: SecurityAuditRead) -> None:
             f.severity.value + (" (waived)" if f.waived else ""),
             f.category,
             f.rule,
-            _visible(f.message),
+            f.message,
         )
         for f in report.findings
     ]

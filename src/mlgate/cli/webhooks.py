@@ -11,9 +11,9 @@ from mlgate.approvals import outbox
 from mlgate.approvals.mail import SmtpNotifier, mail_pending
 from mlgate.approvals.schemas import DeliveryState, WebhookCreate
 from mlgate.approvals.service import MAX_PAGE
+from mlgate.cli.args import validated
 from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
-from mlgate.cli.registry import _validated
 from mlgate.clock import utcnow
 from mlgate.errors import Forbidden, Invalid
 from mlgate.netaddr import Allowlist
@@ -39,7 +39,7 @@ def create(
 ) -> None:
     """Subscribe URL to events; prints the signing secret once."""
     cli = state(ctx)
-    webhook_in = _validated(
+    webhook_in = validated(
         WebhookCreate, {"url": url, "events": event or [], "description": description}
     )
     actor = cli.principal()
