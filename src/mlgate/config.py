@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         " networks (10.0.0.0/8), or * for any; unset: URLs whose host is or resolves to a"
         " loopback, private, link-local or other non-public address are refused.",
     )
+    trusted_signing_keys: str = Field(
+        default="",
+        description="Fingerprints (sha256 of the public key, as `mlgate sign` prints) of the keys"
+        " whose signatures count, comma-separated; unset: a signature by any key over the"
+        " current bytes verifies.",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -209,6 +215,20 @@ class Settings(BaseSettings):
     def _webhook_hosts(cls, value: str) -> str:
         Allowlist.parse(value)  # a typo stops the start, not the first delivery
         return value
+
+    @field_validator("trusted_signing_keys")
+    @classmethod
+    def _fingerprints(cls, value: str) -> str:
+        keys = [item.strip().lower() for item in value.split(",") if item.strip()]
+        for key in keys:
+            if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+                raise ValueError(f"{key[:20]!r} is not a key fingerprint (64 hex digits)")
+        return ",".join(keys)
+
+    @property
+    def trusted_keys(self) -> frozenset[str]:
+        """The fingerprints of ``trusted_signing_keys``; empty, any signer counts."""
+        return frozenset(filter(None, self.trusted_signing_keys.split(",")))
 
     @model_validator(mode="after")
     def _store_in_data_dir(self) -> Settings:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from mlgate.audit import service as audit
+from mlgate.config import Settings
 from mlgate.errors import NotFound
 from mlgate.registry import service as registry
 from mlgate.runtime import Runtime
 from mlgate.scanning import service
-from mlgate.scanning.schemas import DependencyStatus, RequirementsIn, Severity
+from mlgate.scanning.manifest import key_fingerprint
+from mlgate.scanning.schemas import DependencyStatus, RequirementsIn, Severity, VerificationRead
 from tests.scanning.factories import (
     ADMIN,
     SCANNER,
@@ -97,6 +100,39 @@ def test_signed_version_verifies_and_one_flipped_byte_fails(
     assert not broken.verified
     assert "does not verify" in broken.reason or "could not be verified" in broken.reason
     assert "version.signed" in _actions(runtime, f"{name}@{number}")
+
+
+def test_with_trusted_keys_set_only_their_signatures_verify(
+    runtime: Runtime, signing_keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    private, _ = signing_keys
+    name, number = make_version(runtime)
+    with runtime.db.unit_of_work() as session:
+        signed = service.sign_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=name,
+            version=number,
+            private_key=private,
+            actor=ADMIN,
+        )
+    _, stranger = write_keypair(tmp_path, "stranger")
+    theirs = key_fingerprint(stranger.read_text())
+
+    def verify(trusted: set[str]) -> VerificationRead:
+        with runtime.db.unit_of_work() as session:
+            return service.verify_version(
+                session, blobs=runtime.blobs, model_name=name, version=number, trusted=trusted
+            )
+
+    # Whoever may sign can record a key of their own: the bytes match, the signer is not trusted.
+    untrusted = verify({theirs})
+    assert not untrusted.verified
+    assert "MLGATE_TRUSTED_SIGNING_KEYS" in untrusted.reason
+    trusted = verify({theirs, signed.key_fingerprint})
+    assert trusted.verified
+    assert "a trusted key" in trusted.reason
+    assert "any signer counts" in verify(set()).reason  # unset: as before, and it says so
 
 
 def test_an_unsigned_version_does_not_verify(runtime: Runtime) -> None:
@@ -197,3 +233,11 @@ def test_a_signature_made_for_other_artifacts_is_not_recorded(
             signed=signed,
             actor=ADMIN,
         )
+
+
+def test_a_trusted_key_that_is_not_a_fingerprint_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="'abc' is not a key fingerprint"):
+        Settings(trusted_signing_keys="abc")
+    fingerprint = "AB" * 32
+    settings = Settings(trusted_signing_keys=f" {fingerprint} ,")
+    assert settings.trusted_keys == {fingerprint.lower()}  # as mlgate prints them

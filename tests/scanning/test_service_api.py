@@ -11,6 +11,7 @@ from mlgate.app import create_app
 from mlgate.errors import Conflict
 from mlgate.runtime import Runtime
 from mlgate.scanning import service
+from mlgate.scanning.manifest import key_fingerprint
 from tests.conftest import KeyFactory, bearer
 from tests.scanning.factories import (
     ADMIN,
@@ -19,6 +20,7 @@ from tests.scanning.factories import (
     malicious_pickle,
     serve,
     tamper,
+    write_keypair,
 )
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
@@ -116,6 +118,42 @@ def test_a_tampered_signed_artifact_is_refused_and_the_route_answers_503(
         assert refused.status_code == 503, refused.text
         failed = client.app.state.gateway._pool.failed  # type: ignore[attr-defined]
     assert any("signature" in reason for reason in failed.values()), failed
+
+
+def test_a_signature_route_refuses_a_signer_that_is_not_trusted(
+    runtime: Runtime,
+    make_key: KeyFactory,
+    signing_keys: tuple[Path, Path],
+    iris_onnx: bytes,
+    tmp_path: Path,
+) -> None:
+    name, number = make_version(
+        runtime, {"model.onnx": iris_onnx}, framework="onnx", input_schema=False
+    )
+    with runtime.db.unit_of_work() as session:
+        service.sign_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=name,
+            version=number,
+            private_key=signing_keys[0],  # a key of the signer's own: the bytes verify under it
+            actor=ADMIN,
+        )
+    serve(runtime, name, number, require_signature=True)
+    _, team = write_keypair(tmp_path, "release-team")
+    settings = runtime.settings.model_copy(
+        update={"trusted_signing_keys": key_fingerprint(team.read_text())}
+    )
+    strict = Runtime.from_settings(settings)
+    key = bearer(make_key("gateway:invoke"))
+    try:
+        with TestClient(create_app(runtime=strict), raise_server_exceptions=False) as client:
+            refused = client.post(f"/v1/routes/{name}/predict", json={"inputs": ROWS}, headers=key)
+            assert refused.status_code == 503, refused.text
+            failed = client.app.state.gateway._pool.failed  # type: ignore[attr-defined]
+    finally:
+        strict.close()
+    assert any("MLGATE_TRUSTED_SIGNING_KEYS" in reason for reason in failed.values()), failed
 
 
 def test_a_signature_route_refuses_unsigned_versions_and_names_one_deployed_later(

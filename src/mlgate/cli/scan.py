@@ -245,7 +245,7 @@ def sign(
         print_json(signature)
         return
     console.print(
-        f"signed {ref}: {len(signature.manifest)} artifacts, key {signature.key_fingerprint[:16]}",
+        f"signed {ref}: {len(signature.manifest)} artifacts, key {signature.key_fingerprint}",
         markup=False,
     )
 
@@ -263,7 +263,9 @@ def verify(
     cli = state(ctx)
     with cli.session() as session:
         check = service.signature_check(session, model_name=name, version=number)
-    result = service.run_signature_check(check, blobs=cli.runtime.blobs, public_key=key)
+    result = service.run_signature_check(
+        check, blobs=cli.runtime.blobs, public_key=key, trusted=cli.runtime.settings.trusted_keys
+    )
     if as_json:
         print_json(result)
     else:
@@ -304,7 +306,9 @@ def audit_model(
     actor = cli.principal()
     with cli.session() as session:
         check = service.signature_check(session, model_name=name, version=number)
-    verification = service.run_signature_check(check, blobs=cli.runtime.blobs)
+    verification = service.run_signature_check(
+        check, blobs=cli.runtime.blobs, trusted=cli.runtime.settings.trusted_keys
+    )
     with cli.session() as session:
         report = posture.audit_model(
             session,

@@ -191,6 +191,7 @@ class Gateway:
             blob_path=blobs.path,
             redis=self._redis,
             redis_prefix=f"{self.runtime.settings.redis_prefix}:breaker:",
+            trusted_keys=self.runtime.settings.trusted_keys,
         )
         self.log.start()
         try:

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ class TargetPool:
     blob_path: Any  # Callable[[str], Path]: where the blob store keeps a sha256
     redis: Any = None  # redis.asyncio.Redis when breakers are shared
     redis_prefix: str = "mlgate:breaker:"
+    trusted_keys: frozenset[str] = frozenset()  # signers whose signatures count; empty: any
     backends: dict[str, Backend] = field(default_factory=dict)
     breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     bulkheads: dict[str, Bulkhead] = field(default_factory=dict)
@@ -117,7 +119,10 @@ class TargetPool:
             from mlgate.scanning.manifest import verify_manifest
 
             await asyncio.to_thread(
-                verify_manifest, self.blob_path, target.artifacts, target.signature
+                partial(verify_manifest, trusted=self.trusted_keys),
+                self.blob_path,
+                target.artifacts,
+                target.signature,
             )
         if target.upstream is not None:
             try:

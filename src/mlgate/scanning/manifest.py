@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,11 +126,22 @@ def verify_manifest(
     signed: SignedManifest,
     *,
     public_key: Path | None = None,
+    trusted: Collection[str] = (),
 ) -> None:
     """Raise Invalid unless ``signed`` covers exactly these artifacts and their current bytes.
 
-    ``public_key`` pins the signer; without it the key recorded with the signature is used.
+    ``public_key`` pins the signer; without it the key recorded with the signature is used,
+    and must be one of ``trusted`` (fingerprints) when that is given: anyone who may sign can
+    record a key of their own, so the recorded key alone says the bytes are unchanged, not who
+    vouched for them.
     """
+    if trusted and public_key is None:
+        fingerprint = key_fingerprint(signed.public_key)
+        if fingerprint not in trusted:
+            raise Invalid(
+                f"signed by key {fingerprint[:16]}…, which is not one of the trusted signing "
+                "keys (MLGATE_TRUSTED_SIGNING_KEYS); sign again with a trusted key"
+            )
     if set(artifacts) != set(signed.manifest):
         added = sorted(set(artifacts) - set(signed.manifest))
         missing = sorted(set(signed.manifest) - set(artifacts))

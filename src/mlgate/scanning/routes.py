@@ -75,7 +75,9 @@ def verify_signature(
     """Check the recorded signature against the version's current blobs."""
     with runtime.db.unit_of_work() as session:
         check = service.signature_check(session, model_name=name, version=version)
-    return service.run_signature_check(check, blobs=runtime.blobs)
+    return service.run_signature_check(
+        check, blobs=runtime.blobs, trusted=runtime.settings.trusted_keys
+    )
 
 
 @router.put("/requirements", response_model=DependencyAuditRead)
@@ -118,7 +120,9 @@ def audit_model(
     """Build and store the combined security report of the version."""
     with runtime.db.unit_of_work() as session:
         check = service.signature_check(session, model_name=name, version=version)
-    verification = service.run_signature_check(check, blobs=runtime.blobs)
+    verification = service.run_signature_check(
+        check, blobs=runtime.blobs, trusted=runtime.settings.trusted_keys
+    )
     with runtime.db.unit_of_work() as session:
         return posture.audit_model(
             session,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -335,9 +335,14 @@ def signature_check(session: Session, *, model_name: str, version: int) -> Signa
 
 
 def run_signature_check(
-    check: SignatureCheck, *, blobs: BlobStore, public_key: Path | None = None
+    check: SignatureCheck,
+    *,
+    blobs: BlobStore,
+    public_key: Path | None = None,
+    trusted: Collection[str] = (),
 ) -> VerificationRead:
-    """Verify against the current blobs (no SQL); ``public_key`` pins the signer."""
+    """Verify against the current blobs (no SQL); ``public_key`` pins the signer, else the
+    recorded key must be one of ``trusted`` (fingerprints) when that is given."""
     base = {"model": check.model, "version": check.version}
     if check.signed is None:
         return VerificationRead(**base, verified=False, reason="the version is not signed")
@@ -347,10 +352,17 @@ def run_signature_check(
         "signed_by": check.signed_by,
     }
     try:
-        verify_manifest(blobs.path, check.artifacts, check.signed, public_key=public_key)
+        verify_manifest(
+            blobs.path, check.artifacts, check.signed, public_key=public_key, trusted=trusted
+        )
     except (Invalid, NotFound) as error:
         return VerificationRead(**base, **signer, verified=False, reason=error.detail)
-    who = "the given key" if public_key is not None else "the recorded key"
+    if public_key is not None:
+        who = "the given key"
+    elif trusted:
+        who = "a trusted key"
+    else:
+        who = "the recorded key (no MLGATE_TRUSTED_SIGNING_KEYS: any signer counts)"
     return VerificationRead(
         **base, **signer, verified=True, reason=f"every artifact matches, signed by {who}"
     )
@@ -363,10 +375,11 @@ def verify_version(
     model_name: str,
     version: int,
     public_key: Path | None = None,
+    trusted: Collection[str] = (),
 ) -> VerificationRead:
     """Check the latest signature against the current blobs (and ``public_key`` if given)."""
     check = signature_check(session, model_name=model_name, version=version)
-    return run_signature_check(check, blobs=blobs, public_key=public_key)
+    return run_signature_check(check, blobs=blobs, public_key=public_key, trusted=trusted)
 
 
 # -- dependency audit ----------------------------------------------------------------------------
