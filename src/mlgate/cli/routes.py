@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.markup import escape
 
+from mlgate.cli.args import validated
 from mlgate.cli.context import console, err_console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, FieldError, Invalid, message_of
+from mlgate.errors import Conflict
 from mlgate.gateway import service
 from mlgate.gateway.schemas import RouteCreate, RouteRead, RouteUpdate
 from mlgate.ids import parse_number
@@ -24,16 +24,6 @@ from mlgate.monitoring.traffic_page import format_ms, format_share
 app = typer.Typer(help="Create and change gateway routes.", no_args_is_help=True)
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 Name = Annotated[str, typer.Argument(help="Route name: lowercase letters, digits and '-'.")]
-
-
-def _parse(schema: Any, data: dict[str, Any]) -> Any:
-    try:
-        return schema.model_validate(data)
-    except ValidationError as error:
-        errors = [FieldError(".".join(map(str, e["loc"])), message_of(e)) for e in error.errors()]
-        raise Invalid(
-            "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors
-        ) from error
 
 
 def _target(ref: str, upstream: str | None = None, protocol: str = "json") -> dict[str, Any]:
@@ -89,7 +79,7 @@ def create(
         body["primary"] = _target(model, upstream, protocol)
     if fallback:
         body["fallbacks"] = [_target(ref) for ref in fallback]
-    route_in = _parse(RouteCreate, body)
+    route_in = validated(RouteCreate, body)
     actor = cli.principal()
     with cli.session() as session:
         route = service.create_route(session, route_in=route_in, actor=actor)
@@ -142,7 +132,7 @@ def set_fallbacks(
 ) -> None:
     """Replace the ordered fallback list (with none, clear it)."""
     cli = state(ctx)
-    update = _parse(RouteUpdate, {"fallbacks": [_target(ref) for ref in fallback or []]})
+    update = validated(RouteUpdate, {"fallbacks": [_target(ref) for ref in fallback or []]})
     actor = cli.principal()
     with cli.session() as session:
         route = service.update_route(session, name=name, route_in=update, actor=actor)
@@ -170,7 +160,7 @@ def set_canary(
         update = RouteUpdate(clear_canary=True)
     else:
         canary = {"target": _target(target), "percent": 10.0 if percent is None else percent}
-        update = _parse(RouteUpdate, {"canary": canary | {"sticky_by": sticky_by or "key"}})
+        update = validated(RouteUpdate, {"canary": canary | {"sticky_by": sticky_by or "key"}})
     actor = cli.principal()
     with cli.session() as session:
         route = service.update_route(session, name=name, route_in=update, actor=actor)
