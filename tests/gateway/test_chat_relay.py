@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import orjson
 import pytest
+from starlette.types import Message
 
 from mlgate.gateway.backends.base import UpstreamStream
 from mlgate.gateway.chat import Relay, assembled, deadline_event
+from mlgate.gateway.frontdoor import STREAM_END_GRACE_S, _Call
 from mlgate.gateway.resilience import Deadline, StreamInterrupted
 
 pytestmark = pytest.mark.anyio
@@ -116,3 +120,72 @@ def test_the_deadline_event_is_an_openai_style_error() -> None:
     error = orjson.loads(event[len(b"data: ") :])["error"]
     assert error["code"] == "stream_deadline_exceeded"
     assert "800 ms" in error["message"]
+
+
+class Endless:
+    """An upstream stream that sends one chunk, then nothing until it is closed."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+        self.ended: list[str] = []
+
+        async def rest() -> AsyncIterator[bytes]:
+            await asyncio.Event().wait()  # never set: only closing ends it
+            yield b"never"
+
+        async def close() -> None:
+            self.closed += 1
+
+        self.stream = UpstreamStream(b"data: first\n\n", rest(), close)
+
+    def relay(self, seconds: float) -> Relay:
+        loop = asyncio.get_running_loop()
+        return Relay(
+            self.stream,
+            capture=False,
+            done=lambda outcome, _: self.ended.append(outcome),
+            deadline=Deadline.after(seconds, clock=loop.time),
+            ending=b"data: cut\n\n",
+        )
+
+
+def _call(send: Callable[[Message], Awaitable[None]]) -> _Call:
+    async def receive() -> Message:
+        await asyncio.Event().wait()  # the caller never hangs up
+        return {"type": "http.disconnect"}
+
+    return _Call({"path": "/v1/chat/completions", "headers": []}, receive, send, "rid")
+
+
+@pytest.mark.parametrize("blocked_at", [0, 1], ids=["start", "first chunk"])
+async def test_a_caller_that_stops_reading_does_not_hold_the_upstream_past_the_deadline(
+    blocked_at: int,
+) -> None:
+    upstream = Endless()
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        if len(sent) == blocked_at:
+            await asyncio.Event().wait()  # the caller's socket is full: writing waits forever
+        sent.append(message)
+
+    started = time.monotonic()
+    async with asyncio.timeout(10):  # the test's bound, far past what the deadline allows
+        await _call(send).answer_stream(upstream.relay(0.2), {})
+    assert time.monotonic() - started < 0.2 + STREAM_END_GRACE_S + 2
+    assert upstream.closed == 1
+    assert upstream.ended == ["deadline_exceeded"]
+
+
+async def test_a_stream_cut_before_it_began_still_ends_with_the_deadline_event() -> None:
+    upstream = Endless()
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await _call(send).answer_stream(upstream.relay(0), {})
+    assert sent[0]["type"] == "http.response.start"
+    assert [m.get("body") for m in sent[1:]][-2:] == [b"data: cut\n\n", b""]
+    assert upstream.closed == 1
+    assert upstream.ended == ["deadline_exceeded"]

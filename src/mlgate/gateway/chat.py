@@ -119,7 +119,7 @@ class Relay:
             return
         self._started = True
         await self._stream.aclose()
-        self._done("client_closed", None)
+        self._done("deadline_exceeded" if self.expired else "client_closed", None)
 
     async def _run(self) -> AsyncGenerator[bytes, None]:
         kept: list[bytes] = []

@@ -14,6 +14,7 @@ payload or a key) when the server writes them (``serverlog.AccessLog``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -171,28 +172,19 @@ class _Call:
 
     async def answer_stream(self, relay: Relay, headers: dict[str, str]) -> None:
         """Relay a stream; stop (and close the upstream) as soon as the caller goes away or the
-        stream's deadline passes, when the caller gets the relay's ending event."""
+        stream's deadline passes, when the caller, if it still reads, gets the relay's ending
+        event. The deadline bounds every send, the first included: a caller that stops reading
+        must not hold the upstream call and its bulkhead slot."""
         self.started = True
-        await self.send(self._start(200, b"text/event-stream", headers))
+        start = self._start(200, b"text/event-stream", headers)
+        sent_start = False
 
         async def pump() -> None:
-            try:
-                async for chunk in relay:
-                    body = {"type": "http.response.body", "body": chunk, "more_body": True}
-                    await self.send(body)
-            except asyncio.CancelledError:
-                if not relay.expired:
-                    raise
-                # Cut at the deadline (the upstream slow, or the caller not reading): the
-                # upstream call ends now, whatever the caller does, then the caller is told.
-                asyncio.current_task().uncancel()  # type: ignore[union-attr]
-                await relay.aclose()
-                async with asyncio.timeout(STREAM_END_GRACE_S):
-                    await self.send(
-                        {"type": "http.response.body", "body": relay.ending, "more_body": True}
-                    )
-                    await self.send({"type": "http.response.body", "body": b""})
-                return
+            nonlocal sent_start
+            await self.send(start)
+            sent_start = True
+            async for chunk in relay:
+                await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
             await self.send({"type": "http.response.body", "body": b""})
 
         async def watch() -> None:
@@ -216,6 +208,15 @@ class _Call:
             # Now, not whenever the generator is collected: it frees the upstream connection
             # and bulkhead slot and logs the call.
             await relay.aclose()
+        if relay.expired:  # cut at the deadline: tell a caller that still reads, briefly
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STREAM_END_GRACE_S):
+                    if not sent_start:
+                        await self.send(start)
+                    body = {"type": "http.response.body", "body": relay.ending, "more_body": True}
+                    await self.send(body)
+                    await self.send({"type": "http.response.body", "body": b""})
+            return
         if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
             raise pumping.exception()  # type: ignore[misc]  # the caller's stream must break
 
