@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -148,6 +150,48 @@ def test_a_prune_that_fails_part_way_audits_what_it_deleted(
     assert entry.change["deleted"] == deleted
     assert list(entry.change["failed"]) == [doomed[2].id]
     assert "File name too long" in entry.change["failed"][doomed[2].id]
+
+
+@pytest.fixture
+def immutable() -> Iterator[Callable[[Path], None]]:
+    """Mark a backup's file immutable (chattr +i), which root cannot delete either; undone
+    afterwards under the backup's whole directory, wherever prune moved the file to."""
+    roots: list[Path] = []
+
+    def mark(path: Path) -> None:
+        done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"chattr +i is not available here: {done.stderr.decode().strip()}")
+        roots.append(path.parents[1])
+
+    yield mark
+    for root in roots:
+        subprocess.run(["chattr", "-R", "-i", str(root)], capture_output=True, check=False)
+
+
+def test_a_backup_whose_removal_fails_after_the_rename_is_deleted_and_audited(
+    runtime: Runtime,
+    admin: Principal,
+    backup_root: Path,
+    immutable: Callable[[Path], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Renamed to '.deleting-*', it was no backup any more, yet it was audited as not deleted."""
+    populate(runtime, admin, versions=1)
+    older = backup_at(runtime, admin, backup_root, 1)
+    newest = backup_at(runtime, admin, backup_root, 2)
+    immutable(Path(older.path, "manifest.json"))
+    with runtime.db.unit_of_work() as session:
+        result = service.prune_backups(session, root=backup_root, policy=NEWEST_ONLY, actor=admin)
+    assert (result.delete, result.failed) == ([older.id], [])
+    assert [b.id for b in service.list_backups(root=backup_root)] == [newest.id]
+    leftover = [p.name for p in backup_root.iterdir() if p.name.startswith(".deleting-")]
+    assert len(leftover) == 1  # for a later prune to remove
+    assert f"backup {older.id} deleted, but" in caplog.text
+    with runtime.db.unit_of_work() as session:
+        entry = audit.latest(session, action="backup.pruned")
+    assert entry is not None
+    assert entry.change["deleted"] == [older.id]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -146,7 +146,8 @@ def run_drill(
     finally:
         left_behind = _remove_scratch(live_url, url, scratch)
     if left_behind:  # the drill's own outcome stands; the leftover is a note beside it
-        detail = f"{detail}; warning: {left_behind}"
+        note = f"; warning: {left_behind}"
+        detail = detail[: 2000 - len(note)] + note  # a long error must not cut the note off
     row = BackupDrill(
         id=drill_id,
         at=now,

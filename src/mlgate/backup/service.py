@@ -142,7 +142,9 @@ def create_backup(
 
 def discard_backup(*, path: Path) -> None:
     """Delete the backup at ``path``: renamed to a dot-name first, so it is listed whole or not
-    at all, then removed (a leftover of an interrupted removal goes with the next prune).
+    at all, then removed. Once renamed it is no backup any more: a removal that fails there
+    leaves a ``.deleting-*`` leftover, logged, that a later prune removes (it does not raise:
+    the backup is gone, and saying it is not would make an audit entry lie).
 
     A symlink is removed as a link: what it points to is outside the backup directory."""
     if path.is_symlink():
@@ -150,7 +152,16 @@ def discard_backup(*, path: Path) -> None:
         return
     doomed = path.with_name(f".deleting-{path.name}-{new_id()[-6:].lower()}")
     path.rename(doomed)
-    shutil.rmtree(doomed)
+    try:
+        shutil.rmtree(doomed)
+    except OSError as error:
+        where = error.filename or doomed
+        logger.warning(
+            "backup %s deleted, but %s could not be removed (%s); a later prune removes it",
+            path.name,
+            where,
+            error.strerror or error,
+        )
 
 
 def _require_schema(db: Database) -> None:

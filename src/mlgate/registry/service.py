@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -396,7 +397,7 @@ def open_artifact(
         stream = blobs.open(read.sha256)
     except NotFound:  # the registry names it, so this is lost data, not a wrong address
         raise _damaged(where, read.sha256, "is missing from the blob store") from None
-    if blobs.size(read.sha256) != read.size:
+    if os.fstat(stream.fileno()).st_size != read.size:  # the file opened, not a path again
         stream.close()
         raise _damaged(where, read.sha256, f"is damaged in the blob store (not {read.size} bytes)")
     return read, _checked_chunks(stream, sha256=read.sha256, where=where)
