@@ -194,15 +194,18 @@ def _open_stage(session: Session) -> ColumnElement[str]:
 def queue(
     session: Session, *, reviewer: Principal, limit: int = 50, offset: int = 0
 ) -> Page[ApprovalRequestRead]:
-    """Pending requests whose open stage ``reviewer`` may decide now, oldest request first.
+    """Pending requests whose open stage ``reviewer`` may approve now, oldest request first.
 
     SQL filters, counts and pages, so a page never loads the rest of the queue. The rules stay
-    in Python, the ones ``service._decidable`` enforces (``review_refusal`` for the open stage,
-    ``person`` for separation of duties): they are asked about the few distinct values the
-    pending requests hold (open stages; names of requesters and of this round's approvers),
-    and SQL filters by the answers, so a page holds exactly what the rules allow. A rule added
-    to ``_decidable`` must be added here too. Offsets count from the oldest request: one
-    decided between two pages shifts the later ones by one.
+    in Python, the ones ``service.approve`` enforces (``_decidable``: ``review_refusal`` for the
+    open stage, ``person`` for the requester; and no second stage by one approver unless the
+    policy allows it, a rule of approving only: a reviewer may still reject or send back a
+    request it hides): they are asked about the few distinct values the pending requests hold
+    (open stages; names of requesters and of this round's approvers), and SQL filters by the
+    answers, so a page holds what the rules allow. A rule added to ``approve`` must be added
+    here too. The statements are separate: a request opened or decided between them (or
+    between two pages) can shift a page by one or disagree with ``total`` by one, as any
+    offset paging does.
     """
     limit, offset = max(1, min(limit, MAX_PAGE)), max(0, offset)
     pending = ApprovalRequest.state == RequestState.PENDING.value
