@@ -266,7 +266,12 @@ def seed_demo(runtime: Runtime, *, actor: Principal) -> DemoResult:
                 session, blobs=runtime.blobs, model_name=MODEL, version=number, actor=actor
             )
             posture.audit_model(
-                session, blobs=runtime.blobs, model_name=MODEL, version=number, actor=actor
+                session,
+                blobs=runtime.blobs,
+                model_name=MODEL,
+                version=number,
+                actor=actor,
+                trusted=runtime.settings.trusted_keys,
             )
             _review(session, number, actor, people)
         deployments.move_alias(

@@ -3,8 +3,8 @@
 A stream may fall back to another target only before its first byte reaches the client;
 after that, a broken upstream ends the client's stream (it cannot be replayed elsewhere).
 Its first byte must come within the route's ``deadline_ms``; the whole stream ends by its
-``stream_deadline_ms``, counted from the request, when the caller gets an error event in the
-stream (the OpenAI clients raise it) and the upstream call is closed.
+``stream_deadline_ms``, counted from when the call starts, when the caller gets an error event
+in the stream (the OpenAI clients raise it) and the upstream call is closed.
 """
 
 from __future__ import annotations

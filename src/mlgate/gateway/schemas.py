@@ -136,8 +136,8 @@ class Resilience(_Spec):
         ge=10,
         le=86_400_000,
         description=(
-            "A streamed chat answer ends by then, counted from the request (its first byte "
-            "must come within deadline_ms)."
+            "A streamed chat answer ends by then, counted from when the call starts (its first "
+            "byte must come within deadline_ms)."
         ),
     )
 

@@ -10,6 +10,7 @@ finding too: nothing is reported clean for lack of evidence.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -99,9 +100,10 @@ def _signature_part(
     model: str,
     version: int,
     verification: VerificationRead | None,
+    trusted: Collection[str],
 ) -> tuple[list[AuditFinding], dict[str, Any]]:
     result = verification or service.verify_version(
-        session, blobs=blobs, model_name=model, version=version
+        session, blobs=blobs, model_name=model, version=version, trusted=trusted
     )
     section = {"signed": result.signed_at is not None, "verified": result.verified}
     if result.signed_at is None:
@@ -291,12 +293,14 @@ def audit_model(
     version: int,
     actor: Principal,
     verification: VerificationRead | None = None,
+    trusted: Collection[str] = (),
     now: datetime | None = None,
 ) -> SecurityAuditRead:
     """Build, store and return the version's security report (signature checked on the blobs).
 
     ``verification`` is the signature check made outside the transaction
-    (``service.run_signature_check``), so a long hash does not hold the SQLite write lock.
+    (``service.run_signature_check``), so a long hash does not hold the SQLite write lock;
+    without it the check is made here, with ``trusted`` (the settings' trusted signing keys).
     """
     now = now or utcnow()
     row = registry.get_version_row(session, model_name=model_name, version=version)
@@ -304,7 +308,7 @@ def audit_model(
     sections: dict[str, Any] = {}
     for name, (found, section) in (
         ("scan", _scan_part(session, model_name, version)),
-        ("signature", _signature_part(session, blobs, model_name, version, verification)),
+        ("signature", _signature_part(session, blobs, model_name, version, verification, trusted)),
         ("dependencies", _dependency_part(session, model_name, version)),
         ("routes", _route_part(session, model_name, version, now)),
     ):
