@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,7 @@ from mlgate.backup.cipher import generate_key
 from mlgate.backup.restore import check_key, restore_backup
 from mlgate.backup.schemas import PruneResult
 from mlgate.cli.context import console, state
-from mlgate.cli.output import print_json, print_table
+from mlgate.cli.output import new_file, print_json, print_table
 from mlgate.errors import Conflict, Invalid, Unavailable
 
 app = typer.Typer(help="Back up, verify, restore and drill the store.", no_args_is_help=True)
@@ -288,10 +287,6 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", help="Key file to create (mode 0600).")],
 ) -> None:
     """Create a random AES-256 backup key file; keep it apart from the backups."""
-    try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as error:
-        raise Conflict(f"{out} exists; a key file is never overwritten") from error
-    with os.fdopen(fd, "w") as handle:
+    with new_file(out, mode=0o600, exists="a key file is never overwritten") as handle:
         handle.write(generate_key().hex() + "\n")
     console.print(f"backup key written to {out}; set MLGATE_BACKUP_KEY_FILE={out}", markup=False)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
 from mlgate.cli.context import console
+from mlgate.errors import Conflict
 
-__all__ = ["print_json", "print_table", "visible"]
+__all__ = ["new_file", "print_json", "print_table", "visible"]
 
 # Control characters but the line break, as visible escapes: names, titles and findings come
 # from users and artifacts, and an escape sequence in one could clear or rewrite the terminal.
@@ -43,3 +46,13 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
     for row in rows:
         table.add_row(*(Text("" if cell is None else visible(str(cell))) for cell in row))
     console.print(table)
+
+
+def new_file(path: Path, *, mode: int, exists: str = "choose another file") -> TextIO:
+    """``path`` created for writing, new (never written over, nor through a link) with ``mode``;
+    Conflict when something is there already, saying ``exists``."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError as error:
+        raise Conflict(f"{path} exists; {exists}") from error
+    return os.fdopen(fd, "w", encoding="utf-8")

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
 from mlgate.cli.context import console, state
-from mlgate.cli.output import print_json, print_table
+from mlgate.cli.output import new_file, print_json, print_table
 from mlgate.cli.secrets import privacy_keys
-from mlgate.errors import Conflict, Invalid
+from mlgate.errors import Invalid
 from mlgate.privacy import service
 from mlgate.privacy.schemas import HoldCreate, PurposeSet
 
@@ -138,11 +137,7 @@ def export(
         return
     # Decrypted personal data: the file is created first, new and for the owner only (0600),
     # so a path that cannot be written fails before the export is run and audited.
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as error:
-        raise Conflict(f"{output} exists; choose another file") from error
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with new_file(output, mode=0o600) as handle:
         try:
             result = service.export_job(cli.runtime, keys, subject=subject, actor=cli.principal())
             handle.write(result.model_dump_json(indent=2) + "\n")
@@ -203,11 +198,7 @@ def report(
         typer.echo(text)
         return
     # As `privacy export` does: a new file or none, never one written over or through a link.
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError as error:
-        raise Conflict(f"{output} exists; choose another file") from error
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with new_file(output, mode=0o644) as handle:
         handle.write(text)
     console.print(f"report written to {output}", markup=False)
 
