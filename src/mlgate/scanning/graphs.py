@@ -11,7 +11,7 @@ from typing import Any
 from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.blob import Blob
 from mlgate.scanning.context import Location
-from mlgate.scanning.onnx_proto import NotOnnx, TooDeep, read_onnx
+from mlgate.scanning.onnx_proto import NotOnnx, OnnxUse, TooDeep, read_onnx
 from mlgate.scanning.policy import classify_global
 from mlgate.scanning.schemas import Severity
 
@@ -167,12 +167,24 @@ def scan_saved_model(blob: Blob, loc: Location) -> None:
 _KNOWN_DOMAINS = {"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"}
 
 
-def _check_location(location: str | None, name: str, base: Path | None, loc: Location) -> None:
-    """Judges where a tensor's external data lives, as a loader on POSIX or Windows reads it.
+def _shared(count: int, what: str) -> str:
+    return "" if count == 1 else f" ({count:,} {what})"
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the filesystem: no loader can open it either
+        return False
+
+
+def _check_location(location: str | None, use: OnnxUse, base: Path | None, loc: Location) -> None:
+    """Judges where tensors' external data lives, as a loader on POSIX or Windows reads it.
 
     ``base`` is the model's directory when the model is a file on disk; inside an archive
     there is none, and only the name itself can be judged.
     """
+    name, shared = use.example or "?", _shared(use.count, "tensors name it")
     escapes = location is None or "\0" in location or escapes_directory(location)
     if location is not None and not escapes and base is not None:
         try:  # a symlink in the model's directory may lead out of it
@@ -184,14 +196,15 @@ def _check_location(location: str | None, name: str, base: Path | None, loc: Loc
         loc.report(
             Severity.CRITICAL,
             "onnx.external-data-escape",
-            f"tensor '{name}' reads external data from {shown}, outside the model directory",
+            f"tensor '{name}' reads external data from {shown}, outside the model directory"
+            f"{shared}",
             subject=None if location is None else location[:200],
         )
-    elif location is not None and base is not None and not (base / location).exists():
+    elif location is not None and base is not None and not _exists(base / location):
         loc.report(
             Severity.LOW,
             "onnx.external-data-missing",
-            f"tensor '{name}' names external data '{location}' that does not exist",
+            f"tensor '{name}' names external data '{location}' that does not exist{shared}",
             subject=location,
         )
 
@@ -200,7 +213,8 @@ def scan_onnx(blob: Blob, loc: Location) -> bool:
     """Checks external-data locations and custom op domains; False if this is not ONNX.
 
     Streams the model (onnx_proto), so no model is too large to check. A file named .onnx
-    that cannot be read is a finding: its loader may read what this reader does not.
+    that cannot be read is a finding: its loader may read what this reader does not. Each
+    distinct location and custom op is one finding, whatever the number of tensors or nodes.
     """
     named_onnx = blob.name.lower().endswith(".onnx")
     try:
@@ -218,16 +232,23 @@ def scan_onnx(blob: Blob, loc: Location) -> bool:
             )
         return named_onnx
     base = blob.path.parent if blob.path is not None else None
-    for name, location in model.locations:
-        _check_location(location, name or "?", base, loc)
-    for node in model.nodes:
-        if node.domain in _KNOWN_DOMAINS or (node.domain, node.op_type) in model.functions:
+    for location, use in model.locations.items():
+        _check_location(location, use, base, loc)
+    for (domain, op_type), use in model.ops.items():
+        if domain in _KNOWN_DOMAINS or (domain, op_type) in model.functions:
             continue  # a model-local function is ONNX nodes too, checked like the graph's
         loc.report(
             Severity.MEDIUM,
             "onnx.custom-domain",
-            f"node '{node.name}' uses op '{node.op_type}' from custom domain "
-            f"'{node.domain}', which needs a native library",
-            subject=node.domain,
+            f"node '{use.example}' uses op '{op_type}' from custom domain '{domain}', which "
+            f"needs a native library{_shared(use.count, 'nodes use it')}",
+            subject=domain,
+        )
+    if model.stopped is not None:  # what lies past the cap may hide anything: never a pass
+        loc.report(
+            Severity.HIGH,
+            "onnx.unscannable",
+            f"ONNX model cannot be fully checked: it holds {model.stopped}; the rest was not read",
+            offset=model.stopped_at,
         )
     return True

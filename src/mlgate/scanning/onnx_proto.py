@@ -4,6 +4,8 @@ Parsing with the onnx package holds the whole model (weights included) in memory
 models went unchecked. This reader walks the wire format, descends only into the messages that
 can hold tensors or nodes, and skips everything else (raw weights) unread: memory stays bounded
 whatever the model's size, and the onnx package is not needed. Field numbers are onnx.proto's.
+Only distinct ops, locations and functions are kept, and reading stops past fixed caps, so a
+crafted model of millions of tiny messages costs bounded time, memory and findings too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,16 @@ from typing import Any
 
 from mlgate.scanning.stream import Stream
 
-__all__ = ["NotOnnx", "OnnxNode", "OnnxSummary", "TooDeep", "read_onnx"]
+__all__ = [
+    "MAX_KEPT",
+    "MAX_KEPT_BYTES",
+    "MAX_MESSAGES",
+    "NotOnnx",
+    "OnnxSummary",
+    "OnnxUse",
+    "TooDeep",
+    "read_onnx",
+]
 
 _MODEL, _GRAPH, _NODE, _ATTR, _TENSOR, _SPARSE, _FUNCTION, _TRAINING, _ENTRY = range(9)
 
@@ -37,6 +48,12 @@ _STRINGS: dict[int, dict[int, str]] = {
 _MAX_STRING = 64 << 10  # longer names are kept as None: "too long to judge"
 # protobuf's default recursion limit: what nests deeper is refused by ONNX Runtime as well.
 MAX_NESTING = 100
+# Past these caps reading stops and the model is reported as not fully checked. Real graphs hold
+# far fewer messages (nodes, attributes, tensors); every distinct op, external-data location or
+# local function kept may become a finding, so MAX_KEPT bounds the report as well as memory.
+MAX_MESSAGES = 4_000_000
+MAX_KEPT = 10_000
+MAX_KEPT_BYTES = 16 << 20  # the kept names, together
 _CHUNK = 1 << 20
 _UNTIL_EOF = float("inf")
 
@@ -49,21 +66,34 @@ class TooDeep(Exception):
     """Messages nest deeper than protobuf parsers accept."""
 
 
-@dataclass(frozen=True, slots=True)
-class OnnxNode:
-    name: str | None
-    op_type: str | None
-    domain: str
+class _Stop(Exception):
+    """Reading stops at a cap; what was read so far is still reported."""
+
+
+@dataclass(slots=True)
+class OnnxUse:
+    """One distinct op or external-data location: a name that uses it, and how many uses."""
+
+    example: str | None
+    count: int = 1
 
 
 @dataclass
 class OnnxSummary:
-    """The external-data locations of every tensor, the nodes and the model-local functions."""
+    """Distinct external-data locations and (domain, op_type) pairs, and model-local functions.
 
-    locations: list[tuple[str | None, str | None]] = field(default_factory=list)
-    nodes: list[OnnxNode] = field(default_factory=list)
+    ``stopped`` says which cap ended reading early (at byte ``stopped_at``); the model was then
+    not fully read, and the summary holds only what came before.
+    """
+
+    locations: dict[str | None, OnnxUse] = field(default_factory=dict)
+    ops: dict[tuple[str, str | None], OnnxUse] = field(default_factory=dict)
     functions: set[tuple[str, str]] = field(default_factory=set)
     has_graph: bool = False
+    messages: int = 0
+    kept_bytes: int = 0
+    stopped: str | None = None
+    stopped_at: int | None = None
 
 
 class _Reader:
@@ -154,9 +184,12 @@ def _skip_value(reader: _Reader, wire: int, end: float) -> None:
 def _message(
     reader: _Reader, kind: int, end: float, depth: int, out: OnnxSummary
 ) -> dict[str, Any]:
-    """Reads one message up to ``end``; returns its string fields (and a tensor's locations)."""
+    """Reads one message up to ``end``; returns its string fields (and a tensor's new locations)."""
     if depth > MAX_NESTING:
         raise TooDeep(f"messages nest more than {MAX_NESTING} deep")
+    out.messages += 1
+    if out.messages > MAX_MESSAGES:
+        raise _Stop(f"more than {MAX_MESSAGES:,} messages")
     fields: dict[str, Any] = {}
     children, strings = _CHILDREN.get(kind, {}), _STRINGS.get(kind, {})
     for _ in range(1 << 62):  # ends at the message's end
@@ -191,6 +224,15 @@ def _message(
     return fields
 
 
+def _keep(out: OnnxSummary, *texts: str | None) -> None:
+    """Counts strings kept past their message; stops reading once the kept items pass a cap."""
+    out.kept_bytes += sum(len(text) for text in texts if text)
+    if len(out.locations) + len(out.ops) + len(out.functions) > MAX_KEPT:
+        raise _Stop(f"more than {MAX_KEPT:,} distinct ops, functions and external-data locations")
+    if out.kept_bytes > MAX_KEPT_BYTES:
+        raise _Stop(f"more than {MAX_KEPT_BYTES >> 20} MiB of op, function and location names")
+
+
 def _collect(
     parent: int,
     number: int,
@@ -200,15 +242,32 @@ def _collect(
     out: OnnxSummary,
 ) -> None:
     if child == _ENTRY and got.get("key") == "location":
-        fields.setdefault("locations", []).append(got.get("value"))
-    elif child == _TENSOR:
         # Every location is checked, whatever data_location says: protobuf merges repeated
         # copies of a tensor field, so the entry and the EXTERNAL flag may come from two copies.
-        out.locations.extend((got.get("name"), where) for where in got.get("locations", []))
+        where = got.get("value")
+        if where in out.locations:
+            out.locations[where].count += 1
+        else:  # the tensor's name may come after this entry: it is set when the tensor ends
+            out.locations[where] = use = OnnxUse(None)
+            fields.setdefault("unnamed", []).append(use)
+            _keep(out, where)
+    elif child == _TENSOR:
+        for use in got.get("unnamed", ()):
+            use.example = got.get("name")
+        if "unnamed" in got:
+            _keep(out, got.get("name"))
     elif child == _NODE:
-        out.nodes.append(OnnxNode(got.get("name"), got.get("op_type"), got.get("domain") or ""))
+        op = (got.get("domain") or "", got.get("op_type"))
+        if op in out.ops:
+            out.ops[op].count += 1
+        else:
+            out.ops[op] = OnnxUse(got.get("name"))
+            _keep(out, *op, got.get("name"))
     elif child == _FUNCTION:
-        out.functions.add((got.get("domain") or "", got.get("name") or ""))
+        function = (got.get("domain") or "", got.get("name") or "")
+        if function not in out.functions:
+            out.functions.add(function)
+            _keep(out, *function)
     elif parent == _MODEL and number == 7:
         out.has_graph = True
 
@@ -217,11 +276,16 @@ def read_onnx(stream: Stream, size: int) -> OnnxSummary:
     """Reads a ModelProto from ``stream`` (``size`` bytes, -1 when unknown).
 
     Raises NotOnnx when the bytes are no protobuf message or hold no graph, TooDeep when its
-    messages nest past what protobuf parsers accept.
+    messages nest past what protobuf parsers accept. Past a cap (MAX_MESSAGES, MAX_KEPT,
+    MAX_KEPT_BYTES) it returns what it read so far, with ``stopped`` saying why.
     """
     reader = _Reader(stream)
     out = OnnxSummary()
-    _message(reader, _MODEL, float(size) if size >= 0 else _UNTIL_EOF, 0, out)
+    try:
+        _message(reader, _MODEL, float(size) if size >= 0 else _UNTIL_EOF, 0, out)
+    except _Stop as stop:
+        out.stopped, out.stopped_at = str(stop), reader.pos
+        return out
     if not out.has_graph:
         raise NotOnnx("no graph")
     return out
