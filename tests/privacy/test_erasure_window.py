@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import anyio
@@ -24,9 +25,11 @@ from mlgate.gateway.models import RequestLog
 from mlgate.gateway.requestlog import CapturedPayload, RequestLogRecord, RequestLogWriter
 from mlgate.ids import new_id
 from mlgate.privacy import rights, service
+from mlgate.privacy.holds import lock_holds_for_reading
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.privacy.keystore import SubjectKey
 from mlgate.privacy.models import RequestPayload
+from mlgate.privacy.schemas import ErasureResult, HoldCreate, HoldRead
 from mlgate.privacy.serving import payload_sinks
 from mlgate.runtime import Runtime
 from tests.conftest import TEST_SECRET
@@ -211,3 +214,86 @@ async def test_a_batch_written_while_an_erasure_runs_waits_for_it_and_leaves_its
             await anyio.sleep(0.01)
     await writer.stop()
     assert _stored(runtime, keys, ALICE) == (set(), set(), False)
+
+
+def _advisory_waits(runtime: Runtime) -> int:
+    """How many sessions of this database wait for an advisory lock."""
+    with runtime.db.engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                    " AND database = (SELECT oid FROM pg_database"
+                    " WHERE datname = current_database())"
+                )
+            )
+            or 0
+        )
+
+
+def _written(runtime: Runtime, record: RequestLogRecord) -> bool:
+    with runtime.db.engine.connect() as connection:
+        found = connection.scalar(select(RequestLog.id).where(RequestLog.id == record.id))
+    return found is not None
+
+
+async def _until(condition: Callable[[], bool], failure: str) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        await anyio.sleep(0.01)
+
+
+async def test_an_erasure_waiting_behind_a_new_hold_does_not_hold_up_the_log_writer(
+    runtime: Runtime, keys: PrivacyKeys, control: tuple[Runtime, PrivacyKeys]
+) -> None:
+    """A long purge reads holds; a hold being added waits for it, and an erasure behind that.
+
+    PostgreSQL queues the erasure's shared request on the holds lock behind the waiting
+    exclusive one. Had the erasure taken the request-log writers' lock first, every batch
+    would wait for as long as the purge runs.
+    """
+    if runtime.db.dialect == "sqlite":
+        pytest.skip("on SQLite every transaction holds the write lock from BEGIN IMMEDIATE on")
+    control_runtime = control[0]
+    outcomes: dict[str, object] = {}
+
+    def add_hold() -> object:
+        hold_in = HoldCreate(kind="route", target="other", reason="litigation")
+        with control_runtime.db.unit_of_work() as session:
+            secret = control_runtime.secret
+            return service.add_hold(session, secret=secret, hold_in=hold_in, actor=DPO)
+
+    def erase() -> object:
+        return service.erase_job(*control, subject=ALICE, actor=DPO, dry_run=False)
+
+    def start(name: str, work: Callable[[], object]) -> threading.Thread:
+        def run() -> None:
+            try:
+                outcomes[name] = work()
+            except Exception as error:  # kept: asserted on below
+                outcomes[name] = error
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+    writer = _writer(runtime, keys)
+    batch = _record(keys, BOB, mode="metadata")
+    threads: list[threading.Thread] = []
+    try:
+        with control_runtime.db.unit_of_work() as purge:
+            lock_holds_for_reading(purge)  # a purge reading holds, for as long as it runs
+            threads.append(start("hold", add_hold))
+            await _until(lambda: _advisory_waits(runtime) == 1, "the new hold did not wait")
+            threads.append(start("erasure", erase))
+            await _until(lambda: _advisory_waits(runtime) == 2, "the erasure did not wait")
+            writer.emit(batch)
+            writer.start()
+            await _until(lambda: _written(runtime, batch), "the batch waited for the purge")
+    finally:  # the purge has ended: the hold is added, then the erasure runs
+        for thread in threads:
+            thread.join(timeout=30)
+        await writer.stop()
+    assert isinstance(outcomes["hold"], HoldRead)
+    assert isinstance(outcomes["erasure"], ErasureResult)

@@ -5,11 +5,14 @@ And the reverse: values that only look like PII (version strings) are left as th
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from typing import Any
 
 import pytest
 
 from mlgate.privacy import detect, redact_json, redact_text
+from mlgate.privacy.folding import fold
 from mlgate.privacy.redact import Mask
 
 CARD = "4111111111111111"
@@ -45,6 +48,51 @@ def test_unicode_disguises_do_not_hide_pii(text: str, expected: str) -> None:
     assert redact_text(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name Jos\u00e9 Garc\u00eda lives", "name <PERSON> lives"),
+        ("mail j\u00f3hn@example.com now", "mail <EMAIL_ADDRESS> now"),
+        ("mail john@ex\u00e1mple.com now", "mail <EMAIL_ADDRESS> now"),
+        ("ssn 536-22-1234\u0301 x", "ssn <US_SSN> x"),
+    ],
+)
+def test_accents_typed_decomposed_hide_nothing(text: str, expected: str) -> None:
+    """NFD puts an accent after its letter as a character of its own (U+0301)."""
+    decomposed = unicodedata.normalize("NFD", text)
+    assert redact_text(text) == expected
+    assert redact_text(decomposed) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "card 4111\u03011111\u03011111\u03011111 ok",  # combining acute between digit groups
+        "card " + "".join(f"{d}\ufe0f\u20e3" for d in CARD) + " ok",  # keycap digits
+        "mail jo\U000e0041hn@exa\U000e0020mple.com ok",  # tag characters ("ASCII smuggling")
+    ],
+)
+def test_marks_and_tags_between_characters_hide_nothing(text: str) -> None:
+    redacted = redact_text(text)
+    assert redacted.startswith(("card <CREDIT_CARD>", "mail <EMAIL_ADDRESS>"))
+    assert redacted.endswith(" ok")
+
+
+def test_every_combining_mark_is_folded_away() -> None:
+    """Marks outside the fast path's class would slip past folding in text already NFKC."""
+    marks = [
+        chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Mn", "Me")
+    ]
+    assert [m for m in marks if fold(f"1{m}2")[0] != "12"] == []
+
+
+def test_a_character_folded_to_several_leaves_no_part_of_either_address() -> None:
+    text = "x@ex.ab\u2105@example.com"  # "\u2105" (care of) folds to "c/o"
+    spans = [(f.start, f.end) for f in detect(text)]
+    assert spans == [(0, 8), (8, len(text))]
+    assert redact_text(text) == "<EMAIL_ADDRESS><EMAIL_ADDRESS>"
+
+
 def test_disguised_findings_point_into_the_original_text() -> None:
     address = fullwidth("john@example.com")
     text = f"n\u00e9e: {address}, \ufb01le 4111\u200b1111\u200b1111\u200b1111"
@@ -77,6 +125,7 @@ def test_addresses_whose_parts_are_all_one_digit_are_found(address: str) -> None
         "requires numpy==1.26.4.0",
         "pin foo>=10.0.0.1",
         "Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.0.0 Safari/537.36",
+        "Mozilla/5.0 HeadlessChrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0",
     ],
 )
 def test_version_strings_are_not_taken_for_addresses(text: str) -> None:
@@ -84,10 +133,28 @@ def test_version_strings_are_not_taken_for_addresses(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["ip=10.0.0.1", "from 1.2.3.4 at noon", "server: 10.2.30.4", "ssh root@10.0.0.7"]
+    "text",
+    [
+        "ip=10.0.0.1",
+        "from 1.2.3.4 at noon",
+        "server: 10.2.30.4",
+        "ssh root@10.0.0.7",
+        "GET /api/clients/10.1.2.3 200",
+        "ssh admin@host via gw/192.168.1.20",
+        "peer host/10.0.0.1 down",
+        "GET /KNOWLEDGE/10.0.0.1",  # ends in "EDGE", a browser's name, but is no user agent
+        "ip v 10.0.0.1",
+    ],
 )
 def test_addresses_after_other_words_are_still_found(text: str) -> None:
     assert "<IP_ADDRESS>" in redact_text(text)
+
+
+@pytest.mark.parametrize(
+    "payload", [{"path": "/users/10.1.2.3"}, {"server_v": "10.0.0.5"}, {"v": "10.0.0.5"}]
+)
+def test_addresses_in_paths_and_under_short_keys_are_found(payload: dict[str, str]) -> None:
+    assert "<IP_ADDRESS>" in next(iter(redact_json(payload).values()))
 
 
 def test_a_versions_key_keeps_its_value_an_addresss_key_does_not() -> None:
@@ -138,6 +205,9 @@ def test_ordinary_numbers_keep_their_type_and_value() -> None:
         ({"D.O.B.": "1990-01-02"}, {"D.O.B.": "<DATE_OF_BIRTH>"}),
         ({"birthday": ["1990-01-02"]}, {"birthday": ["<DATE_OF_BIRTH>"]}),
         ({"city": "Tampere"}, {"city": "<LOCATION>"}),
+        ({"city_name": "Tampere"}, {"city_name": "<LOCATION>"}),
+        ({"contact_name": "Zed Quux"}, {"contact_name": "<PERSON>"}),
+        ({"user_name": "Zed Quux"}, {"user_name": "<PERSON>"}),
         (
             {"created": "1990-01-02", "status": "Active"},
             {"created": "1990-01-02", "status": "Active"},
@@ -147,6 +217,22 @@ def test_ordinary_numbers_keep_their_type_and_value() -> None:
 def test_a_key_names_what_its_value_is(payload: Any, expected: Any) -> None:
     """The key is context for its value, as 'DOB: ...' is in a sentence."""
     assert redact_json(payload) == expected
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"model_name": "Random Forest"},
+        {"product_name": "Apple Watch"},
+        {"feature_name": "Age"},
+        {"file_name": "Q3 Report"},
+        {"hostName": "Web Server"},
+        {"contact": "Call me"},
+        {"contact": "Back Office"},
+    ],
+)
+def test_a_name_of_a_thing_is_not_a_person(payload: dict[str, str]) -> None:
+    assert redact_json(payload) == payload
 
 
 def test_a_key_is_context_for_the_file_scanner_too() -> None:

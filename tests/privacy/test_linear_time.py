@@ -55,6 +55,26 @@ def test_a_text_dense_with_entities_is_redacted_in_linear_time(text: str) -> Non
     assert _timed(lambda: redact_text(text)) != text
 
 
+# Text that takes the slow path of folding (folding.py), dense with the disguises it removes;
+# each unit is one address, redacted whole.
+FOLDED = {
+    "full-width at signs": "a\uff20b.co ",
+    "zero-width spaces": "j\u200bo@b\u200b.co ",
+    "combining marks": "jo\u0301e@b.co\u0301 ",
+    "all three": "e\u0301\u200b\uff20b.co ",
+}
+
+
+@pytest.mark.parametrize("unit", FOLDED.values(), ids=FOLDED.keys())
+def test_a_text_dense_with_disguises_is_redacted_in_linear_time(unit: str) -> None:
+    text = _repeat(unit)
+    assert _timed(lambda: redact_text(text)) == "<EMAIL_ADDRESS> " * (SIZE // len(unit))
+
+
+def test_a_text_of_combining_marks_is_folded_in_linear_time() -> None:
+    assert _timed(lambda: detect(_repeat("e\u0301") + "\u0300" * SIZE)) == []
+
+
 def test_many_keys_that_redact_alike_are_numbered_in_linear_time() -> None:
     payload = {f"user{i}@example.com": i for i in range(20_000)}
     out = _timed(lambda: redact_json(payload))

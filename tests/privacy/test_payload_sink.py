@@ -96,3 +96,15 @@ async def test_redacted_inputs_still_count_in_the_categories(
     row = _stored(runtime)[record.id]
     # The records of processing say what the route received, though it was never stored.
     assert row.categories == ["EMAIL_ADDRESS", "PHONE_NUMBER"]
+
+
+@pytest.mark.anyio
+async def test_names_of_things_are_kept_and_not_recorded_as_persons(
+    runtime: Runtime, keys: PrivacyKeys
+) -> None:
+    things = {"model_name": "Random Forest", "feature_name": "Age", "contact": "Call me"}
+    record = _record(things)
+    await _write(runtime, keys, [record])
+    row = _stored(runtime)[record.id]
+    assert row.body["inputs"] == things
+    assert row.categories == []  # the records of processing listed PERSON for the route

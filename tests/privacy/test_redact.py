@@ -11,10 +11,12 @@ from mlgate.errors import Invalid
 from mlgate.privacy import (
     DEFAULT,
     Encrypt,
+    Finding,
     KeyedHash,
     Mask,
     Remove,
     Replace,
+    apply_operators,
     decrypt_token,
     detect,
     redact_json,
@@ -80,6 +82,13 @@ def test_decrypting_with_the_wrong_key_or_type_fails_cleanly() -> None:
 
 def test_operator_reprs_hide_key_material() -> None:
     assert "kkkk" not in repr(Encrypt(KEY)) + repr(KeyedHash(KEY))
+
+
+def test_overlapping_findings_leave_no_part_of_either_in_clear() -> None:
+    """Findings from another analyzer (Presidio's) may overlap; the later one is clipped."""
+    text = "id AB-12345-CD end"
+    findings = [Finding("X", 3, 11, 1.0), Finding("Y", 6, 14, 0.9), Finding("Z", 5, 9, 0.8)]
+    assert apply_operators(text, findings, Replace()) == "id <X><Y> end"
 
 
 @given(st.text(max_size=200))

@@ -72,14 +72,18 @@ def scan(
 def redact(
     file: FileArg,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Write here (default: stdout).")
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write a new file, readable by you only (default: stdout)."
+        ),
     ] = None,
     operator: Annotated[
         str, typer.Option(help="replace (<TYPE>), mask (keep last 4) or remove.")
     ] = "replace",
     jsonl: Jsonl = None,
 ) -> None:
-    """Write a copy with PII replaced; never overwrites an existing file."""
+    """Write a copy with PII replaced; never overwrites an existing file. The copy is created
+    readable by its owner only (0600): detection can miss PII, so check it before sharing."""
     chosen = OPERATORS.get(operator)
     if chosen is None:
         raise typer.BadParameter(f"choose one of {', '.join(OPERATORS)}", param_hint="--operator")

@@ -169,9 +169,17 @@ class Detector:
         kept = resolve_overlaps(findings)
         if origin is None:
             return kept
-        return [
-            Finding(f.entity_type, *original_span(origin, f.start, f.end), f.score) for f in kept
-        ]
+        # Findings that do not overlap in the folded text may share the original character
+        # that folded to both ("℅" is "c/o"): the later one starts after it, so none overlap.
+        mapped: list[Finding] = []
+        cursor = 0
+        for finding in kept:
+            start, end = original_span(origin, finding.start, finding.end)
+            start = max(start, cursor)
+            if end > start:
+                mapped.append(Finding(finding.entity_type, start, end, finding.score))
+                cursor = end
+        return mapped
 
 
 _default: Detector | None = None

@@ -81,10 +81,15 @@ _DATE_RE = (
 
 
 # What comes just before a version number, never before an address: "version 1.2.3.4",
-# "numpy==1.26.4.0", "Chrome/120.0.0.0" (and, from a JSON key, "app_version: 1.2.3.4").
+# "numpy==1.26.4.0", a user agent's "Chrome/120.0.0.0" (and, from a JSON key,
+# "app_version: 1.2.3.4"). Not any "word/": "/api/clients/10.1.2.3" and "gw/192.168.1.20" are
+# addresses. Not a lone "v" either ("ip v 10.0.0.1"); "v1.2.3.4" is no candidate anyway.
 _VERSION_CUE = re.compile(
-    r"(?:(?i:(?<![a-z])(?:version|ver|release|build|firmware|revision|rev|v))[\s:=\"'_.-]{0,3}"
-    r"|(?:[=<>!~]=|\^|~)\s*|\w/)$"
+    r"(?:(?i:(?<![a-z])(?:version|ver|release|build|firmware|revision|rev))[\s:=\"'_.-]{0,3}"
+    r"|(?:[=<>!~]=|\^|~)\s*"
+    r"|(?i:(?<![a-z])(?:mozilla|applewebkit|gecko|(?:headless)?chrome|chromium|crios|firefox"
+    r"|fxios|safari|version|edge?|edg[ai]|edgios|opr|opera|yabrowser|samsungbrowser|vivaldi"
+    r"|brave|electron|msie|trident)/))$"
 )
 
 _EMAIL_DOMAIN = re.compile(r"[^\W_][\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}\b")

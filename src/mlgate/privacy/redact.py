@@ -157,15 +157,21 @@ def _operator_for(operators: Operators, entity_type: str) -> Operator:
 
 
 def apply_operators(text: str, findings: Iterable[Finding], operators: Operators) -> str:
-    """Replace each (non-overlapping) finding in ``text`` with its operator's output."""
+    """Replace each finding in ``text`` with its operator's output.
+
+    A finding that overlaps an earlier one is clipped to what follows it, never skipped: the
+    part no other finding covers is still PII (findings from a plugged-in recognizer, or two
+    that share a character folded to several, may overlap).
+    """
     parts: list[str] = []
     cursor = 0
     for finding in sorted(findings, key=lambda f: f.start):
-        if finding.start < cursor:
+        if finding.end <= cursor:
             continue
+        start = max(finding.start, cursor)
         operator = _operator_for(operators, finding.entity_type)
-        parts.append(text[cursor : finding.start])
-        parts.append(operator(text[finding.start : finding.end], finding.entity_type))
+        parts.append(text[cursor:start])
+        parts.append(operator(text[start : finding.end], finding.entity_type))
         cursor = finding.end
     parts.append(text[cursor:])
     return "".join(parts)

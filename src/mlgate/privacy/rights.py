@@ -101,9 +101,12 @@ def erase_subject(
 ) -> ErasureResult:
     """Delete the subject's records and destroy its data key (or only count with ``dry_run``)."""
     pseudonym = _pseudonym(secret, subject)
-    if not dry_run:  # before anything is read, so that what is counted is what is deleted
-        lock_out_log_writers(session)
+    # Both locks before anything is read, so that what is counted is what is deleted. The
+    # holds lock first: waiting for it (behind a hold being added, itself behind a long
+    # purge) while holding the writers' lock would stall every request-log batch meanwhile.
     lock_holds_for_reading(session)
+    if not dry_run:
+        lock_out_log_writers(session)
     if pseudonym in held_subjects(session):
         raise Conflict("this subject is under a legal hold; remove the hold before erasing")
     routes = set(
