@@ -6,6 +6,7 @@ import asyncio
 import logging
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -169,3 +170,62 @@ def test_a_named_tensor_counts_the_values_its_rows_hold(runtime: Runtime) -> Non
     collector.observe("a", "m", 1, watch(), tensor)  # would pass 1,000 values: dropped
 
     assert collector.dropped == 1
+
+
+WIDE = [f"f{i}" for i in range(200)]  # the most features a reference profiles
+ROWS = 1_000  # the capacity below holds 1,000 rows of 200 values
+
+
+def wide_requests(rows: int) -> dict[str, object]:
+    """The same ``rows`` rows, 200 features each, in every shape a client may send them."""
+    return {
+        "rows": [[0.5] * 200] * rows,
+        "objects": [dict.fromkeys(WIDE, 0.5)] * rows,
+        "objects, all empty": [{}] * rows,
+        "objects, one feature": [{"f0": 0.5}] * rows,
+        "one named tensor": {"float_input": [[0.5] * 200] * rows},
+        "columns": {name: [0.5] * rows for name in WIDE},
+        "one column": {"f0": [0.5] * rows},
+        "columns, a short one first": {"f1": [0.5], "f0": [0.5] * rows},
+    }
+
+
+@pytest.mark.parametrize("shape", list(wide_requests(0)))
+def test_a_request_costs_its_rows_times_the_features_whatever_its_shape(
+    runtime: Runtime, shape: str
+) -> None:
+    # Counting reads every feature of every row: a request sending its rows as a short column
+    # and a long one, or as empty objects, must not pass as two values and cost the flush
+    # thread (which shares the GIL with the gateway) 200 times its rows.
+    wide = DriftWatch(
+        "ref-wide", Binner(build_profile(WIDE, [[float(i)] * 200 for i in range(100)]))
+    )
+    collector = DriftCollector(runtime.db, capacity=ROWS * len(WIDE))
+
+    collector.observe("a", "m", 1, wide, wide_requests(ROWS)[shape])
+    assert (collector.dropped, collector.filling) == (0, True)
+    asyncio.run(collector.flush())
+    collector.observe("a", "m", 1, wide, wide_requests(ROWS + 1)[shape])  # one row too many
+
+    assert collector.dropped == 1
+    with runtime.db.unit_of_work() as session:
+        (row,) = session.scalars(select(DriftCount))
+    assert row.requests == 1
+    assert [sum(feature) for feature in row.counts] == [ROWS] * len(WIDE)
+
+
+def test_a_value_nested_deep_loses_no_counts_of_other_routes(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    plans = DriftWatch("ref-plan", Binner(build_profile(["plan"], [["basic"], ["pro"]] * 50)))
+    deep = orjson.loads("[[" + "[" * 998 + "]" * 998 + "]]")  # one row: its plan nested 999 deep
+    collector = DriftCollector(runtime.db)
+    collector.observe("a", "m", 1, plans, deep)
+    collector.observe("b", "m", 1, plans, [["pro"], ["basic"]])
+
+    asyncio.run(collector.flush())
+
+    assert "drift counts lost" not in caplog.text
+    with runtime.db.unit_of_work() as session:
+        counts = {r.route: r.counts for r in session.scalars(select(DriftCount))}
+    assert counts == {"a": [[0, 0, 1, 0]], "b": [[1, 1, 0, 0]]}  # basic, pro, other, missing

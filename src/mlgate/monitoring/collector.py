@@ -3,8 +3,9 @@
 ``observe`` only appends to a list (a full list drops the observation and counts it), so drift
 never slows or fails a request; the gateway flushes early once the list is half full, so only
 a burst of more than ``capacity`` values within one refresh tick loses observations. The list
-is bounded by the values its inputs hold (rows times the first row's width), not by requests:
-it keeps the inputs alive until the flush, and one request may carry a megabyte of rows.
+is bounded by the values its inputs cost (``Binner.size``: rows times the reference's features),
+not by requests: it keeps the inputs alive until the flush, counting them takes that many steps
+on a thread sharing the GIL with the event loop, and one request may carry a megabyte of rows.
 ``flush`` swaps the list and, on a worker thread, counts every queued input into its
 reference's bins and writes one ``drift_counts`` row per route, version and reference: counts
 only, never an input value. When the store cannot be reached (down, restarting, locked) the
@@ -56,7 +57,7 @@ class DriftCollector:
         self.dropped = 0
 
     def observe(self, route: str, model: str, version: int, watch: DriftWatch, inputs: Any) -> None:
-        size = _values(inputs)
+        size = watch.binner.size(inputs)
         if self._size + size > self._capacity:
             self.dropped += 1
             if self._on_drop is not None:
@@ -144,16 +145,3 @@ class DriftCollector:
             }
             for (route, model, version, reference_id), counts, requests, unreadable in written
         ]
-
-
-def _values(inputs: Any) -> int:
-    """About how many values ``inputs`` holds, in constant time: rows times the first's width."""
-    if isinstance(inputs, dict) and len(inputs) == 1:  # one named tensor (or column): its rows
-        inputs = next(iter(inputs.values()))
-    if isinstance(inputs, list):
-        first = inputs[0] if inputs else None
-        return max(len(inputs) * (len(first) if isinstance(first, list | dict) else 1), 1)
-    if isinstance(inputs, dict) and inputs:
-        first = next(iter(inputs.values()))
-        return len(inputs) * (len(first) if isinstance(first, list) else 1)
-    return 1

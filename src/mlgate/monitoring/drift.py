@@ -21,7 +21,6 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,7 @@ _HALF_MAX = sys.float_info.max / 2
 # Type tuples for the binner's loops: a union such as ``list | tuple`` is built on every call.
 _SEQUENCES = (list, tuple)
 _ROW_TYPES = (list, tuple, dict)
-_JSON_SCALARS = frozenset({bool, int, float})
+_NUMBERS = (int, float)  # and bool, an int
 
 
 def check_columns(columns: Sequence[str], input_schema: Any) -> None:
@@ -194,6 +193,14 @@ def _profile_feature(name: str, values: list[Any], bins: int) -> DriftFeaturePro
 
 
 @dataclass(frozen=True, slots=True)
+class _Columns:
+    """A request sent as columns by feature name, and its rows: its longest feature column."""
+
+    inputs: dict[str, Any]
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Feature:
     name: str
     edges: tuple[float, ...] | None  # numeric: cut points
@@ -230,9 +237,11 @@ class Binner:
     the reference spelled it (``true``, ``TRUE``; ``1``, ``1.0``). Values are binned a column
     at a time with numpy (``bench/drift.py``: one value at a time with ``bisect`` it took 15 µs
     per 10-feature row), since this runs on a thread that shares the GIL with the event loop.
+    Counting a request reads at most ``size(inputs)`` values (and one per feature), whatever
+    its shape: columns are counted as columns, never padded out to rows.
     """
 
-    __slots__ = ("_edges", "_features", "_names")
+    __slots__ = ("_edges", "_features", "_known", "_names")
 
     def __init__(self, profile: Sequence[DriftFeatureProfile]) -> None:
         self._features = tuple(
@@ -246,6 +255,7 @@ class Binner:
             for p in profile
         )
         self._names = tuple(f.name for f in self._features)
+        self._known = frozenset(self._names)
         self._edges = tuple(
             np.asarray(f.edges, dtype=float) if f.edges is not None else None
             for f in self._features
@@ -253,6 +263,23 @@ class Binner:
 
     def empty(self) -> list[list[int]]:
         return [[0] * f.bins for f in self._features]
+
+    def size(self, inputs: Any) -> int:
+        """The values counting ``inputs`` reads and holds until then: its rows times the features
+        (times the first row's width, or the object's keys, where more), at least the features.
+
+        Rows are counted exactly in every shape (columns: the longest feature column), so a
+        request cannot pass as small and cost rows times features when it is counted. Constant
+        time for lists; an object costs one look-up per key or per feature, whichever are fewer.
+        """
+        width = len(self._names)
+        found = self._rows(inputs)
+        if isinstance(found, _Columns):
+            return max(found.rows, 1) * max(width, len(found.inputs))
+        if not found:
+            return width
+        first = found[0]
+        return len(found) * max(width, len(first) if isinstance(first, _ROW_TYPES) else 1)
 
     def count(self, counts: list[list[int]], inputs: Any) -> int:
         """Add one request's rows to ``counts``; returns the rows read (0: unreadable)."""
@@ -262,44 +289,67 @@ class Binner:
         """Add every request's rows to ``counts``; returns (rows read, unreadable requests)."""
         width, names = len(self._features), self._names
         table: list[Sequence[Any]] = []
-        unreadable = 0
+        columns: list[list[Any]] = [[] for _ in names]  # the values of requests sent as columns
+        gaps = [0] * width  # and the rows their column of each feature lacks: missing values
+        read = unreadable = 0
         for inputs in requests:
-            before = len(table)
-            for row in self._rows(inputs):
-                if isinstance(row, _SEQUENCES):
-                    if len(row) == width:
-                        table.append(row)
-                elif isinstance(row, dict):
-                    table.append([row.get(name) for name in names])
-            unreadable += len(table) == before
-        if table:
+            found = self._rows(inputs)
+            if isinstance(found, _Columns):
+                rows = found.rows
+                for index, column in enumerate(map(found.inputs.get, names)):
+                    held = column if isinstance(column, list) else ()
+                    columns[index].extend(held)
+                    gaps[index] += rows - len(held)
+            else:
+                before = len(table)
+                for row in found:
+                    if isinstance(row, _SEQUENCES):
+                        if len(row) == width:
+                            table.append(row)
+                    elif isinstance(row, dict):
+                        table.append([row.get(name) for name in names])
+                rows = len(table) - before
+            read += rows
+            unreadable += rows == 0
+        if read:
             for index, feature in enumerate(self._features):
                 column = [row[index] for row in table]
+                column += columns[index]
                 edges = self._edges[index]
                 if edges is not None:
                     _tally_numbers(counts[index], edges, column)
                 else:
                     _tally_categories(counts[index], feature, column)
-        return len(table), unreadable
+                counts[index][-1] += gaps[index]
+        return read, unreadable
 
-    def _rows(self, inputs: Any) -> Iterable[Any]:
+    def _rows(self, inputs: Any) -> Sequence[Any] | _Columns:
         """The rows of the shapes the backends take: rows, one row (a flat list, or an object),
-        columns by feature name (one missing, or short, lacks those values), or one named
-        tensor (KServe v2, MLflow) holding any of the list shapes."""
+        or one named tensor (KServe v2, MLflow) holding any of the list shapes; or columns by
+        feature name (one missing, or short, lacks those values), to be counted as columns."""
         if isinstance(inputs, list):
             flat = bool(inputs) and not isinstance(inputs[0], _ROW_TYPES)
             return (inputs,) if flat else inputs
         if not isinstance(inputs, dict) or not inputs:
             return ()
-        columns = [inputs.get(name) for name in self._names]
-        if any(isinstance(c, list) for c in columns):
-            return zip_longest(*(c if isinstance(c, list) else () for c in columns))
-        if any(name in inputs for name in self._names):
+        present = self._present(inputs)
+        lengths = [len(value) for value in present if isinstance(value, list)]
+        if lengths:
+            return _Columns(inputs, max(lengths))
+        if present:
             return (inputs,)
         if len(inputs) == 1:
             (tensor,) = inputs.values()
             return self._rows(tensor) if isinstance(tensor, list) else ()
         return ()
+
+    def _present(self, inputs: dict[str, Any]) -> list[Any]:
+        """The values ``inputs`` holds for features, looked up from its keys or the features,
+        whichever are fewer: a request may send thousands of keys, a profile has 200 features."""
+        if len(inputs) < len(self._names):
+            known = self._known
+            return [value for key, value in inputs.items() if key in known]
+        return [inputs[name] for name in self._names if name in inputs]
 
 
 def _as_number(value: Any) -> float:
@@ -313,9 +363,16 @@ def _as_number(value: Any) -> float:
 
 def _tally_numbers(tally: list[int], edges: np.ndarray, column: list[Any]) -> None:
     """Numbers into the bins cut at ``edges``; anything else (None, NaN, ±inf) missing."""
-    try:  # plain numbers, the usual case, skip the call
+    try:  # plain numbers, the usual case, and missing ones (None) skip the call
         values = np.fromiter(
-            (v if type(v) is float or type(v) is int else _as_number(v) for v in column),
+            (
+                v
+                if type(v) is float or type(v) is int
+                else math.nan
+                if v is None
+                else _as_number(v)
+                for v in column
+            ),
             dtype=float,
             count=len(column),
         )
@@ -337,9 +394,14 @@ def _tally_categories(tally: list[int], feature: _Feature, column: list[Any]) ->
         if value is None or value == "":
             tally[missing] += 1
             continue
-        found = categories.get(str(value), other)
-        if found == other and spellings and type(value) in _JSON_SCALARS:
-            found = spellings.get((type(value) is bool, value), other)
+        if isinstance(value, str):
+            found = categories.get(value, other)
+        elif isinstance(value, _NUMBERS):
+            found = categories.get(str(value), other)
+            if found == other and spellings:
+                found = spellings.get((isinstance(value, bool), value), other)
+        else:  # a list or an object is no category (and str() of one nested deep recurses)
+            found = other
         tally[found] += 1
 
 
