@@ -189,3 +189,22 @@ async def test_a_stream_cut_before_it_began_still_ends_with_the_deadline_event()
     assert [m.get("body") for m in sent[1:]][-2:] == [b"data: cut\n\n", b""]
     assert upstream.closed == 1
     assert upstream.ended == ["deadline_exceeded"]
+
+
+async def test_a_stream_that_ended_as_its_deadline_came_gets_nothing_after_its_last_byte() -> None:
+    upstream = Upstream([b"a", b"b"])
+    relay = Relay(
+        upstream.stream,
+        capture=False,
+        done=upstream.done,
+        deadline=Deadline.after(0, clock=asyncio.get_running_loop().time),  # due at once
+        ending=b"data: cut\n\n",
+    )
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:  # a caller that reads at once: the stream ends
+        sent.append(message)  # before the deadline's timer runs, in the same loop turn
+
+    await _call(send).answer_stream(relay, {})
+    assert [m.get("body") for m in sent[1:]] == [b"a", b"b", b""]
+    assert upstream.ended == [("ok", None)]

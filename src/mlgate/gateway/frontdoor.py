@@ -192,6 +192,8 @@ class _Call:
                 pass
 
         def cut() -> None:
+            if pumping.done():  # the stream ended in time; nothing may follow its last byte
+                return
             relay.expire()  # first, so the relay logs the deadline, not a caller gone
             pumping.cancel()
 
