@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -37,6 +36,7 @@ from mlgate.errors import Invalid
 from mlgate.netaddr import Allowlist, IPAddress
 from mlgate.runtime import Runtime
 from tests.approvals.conftest import ADMIN
+from tests.approvals.receivers import QuietHandler, serving
 from tests.conftest import KeyFactory, bearer
 
 SETTING = "MLGATE_WEBHOOK_ALLOWED_HOSTS"
@@ -156,7 +156,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             with state.lock:
@@ -168,17 +168,9 @@ def receiver() -> Iterator[Receiver]:
                 self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(Handler) as port:
+        state.url = f"http://127.0.0.1:{port}"
+        yield state
 
 
 def _port(receiver: Receiver) -> int:
@@ -337,27 +329,20 @@ def test_tls_to_the_pinned_address_checks_the_certificate_for_the_urls_name(
     context.load_cert_chain(cert_file, key_file)
     context.sni_callback = lambda sock, name, ctx: server_names.append(name)  # type: ignore[assignment,misc]
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             self.send_response(204)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, tls=context) as port:
         trust = ssl.create_default_context(cadata=pem)
         transport = PinnedTransport(
             Allowlist.parse("127.0.0.1"),
             resolver=lambda host, port: [ipaddress.ip_address("127.0.0.1")],
             verify=trust,
         )
-        url = f"https://receiver.test:{server.server_address[1]}/hook"
+        url = f"https://receiver.test:{port}/hook"
         with httpx.Client(transport=transport) as client:
             if accepted:
                 assert client.post(url, content=b"{}").status_code == 204
@@ -365,7 +350,3 @@ def test_tls_to_the_pinned_address_checks_the_certificate_for_the_urls_name(
                 with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
                     client.post(url, content=b"{}")
         assert server_names == ["receiver.test"]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -23,6 +22,7 @@ from mlgate.config import Settings
 from mlgate.netaddr import Allowlist
 from mlgate.runtime import Runtime
 from tests.approvals.conftest import ADMIN, REQUESTER, VersionFactory, reviewer
+from tests.approvals.receivers import QuietHandler, serving
 from tests.conftest import KeyFactory, bearer
 
 MAX_ROUNDS = 12
@@ -53,7 +53,7 @@ class Receiver:
 def receiver() -> Iterator[Receiver]:
     state = Receiver(fail_first=3)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             with state.lock:
@@ -64,17 +64,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(500 if failing else 204)
             self.end_headers()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving(Handler) as port:
+        state.url = f"http://127.0.0.1:{port}/hook"
+        yield state
 
 
 def _subscribe(runtime: Runtime, url: str, events: list[str] | None = None) -> tuple[str, str]:
