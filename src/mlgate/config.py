@@ -176,6 +176,13 @@ class Settings(BaseSettings):
         " networks (10.0.0.0/8), or * for any; unset: URLs whose host is or resolves to a"
         " loopback, private, link-local or other non-public address are refused.",
     )
+    scan_budget_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=86_400,
+        description="Time one artifact scan may take; what is not read by then is a HIGH"
+        " finding (scan.time-budget), never clean.",
+    )
     trusted_signing_keys: str = Field(
         default="",
         description="Fingerprints (sha256 of the public key, as `mlgate sign` prints) of the keys"

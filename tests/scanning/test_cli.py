@@ -164,3 +164,29 @@ def test_bad_references_are_one_line_errors(
     assert result.code == 1
     assert "MODEL@N" in result.err
     assert mlgate(capsys, "audit-model", "nope@1").code == 1
+
+
+def test_scan_file_stops_at_its_budget_with_a_high_finding(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    slow = tmp_path / "model.pkl"
+    slow.write_bytes(b"\x80\x02" + b"N0" * (4 << 20) + b"N.")  # 8M opcodes doing nothing
+    result = mlgate(capsys, "scan", "file", "--format", "json", "--budget", "0.05", str(slow))
+    assert result.code == 1
+    assert [f["rule"] for f in json.loads(result.out)["findings"]] == ["scan.time-budget"]
+
+
+def test_the_scan_budget_setting_reaches_version_scans(
+    cli_env: None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow = tmp_path / "model.pkl"
+    slow.write_bytes(b"\x80\x02" + b"N0" * (4 << 20) + b"N.")
+    monkeypatch.setenv("MLGATE_SCAN_BUDGET_SECONDS", "0.05")
+    assert mlgate(capsys, "models", "create", "slow").code == 0
+    assert mlgate(capsys, "versions", "register", str(slow), "--model", "slow").code == 0
+    scanned = mlgate(capsys, "scan", "version", "slow@1", "--json")
+    assert scanned.code == 0, scanned.err
+    assert [f["rule"] for f in json.loads(scanned.out)["findings"]] == ["scan.time-budget"]

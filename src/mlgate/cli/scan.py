@@ -23,6 +23,7 @@ from mlgate.errors import Invalid, MlgateError
 from mlgate.scanning import posture, service
 from mlgate.scanning.manifest import sign_manifest
 from mlgate.scanning.sarif import to_sarif
+from mlgate.scanning.scanner import SCAN_BUDGET_S
 from mlgate.scanning.schemas import (
     Finding,
     RequirementsIn,
@@ -111,11 +112,17 @@ def scan_file(
     fmt: Annotated[ScanFormat, typer.Option("--format", help="table, json or sarif.")] = (
         ScanFormat.TABLE
     ),
+    budget: Annotated[
+        float,
+        typer.Option(
+            "--budget", min=0.001, max=86_400, help="Seconds a path's scan may take (then HIGH)."
+        ),
+    ] = SCAN_BUDGET_S,
 ) -> None:
     """Scan files without registering them: exit 0 clean, 1 findings, 2 error."""
     try:
         with _scanning(_size_of(paths)) as advance:
-            report = service.scan_files(paths, progress=advance)
+            report = service.scan_files(paths, progress=advance, budget_s=budget)
     except (MlgateError, OSError) as error:
         detail = error.detail if isinstance(error, MlgateError) else str(error)
         err_console.print(f"error: {detail}", markup=False, highlight=False)
@@ -135,7 +142,12 @@ def scan_version(ctx: typer.Context, ref: Ref, as_json: AsJson = False) -> None:
         artifacts = service.version_artifacts(session, model_name=name, version=number)
     blobs = cli.runtime.blobs
     with _scanning(sum(blobs.size(sha256) for sha256 in artifacts.values())) as advance:
-        report = service.scan_artifacts(blobs=blobs, artifacts=artifacts, progress=advance)
+        report = service.scan_artifacts(
+            blobs=blobs,
+            artifacts=artifacts,
+            progress=advance,
+            budget_s=cli.runtime.settings.scan_budget_seconds,
+        )
     with cli.session() as session:
         scan = service.scan_version(
             session,

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field, replace
 
 from mlgate.scanning.schemas import Finding, Severity
 
-__all__ = ["MAX_DEPTH", "Location", "Sink"]
+__all__ = ["MAX_DEPTH", "Location", "OutOfTime", "Sink"]
 
 # Nested pickles, archives inside archives and compressed streams all count one level; a bound
 # keeps a crafted file from sending the scanner into unbounded recursion.
 MAX_DEPTH = 4
 
 
+class OutOfTime(Exception):
+    """The scan's time budget ran out: the file being read was not fully checked."""
+
+
 @dataclass
 class Sink:
-    """Collects findings for one scan."""
+    """Collects findings for one scan; reading stops once ``time.monotonic()`` passes
+    ``deadline``, so a crafted file cannot hold the scanning thread for minutes."""
 
     findings: list[Finding] = field(default_factory=list)
+    deadline: float = math.inf
+
+    def check_time(self) -> None:
+        """Raises OutOfTime past the deadline; called every so many items, not per item."""
+        if time.monotonic() > self.deadline:
+            raise OutOfTime
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,7 @@ def scan_onnx(blob: Blob, loc: Location) -> bool:
     named_onnx = blob.name.lower().endswith(".onnx")
     try:
         with blob.stream() as stream:
-            model = read_onnx(stream, blob.size)
+            model = read_onnx(stream, blob.size, deadline=loc.sink.deadline)
     except TooDeep as exc:
         loc.report(Severity.HIGH, "onnx.malformed", f"ONNX model cannot be checked ({exc})")
         return True

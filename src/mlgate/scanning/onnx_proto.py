@@ -5,14 +5,18 @@ models went unchecked. This reader walks the wire format, descends only into the
 can hold tensors or nodes, and skips everything else (raw weights) unread: memory stays bounded
 whatever the model's size, and the onnx package is not needed. Field numbers are onnx.proto's.
 Only distinct ops, locations and functions are kept, and reading stops past fixed caps, so a
-crafted model of millions of tiny messages costs bounded time, memory and findings too.
+crafted model of millions of tiny messages costs bounded time, memory and findings too. Every
+field read or skipped consumes bytes, so the time budget is checked once per chunk read.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlgate.scanning.context import OutOfTime
 from mlgate.scanning.stream import Stream
 
 __all__ = [
@@ -97,16 +101,22 @@ class OnnxSummary:
 
 
 class _Reader:
-    """Buffered forward reads over a stream, with the absolute offset in ``pos``."""
+    """Buffered forward reads over a stream, with the absolute offset in ``pos``.
 
-    def __init__(self, stream: Stream) -> None:
+    Raises OutOfTime when it needs another chunk past ``deadline`` (a ``time.monotonic()``).
+    """
+
+    def __init__(self, stream: Stream, deadline: float = math.inf) -> None:
         self._stream = stream
+        self._deadline = deadline
         self._buf = b""
         self._at = 0
         self.pos = 0
 
     def _fill(self) -> bool:
         """Appends a chunk to what is left unread; False when the stream has no more."""
+        if time.monotonic() > self._deadline:
+            raise OutOfTime
         more = self._stream.read(_CHUNK)
         self._buf = self._buf[self._at :] + more
         self._at = 0
@@ -272,14 +282,15 @@ def _collect(
         out.has_graph = True
 
 
-def read_onnx(stream: Stream, size: int) -> OnnxSummary:
+def read_onnx(stream: Stream, size: int, *, deadline: float = math.inf) -> OnnxSummary:
     """Reads a ModelProto from ``stream`` (``size`` bytes, -1 when unknown).
 
     Raises NotOnnx when the bytes are no protobuf message or hold no graph, TooDeep when its
-    messages nest past what protobuf parsers accept. Past a cap (MAX_MESSAGES, MAX_KEPT,
-    MAX_KEPT_BYTES) it returns what it read so far, with ``stopped`` saying why.
+    messages nest past what protobuf parsers accept, OutOfTime when reading is still going at
+    ``deadline`` (a ``time.monotonic()``). Past a cap (MAX_MESSAGES, MAX_KEPT, MAX_KEPT_BYTES)
+    it returns what it read so far, with ``stopped`` saying why.
     """
-    reader = _Reader(stream)
+    reader = _Reader(stream, deadline)
     out = OnnxSummary()
     try:
         _message(reader, _MODEL, float(size) if size >= 0 else _UNTIL_EOF, 0, out)

@@ -37,7 +37,9 @@ def scan_version(
     """Scan every artifact of the version from the blob store and store the result."""
     with runtime.db.unit_of_work() as session:
         artifacts = service.version_artifacts(session, model_name=name, version=version)
-    report = service.scan_artifacts(blobs=runtime.blobs, artifacts=artifacts)
+    report = service.scan_artifacts(
+        blobs=runtime.blobs, artifacts=artifacts, budget_s=runtime.settings.scan_budget_seconds
+    )
     with runtime.db.unit_of_work() as session:
         return service.scan_version(
             session,

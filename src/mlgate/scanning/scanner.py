@@ -14,17 +14,21 @@ from pathlib import Path, PurePosixPath
 from mlgate.errors import Invalid, NotFound
 from mlgate.scanning import archives, graphs, tensors
 from mlgate.scanning.blob import MAX_IN_MEMORY, Blob, file_blob, memory_blob
-from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.context import MAX_DEPTH, Location, OutOfTime, Sink
 from mlgate.scanning.pickles import scan_pickle_stream
 from mlgate.scanning.policy import classify_global
 from mlgate.scanning.schemas import ScannedFile, ScanReport, Severity
 from mlgate.scanning.sniff import detect_format, zip_kind
 
-__all__ = ["detect_format", "scan_path"]
+__all__ = ["SCAN_BUDGET_S", "detect_format", "scan_path"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_FILES = 100_000
+# Wall-clock seconds one scan_path call may spend reading; what is left unread past it is a
+# HIGH finding. Crafted files are slow per byte (ONNX of repeated varints ~4 MiB/s, no-op pickle
+# opcodes ~1 MiB/s), so without a budget one upload could hold a server thread for minutes.
+SCAN_BUDGET_S = 120.0
 
 # What each extension promises; content that disagrees is reported (as info).
 _EXPECTED: dict[str, set[str]] = {
@@ -158,6 +162,7 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
 
 def scan_blob(blob: Blob, loc: Location) -> None:
     """Scans one file or archive member; members of archives come back through here."""
+    loc.sink.check_time()  # once per member: an archive of many small members is bounded too
     if _scan_blob(blob, loc) == "unknown" and loc.member is not None:
         _report_unrecognised(blob.name, loc)
 
@@ -209,12 +214,23 @@ def _report_unrecognised(name: str, loc: Location) -> None:
         loc.report(Severity.INFO, "file.unrecognised", "format not recognised; not scanned")
 
 
-def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> int:
+def _scan_file(
+    path: Path, root: Path, sink: Sink, files: list[ScannedFile], budget_s: float
+) -> int:
     display = str(path.relative_to(root)) if path != root else path.name
     loc = Location(display, sink)
     blob = file_blob(path)
     try:
+        sink.check_time()  # files left when the budget ran out are not opened at all
         kind = _scan_blob(blob, loc)
+    except OutOfTime:
+        loc.report(
+            Severity.HIGH,  # unscanned content is no pass
+            "scan.time-budget",
+            f"the scan's time budget of {budget_s:g} s ran out before this file was fully "
+            "read; the rest of it was not scanned",
+        )
+        kind = "unscanned"
     except OSError as exc:
         loc.report(Severity.HIGH, "file.unreadable", f"file cannot be read ({exc.strerror})")
         kind = "unreadable"
@@ -227,7 +243,7 @@ def _scan_file(path: Path, root: Path, sink: Sink, files: list[ScannedFile]) -> 
         )
         kind = "error"
     expected = _EXPECTED.get(path.suffix.lower())
-    if expected is not None and kind not in expected:
+    if expected is not None and kind not in expected and kind != "unscanned":
         loc.report(
             Severity.INFO,
             "file.extension-mismatch",
@@ -282,11 +298,16 @@ def _walk(root: Path, sink: Sink) -> list[Path]:
 
 
 def scan_path(
-    path: str | os.PathLike[str], *, progress: Callable[[int], None] | None = None
+    path: str | os.PathLike[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+    budget_s: float = SCAN_BUDGET_S,
 ) -> ScanReport:
     """Scans a file or a directory tree of model artifacts; never loads or runs any of them.
 
-    ``progress`` is called with each file's size once it is scanned.
+    ``progress`` is called with each file's size once it is scanned. Reading stops once the
+    scan has taken ``budget_s`` seconds: the file being read and any after it each get a HIGH
+    ``scan.time-budget`` finding, so an artifact too slow to scan never passes as clean.
     """
     root = Path(path)
     if not root.exists():
@@ -294,12 +315,12 @@ def scan_path(
     if not root.is_dir() and not root.is_file():
         raise Invalid.field("path", f"'{root}' is not a regular file or a directory")
     started = time.perf_counter()
-    sink = Sink()
+    sink = Sink(deadline=time.monotonic() + budget_s)
     files: list[ScannedFile] = []
     paths = _walk(root, sink) if root.is_dir() else [root]
     total = 0
     for file in paths:
-        size = _scan_file(file, root, sink, files)
+        size = _scan_file(file, root, sink, files, budget_s)
         total += size
         if progress is not None:
             progress(size)

@@ -35,7 +35,7 @@ from mlgate.scanning.manifest import (
     verify_manifest,
 )
 from mlgate.scanning.models import ArtifactScan, ArtifactSignature, DependencyAudit
-from mlgate.scanning.scanner import scan_path
+from mlgate.scanning.scanner import SCAN_BUDGET_S, scan_path
 from mlgate.scanning.schemas import (
     DependencyAuditRead,
     DependencyFinding,
@@ -92,12 +92,16 @@ def count_by_severity(severities: Sequence[Severity]) -> dict[str, int]:
 
 
 def scan_files(
-    paths: Sequence[str | os.PathLike[str]], *, progress: Callable[[int], None] | None = None
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    progress: Callable[[int], None] | None = None,
+    budget_s: float = SCAN_BUDGET_S,
 ) -> ScanReport:
-    """Scan files or directories outside the registry (nothing is stored) as one report."""
+    """Scan files or directories outside the registry (nothing is stored) as one report;
+    ``budget_s`` bounds each path's scan."""
     if not paths:
         raise Invalid.field("paths", "give at least one file or directory to scan")
-    reports = [scan_path(path, progress=progress) for path in paths]
+    reports = [scan_path(path, progress=progress, budget_s=budget_s) for path in paths]
     if len(reports) == 1:
         return reports[0]
     findings = sorted(
@@ -145,10 +149,11 @@ def scan_artifacts(
     blobs: BlobStore,
     artifacts: Mapping[str, str],
     progress: Callable[[int], None] | None = None,
+    budget_s: float = SCAN_BUDGET_S,
 ) -> ScanReport:
-    """Scan the blobs under their artifact names (no SQL)."""
+    """Scan the blobs under their artifact names (no SQL), within ``budget_s`` seconds."""
     with staged(blobs.path, artifacts) as root:
-        return scan_path(root, progress=progress)
+        return scan_path(root, progress=progress, budget_s=budget_s)
 
 
 def scan_version(
