@@ -16,6 +16,8 @@ from mlgate.auth.schemas import Principal
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
+from mlgate.scanning import service
+from mlgate.scanning.schemas import SignatureRead
 
 ADMIN = Principal(name="alice", scopes=frozenset({"admin"}))
 SCANNER = Principal(name="ci", scopes=frozenset({"scan:write", "registry:read"}))
@@ -97,6 +99,19 @@ def write_keypair(directory: Path, name: str) -> tuple[Path, Path]:
         )
     )
     return private, public
+
+
+def sign(runtime: Runtime, model: str, version: int, private_key: Path) -> SignatureRead:
+    """Sign ``model@version`` with ``private_key`` as ADMIN and store the signature."""
+    with runtime.db.unit_of_work() as session:
+        return service.sign_version(
+            session,
+            blobs=runtime.blobs,
+            model_name=model,
+            version=version,
+            private_key=private_key,
+            actor=ADMIN,
+        )
 
 
 def tamper(runtime: Runtime, sha256: str) -> None:

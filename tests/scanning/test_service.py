@@ -20,6 +20,7 @@ from tests.scanning.factories import (
     SCANNER,
     make_version,
     malicious_pickle,
+    sign,
     tamper,
     write_keypair,
 )
@@ -68,15 +69,7 @@ def test_signed_version_verifies_and_one_flipped_byte_fails(
 ) -> None:
     private, public = signing_keys
     name, number = make_version(runtime)
-    with runtime.db.unit_of_work() as session:
-        signed = service.sign_version(
-            session,
-            blobs=runtime.blobs,
-            model_name=name,
-            version=number,
-            private_key=private,
-            actor=ADMIN,
-        )
+    signed = sign(runtime, name, number, private)
     assert set(signed.manifest) == {"model.pkl", "config/labels.json"}
     assert len(signed.key_fingerprint) == 64
     _, stranger = write_keypair(tmp_path, "stranger")
@@ -107,15 +100,7 @@ def test_with_trusted_keys_set_only_their_signatures_verify(
 ) -> None:
     private, _ = signing_keys
     name, number = make_version(runtime)
-    with runtime.db.unit_of_work() as session:
-        signed = service.sign_version(
-            session,
-            blobs=runtime.blobs,
-            model_name=name,
-            version=number,
-            private_key=private,
-            actor=ADMIN,
-        )
+    signed = sign(runtime, name, number, private)
     _, stranger = write_keypair(tmp_path, "stranger")
     theirs = key_fingerprint(stranger.read_text())
 

@@ -10,15 +10,14 @@ from fastapi.testclient import TestClient
 from mlgate.app import create_app
 from mlgate.errors import Conflict
 from mlgate.runtime import Runtime
-from mlgate.scanning import service
 from mlgate.scanning.manifest import key_fingerprint
 from tests.conftest import KeyFactory, bearer
 from tests.scanning.factories import (
-    ADMIN,
     approve_and_deploy,
     make_version,
     malicious_pickle,
     serve,
+    sign,
     tamper,
     write_keypair,
 )
@@ -96,15 +95,7 @@ def test_a_tampered_signed_artifact_is_refused_and_the_route_answers_503(
     name, number = make_version(
         runtime, {"model.onnx": iris_onnx}, framework="onnx", input_schema=False
     )
-    with runtime.db.unit_of_work() as session:
-        signed = service.sign_version(
-            session,
-            blobs=runtime.blobs,
-            model_name=name,
-            version=number,
-            private_key=signing_keys[0],
-            actor=ADMIN,
-        )
+    signed = sign(runtime, name, number, signing_keys[0])
     serve(runtime, name, number, require_signature=True)
     key = bearer(make_key("gateway:invoke"))
     path = f"/v1/routes/{name}/predict"
@@ -130,15 +121,8 @@ def test_a_signature_route_refuses_a_signer_that_is_not_trusted(
     name, number = make_version(
         runtime, {"model.onnx": iris_onnx}, framework="onnx", input_schema=False
     )
-    with runtime.db.unit_of_work() as session:
-        service.sign_version(
-            session,
-            blobs=runtime.blobs,
-            model_name=name,
-            version=number,
-            private_key=signing_keys[0],  # a key of the signer's own: the bytes verify under it
-            actor=ADMIN,
-        )
+    # A key of the signer's own: the bytes verify under it.
+    sign(runtime, name, number, signing_keys[0])
     serve(runtime, name, number, require_signature=True)
     _, team = write_keypair(tmp_path, "release-team")
     settings = runtime.settings.model_copy(
@@ -164,15 +148,7 @@ def test_a_signature_route_refuses_unsigned_versions_and_names_one_deployed_late
     )
     with pytest.raises(Conflict, match=f"{name}@{v1} is not signed"):
         serve(runtime, name, v1, require_signature=True)  # refused when created, not per call
-    with runtime.db.unit_of_work() as session:
-        service.sign_version(
-            session,
-            blobs=runtime.blobs,
-            model_name=name,
-            version=v1,
-            private_key=signing_keys[0],
-            actor=ADMIN,
-        )
+    sign(runtime, name, v1, signing_keys[0])
     serve(runtime, name, v1, require_signature=True)
     _, v2 = make_version(
         runtime, {"model.onnx": iris_onnx}, model=name, framework="onnx", input_schema=False
