@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import anyio
 import pytest
@@ -22,7 +22,12 @@ from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.config import Settings
 from mlgate.gateway.models import RequestLog
-from mlgate.gateway.requestlog import CapturedPayload, RequestLogRecord, RequestLogWriter
+from mlgate.gateway.requestlog import (
+    ERASURE_MARGIN,
+    CapturedPayload,
+    RequestLogRecord,
+    RequestLogWriter,
+)
 from mlgate.ids import new_id
 from mlgate.privacy import rights, service
 from mlgate.privacy.holds import lock_holds_for_reading
@@ -166,7 +171,7 @@ async def test_requests_after_the_erasure_are_new_processing_and_are_logged(
     before = _record(keys, ALICE)
     writer.emit(before)
     service.erase_job(*control, subject=ALICE, actor=DPO, dry_run=False)
-    after = _record(keys, ALICE, latency_ms=0.0)
+    after = _record(keys, ALICE, at=utcnow() + ERASURE_MARGIN + timedelta(seconds=1))
     writer.emit(after)  # one batch holds both sides of the erasure
     await _drain(writer)
 
@@ -175,6 +180,20 @@ async def test_requests_after_the_erasure_are_new_processing_and_are_logged(
     assert [(r.id, r.payload) for r in exported.records] == [
         (after.id, {"inputs": {"who": ALICE}, "outputs": {"ok": 1}})
     ]
+
+
+async def test_a_request_stamped_by_a_gateway_clock_running_ahead_is_not_written(
+    runtime: Runtime, keys: PrivacyKeys, control: tuple[Runtime, PrivacyKeys]
+) -> None:
+    # Received before the erasure, but this gateway's clock runs a second ahead of the host
+    # that erased, so its record says it came in after.
+    ahead = timedelta(seconds=1)
+    received = utcnow() + ahead
+    service.erase_job(*control, subject=ALICE, actor=DPO, dry_run=False)
+    writer = _writer(runtime, keys)
+    writer.emit(_record(keys, ALICE, at=received, latency_ms=0.0))
+    await _drain(writer)
+    assert _stored(runtime, keys, ALICE) == (set(), set(), False)
 
 
 def _waits_or_wrote(runtime: Runtime, record: RequestLogRecord) -> bool:

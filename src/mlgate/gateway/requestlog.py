@@ -17,7 +17,10 @@ Erasure reaches the queue. A record is not written when its subject was erased a
 request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
 subject's pseudonym, and the erasure deleted every such row) nor its payload, and no data key
 is made for it again. A request received after the erasure is new processing and is written as
-usual. The check is one query per batch, in the batch's transaction, against the erasures'
+usual, except within ``ERASURE_MARGIN`` of it: the request's time is the gateway's clock and the
+erasure's that of the host that erased, so a margin for their skew keeps a request made just
+before the erasure on a gateway whose clock runs ahead from being written (a few seconds of new
+requests go unlogged instead, which is the safe side). The check is one query per batch, in the batch's transaction, against the erasures'
 tombstones (``privacy.erasures``, which also orders it with erasures running elsewhere); a batch
 without subjects skips it. Sinks work in two steps: CPU work (redaction, PII detection) on the
 whole batch before the transaction opens, then a store step in the transaction that receives
@@ -43,9 +46,20 @@ from mlgate.gateway.models import RequestLog
 from mlgate.privacy.erasures import erasure_times
 from mlgate.store.database import UNREACHABLE, Database, already_written
 
-__all__ = ["BatchStore", "CapturedPayload", "RecordSink", "RequestLogRecord", "RequestLogWriter"]
+__all__ = [
+    "ERASURE_MARGIN",
+    "BatchStore",
+    "CapturedPayload",
+    "RecordSink",
+    "RequestLogRecord",
+    "RequestLogWriter",
+]
 
 logger = logging.getLogger(__name__)
+
+# NTP keeps hosts within milliseconds of each other; two seconds covers a host that drifted
+# between syncs or a virtual machine that was paused.
+ERASURE_MARGIN = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +266,8 @@ def _unwritten(connection: Connection, records: list[RequestLogRecord]) -> list[
 
 
 def _unerased(connection: Connection, records: list[RequestLogRecord]) -> list[RequestLogRecord]:
-    """``records`` less those of requests received before their subject's erasure."""
+    """``records`` less those of requests received before (or within the margin after) their
+    subject's erasure."""
     subjects = {r.subject for r in records if r.subject is not None}
     erased = erasure_times(connection, subjects) if subjects else None
     if not erased:
@@ -263,7 +278,7 @@ def _unerased(connection: Connection, records: list[RequestLogRecord]) -> list[R
 def _received_before(record: RequestLogRecord, erased_at: datetime | None) -> bool:
     # The record is made when the answer goes out: its request came in ``latency_ms`` earlier.
     received = record.at - timedelta(milliseconds=record.latency_ms)
-    return erased_at is not None and received <= erased_at
+    return erased_at is not None and received <= erased_at + ERASURE_MARGIN
 
 
 class _Insert:
