@@ -97,6 +97,20 @@ def test_assess_all_and_the_other_formats(cli: Cli, tmp_path: Path) -> None:
     assert "give either --model M or --all" in usage.err
 
 
+def test_assess_takes_the_model_and_version_as_an_argument(cli: Cli) -> None:
+    latest = cli("assess", "churn", "--format", "json")
+    assert latest.code == 0, latest.err
+    assert (json.loads(latest.out)["model"], json.loads(latest.out)["version"]) == ("churn", 1)
+    pinned = cli("assess", "churn@1", "--format", "json", "--no-record")
+    assert pinned.code == 0, pinned.err
+    assert json.loads(pinned.out)["version"] == 1
+    both = cli("assess", "churn@1", "--model", "churn")
+    assert (both.code, both.err.count("\n")) == (1, 1)
+    assert "not both" in both.err
+    assert cli("assess", "churn@x").code == 1
+    assert "is not MODEL@N" in cli("assess", "churn@x").err
+
+
 def test_debt_from_assessment_list_and_close(cli: Cli) -> None:
     opened = cli("debt", "from-assessment", "churn@1", "--owner", "ml", "--json")
     assert opened.code == 0, opened.err

@@ -58,6 +58,12 @@ def _render(report: ReadinessReport, fmt: ReportFormat) -> str:
 
 def assess(
     ctx: typer.Context,
+    ref: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="MODEL[@N]", help="Model (and version) to assess, as --model/--version."
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", "-m", help="Model to assess.")] = None,
     version: Annotated[
         int | None, typer.Option(min=1, max=MAX_NUMBER, help="Version (default: latest).")
@@ -76,6 +82,10 @@ def assess(
     ] = True,
 ) -> None:
     """Assess readiness (ML Test Score, checklist, maturity, risks, debt) and write the report."""
+    if ref is not None:
+        if model is not None or version is not None:
+            raise Invalid.field("ref", "give MODEL@N or --model/--version, not both")
+        model, version = parse_ref(ref) if "@" in ref else (ref, None)
     if all_models == (model is not None):
         raise Invalid.field("model", "give either --model M or --all")
     if all_models and version is not None:
