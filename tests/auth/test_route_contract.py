@@ -55,7 +55,12 @@ def test_client_endpoints_refuse_a_missing_key_and_a_key_without_their_scope(
     client: TestClient, make_key: KeyFactory
 ) -> None:
     routes = front_door_routes()
-    assert {path for _, path, _ in routes} == {"/v1/routes/1/predict", "/v1/chat/completions"}
+    assert {path for _, path, _ in routes} == {
+        "/v1/routes/1/predict",
+        "/v1/chat/completions",
+        "/v1/models",
+        "/v1/models/1",
+    }
     for method, path, scope in routes:
         missing = client.request(method, path)
         assert missing.status_code == 401, f"{method} {path}"

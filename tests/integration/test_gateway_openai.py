@@ -235,3 +235,45 @@ def test_a_redacted_chat_route_logs_the_conversation_with_pii_replaced(
     if stream:  # the events joined before redaction: no piece of the address survives
         assert "hello, mail <EMAIL_ADDRESS>" in bodies[0]
         assert "jane" not in bodies[0]
+
+
+def test_the_model_list_names_the_chat_routes_the_key_may_call(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    runtime: Runtime,
+    live_server: LiveServer,
+    make_key: KeyFactory,
+) -> None:
+    world.upstream_route(runtime, "scoring", "http://127.0.0.1:9/")  # predict only: not listed
+    world.create_route(
+        runtime,
+        name="other-chat",
+        model="assistant",
+        primary={
+            "model": "assistant",
+            "upstream": {"url": "http://127.0.0.1:9/", "protocol": "openai"},
+        },
+    )
+    everything = client_for(live_server, make_key("gateway:invoke"))
+    assert [m.id for m in everything.models.list()] == ["assistant", "other-chat"]
+    model = everything.models.retrieve("assistant")
+    assert (model.id, model.object, model.owned_by) == ("assistant", "model", "mlgate")
+    assert abs(model.created - time.time()) < 600
+    with pytest.raises(openai.NotFoundError):
+        everything.models.retrieve("scoring")
+    with pytest.raises(openai.NotFoundError):
+        everything.models.retrieve("no-such-route")
+
+    limited = client_for(live_server, make_key("gateway:invoke", allowed_routes=["other-chat"]))
+    assert [m.id for m in limited.models.list()] == ["other-chat"]
+    with pytest.raises(openai.PermissionDeniedError):
+        limited.models.retrieve("assistant")
+    with pytest.raises(openai.PermissionDeniedError):  # a key without the scope lists nothing
+        client_for(live_server, make_key("registry:read")).models.list()
+    with pytest.raises(openai.AuthenticationError):
+        client_for(live_server, "mlg_not-a-key").models.list()
+
+    posted = httpx.post(
+        f"{live_server.url}/v1/models", headers=bearer(make_key("gateway:invoke")), timeout=10
+    )
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
+    assert posted.headers["content-type"] == "application/problem+json"

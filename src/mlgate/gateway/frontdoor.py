@@ -3,12 +3,14 @@
 Why not FastAPI routes: measured with wrk against one worker, the HTTP passthrough route served
 4,250 requests/s as a FastAPI endpoint (request objects, dependency injection, query parsing
 and the middleware stack per call) and 8,150 from this front door, everything else equal.
-Only ``POST /v1/routes/{route}/predict`` and ``POST /v1/chat/completions`` are served here;
-every other request (control API, ``/metrics``, health, docs) goes to the FastAPI app behind.
-Answers keep the API's contract: problem+json errors with the field that is wrong, an
-``X-Request-Id`` on every answer, the body-size limit, 405 for other methods. Each request
-ends with one access line (route, status, latency, what served it, the key's id; never a
-payload or a key) when the server writes them (``serverlog.AccessLog``).
+Only ``POST /v1/routes/{route}/predict``, ``POST /v1/chat/completions`` and OpenAI's model list
+(``GET /v1/models``, ``GET /v1/models/{route}``: the routes the key may call through chat
+completions, read from the route table like the rest) are served here; every other request (control
+API, ``/metrics``, health, docs) goes to the FastAPI app behind. Answers keep the API's contract:
+problem+json errors with the field that is wrong, an ``X-Request-Id`` on every answer, the
+body-size limit, 405 for other methods. Each request ends with one access line (route, status,
+latency, what served it, the key's id; never a payload or a key) when the server writes them
+(``serverlog.AccessLog``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from mlgate.auth.keys import presented
-from mlgate.errors import Invalid, MlgateError, PayloadTooLarge
+from mlgate.clock import utcnow
+from mlgate.errors import Invalid, MlgateError, NotFound, PayloadTooLarge
 from mlgate.gateway.chat import Relay, chat_completion
 from mlgate.gateway.dataplane import Caller, Gateway, InputsRefused, UpstreamRefused
 from mlgate.gateway.schemas import ChatCompletionRequest, PredictRequest, PredictResponse
@@ -43,6 +46,7 @@ __all__ = ["CHAT_PATH", "CLIENT_ENDPOINTS", "ClientEndpoints", "document_client_
 
 logger = logging.getLogger(__name__)
 CHAT_PATH = "/v1/chat/completions"
+MODELS_PATH = "/v1/models"
 STREAM_END_GRACE_S = 1.0  # for the last event of a stream cut at its deadline
 PREDICT_PREFIX, PREDICT_SUFFIX = "/v1/routes/", "/predict"
 INVOKE = "gateway:invoke"
@@ -50,6 +54,8 @@ INVOKE = "gateway:invoke"
 CLIENT_ENDPOINTS = {
     ("POST", "/v1/routes/{route}/predict"): INVOKE,
     ("POST", CHAT_PATH): INVOKE,
+    ("GET", MODELS_PATH): INVOKE,
+    ("GET", MODELS_PATH + "/{model}"): INVOKE,
 }
 _JSON = b"application/json"
 
@@ -164,8 +170,8 @@ class _Call:
 
     async def answer_problem(self, error: MlgateError) -> None:
         body, headers = problem_parts(error, instance=self.path)
-        if error.status == 405:
-            headers["Allow"] = "POST"
+        if isinstance(error, _MethodNotAllowed):
+            headers["Allow"] = error.allow
         elif isinstance(error, InputsRefused | UpstreamRefused):
             headers.update(error.served)  # a target answered: say which, as answers do
         await self.answer_bytes(error.status, orjson.dumps(body), PROBLEM_JSON.encode(), headers)
@@ -228,6 +234,10 @@ class _MethodNotAllowed(MlgateError):
     slug = "http-405"  # the shape FastAPI's own 405s have on the rest of the API
     title = "Method Not Allowed"
 
+    def __init__(self, method: str, allow: str) -> None:
+        super().__init__(f"{method} is not allowed here; use {allow}")
+        self.allow = allow
+
 
 def _too_large(limit: int) -> str:
     return f"the request body is larger than the limit of {limit} bytes"
@@ -272,6 +282,11 @@ class ClientEndpoints:
         if path == CHAT_PATH:
             await self._serve(scope, receive, send, self._chat, "")
             return True
+        if path == MODELS_PATH or path.startswith(MODELS_PATH + "/"):
+            route = path[len(MODELS_PATH) + 1 :]
+            if "/" not in route:
+                await self._serve(scope, receive, send, self._models, route, method="GET")
+                return True
         if path.startswith(PREDICT_PREFIX) and path.endswith(PREDICT_SUFFIX):
             route = path[len(PREDICT_PREFIX) : -len(PREDICT_SUFFIX)]
             if route and "/" not in route:
@@ -286,6 +301,7 @@ class ClientEndpoints:
         send: Send,
         handler: Callable[[_Call, str], Awaitable[None]],
         route: str,
+        method: str = "POST",
     ) -> None:
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"")
         rid = request_id_for(incoming.decode("latin-1"))
@@ -293,8 +309,8 @@ class ClientEndpoints:
         call = _Call(scope, receive, send, rid)
         began = time.perf_counter()
         try:
-            if scope["method"] != "POST":
-                raise _MethodNotAllowed(f"{scope['method']} is not allowed here; use POST")
+            if scope["method"] != method:
+                raise _MethodNotAllowed(scope["method"], method)
             await handler(call, route)
         except MlgateError as error:
             if call.started:
@@ -353,6 +369,30 @@ class ClientEndpoints:
         else:
             await call.answer_stream(answer.body, answer.headers)
 
+    async def _models(self, call: _Call, name: str) -> None:
+        """OpenAI's model list: the routes this key may call that chat completions can serve."""
+        gateway = self.gateway
+        grant = await gateway.authenticate(call.presented_key(), name, INVOKE)
+        call.key_id = grant.key_id
+        if name:
+            call.route = name
+            route = gateway.route(name)
+            if not route.speaks_openai:
+                raise NotFound(f"route '{name}' serves no OpenAI-compatible upstream")
+            await call.answer_json(200, _model_object(route), {})
+            return
+        now = utcnow()
+        data = [
+            _model_object(route)
+            for name, route in sorted(gateway.table.routes.items())
+            if route.speaks_openai and grant.may_call(name, now, INVOKE) is None
+        ]
+        await call.answer_json(200, {"object": "list", "data": data}, {})
+
+
+def _model_object(route: CompiledRoute) -> dict[str, Any]:
+    return {"id": route.name, "object": "model", "created": route.created, "owned_by": "mlgate"}
+
 
 def document_client_endpoints(spec: dict[str, Any]) -> None:
     """Add the client endpoints to an OpenAPI document (FastAPI does not see them)."""
@@ -405,6 +445,45 @@ def document_client_endpoints(spec: dict[str, Any]) -> None:
                             "content": {"application/json": ref("PredictResponse")},
                         },
                         **errors,
+                    },
+                }
+            },
+            MODELS_PATH: {
+                "get": {
+                    "tags": ["gateway"],
+                    "summary": "OpenAI-compatible model list: the routes this key may chat with",
+                    "description": "Routes with an OpenAI-compatible target that the key may "
+                    "call; `id` is the route's name, `created` its creation (Unix seconds).",
+                    "operationId": "list_models",
+                    "responses": {
+                        "200": {
+                            "description": "`{object: list, data: [{id, object, created, "
+                            "owned_by}]}`",
+                            "content": {"application/json": {}},
+                        },
+                        **{k: v for k, v in errors.items() if k in ("401", "403")},
+                    },
+                }
+            },
+            MODELS_PATH + "/{model}": {
+                "get": {
+                    "tags": ["gateway"],
+                    "summary": "OpenAI-compatible model object of one route",
+                    "operationId": "retrieve_model",
+                    "parameters": [
+                        {
+                            "name": "model",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "`{id, object, created, owned_by}`",
+                            "content": {"application/json": {}},
+                        },
+                        **{k: v for k, v in errors.items() if k in ("401", "403", "404")},
                     },
                 }
             },

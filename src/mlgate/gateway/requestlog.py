@@ -13,18 +13,18 @@ growing to 8 s (about 16 s in all; records that arrive meanwhile wait in the que
 and counts once full), and a record an attempt wrote before its commit was lost on the way is
 not written twice.
 
-Erasure reaches the queue. A record is not written when its subject was erased after its
-request was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the
-subject's pseudonym, and the erasure deleted every such row) nor its payload, and no data key
-is made for it again. A request received after the erasure is new processing and is written as
-usual, except within ``ERASURE_MARGIN`` of it: the request's time is the gateway's clock and the
-erasure's that of the host that erased, so a margin for their skew keeps a request made just
-before the erasure on a gateway whose clock runs ahead from being written (a few seconds of new
-requests go unlogged instead, which is the safe side). The check is one query per batch, in the batch's transaction, against the erasures'
-tombstones (``privacy.erasures``, which also orders it with erasures running elsewhere); a batch
-without subjects skips it. Sinks work in two steps: CPU work (redaction, PII detection) on the
-whole batch before the transaction opens, then a store step in the transaction that receives
-only the records being written.
+Erasure reaches the queue. A record is not written when its subject was erased after its request
+was received (``at`` less ``latency_ms``): neither its metadata row (it is keyed by the subject's
+pseudonym, and the erasure deleted every such row) nor its payload, and no data key is made for it
+again. A request received after the erasure is new processing and is written as usual, except
+within ``ERASURE_MARGIN`` of it: the request's time is the gateway's clock and the erasure's that
+of the host that erased, so a margin for their skew keeps a request made just before the erasure on
+a gateway whose clock runs ahead from being written (a few seconds of new requests go unlogged
+instead, which is the safe side). The check is one query per batch, in the batch's transaction,
+against the erasures' tombstones (``privacy.erasures``, which also orders it with erasures running
+elsewhere); a batch without subjects skips it. Sinks work in two steps: CPU work (redaction, PII
+detection) on the whole batch before the transaction opens, then a store step in the transaction
+that receives only the records being written.
 """
 
 from __future__ import annotations

@@ -81,6 +81,16 @@ class CompiledRoute:
     redact_inputs: bool
     require_signature: bool
     problems: tuple[str, ...]
+    created: int = 0  # the route's creation, in Unix seconds (OpenAI's model list shows it)
+
+    @property
+    def speaks_openai(self) -> bool:
+        """Whether ``/v1/chat/completions`` can serve this route: a target is OpenAI-compatible."""
+        return any(
+            t.upstream is not None and t.upstream.protocol == "openai"
+            for t in (*self.targets, self.canary)
+            if t is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +256,7 @@ def _compile_route(
         redact_inputs=route.redact_inputs,
         require_signature=route.require_signature,
         problems=tuple(problems),
+        created=int(route.created_at.timestamp()),
     )
 
 
