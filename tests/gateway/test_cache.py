@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlgate.gateway.cache import AnswerCache
+from mlgate.gateway.cache import ERASED_MEMORY_SECONDS, AnswerCache
 from mlgate.gateway.table import CompiledTarget
 from tests.clocks import ManualClock
 
@@ -56,3 +56,44 @@ def test_answers_are_bounded_by_their_bytes_too() -> None:
     assert cache.recall(1, None, ttl=60) == ("x" * 40, TARGET)  # and nothing pushed out
     cache.remember(1, None, {"a": [1, 2]}, TARGET)  # a new answer for the same inputs
     assert cache.recall(1, None, ttl=60) == ({"a": [1, 2]}, TARGET)
+
+
+ALICE = "a" * 64  # subjects as the cache sees them: pseudonyms
+BOB = "b" * 64
+
+
+def test_an_erased_subjects_answers_are_forgotten_and_the_others_kept() -> None:
+    cache = AnswerCache(clock=ManualClock())
+    cache.remember([1], None, "for alice", TARGET, subject=ALICE)
+    cache.remember([2], None, "for alice too", TARGET, subject=ALICE)
+    cache.remember([3], None, "for bob", TARGET, subject=BOB)
+    cache.remember([4], None, "for nobody in particular", TARGET)
+    assert cache.forget([ALICE]) == 2
+    assert cache.recall([1], None, ttl=60) is None
+    assert cache.recall([2], None, ttl=60) is None
+    assert cache.recall([3], None, ttl=60) == ("for bob", TARGET)
+    assert cache.recall([4], None, ttl=60) == ("for nobody in particular", TARGET)
+
+
+def test_an_answer_is_the_last_requests_and_goes_with_its_subject() -> None:
+    cache = AnswerCache(clock=ManualClock())
+    cache.remember([1], None, "same", TARGET, subject=BOB)
+    cache.remember([1], None, "same", TARGET, subject=ALICE)  # alice asked last
+    cache.forget([ALICE])
+    assert cache.recall([1], None, ttl=60) is None
+
+
+def test_an_answer_for_a_subject_erased_moments_ago_is_not_remembered() -> None:
+    """A request received before the erasure may still be in flight when the cache hears of
+    it (deadlines run to 600 s): what it answers later must not be kept either."""
+    clock = ManualClock()
+    cache = AnswerCache(clock=clock)
+    cache.forget([ALICE])
+    clock.advance(ERASED_MEMORY_SECONDS - 1)
+    cache.remember([1], None, "late answer", TARGET, subject=ALICE)
+    assert cache.recall([1], None, ttl=60) is None
+    cache.remember([2], None, "for bob", TARGET, subject=BOB)
+    assert cache.recall([2], None, ttl=60) == ("for bob", TARGET)
+    clock.advance(2)  # long after: a new request of the same person is new processing
+    cache.remember([1], None, "new answer", TARGET, subject=ALICE)
+    assert cache.recall([1], None, ttl=60) == ("new answer", TARGET)

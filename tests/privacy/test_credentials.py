@@ -31,6 +31,10 @@ HOSTILE = {
     "a header and endless labels": "-----BEGIN " + "RSA " * 100_000,
     "sk- prefixes ending in a letter": "sk-" * 100_000 + "é",
     "bearer and blanks": ("Bearer" + " \t" * 10) * 20_000,
+    "basic and blanks": ("Basic" + " \t" * 10) * 20_000,
+    "basic and base64 of no credential": "Basic QUFBQUFB " * 30_000,
+    "basic and one endless token": "Basic " + "QUFB" * 120_000,
+    "basics glued into one token": "Basic " * 80_000 + "QUFB",
 }
 
 

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from mlgate.privacy import Detector, Finding, PresidioRecognizer, default_detector, detect
+from mlgate.privacy import (
+    Detector,
+    Finding,
+    PresidioRecognizer,
+    default_detector,
+    detect,
+    redact_json,
+)
 from mlgate.privacy.pii import resolve_overlaps
 from mlgate.privacy.recognizers import builtin_recognizers
 
@@ -64,6 +71,112 @@ def test_detects_each_entity_type_with_its_exact_span(text: str, expected: tuple
 )
 def test_invalid_look_alikes_are_not_reported(text: str) -> None:
     assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),
+        ("authorization: basic Zm9vYmFy", "Zm9vYmFy"),  # "foobar": the header says what it is
+        ('{"Authorization": "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="}', "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+        ("curl -H 'Proxy-Authorization: Basic ZXhhbXBsZQ==' x", "ZXhhbXBsZQ=="),
+        ("the client sent Basic YWRtaW46aHVudGVyMg== again", "YWRtaW46aHVudGVyMg=="),
+        ("retry with basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),  # "user:pass", no header needed
+    ],
+)
+def test_basic_credentials_are_found(text: str, secret: str) -> None:
+    assert found(text) == [("CREDENTIAL", secret)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Basic English has 850 words",
+        "Basic Auth is enabled for this route",
+        "the Basic plan costs 10 EUR",
+        "Basic ZXhhbXBsZQ== decodes to a word without a colon",
+        "BASIC programs and basic research",
+    ],
+)
+def test_the_word_basic_alone_is_no_credential(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"Authorization": "Basic Zm9vYmFy"},
+        {"headers": {"proxy-authorization": "Basic Zm9vYmFy"}},
+    ],
+)
+def test_a_basic_token_under_an_authorization_key_is_a_credential(payload: Any) -> None:
+    assert "Zm9vYmFy" not in str(redact_json(payload))
+    assert "Basic <CREDENTIAL>" in str(redact_json(payload))
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("SSN: 536221234", "536221234"),
+        ("ssn 536 22 1234 on file", "536 22 1234"),
+        ("social security number 536221234.", "536221234"),
+        ("Social Security No. 536.22.1234", "536.22.1234"),
+        ("my SSN is 536221234", "536221234"),
+        ("SSN#536221234", "536221234"),
+    ],
+)
+def test_an_ssn_without_dashes_is_found_after_its_cue(text: str, number: str) -> None:
+    assert found(text) == [("US_SSN", number)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 536221234 shipped",  # nine digits without a cue are not an SSN
+        "ref 536 22 1234 x",
+        "ssn 000221234",  # area 000
+        "ssn 666221234",  # area 666
+        "ssn 900221234",  # area 9xx
+        "ssn 536001234",  # group 00
+        "ssn 536220000",  # serial 0000
+        "ssn 078051120",  # the Woolworth wallet card, never anyone's
+        "ssn 5362212345",  # ten digits
+    ],
+)
+def test_nine_digits_that_are_no_ssn_are_left_alone(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"ssn": "536221234"}, {"ssn": "<US_SSN>"}),
+        ({"social_security_number": 536221234}, {"social_security_number": "<US_SSN>"}),
+        ({"customer": {"SSN": "536 22 1234"}}, {"customer": {"SSN": "<US_SSN>"}}),
+        ({"order_id": "536221234"}, {"order_id": "536221234"}),
+        ({"ssn": "900221234"}, {"ssn": "900221234"}),
+    ],
+)
+def test_an_ssn_key_is_the_cue_for_its_value(payload: Any, expected: Any) -> None:
+    assert redact_json(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "iban"),
+    [
+        ("to de89 3704 0044 0532 0130 00 please", "de89 3704 0044 0532 0130 00"),
+        ("iban de89370400440532013000.", "de89370400440532013000"),
+        ("IBAN: gb82 west 1234 5698 7654 32", "gb82 west 1234 5698 7654 32"),
+        ("iban Gb82West12345698765432 ok", "Gb82West12345698765432"),
+        ("iban: fr14 2004 1010 0505 0001 3m02 606", "fr14 2004 1010 0505 0001 3m02 606"),
+    ],
+)
+def test_an_iban_in_lower_case_is_found(text: str, iban: str) -> None:
+    assert found(text) == [("IBAN_CODE", iban)]
+
+
+def test_a_lower_case_iban_with_wrong_check_digits_is_not_found() -> None:
+    assert found("iban de88 3704 0044 0532 0130 00 and gb82west12345698765433") == []
 
 
 def test_pem_private_key_block_is_one_credential() -> None:

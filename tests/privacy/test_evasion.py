@@ -5,6 +5,7 @@ And the reverse: values that only look like PII (version strings) are left as th
 
 from __future__ import annotations
 
+import json
 import sys
 import unicodedata
 from typing import Any
@@ -78,12 +79,62 @@ def test_marks_and_tags_between_characters_hide_nothing(text: str) -> None:
     assert redacted.endswith(" ok")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail jo\ud800hn.doe@example.com now",
+        "mail john.\udfffdoe@example.com now",
+        "mail john.doe@exa\udbffmple.com now",
+        "mail j\ud83do\udc00hn@ex\ud800ample.c\udfffom now",
+    ],
+)
+def test_a_lone_surrogate_hides_no_part_of_an_address(text: str) -> None:
+    """A JSON string may hold one ("\\ud800"); it is no character and splits nothing."""
+    assert redact_text(text) == "mail <EMAIL_ADDRESS> now"
+    (value,) = redact_json({"note": text}).values()
+    assert value == "mail <EMAIL_ADDRESS> now"
+
+
+def test_a_lone_surrogate_from_a_json_body_hides_no_part_of_an_address() -> None:
+    body = json.loads('{"note": "write to jo\\ud800hn@example.com"}')
+    assert redact_json(body) == {"note": "write to <EMAIL_ADDRESS>"}
+
+
 def test_every_combining_mark_is_folded_away() -> None:
     """Marks outside the fast path's class would slip past folding in text already NFKC."""
     marks = [
         chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) in ("Mn", "Me")
     ]
     assert [m for m in marks if fold(f"1{m}2")[0] != "12"] == []
+
+
+def _folded_alone(char: str) -> str:
+    """What folding.py's docstring says becomes of one character (invisible ones aside)."""
+    if unicodedata.category(char) in ("Cs", "Mn", "Me"):
+        return ""
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    nfkc = unicodedata.normalize("NFKC", char)
+    return "".join(c for c in nfkc if unicodedata.category(c) not in ("Mn", "Me"))
+
+
+def test_every_character_of_a_text_is_folded_and_mapped_back() -> None:
+    """Folding visits only the characters that change: it must miss none, anywhere in Unicode,
+    and map each folded character back to the one it came from."""
+    text = "".join(chr(c) for c in range(0x80, sys.maxunicode + 1))
+    folded, origin = fold(text)
+    assert origin is not None
+    came_from: list[list[str]] = [[] for _ in text]
+    for index, char in enumerate(folded):
+        came_from[origin[index]].append(char)
+    assert origin[len(folded)] == len(text)
+    wrong = [
+        hex(ord(char))
+        for char, out in zip(text, map("".join, came_from), strict=True)
+        if out != _folded_alone(char)
+        and not (out == "" and unicodedata.category(char) in ("Cf", "Lo", "Cn"))  # invisible
+    ]
+    assert wrong == []
 
 
 def test_a_character_folded_to_several_leaves_no_part_of_either_address() -> None:

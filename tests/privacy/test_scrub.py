@@ -58,6 +58,8 @@ def test_secrets_registered_at_runtime_are_scrubbed(logged: Logged) -> None:
         ("AROAIOSFODNN7EXAMPLE", "key="),
         ("Bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=Bearer "),
         ("bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=bearer "),
+        ("Basic dXNlcjpwYXNz", "key=Basic "),  # "user:pass"
+        ("Authorization: Basic Zm9vYmFy", "key=Authorization: Basic "),
         (
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
             "key=",

@@ -12,6 +12,10 @@ and each writer batch a shared one before it reads tombstones: a batch that bega
 before the erasure deletes (so its rows go with the rest), and one that began later reads the
 erasure's committed tombstone. Writers never wait on each other; they wait on an erasure only
 while it runs.
+
+Gateways also keep answers in memory (the ``cached`` degradation mode): each polls the audit
+head and reads the erasures recorded since its last look (``erased_since``), so an erasure
+reaches every replica's cache within a refresh tick, without a query per request.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from sqlalchemy import JSON, String, TextualSelect, bindparam, func, select, tex
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from mlgate.audit import service as audit
+from mlgate.audit.models import AuditEntry
 from mlgate.store.base import UTCDateTime
 
-__all__ = ["ERASED", "erasure_times", "lock_out_log_writers"]
+__all__ = ["ERASED", "erased_since", "erasure_times", "lock_out_log_writers"]
 
 ERASED = "privacy.subject_erased"
 # The advisory lock's key: any fixed bigint no other lock uses (mlgate takes no other).
@@ -50,6 +56,23 @@ def erasure_times(connection: Connection, subjects: Collection[str]) -> dict[str
         connection.execute(select(func.pg_advisory_xact_lock_shared(_ERASURE_LOCK)))
     rows = connection.execute(_TOMBSTONES[dialect], {"subjects": list(subjects)})
     return {subject: at for subject, at in rows}
+
+
+def erased_since(session: Session, after: int | None) -> tuple[int, list[str]]:
+    """The audit head's seq, and the subjects erased after seq ``after`` up to it.
+
+    ``after`` None starts from now: the head alone, no subject (a gateway just started holds
+    nothing to forget).
+    """
+    head = audit.head(session)[0]
+    if after is None or head <= after:
+        return head, []
+    subjects = session.scalars(
+        select(AuditEntry.object_id).where(
+            AuditEntry.seq > after, AuditEntry.seq <= head, AuditEntry.action == ERASED
+        )
+    )
+    return head, list(subjects)
 
 
 def _tombstones(sql: str) -> TextualSelect:

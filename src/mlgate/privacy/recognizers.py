@@ -26,12 +26,18 @@ from mlgate.privacy.pii import Finding, Recognizer
 __all__ = ["DigitRunRecognizers", "PatternRecognizer", "builtin_recognizers"]
 
 
+# How far before a candidate its veto or cue is looked for: "social security number is ".
+_CONTEXT_REACH = 32
+
+
 @dataclass(frozen=True, slots=True)
 class PatternRecognizer:
     """A compiled regex whose group ``v`` (or whole match) is checked by ``validate``.
 
     ``veto``, when given, is searched in the few characters before a candidate (it should end
     with ``$``): a match refuses the candidate, as "version" refuses "1.2.3.4" as an address.
+    ``cue`` is searched there the same way and must match, as "SSN:" must come before nine
+    digits for them to be a social security number.
     """
 
     entity: str
@@ -39,6 +45,7 @@ class PatternRecognizer:
     validate: validators.Validator
     trigger: str | None
     veto: re.Pattern[str] | None = None
+    cue: re.Pattern[str] | None = None
 
     @property
     def entities(self) -> tuple[str, ...]:
@@ -49,7 +56,10 @@ class PatternRecognizer:
         matches = self.pattern.finditer(text, start, len(text) if end is None else end)
         for match in matches:
             start, end = match.span("v") if has_group else match.span()
-            if self.veto is not None and self.veto.search(text, max(0, start - 24), start):
+            before = max(0, start - _CONTEXT_REACH)
+            if self.veto is not None and self.veto.search(text, before, start):
+                continue
+            if self.cue is not None and not self.cue.search(text, before, start):
                 continue
             score = self.validate(text[start:end])
             if score is not None:
@@ -58,20 +68,25 @@ class PatternRecognizer:
 
 def _iban_find(text: str) -> Iterator[Finding]:
     for match in _IBAN.finditer(text):
-        parts = match.group().split(" ")
+        start = match.start() - 2  # the country code, before the check digits matched first
+        parts = text[start : match.end()].split(" ")
         for cut in range(len(parts), 0, -1):
             candidate = " ".join(parts[:cut])
             if len(candidate) >= 15 and std_iban.is_valid(
                 candidate.replace(" ", ""), check_country=False
             ):
-                yield Finding("IBAN_CODE", match.start(), match.start() + len(candidate), 1.0)
+                yield Finding("IBAN_CODE", start, start + len(candidate), 1.0)
                 break
 
 
 # A number candidate must not start or end inside a longer run of digit groups.
 _NUM_START = r"(?<![\w-])(?<!\d[ -])"
 _NUM_END = r"(?![\w-]|[ -]\d)"
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# Any case: "de89 3704 …" typed or lower-cased by a pipeline is still an IBAN. The mod-97
+# checksum, the country and its BBAN format (``stdnum``) refuse nearly every look-alike.
+# The pattern starts at the check digits and looks back for the country code: a search that
+# stops only at digits is three times as fast as one that stops at every letter (measured).
+_IBAN = re.compile(r"\d\d(?<=\b[A-Za-z]{2}\d\d)(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b")
 _MONTH_RE = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
 _DATE_RE = (
     rf"\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{2,4}}"
@@ -79,6 +94,15 @@ _DATE_RE = (
     rf"|{_MONTH_RE} \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}"
 )
 
+
+# Nine digits are an SSN only after a word that says so, as in Presidio ("SSN: 536221234",
+# "social security no. 536 22 1234", "my SSN is …"): without one they are an order number as
+# often as anything. The dashed form needs no cue.
+_SSN_GLUE = r"[\s:=#.,\"'()-]"
+_SSN_CUE = re.compile(
+    r"(?i:\b(?:ssns?|ss#|social[ _-]?security(?:[ _-]?(?:number|num|nr|no))?)(?![a-z]))"
+    rf"(?:{_SSN_GLUE}{{1,4}}(?i:is|was|number|num|nr|no|of))?{_SSN_GLUE}{{0,4}}$"
+)
 
 # What comes just before a version number, never before an address: "version 1.2.3.4",
 # "numpy==1.26.4.0", a user agent's "Chrome/120.0.0.0" (and, from a JSON key,
@@ -169,7 +193,7 @@ def _windows(runs: list[tuple[int, int, int]], min_digits: int, size: int) -> li
 
 class _IbanRecognizer:
     entities = ("IBAN_CODE",)
-    trigger = r"[A-Z]{2}\d\d"
+    trigger = r"\d\d"  # the check digits; shared with the numeric recognizers
 
     def find(self, text: str) -> Iterator[Finding]:
         return _iban_find(text)
@@ -226,6 +250,13 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
             digits,
         ),
         PatternRecognizer(
+            "US_SSN",
+            rx(rf"{_NUM_START}\d{{3}}(?P<sep>[ .]?)\d{{2}}(?P=sep)\d{{4}}{_NUM_END}"),
+            validators.stdnum_validator(us_ssn, 0.85, digits=True),
+            digits,
+            cue=_SSN_CUE,
+        ),
+        PatternRecognizer(
             "ES_NIF",
             rx(r"(?<![\w-])\d{8}-?[A-Za-z](?!\w)"),
             validators.stdnum_validator(es_dni, 0.95),
@@ -265,7 +296,9 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
                 rf"[\s:=,\"'-]{{0,4}}(?:on )?(?P<v>{_DATE_RE})",
             ),
             validators.date_of_birth,
-            r"(?i:dob|d\.o\.b|born|birth)",
+            # Its first letter as a class, the rest in any case: "(?i:dob|born|…)" tried
+            # every position of the text (21 ms per MB), this jumps to a D or a B (3 ms).
+            r"[DdBb](?i:ob|\.o\.b|orn|irth)",
         ),
     ]
     min_digits = {"CREDIT_CARD": 13, "IP_ADDRESS": 4, "PHONE_NUMBER": 7, "US_SSN": 9,

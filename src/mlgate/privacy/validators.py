@@ -124,11 +124,13 @@ def phone_validator(region: str) -> Validator:
     return validate
 
 
-def stdnum_validator(module: object, score: float) -> Validator:
+def stdnum_validator(module: object, score: float, *, digits: bool = False) -> Validator:
+    """``score`` when ``module.is_valid``; with ``digits``, only the value's digits are checked
+    (``stdnum`` takes "536-22-1234" but not "536 22 1234" or "536.22.1234")."""
     is_valid = module.is_valid  # type: ignore[attr-defined]
 
     def validate(value: str) -> float | None:
-        return score if is_valid(value) else None
+        return score if is_valid(digits_of(value) if digits else value) else None
 
     return validate
 
