@@ -282,3 +282,17 @@ def test_an_owner_or_tag_that_misleads_is_422(
     assert response.json()["errors"][0]["field"] == field
     shown = client.get("/api/v1/models/churn", headers=writer).json()
     assert (shown["owner"], shown["tags"]) == ("team-a", ["fraud"])
+
+
+def test_a_name_with_a_look_alike_letter_is_422_naming_the_artifact(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # "mod\u0435l.onnx" (Cyrillic e) sat beside "model.onnx" and read the same to a reviewer.
+    create(client, writer)
+    response = upload(client, writer, "churn", [("model.onnx", b"a"), ("mod\u0435l.onnx", b"b")])
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "artifacts[1]"
+    assert "U+0435 CYRILLIC SMALL LETTER IE" in problem["detail"]
+    assert row_counts(runtime) == (1, 0, 0)
+    assert blob_files(runtime) == []

@@ -11,6 +11,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.errors import Invalid
 from mlgate.registry import service as registry
 from mlgate.registry.blobstore import LocalBlobStore
+from mlgate.registry.downloads import open_artifact
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
 
@@ -65,10 +66,10 @@ def test_a_failed_upload_leaves_a_blob_another_version_registered_meanwhile(
             version_in=wrong,
         )
     with runtime.db.unit_of_work() as session:
-        _, chunks = registry.open_artifact(
+        opened = open_artifact(
             session, blobs=runtime.blobs, model_name="b", version=1, name="tokenizer.json"
         )
-    assert b"".join(chunks) == SHARED  # b@1 keeps its bytes
+    assert b"".join(opened.whole()) == SHARED  # b@1 keeps its bytes
 
 
 def test_release_gives_back_only_what_nobody_else_claimed(tmp_path: Path) -> None:

@@ -44,3 +44,18 @@ def test_a_decomposed_file_name_is_registered_in_its_composed_form(
     result = cli("versions", "register", str(artifact), "-m", "m1", "--json")
     assert result.code == 0, result.err
     assert [a["name"] for a in json.loads(result.out)["artifacts"]] == ["caf\u00e9.bin"]
+
+
+def test_a_file_name_with_a_look_alike_letter_is_refused_in_one_line(
+    cli: Cli, tmp_path: Path
+) -> None:
+    artifact = tmp_path / "mod\u0435l.onnx"  # Cyrillic e
+    artifact.write_bytes(b"weights")
+    assert cli("init").code == 0
+    assert cli("models", "create", "m1").code == 0
+    result = cli("versions", "register", str(artifact), "-m", "m1")
+    assert result.code == 1
+    assert result.err.count("\n") == 1, result.err
+    assert result.err.startswith("error: the version is not valid: artifacts[0]: ")
+    assert "U+0435 CYRILLIC SMALL LETTER IE" in result.err
+    assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0

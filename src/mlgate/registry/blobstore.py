@@ -2,7 +2,9 @@
 
 ``LocalBlobStore`` streams each upload to a temporary file in the same directory tree while
 hashing it, enforces the size limit and the expected digest, fsyncs, then renames atomically,
-so a failed upload never leaves a partial blob behind. Bytes already stored are hashed again
+so a failed upload never leaves a partial blob behind. The bytes come from a stream (``put``)
+or are pushed as they arrive (``begin``): an HTTP upload writes each part straight into its
+temporary file, so its bytes touch the disk once. Bytes already stored are hashed again
 before an upload is deduplicated against them, so uploading the original bytes repairs a blob
 damaged on disk. Another store (S3, GCS) implements the same ``BlobStore`` protocol.
 
@@ -29,7 +31,7 @@ from typing import BinaryIO, Protocol
 
 from mlgate.errors import Invalid, NotFound, PayloadTooLarge
 
-__all__ = ["BlobStore", "LocalBlobStore", "StoredBlob"]
+__all__ = ["BlobStore", "LocalBlobStore", "PendingBlob", "StoredBlob"]
 
 CHUNK = 1024 * 1024
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -43,7 +45,31 @@ class StoredBlob:
     token: int = 0  # what ``release`` needs to give back a blob this upload created
 
 
+class PendingBlob(Protocol):
+    """An upload being written: ``write`` its bytes as they come, then ``finish`` to store them
+    (checked against ``expected_sha256``) or ``discard`` them. Leaving its ``with`` block
+    unfinished discards them."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def finish(self, *, expected_sha256: str | None = None) -> StoredBlob: ...
+
+    def discard(self) -> None: ...
+
+    def __enter__(self) -> PendingBlob: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+
 class BlobStore(Protocol):
+    def begin(
+        self,
+        *,
+        max_bytes: int,
+        field: str = "file",
+        progress: Callable[[int], None] | None = None,
+    ) -> PendingBlob: ...
+
     def put(
         self,
         stream: BinaryIO,
@@ -100,6 +126,75 @@ def check_digest(value: str, *, field: str) -> str:
     return digest
 
 
+class _LocalPendingBlob:
+    """Bytes on their way into a ``LocalBlobStore``: hashed, counted and written to a temporary
+    file as they come; more than ``max_bytes`` is refused at the chunk that passes it."""
+
+    def __init__(
+        self,
+        store: LocalBlobStore,
+        out: BinaryIO,
+        path: Path,
+        max_bytes: int,
+        *,
+        field: str,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self._store = store
+        self._out = out
+        self._path = path
+        self._max_bytes = max_bytes
+        self._field = field
+        self._progress = progress
+        self._hasher = hashlib.sha256()
+        self._size = 0
+        self._done = False  # once finished, the temporary name may be another upload's
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._max_bytes:
+            raise PayloadTooLarge(
+                f"{self._field} is larger than the limit of {self._max_bytes} bytes"
+                " (MLGATE_MAX_UPLOAD_BYTES)"
+            )
+        self._hasher.update(chunk)
+        self._out.write(chunk)
+        if self._progress is not None:
+            self._progress(len(chunk))
+
+    def finish(self, *, expected_sha256: str | None = None) -> StoredBlob:
+        field = f"{self._field}.sha256"
+        try:
+            expected = check_digest(expected_sha256, field=field) if expected_sha256 else None
+            self._out.flush()
+            os.fsync(self._out.fileno())
+            self._out.close()
+            digest = self._hasher.hexdigest()
+            if expected is not None and digest != expected:
+                raise Invalid.field(
+                    field, f"expected sha256 {expected} but the upload hashes to {digest}"
+                )
+            blob = self._store._keep(self._path, digest=digest, size=self._size)
+        except BaseException:
+            self.discard()
+            raise
+        self._done = True
+        return blob
+
+    def discard(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._out.close()
+        self._path.unlink(missing_ok=True)
+
+    def __enter__(self) -> PendingBlob:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.discard()
+
+
 class LocalBlobStore:
     """Blobs under ``root/ab/cd/<sha256>``; temporary files under ``root/.tmp``."""
 
@@ -122,62 +217,40 @@ class LocalBlobStore:
         expected = (
             check_digest(expected_sha256, field=f"{field}.sha256") if expected_sha256 else None
         )
+        with self.begin(max_bytes=max_bytes, field=field, progress=progress) as pending:
+            while chunk := stream.read(CHUNK):
+                pending.write(chunk)
+            return pending.finish(expected_sha256=expected)
+
+    def begin(
+        self,
+        *,
+        max_bytes: int,
+        field: str = "file",
+        progress: Callable[[int], None] | None = None,
+    ) -> PendingBlob:
         tmp_dir = self.root / ".tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=tmp_dir)
-        tmp_path = Path(tmp_name)
-        try:
-            digest, size = self._write(
-                fd, stream, max_bytes=max_bytes, field=field, progress=progress
-            )
-            if expected is not None and digest != expected:
-                raise Invalid.field(
-                    f"{field}.sha256",
-                    f"expected sha256 {expected} but the upload hashes to {digest}",
-                )
-            final = self.path(digest)
-            damaged = final.exists() and not _hashes_to(final, digest)
-            if not damaged and _claim(final):
-                tmp_path.unlink()
-                return StoredBlob(sha256=digest, size=size, created=False)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            token = time.time_ns()
-            os.utime(tmp_path, ns=(token, token))
-            os.chmod(tmp_path, 0o444)
-            os.replace(tmp_path, final)
-            # A damaged blob is replaced by these verified bytes, and is not this upload's to
-            # give back: versions registered before still name it.
-            return StoredBlob(sha256=digest, size=size, created=not damaged, token=token)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
+        return _LocalPendingBlob(
+            self, os.fdopen(fd, "wb"), Path(tmp_name), max_bytes, field=field, progress=progress
+        )
 
-    @staticmethod
-    def _write(
-        fd: int,
-        stream: BinaryIO,
-        *,
-        max_bytes: int,
-        field: str,
-        progress: Callable[[int], None] | None,
-    ) -> tuple[str, int]:
-        hasher = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise PayloadTooLarge(
-                        f"{field} is larger than the limit of {max_bytes} bytes"
-                        " (MLGATE_MAX_UPLOAD_BYTES)"
-                    )
-                hasher.update(chunk)
-                out.write(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
-        return hasher.hexdigest(), size
+    def _keep(self, tmp_path: Path, *, digest: str, size: int) -> StoredBlob:
+        """Store the temporary file ``tmp_path``, which hashes to ``digest``, as that blob."""
+        final = self.path(digest)
+        damaged = final.exists() and not _hashes_to(final, digest)
+        if not damaged and _claim(final):
+            tmp_path.unlink()
+            return StoredBlob(sha256=digest, size=size, created=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        token = time.time_ns()
+        os.utime(tmp_path, ns=(token, token))
+        os.chmod(tmp_path, 0o444)
+        os.replace(tmp_path, final)
+        # A damaged blob is replaced by these verified bytes, and is not this upload's to give
+        # back: versions registered before still name it.
+        return StoredBlob(sha256=digest, size=size, created=not damaged, token=token)
 
     def open(self, sha256: str) -> BinaryIO:
         path = self.path(sha256)

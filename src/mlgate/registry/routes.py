@@ -7,12 +7,10 @@ import json
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
 from mlgate.auth.deps import (
     RuntimeDep,
@@ -22,9 +20,11 @@ from mlgate.auth.deps import (
     require_scope,
 )
 from mlgate.auth.schemas import Principal
-from mlgate.errors import FieldError, Invalid, PayloadTooLarge, message_of
+from mlgate.errors import FieldError, Invalid, message_of
 from mlgate.ids import MAX_NUMBER
-from mlgate.registry import service
+from mlgate.problems import PROBLEM_RESPONSE, problem_response
+from mlgate.registry import downloads, service
+from mlgate.registry.ranges import RangeNotSatisfiable, etag, requested_range
 from mlgate.registry.schemas import (
     MAX_JSON_DEPTH,
     ModelCreate,
@@ -35,23 +35,13 @@ from mlgate.registry.schemas import (
     VersionRead,
     too_deep,
 )
+from mlgate.registry.uploads import receive_version
 
 router = APIRouter(prefix="/api/v1/models", tags=["registry"])
 Reader = Annotated[Principal, Depends(require_scope("registry:read"))]
 Writer = Annotated[Principal, Depends(require_scope("registry:write"))]
 Limit = Annotated[int, Query(ge=1, le=service.MAX_PAGE)]
 Offset = Annotated[int, Query(ge=0, le=MAX_NUMBER)]
-MAX_FILES = 1000
-# Metadata as a string part is bounded by Starlette's part size; as a file part it gets the same
-# bound. Its nesting is bounded too (MAX_JSON_DEPTH), checked before a model is built from it.
-MAX_METADATA_BYTES = 1024 * 1024
-
-
-class _ArtifactForm(MultiPartParser):
-    # Starlette keeps each file part in memory until it passes 1 MiB, so 1,000 small artifacts
-    # held about 1 GB until the request ended. Spilled to disk early, a request holds at most
-    # MAX_FILES times this.
-    spool_max_size = 64 * 1024
 
 
 @router.post("", status_code=201, response_model=ModelRead)
@@ -109,31 +99,67 @@ def show_version(
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "The artifact's bytes; X-Content-SHA256 is their digest",
+            "description": "The artifact's bytes; X-Content-SHA256 (and the ETag) is their digest",
             "content": {"application/octet-stream": {}},
-        }
+        },
+        206: {
+            "description": "The one byte range asked for with Range (Content-Range says which); "
+            "several ranges are answered whole, with a 200",
+            "content": {"application/octet-stream": {}},
+        },
+        416: {
+            **PROBLEM_RESPONSE,
+            "description": "The range starts past the end; Content-Range: bytes */SIZE",
+        },
     },
 )
 def download_artifact(
     name: str,
     version: VersionNumber,
     artifact: str,
+    request: Request,
     runtime: RuntimeDep,
     session: SessionDep,
     actor: Reader,
-) -> StreamingResponse:
-    read, chunks = service.open_artifact(
+    range_: Annotated[
+        str | None,
+        Header(alias="Range", description="One byte range: bytes=A-B, bytes=A- or bytes=-N."),
+    ] = None,
+    if_range: Annotated[
+        str | None, Header(description="The ETag a partial download began with.")
+    ] = None,
+) -> Response:
+    opened = downloads.open_artifact(
         session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
     )
-    # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
-    first = next(chunks, b"")
+    read = opened.artifact
     headers = {
-        "Content-Length": str(read.size),
+        "Accept-Ranges": "bytes",
+        "ETag": etag(read.sha256),
         "X-Content-SHA256": read.sha256,
         "Content-Disposition": _attachment(artifact),
     }
+    try:
+        span = requested_range(range_, size=read.size, sha256=read.sha256, if_range=if_range)
+        chunks = opened.whole() if span is None else opened.span(span.start, span.end)
+        # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
+        first = next(chunks, b"")
+    except RangeNotSatisfiable as error:
+        opened.close()
+        answer = problem_response(error, instance=request.url.path)
+        answer.headers["Content-Range"] = f"bytes */{error.size}"
+        return answer
+    except BaseException:
+        opened.close()
+        raise
+    if span is not None:
+        headers["Content-Range"] = span.content_range(read.size)
+    headers["Content-Length"] = str(read.size if span is None else span.length)
     return StreamingResponse(
-        itertools.chain([first], chunks), media_type="application/octet-stream", headers=headers
+        itertools.chain([first], chunks),
+        status_code=200 if span is None else 206,
+        media_type="application/octet-stream",
+        headers=headers,
     )
 
 
@@ -179,59 +205,42 @@ def _attachment(name: str) -> str:
 async def register_version(
     name: str, request: Request, runtime: RuntimeDep, actor: Writer
 ) -> VersionRead:
-    """Upload artifacts as multipart parts named ``artifact`` and optional ``metadata`` JSON."""
-    form = await _form(request)
-    try:
-        version_in = _metadata(await _metadata_text(form.get("metadata")))
-        files = [item for item in form.getlist("artifact") if isinstance(item, UploadFile)]
-        uploads = [service.ArtifactUpload(name=f.filename or "", stream=f.file) for f in files]
+    """Upload artifacts as multipart parts named ``artifact`` and optional ``metadata`` JSON.
 
-        def register() -> VersionRead:
-            with nul_is_invalid(), runtime.db.unit_of_work() as session:
-                return service.register_version(
-                    session,
-                    blobs=runtime.blobs,
-                    model_name=name,
-                    version_in=version_in,
-                    uploads=uploads,
-                    max_bytes=runtime.settings.max_upload_bytes,
-                    actor=actor,
-                )
-
-        return await run_in_threadpool(register)
-    finally:
-        await form.close()
-
-
-async def _form(request: Request) -> FormData:
-    content_type = request.headers.get("content-type", "")
-    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
-        raise Invalid.field("body", "must be multipart/form-data: one `artifact` part per file")
-    parser = _ArtifactForm(
-        request.headers,
+    Each artifact streams into the blob store as it arrives; the version is registered once
+    the body has ended, with every check a registration makes."""
+    received = await receive_version(
+        request.headers.get("content-type", ""),
         request.stream(),
-        max_files=MAX_FILES,
-        max_fields=10,
-        max_part_size=MAX_METADATA_BYTES,
+        blobs=runtime.blobs,
+        max_bytes=runtime.settings.max_upload_bytes,
     )
-    try:
-        return await parser.parse()
-    except MultiPartException as error:
-        raise Invalid.field("body", error.message) from error
+    handed_over = False
 
+    def register() -> VersionRead:
+        nonlocal handed_over
+        handed_over = True
+        try:
+            version_in = _metadata(received.metadata)
+        except BaseException:
+            received.release(runtime.blobs)
+            raise
+        with nul_is_invalid(), runtime.db.unit_of_work() as session:
+            return service.register_stored_version(
+                session,
+                blobs=runtime.blobs,
+                model_name=name,
+                version_in=version_in,
+                artifacts=received.artifacts,
+                actor=actor,
+            )
 
-async def _metadata_text(part: object) -> str | None:
-    """The metadata part's text, whether sent as a string (``-F metadata=…``) or a file
-    (``-F metadata=@meta.json``): a file part ignored would skip its artifact_sha256 check."""
-    if not isinstance(part, UploadFile):
-        return part if isinstance(part, str) else None
-    data = await part.read(MAX_METADATA_BYTES + 1)
-    if len(data) > MAX_METADATA_BYTES:
-        raise PayloadTooLarge(f"the metadata part is larger than {MAX_METADATA_BYTES} bytes")
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise Invalid.field("metadata", "is not UTF-8 text") from error
+        return await run_in_threadpool(register)
+    except BaseException:
+        if not handed_over:  # cancelled before it ran: the blobs are still ours to give back
+            received.release(runtime.blobs)
+        raise
 
 
 def _metadata(raw: str | None) -> VersionCreate:

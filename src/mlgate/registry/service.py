@@ -1,16 +1,16 @@
-"""Create and read models and versions; register artifacts into the blob store.
+"""Create and read models and versions; register artifacts into the blob store (reading them
+back is ``registry.downloads``).
 
 Registering a version writes its blobs first (before any SQL, so the database is not locked
 during a long upload), then the rows and the audit entry in the caller's transaction. If
-anything fails, blobs this call created are deleted again, so no partial state remains.
+anything fails, blobs this call created are deleted again, so no partial state remains. An HTTP
+upload streams each artifact into the blob store as it arrives (``registry.uploads``) and then
+registers the blobs it wrote (``register_stored_version``), with the same checks.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
-from mlgate.errors import Conflict, FieldError, Invalid, MlgateError, NotFound
+from mlgate.errors import Conflict, FieldError, Invalid, NotFound
 from mlgate.ids import new_id
-from mlgate.registry.blobstore import CHUNK, BlobStore, StoredBlob
+from mlgate.registry.blobstore import BlobStore, StoredBlob, check_digest
 from mlgate.registry.models import Artifact, Model, ModelTag, ModelVersion
 from mlgate.registry.naming import check_new_artifact_name
 from mlgate.registry.schemas import (
@@ -40,25 +40,33 @@ from mlgate.registry.schemas import (
 
 __all__ = [
     "ArtifactUpload",
+    "StoredArtifact",
     "create_model",
     "get_model",
     "get_version",
     "get_version_row",
     "list_models",
     "list_versions",
-    "open_artifact",
+    "register_stored_version",
     "register_version",
     "update_model",
 ]
 
 MAX_PAGE = 500
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ArtifactUpload:
     name: str
     stream: BinaryIO
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArtifact:
+    """An artifact whose bytes an upload has already written to the blob store."""
+
+    name: str
+    blob: StoredBlob
 
 
 def _model_read(row: Model) -> ModelRead:
@@ -207,27 +215,31 @@ def _check_schema(schema: dict[str, Any] | None, field: str) -> list[FieldError]
     return []
 
 
-def _validate_version(version_in: VersionCreate, uploads: Sequence[ArtifactUpload]) -> None:
+def _validate_version(version_in: VersionCreate, artifact_names: Sequence[str]) -> None:
     errors = _check_schema(version_in.input_schema, "input_schema")
     errors += _check_schema(version_in.output_schema, "output_schema")
     names: set[str] = set()
-    for index, upload in enumerate(uploads):
+    for index, name in enumerate(artifact_names):
         field = f"artifacts[{index}]"
         try:
-            check_new_artifact_name(upload.name, field=field)
+            check_new_artifact_name(name, field=field)
         except Invalid as error:
             errors += error.errors
-        if upload.name in names:
-            errors.append(FieldError(field, f"artifact name {upload.name!r} is given twice"))
-        names.add(upload.name)
+        if name in names:
+            errors.append(FieldError(field, f"artifact name {name!r} is given twice"))
+        names.add(name)
     for name in version_in.artifact_sha256:
         if name not in names:
             errors.append(FieldError(f"artifact_sha256.{name}", "names no uploaded artifact"))
-    if not uploads:
+    if not artifact_names:
         errors.append(FieldError("artifacts", "a version needs at least one artifact"))
+    _raise_if(errors, "the version is not valid")
+
+
+def _raise_if(errors: list[FieldError], what: str) -> None:
     if errors:
         details = "; ".join(f"{e.field}: {e.message}" for e in errors)
-        raise Invalid(f"the version is not valid: {details}", errors=errors)
+        raise Invalid(f"{what}: {details}", errors=errors)
 
 
 def register_version(
@@ -243,7 +255,7 @@ def register_version(
     now: datetime | None = None,
 ) -> VersionRead:
     """Store the artifacts and record version N+1 of ``model_name``."""
-    _validate_version(version_in, uploads)
+    _validate_version(version_in, [upload.name for upload in uploads])
     created: list[StoredBlob] = []
     try:
         stored: list[tuple[str, StoredBlob]] = []
@@ -270,6 +282,50 @@ def register_version(
         for blob in created:  # a concurrent upload of the same bytes may use it: see release
             blobs.release(blob)
         raise
+
+
+def register_stored_version(
+    session: Session,
+    *,
+    blobs: BlobStore,
+    model_name: str,
+    version_in: VersionCreate,
+    artifacts: Sequence[StoredArtifact],
+    actor: Principal,
+    now: datetime | None = None,
+) -> VersionRead:
+    """Record version N+1 of ``model_name`` from blobs an upload has written already, checked as
+    ``register_version`` checks its uploads (expected digests included). Whatever happens, the
+    blobs are the caller's no longer: if anything fails, those it created are given back."""
+    try:
+        _validate_version(version_in, [artifact.name for artifact in artifacts])
+        mismatches = [
+            FieldError(
+                f"artifacts[{index}].sha256",
+                f"expected sha256 {expected} but the upload hashes to {artifact.blob.sha256}",
+            )
+            for index, artifact in enumerate(artifacts)
+            if (expected := _expected_digest(version_in, artifact.name, index))
+            and expected != artifact.blob.sha256
+        ]
+        _raise_if(mismatches, "the upload is not what was expected")
+        return _insert_version(
+            session,
+            model_name=model_name,
+            version_in=version_in,
+            stored=[(artifact.name, artifact.blob) for artifact in artifacts],
+            actor=actor,
+            now=now or utcnow(),
+        )
+    except BaseException:
+        for artifact in artifacts:  # a concurrent upload of the same bytes may use it
+            blobs.release(artifact.blob)
+        raise
+
+
+def _expected_digest(version_in: VersionCreate, name: str, index: int) -> str | None:
+    expected = version_in.artifact_sha256.get(name)
+    return check_digest(expected, field=f"artifacts[{index}].sha256") if expected else None
 
 
 def _insert_version(
@@ -375,50 +431,4 @@ def list_versions(
         total=total,
         limit=limit,
         offset=offset,
-    )
-
-
-def open_artifact(
-    session: Session, *, blobs: BlobStore, model_name: str, version: int, name: str
-) -> tuple[ArtifactRead, Iterator[bytes]]:
-    """The artifact and its bytes, checked against its sha256 as they are read.
-
-    The bytes come in chunks and the last one is held back until all of them hash to the
-    registered digest, so a damaged blob is never handed out whole: its iterator raises instead
-    (before the first chunk when the blob fits in one, or its size is wrong).
-    """
-    row = get_version_row(session, model_name=model_name, version=version)
-    artifact = next((a for a in row.artifacts if a.name == name), None)
-    if artifact is None:
-        raise NotFound(f"{model_name}@{version} has no artifact named {name!r}")
-    read = ArtifactRead.model_validate(artifact)
-    where = f"artifact {name!r} of {model_name}@{version}"
-    try:
-        stream = blobs.open(read.sha256)
-    except NotFound:  # the registry names it, so this is lost data, not a wrong address
-        raise _damaged(where, read.sha256, "is missing from the blob store") from None
-    if os.fstat(stream.fileno()).st_size != read.size:  # the file opened, not a path again
-        stream.close()
-        raise _damaged(where, read.sha256, f"is damaged in the blob store (not {read.size} bytes)")
-    return read, _checked_chunks(stream, sha256=read.sha256, where=where)
-
-
-def _checked_chunks(stream: BinaryIO, *, sha256: str, where: str) -> Iterator[bytes]:
-    hasher = hashlib.sha256()
-    with stream:
-        held = stream.read(CHUNK)
-        while held:
-            hasher.update(held)
-            following = stream.read(CHUNK)
-            if not following and hasher.hexdigest() != sha256:
-                raise _damaged(where, sha256, "is damaged in the blob store (its bytes changed)")
-            yield held
-            held = following
-
-
-def _damaged(where: str, sha256: str, what: str) -> MlgateError:
-    logger.error("artifact blob lost or damaged", extra={"artifact": where, "sha256": sha256})
-    return MlgateError(
-        f"{where} {what} (blob {sha256}); registering the original file again, to any model,"
-        " repairs it, or restore a backup"
     )
