@@ -12,6 +12,8 @@ import json
 import os
 import pickle
 import struct
+import tarfile
+import tempfile
 import tracemalloc
 import warnings
 import zipfile
@@ -340,6 +342,76 @@ def test_skops_members_inflating_past_the_cap_are_not_handed_to_skops(tmp_path: 
     report, peak = _peak_memory_of_scan(path)
     assert peak < 64 << 20
     assert "skops.unscannable" in _rules(report)
+
+
+# -- archives inside archives: copied out to temporary files, never held in memory -------------
+
+_FILLER = 32 << 20  # stored raw in each nested archive, so each one is at least this large
+
+
+def _zip_bytes(members: dict[str, bytes], compression: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _nested(path: Path, container: str) -> str:
+    """A payload two archives deep, each nested archive over 32 MiB; returns its member path."""
+    filler = bytes(_FILLER)
+    inner = _zip_bytes(
+        {"payload.pkl": pickle.dumps(Exploit(), protocol=4), "data/0": filler}, zipfile.ZIP_STORED
+    )
+    middle = _zip_bytes({"inner.zip": inner, "data/1": filler}, zipfile.ZIP_DEFLATED)
+    if container == "tar":
+        with tarfile.open(path, "w") as archive:
+            info = tarfile.TarInfo("middle.zip")
+            info.size = len(middle)
+            archive.addfile(info, io.BytesIO(middle))
+    else:
+        path.write_bytes(_zip_bytes({"middle.zip": middle}, zipfile.ZIP_DEFLATED))
+    return "middle.zip!inner.zip!payload.pkl"
+
+
+@pytest.mark.parametrize("container", ["zip", "tar"])
+def test_archives_nested_in_archives_are_scanned_without_holding_them_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, container: str
+) -> None:
+    path = tmp_path / f"bundle.{container}"
+    member = _nested(path, container)
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))  # where nested archives are copied
+    report, peak = _peak_memory_of_scan(path)
+    assert peak < 16 << 20  # each nested archive is over 32 MiB
+    assert [(f.member, f.subject) for f in report.findings if f.severity is Severity.CRITICAL] == [
+        (member, "posix.system")
+    ]
+    assert list(spills.iterdir()) == []  # the copies are gone with the scan
+
+
+def test_a_member_copied_out_to_be_read_is_not_judged_by_where_the_copy_lies(
+    tmp_path: Path,
+) -> None:
+    # A tar member over 1 MiB is read from a temporary copy; an ONNX model's external data is
+    # still judged by its name alone, as inside any archive, not next to the copy.
+    import onnx
+
+    source = tmp_path / "model.onnx"
+    _onnx_external(source, "weights.bin")
+    model = onnx.load(str(source), load_external_data=False)
+    model.doc_string = "x" * (2 << 20)
+    data = model.SerializeToString()
+    path = tmp_path / "bundle.tar"
+    with tarfile.open(path, "w") as archive:
+        info = tarfile.TarInfo("model.onnx")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    report = scan_path(path)
+    assert report.files[0].format == "tar"
+    assert "onnx.external-data-missing" not in _rules(report)
+    assert report.passed
 
 
 # -- ONNX: every tensor a loader resolves, read without holding the model ----------------------

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from mlgate.scanning.policy import classify_global
+from mlgate.scanning.resolve import FENCE_ALLOWS
 from mlgate.scanning.schemas import Severity
 
 
@@ -141,3 +150,74 @@ def test_an_ml_module_re_exported_under_another_name_stays_high() -> None:
     verdict = classify_global("sklearn.utils.validation", "np")  # numpy itself
     assert verdict is not None
     assert verdict.severity is Severity.HIGH
+
+
+# Judged in a fresh interpreter: the fence spares modules already imported, and this test
+# process may have imported torch for another test.
+_IMPORTS_DURING_A_SCAN = """
+import json, os, sys
+from mlgate.scanning import scan_path
+
+before = set(sys.modules)
+report = scan_path(sys.argv[1])
+sites = [p for p in sys.path if p.endswith("site-packages")]
+
+
+def library(module):
+    path = getattr(module, "__file__", None) or ""
+    for site in sites:
+        if path.startswith(site + os.sep):
+            return path[len(site) + 1 :].split(os.sep)[0].split(".")[0]
+    return None  # the standard library, or no file
+
+
+new = [sys.modules[name] for name in set(sys.modules) - before if name in sys.modules]
+print(json.dumps({
+    "libraries": sorted({library(m) for m in new} - {None}),
+    "findings": [[f.severity, f.subject, f.message] for f in report.findings],
+}))
+"""
+
+
+def test_judging_a_global_imports_no_library_the_pickle_names_through_a_shim(
+    tmp_path: Path,
+) -> None:
+    # scikit-learn and SciPy vendor array-api-compat, whose torch module imports torch: naming
+    # a class there made the scanner import torch (seconds, hundreds of MB) to judge it.
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed, so there is nothing it could import")
+    shims = ["sklearn.externals.array_api_compat.torch", "scipy._lib.array_api_compat.torch"]
+    for index, module in enumerate(shims):
+        (tmp_path / f"shim{index}.pkl").write_bytes(_stack_global(module, "Tensor"))
+    (tmp_path / "forest.pkl").write_bytes(
+        _stack_global("sklearn.ensemble._forest", "RandomForestClassifier")
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_DURING_A_SCAN, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    seen = json.loads(run.stdout)
+    assert "torch" not in seen["libraries"]
+    assert set(seen["libraries"]) <= FENCE_ALLOWS
+    assert sorted((severity, subject) for severity, subject, _ in seen["findings"]) == sorted(
+        ("high", f"{module}.Tensor") for module in shims
+    )  # the forest's class is still judged (and passed) by what it is
+    assert all("importing 'torch'" in message for _, _, message in seen["findings"])
+
+
+def _stack_global(module: str, name: str) -> bytes:
+    """A protocol-4 pickle of the global ``module.name`` alone (nothing is called)."""
+    parts = [bytes([0x8C, len(part)]) + part.encode() for part in (module, name)]
+    return b"\x80\x04" + b"".join(parts) + b"\x93."
+
+
+def test_the_fence_lets_the_resolvable_libraries_import_what_they_require() -> None:
+    for distribution in ("numpy", "scipy", "scikit-learn", "joblib"):
+        for requirement in importlib.metadata.requires(distribution) or []:
+            if "extra ==" in requirement:
+                continue
+            name = re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0]
+            assert name.lower().replace("-", "_") in FENCE_ALLOWS, (distribution, requirement)

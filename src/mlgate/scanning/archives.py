@@ -21,11 +21,11 @@ from typing import BinaryIO, cast
 
 import lz4.frame
 
-from mlgate.scanning.blob import MAX_IN_MEMORY, Blob
+from mlgate.scanning.blob import MAX_IN_MEMORY, MAX_SPILL, Blob, spilled
 from mlgate.scanning.context import Location
 from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import detect_format, looks_like_pickle, may_be_pickle
-from mlgate.scanning.stream import ByteSource
+from mlgate.scanning.stream import ByteSource, Stream
 
 __all__ = ["ScanFn", "compressed_blob", "escapes_directory", "scan_tar", "scan_zip", "zip_names"]
 
@@ -190,7 +190,7 @@ def scan_zip(blob: Blob, loc: Location, scan: ScanFn) -> list[str]:
         loc.report(
             Severity.HIGH,  # unscanned content is no pass
             "archive.too-large",
-            "nested archive too large to open in memory; not scanned",
+            "archive cannot be opened for random access; not scanned",
         )
         return []
     names: list[str] = []
@@ -281,16 +281,17 @@ def scan_tar(blob: Blob, loc: Location, scan: ScanFn) -> None:
                     if detect_format(probe) == "unknown" and not may_be_pickle(head, member.size):
                         scan(probe, member_loc)  # its head stands for it: judged by its name
                         continue  # tensor data: only its first bytes are read
-                    data = head + extracted.read(MAX_IN_MEMORY + 1 - len(head))
-                    if len(data) > MAX_IN_MEMORY:
-                        member_loc.report(
-                            Severity.HIGH,  # unscanned content is no pass
-                            "archive.member-too-large",
-                            "tar member too large to scan in a streaming pass",
-                        )
-                        continue
-                    opener = functools.partial(io.BytesIO, data)
-                    scan(Blob(member.name, len(data), opener, data=data), member_loc)
+                    rest = Stream(cast(ByteSource, extracted))
+                    rest.unread(head)
+                    with spilled(member.name, rest) as copy:  # the pass cannot come back
+                        if copy is None:
+                            member_loc.report(
+                                Severity.HIGH,  # unscanned content is no pass
+                                "archive.member-too-large",
+                                f"tar member larger than {MAX_SPILL >> 20} MiB; not scanned",
+                            )
+                            continue
+                        scan(copy, member_loc)
         except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
             loc.report(Severity.HIGH, "archive.malformed", f"tar archive cannot be read ({exc})")
 

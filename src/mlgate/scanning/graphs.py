@@ -231,7 +231,8 @@ def scan_onnx(blob: Blob, loc: Location) -> bool:
                 f"named .onnx but not a readable ONNX model ({exc}); it cannot be vouched for",
             )
         return named_onnx
-    base = blob.path.parent if blob.path is not None else None
+    # A member's path, if it has one, is the scanner's temporary copy: not the model's directory.
+    base = blob.path.parent if blob.path is not None and loc.member is None else None
     for location, use in model.locations.items():
         _check_location(location, use, base, loc)
     for (domain, op_type), use in model.ops.items():

@@ -7,7 +7,6 @@ the policy (pickles.py) stays apart from the mechanics here.
 
 from __future__ import annotations
 
-import contextlib
 import pickletools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,19 @@ from typing import Any
 
 from mlgate.scanning.context import Location
 
-__all__ = ["MARK", "UNKNOWN", "Call", "GlobalRef", "Machine", "Malformed", "TrackedDict", "step"]
+__all__ = [
+    "HANDLERS",
+    "MARK",
+    "MEMO_AS_IS",
+    "UNKNOWN",
+    "Call",
+    "GlobalRef",
+    "Handler",
+    "Machine",
+    "Malformed",
+    "TrackedDict",
+    "step",
+]
 
 
 class _Sentinel:
@@ -51,11 +62,9 @@ class TrackedDict(dict[Any, Any]):
     anything read from it then must be treated as unknown (a joblib wrapper's state).
     """
 
-    __slots__ = ("partial",)
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.partial = False
+    # A class attribute, set on an instance only when it turns True: building a TrackedDict
+    # then costs what building a dict does (a pickle of many rows makes one per row).
+    partial = False
 
 
 class Malformed(Exception):
@@ -66,7 +75,7 @@ class Malformed(Exception):
         self.offset = offset
 
 
-@dataclass
+@dataclass(slots=True)
 class Machine:
     """The state of replaying one pickle stream, and the hooks that judge what it meets."""
 
@@ -125,8 +134,12 @@ def _set(target: TrackedDict, key: Any, value: Any) -> None:
 
 
 def _update(target: TrackedDict, items: list[Any]) -> None:
-    for key, value in zip(items[0::2], items[1::2], strict=False):
-        _set(target, key, value)
+    for index in range(0, len(items) - 1, 2):  # a lone last key has no value: ignored
+        key, value = items[index], items[index + 1]
+        if type(key) is str and (len(target) < _SMALL or key in target):
+            target[key] = value  # _set's common case, without the call
+        else:
+            _set(target, key, value)
 
 
 def _small_tuple(items: list[Any]) -> Any:
@@ -134,10 +147,16 @@ def _small_tuple(items: list[Any]) -> Any:
 
 
 def _const(m: Machine, arg: Any, offset: int) -> None:
-    if isinstance(arg, bytes | bytearray):
+    if isinstance(arg, str):
+        if arg.startswith("\x80"):
+            m.on_bytes(m, arg.encode("latin-1", "replace"), offset)
+    elif isinstance(arg, bytes | bytearray):
         m.on_bytes(m, bytes(arg), offset)
-    elif isinstance(arg, str) and arg.startswith("\x80"):
-        m.on_bytes(m, arg.encode("latin-1", "replace"), offset)
+    m.stack.append(arg)
+
+
+def _number(m: Machine, arg: Any, offset: int) -> None:
+    """A constant that is never bytes nor text (numbers, None, booleans)."""
     m.stack.append(arg)
 
 
@@ -147,7 +166,13 @@ def _const(m: Machine, arg: Any, offset: int) -> None:
 _SMALL = 64
 
 
+# Types the memo keeps as they are, whatever their size: the common case needs one type test.
+MEMO_AS_IS = frozenset({str, int, float, bool, type(None), GlobalRef, Call, _Sentinel})
+
+
 def _memorable(value: Any) -> Any:
+    if type(value) is tuple:  # the common case, first
+        return value if len(value) <= _SMALL else UNKNOWN
     if isinstance(value, bytes | bytearray) and len(value) > 256:
         return UNKNOWN
     if isinstance(value, list | dict) or (isinstance(value, tuple) and len(value) > _SMALL):
@@ -156,7 +181,10 @@ def _memorable(value: Any) -> Any:
 
 
 def _memoize(m: Machine, arg: Any, offset: int) -> None:
-    m.memo[len(m.memo)] = _memorable(m.top(offset))
+    if not m.stack:
+        raise Malformed("the stack is empty", offset)
+    value, memo = m.stack[-1], m.memo
+    memo[len(memo)] = value if type(value) in MEMO_AS_IS else _memorable(value)
 
 
 def _put(m: Machine, arg: Any, offset: int) -> None:
@@ -164,9 +192,10 @@ def _put(m: Machine, arg: Any, offset: int) -> None:
 
 
 def _get(m: Machine, arg: Any, offset: int) -> None:
-    if int(arg) not in m.memo:
-        raise Malformed(f"memo key {arg} was never stored", offset)
-    m.stack.append(m.memo[int(arg)])
+    try:
+        m.stack.append(m.memo[int(arg)])
+    except KeyError:
+        raise Malformed(f"memo key {arg} was never stored", offset) from None
 
 
 def _global(m: Machine, arg: Any, offset: int) -> None:
@@ -241,8 +270,10 @@ def _setitem(m: Machine, arg: Any, offset: int) -> None:
     key = m.pop(offset)
     target = m.top(offset)
     if isinstance(target, TrackedDict):
-        with contextlib.suppress(TypeError):  # an unhashable key fails the unpickler too
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per SETITEM
             _set(target, key, value)
+        except TypeError:  # an unhashable key fails the unpickler too
+            pass
 
 
 def _setitems(m: Machine, arg: Any, offset: int) -> None:
@@ -252,17 +283,20 @@ def _setitems(m: Machine, arg: Any, offset: int) -> None:
         if len(items) > 2 * _SMALL:
             target.partial = True
             return
-        with contextlib.suppress(TypeError):
+        try:  # noqa: SIM105 - as in _setitem
             _update(target, items)
+        except TypeError:  # an unhashable key fails the unpickler too
+            pass
 
 
 def _tuple_n(count: int) -> Handler:
     def handler(m: Machine, arg: Any, offset: int) -> None:
-        if len(m.stack) < count:
+        stack = m.stack
+        if len(stack) < count:
             raise Malformed("stack underflow", offset)
-        items = tuple(m.stack[len(m.stack) - count :])
-        del m.stack[len(m.stack) - count :]
-        m.stack.append(items)
+        items = tuple(stack[-count:])
+        del stack[-count:]
+        stack.append(items)
 
     return handler
 
@@ -272,6 +306,18 @@ def _push(value: Callable[[], Any]) -> Handler:
         m.stack.append(value())
 
     return handler
+
+
+def _mark(m: Machine, arg: Any, offset: int) -> None:
+    m.stack.append(MARK)
+
+
+def _empty_list(m: Machine, arg: Any, offset: int) -> None:
+    m.stack.append([])
+
+
+def _empty_dict(m: Machine, arg: Any, offset: int) -> None:
+    m.stack.append(TrackedDict())
 
 
 def _pop_n(m: Machine, arg: Any, offset: int) -> None:
@@ -299,7 +345,7 @@ _SPECIFIC: dict[str, Handler] = {
     "PROTO": _nothing,
     "FRAME": _nothing,
     "READONLY_BUFFER": _nothing,
-    "MARK": _push(lambda: MARK),
+    "MARK": _mark,
     "GLOBAL": _global,
     "INST": _inst,
     "STACK_GLOBAL": _stack_global,
@@ -333,14 +379,21 @@ _SPECIFIC: dict[str, Handler] = {
     "POP": _pop_n,
     "POP_MARK": _pop_mark,
     "DUP": _dup,
-    "EMPTY_LIST": _push(list),
-    "EMPTY_DICT": _push(TrackedDict),
+    "EMPTY_LIST": _empty_list,
+    "EMPTY_DICT": _empty_dict,
     "EMPTY_TUPLE": _push(tuple),
     "EMPTY_SET": _push(lambda: UNKNOWN),
     "PERSID": _push(lambda: UNKNOWN),
     "BINPERSID": _binpersid,
     "NEXT_BUFFER": _push(lambda: UNKNOWN),
 }
+
+
+# Constants of these opcodes are numbers, None or booleans: never bytes nor text.
+_NUMBERS = frozenset(
+    {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT"}
+    | {"NONE", "NEWTRUE", "NEWFALSE"}
+)
 
 
 def _generic(info: pickletools.OpcodeInfo) -> Handler:
@@ -360,6 +413,8 @@ def _table() -> dict[str, Handler]:
     for info in pickletools.opcodes:
         if info.name in _SPECIFIC:
             table[info.name] = _SPECIFIC[info.name]
+        elif info.name in _NUMBERS:
+            table[info.name] = _number
         elif info.stack_before == [] and len(info.stack_after) == 1:
             table[info.name] = _const
         else:

@@ -9,14 +9,13 @@ does that.
 from __future__ import annotations
 
 import io
-import itertools
-import pickletools
 import re
 import warnings
-from typing import IO, Any, cast
+from typing import Any
 
 from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.pickle_ops import MAX_CONSTANT, replay
 from mlgate.scanning.pickle_probe import Replay, probe
 from mlgate.scanning.pickle_vm import (
     UNKNOWN,
@@ -25,7 +24,6 @@ from mlgate.scanning.pickle_vm import (
     Machine,
     Malformed,
     TrackedDict,
-    step,
 )
 from mlgate.scanning.policy import EXTERNAL_FILE_WRAPPERS, classify_global, normalise_global
 from mlgate.scanning.schemas import Severity
@@ -34,14 +32,14 @@ from mlgate.scanning.stream import Stream
 
 __all__ = ["scan_pickle_bytes", "scan_pickle_stream"]
 
-_MAX_NESTED = 64 << 20
+_MAX_NESTED = MAX_CONSTANT  # longer constants are not even read: the replay skips them
 _MAX_STREAMS = 64
 _LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
 _LEGACY_WRAPPERS = frozenset(GlobalRef(*n.rsplit(".", 1)) for n in EXTERNAL_FILE_WRAPPERS)
-# The time budget is checked at each pickle's start and every _BATCH opcodes after: at most a
-# tenth of a second of replay between checks.
+# The time budget is checked at each pickle's start and every _BATCH bytes of opcodes after (so
+# at most _BATCH opcodes apart): a small fraction of a second of replay between checks.
 _BATCH = 1 << 16
 
 
@@ -231,31 +229,11 @@ def _machine(loc: Location, stream: Stream | None = None) -> Machine:
 
 
 def _disassemble(stream: Stream, m: Machine) -> Any:
-    """Runs one pickle to its STOP; returns the value left on the stack.
-
-    Opcodes are replayed in batches, the time budget checked before each: islice hands them
-    over at C speed, where counting them one by one would cost a measurable share of the replay.
-    """
-    source, origin = stream.direct()
-    ops = pickletools.genops(source if source is not None else cast("IO[bytes]", stream))
-    opcode: pickletools.OpcodeInfo | None
+    """Runs one pickle to its STOP; returns the value left on the stack."""
     try:
-        for _ in range(1 << 40):  # ends at STOP, or when genops has nothing left
-            m.loc.sink.check_time()
-            opcode = None  # still None after a round: genops had nothing left
-            if source is not None:  # C-speed reads; the source's own tell() gives the offsets
-                for opcode, arg, pos in itertools.islice(ops, _BATCH):
-                    if step(m, opcode.name, arg, (pos or 0) - origin):
-                        return m.stack[-1] if m.stack else None
-            else:
-                for opcode, arg, pos in itertools.islice(ops, _BATCH):
-                    if step(m, opcode.name, arg, pos if pos is not None else stream.tell()):
-                        return m.stack[-1] if m.stack else None
-            if opcode is None:
-                break
+        return replay(stream, m, m.loc.sink.check_time, _BATCH)
     except (ValueError, EOFError, OverflowError, MemoryError, UnicodeError) as exc:
         raise Malformed(str(exc), stream.tell()) from exc
-    raise Malformed("pickle ended before STOP", stream.tell())
 
 
 def scan_pickle_stream(stream: Stream, loc: Location) -> None:

@@ -399,6 +399,13 @@ def _classify_ml(mod: str, name: str) -> Verdict | None:
         if not name.split(".")[-1].lstrip("_")[:1].isupper():
             return _unlisted_high(full)
         return None if class_prefixed and full.startswith("torch.") else unlisted_class
+    if found.kind is Kind.REFUSED:  # unjudged is no pass
+        return Verdict(
+            Severity.HIGH,
+            "pickle.unlisted-global",
+            f"'{full}' can only be judged by importing '{found.origin_module}', which the "
+            "scanner does not do for a pickle; loading this pickle imports it",
+        )
     origin = f"{found.origin_module}.{found.origin_name}".removeprefix(".")
     if origin.split(".", 1)[0] not in KNOWN_ML_ROOTS or origin in DANGEROUS_GLOBALS:
         # The recursion stops: classify_global comes back here only for an ML root, which origin

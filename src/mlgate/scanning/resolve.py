@@ -5,6 +5,12 @@ A library re-exports names it did not write (``sklearn.callback._transport.Clien
 modules of libraries listed in ``RESOLVABLE_ROOTS`` are ever imported, and only when installed:
 the pickle chooses which of those modules, never which code exists. Test, build and entry-point
 modules are never imported, for importing them runs set-up code.
+
+What those modules import in turn is fenced too: while a name is looked up, its thread may import
+only the standard library, the listed libraries and what they need to import at all. Anything
+else (torch, through ``sklearn.externals.array_api_compat.torch``; pandas, rich, psutil, which
+they try) fails as if it were not installed, and a look-up that fails on the fence says so
+(``Kind.REFUSED``). Modules already imported are not imported again, so the fence spares them.
 """
 
 from __future__ import annotations
@@ -12,20 +18,30 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 import threading
 import types
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-__all__ = ["Kind", "Resolved", "resolve_global"]
+__all__ = ["FENCE_ALLOWS", "Kind", "Resolved", "resolve_global"]
 
 # Libraries cheap and inert to import, whose classes a benign model pickles. torch is left out:
 # importing it costs seconds and hundreds of megabytes per scanning process.
 RESOLVABLE_ROOTS = frozenset({"numpy", "scipy", "sklearn", "joblib", "collections", "datetime"})
+
+# What a look-up may import besides RESOLVABLE_ROOTS: the standard library, and what those
+# libraries require (scikit-learn: threadpoolctl, narwhals; joblib: cloudpickle). A test holds
+# this to their installed metadata.
+FENCE_ALLOWS = (
+    RESOLVABLE_ROOTS | {"threadpoolctl", "narwhals", "cloudpickle"} | sys.stdlib_module_names
+)
 
 _NEVER_IMPORTED = frozenset(
     {"tests", "test", "testing", "_testing", "conftest", "f2py", "distutils", "setup"}
@@ -37,6 +53,7 @@ class Kind(Enum):
     CLASS = "class"
     UFUNC = "ufunc"  # numpy's element-wise math functions: no I/O, no code
     OTHER = "other"  # functions, methods, modules, instances: calling or BUILDing them does work
+    REFUSED = "refused"  # finding out needs a module the fence refused (its ``origin_module``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +82,25 @@ def _importable(module: str) -> bool:
 _LOOKING_UP = threading.Lock()
 
 
+class _Fence(importlib.abc.MetaPathFinder):
+    """Refuses the looking-up thread any module outside FENCE_ALLOWS; other threads pass."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+        self.refused: list[str] = []
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if threading.get_ident() != self.thread or fullname.split(".")[0] in FENCE_ALLOWS:
+            return None  # the next finders look for it as usual
+        self.refused.append(fullname)
+        raise ModuleNotFoundError(f"the scanner does not import {fullname!r}", name=fullname)
+
+
 @functools.lru_cache(maxsize=4096)
 def resolve_global(module: str, name: str) -> Resolved | None:
     """The object ``module.name`` stands for, or None when it cannot be looked up safely."""
@@ -79,12 +115,39 @@ def resolve_global(module: str, name: str) -> Resolved | None:
         # the answers are cached).
         with _LOOKING_UP, warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.simplefilter("ignore")
-            obj: Any = importlib.import_module(module)
-            for part in name.split("."):
-                obj = getattr(obj, part)
-            return _describe(obj, module, name)
+            return _look_up(module, name)
     except Exception:
         return None
+
+
+def _look_up(module: str, name: str) -> Resolved | None:
+    fence = _Fence()
+    sys.meta_path.insert(0, fence)
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return _describe(obj, module, name)
+    except Exception as exc:
+        # Libraries catch refusals of what they only try (pandas, psutil) and carry on: a
+        # look-up needed a refused module only when its failure is that refusal.
+        for cause in _chain(exc):
+            if isinstance(cause, ImportError) and cause.name in fence.refused:
+                return Resolved(Kind.REFUSED, cause.name, "")
+        return None
+    finally:
+        sys.meta_path.remove(fence)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or while handling (a few levels)."""
+    chain = [exc]
+    for _ in range(8):
+        cause = chain[-1].__cause__ or chain[-1].__context__
+        if cause is None:
+            break
+        chain.append(cause)
+    return chain
 
 
 def _describe(obj: Any, module: str, name: str) -> Resolved:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import time
@@ -13,7 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from mlgate.errors import Invalid, NotFound
 from mlgate.scanning import archives, graphs, tensors
-from mlgate.scanning.blob import MAX_IN_MEMORY, Blob, file_blob, memory_blob
+from mlgate.scanning.blob import MAX_IN_MEMORY, MAX_SPILL, Blob, file_blob, random_access
 from mlgate.scanning.context import MAX_DEPTH, Location, OutOfTime, Sink
 from mlgate.scanning.pickles import scan_pickle_stream
 from mlgate.scanning.policy import classify_global
@@ -59,17 +58,25 @@ _PICKLE_FAMILY = frozenset(
 _COMPRESSED = ("gzip", "bz2", "xz", "lzma", "lz4", "zlib")
 
 
+def _report_too_large(loc: Location) -> None:
+    loc.report(
+        Severity.HIGH,  # unscanned content is no pass
+        "archive.too-large",
+        f"nested archive larger than {MAX_SPILL >> 20} MiB; not scanned",
+    )
+
+
 def _scan_zip(blob: Blob, loc: Location) -> str:
-    if blob.path is None and blob.data is None:  # a zip inside a container: load it once
-        data = blob.read_all()
-        if data is None:
-            loc.report(
-                Severity.HIGH,  # unscanned content is no pass
-                "archive.too-large",
-                "nested archive too large to open in memory; not scanned",
-            )
+    # A zip inside a container is copied out once (to a temporary file): zipfile seeks, and
+    # every member reopens the archive.
+    with random_access(blob) as seekable:
+        if seekable is None:
+            _report_too_large(loc)
             return "zip"
-        blob = memory_blob(blob.name, data)
+        return _scan_seekable_zip(seekable, loc)
+
+
+def _scan_seekable_zip(blob: Blob, loc: Location) -> str:
     names = archives.scan_zip(blob, loc, scan_blob)
     # Checked whatever else the archive holds: a data.pkl beside them must not turn a Keras or
     # skops file into a "PyTorch" one whose config nobody reads, for their loaders still do.
@@ -89,9 +96,7 @@ _UNZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError,
 def _check_keras_zip(blob: Blob, loc: Location) -> None:
     """Keras 3 reads the root config.json and deserialises it before anything else."""
     handle = blob.seekable()
-    if handle is None:
-        loc.report(Severity.HIGH, "keras.unscannable", "archive too large to read config.json")
-        return
+    assert handle is not None  # _scan_zip made it seekable
     try:
         with handle, zipfile.ZipFile(handle) as archive:
             info = archive.getinfo("config.json")  # the copy Keras reads, as duplicates go
@@ -117,12 +122,10 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
     except ImportError:
         loc.report(Severity.HIGH, "skops.unscannable", "skops is not installed")
         return
-    data = blob.read_all()
-    if data is None:
-        loc.report(Severity.HIGH, "skops.unscannable", "skops file too large to inspect")
-        return
+    handle = blob.seekable()
+    assert handle is not None  # _scan_zip made it seekable
     try:  # skops reads members whole: their declared sizes bound what it may inflate
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with handle, zipfile.ZipFile(handle) as archive:
             inflated = sum(info.file_size for info in archive.infolist())
     except _UNZIP_ERRORS as exc:
         loc.report(Severity.HIGH, "skops.malformed", f"skops archive cannot be read ({exc})")
@@ -135,7 +138,10 @@ def _scan_skops(blob: Blob, loc: Location) -> None:
         )
         return
     try:
-        untrusted = get_untrusted_types(data=data)
+        if blob.path is not None:
+            untrusted = get_untrusted_types(file=blob.path)
+        else:
+            untrusted = get_untrusted_types(data=blob.data)
     except Exception as exc:  # skops raises anything on hostile input
         loc.report(
             Severity.HIGH, "skops.malformed", f"skops schema cannot be read ({str(exc)[:200]})"
@@ -191,7 +197,11 @@ def _scan_blob(blob: Blob, loc: Location) -> str:
         tensors.scan_gguf(blob, loc)
     elif kind == "hdf5":
         if loc.member is None or not blob.name.endswith(".weights.h5"):
-            graphs.scan_hdf5(blob, loc)
+            with random_access(blob) as seekable:  # h5py seeks
+                if seekable is None:
+                    loc.report(Severity.MEDIUM, "hdf5.unscannable", "HDF5 member too large to scan")
+                else:
+                    graphs.scan_hdf5(seekable, loc)
     elif kind == "savedmodel":
         graphs.scan_saved_model(blob, loc)
     elif kind == "onnx?":

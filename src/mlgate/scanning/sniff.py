@@ -72,12 +72,26 @@ _COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bz2", b"\xfd7": "xz", b"]\x00": "lzm
 _LZ4_FRAME = b"\x04\x22\x4d\x18"  # joblib's compress="lz4": an LZ4 frame
 
 
+_LAST_BYTE_WITHIN = 64 << 20  # members longer than this are not read to their end
+_CHUNK = 1 << 20
+
+
 def _last_byte(blob: Blob) -> bytes | None:
     if blob.path is None:
         if blob.data is not None:
             return blob.data[-1:]
-        data = blob.read_all(64 << 20) if 0 < blob.size <= 64 << 20 else None
-        return data[-1:] if data else None
+        if not 0 < blob.size <= _LAST_BYTE_WITHIN:
+            return None
+        last, total = b"", 0
+        with blob.stream() as stream:  # read through, holding one chunk at a time
+            for _ in range(1 << 40):  # ends at the end of the content or past the bound
+                chunk = stream.read(_CHUNK)
+                if not chunk:
+                    break
+                last, total = chunk[-1:], total + len(chunk)
+                if total > _LAST_BYTE_WITHIN:  # inflated past its declared size
+                    return None
+        return last or None
     with open(blob.path, "rb") as handle:
         handle.seek(max(blob.size - 1, 0))
         return handle.read(1)
