@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         scheduler.add(
             "drift-check", settings.drift_check_seconds, lambda: drift_jobs.drift_check_job(runtime)
         )
+    scheduler.add(
+        "drift-rollup", drift_jobs.ROLL_UP_SECONDS, lambda: drift_jobs.drift_rollup_job(runtime)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

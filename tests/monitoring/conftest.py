@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import orjson
 from sqlalchemy import insert
 
 from mlgate.gateway.models import RequestLog
@@ -68,5 +69,7 @@ def count_served(
     watch = DriftWatch(reference_id, Binner(profile))
     collector = DriftCollector(runtime.db)
     for start in range(0, len(rows), 10):
-        collector.observe(route, model, 1, watch, rows[start : start + 10].tolist())
+        inputs = rows[start : start + 10].tolist()
+        body = orjson.dumps({"inputs": inputs})
+        collector.observe(route, model, 1, watch, inputs, body_bytes=len(body))
     asyncio.run(collector.flush())

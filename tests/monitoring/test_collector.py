@@ -27,11 +27,11 @@ def watch(reference_id: str = "ref-1") -> DriftWatch:
 
 def test_counts_are_grouped_by_route_version_and_reference(runtime: Runtime) -> None:
     collector = DriftCollector(runtime.db)
-    collector.observe("a", "m", 1, watch(), [[10.0], [60.0]])
-    collector.observe("a", "m", 1, watch(), [[90.0]])
-    collector.observe("a", "m", 1, watch(), "unreadable")
-    collector.observe("a", "m", 2, watch("ref-2"), [[None]])
-    collector.observe("b", "m", 1, watch(), [[30.0]])
+    collector.observe("a", "m", 1, watch(), [[10.0], [60.0]], body_bytes=0)
+    collector.observe("a", "m", 1, watch(), [[90.0]], body_bytes=0)
+    collector.observe("a", "m", 1, watch(), "unreadable", body_bytes=0)
+    collector.observe("a", "m", 2, watch("ref-2"), [[None]], body_bytes=0)
+    collector.observe("b", "m", 1, watch(), [[30.0]], body_bytes=0)
 
     asyncio.run(collector.flush())
 
@@ -54,10 +54,10 @@ def test_a_full_queue_drops_and_counts_and_asks_for_an_early_flush(runtime: Runt
     dropped: list[int] = []
     collector = DriftCollector(runtime.db, capacity=4, on_drop=lambda: dropped.append(1))
     for _ in range(2):
-        collector.observe("a", "m", 1, watch(), [[1.0]])
+        collector.observe("a", "m", 1, watch(), [[1.0]], body_bytes=0)
     assert collector.filling
     for _ in range(4):
-        collector.observe("a", "m", 1, watch(), [[1.0]])
+        collector.observe("a", "m", 1, watch(), [[1.0]], body_bytes=0)
 
     assert (collector.dropped, len(dropped)) == (2, 2)
     asyncio.run(collector.flush())
@@ -72,13 +72,13 @@ def test_counts_wait_for_a_store_that_cannot_take_them_yet(
 ) -> None:
     store = Database(f"sqlite:///{tmp_path}/later.db")  # no tables yet: every write fails
     collector = DriftCollector(store)
-    collector.observe("a", "m", 1, watch(), [[10.0]])
+    collector.observe("a", "m", 1, watch(), [[10.0]], body_bytes=0)
     with caplog.at_level(logging.WARNING, logger="mlgate.monitoring.collector"):
         asyncio.run(collector.flush())  # logged, never raised
     assert "drift counts kept for the next flush" in caplog.text
 
     upgrade(store.engine)
-    collector.observe("a", "m", 1, watch(), [[60.0]])
+    collector.observe("a", "m", 1, watch(), [[60.0]], body_bytes=0)
     asyncio.run(collector.flush())
     with store.unit_of_work() as session:
         rows = sorted(tuple(r.counts[0]) for r in session.scalars(select(DriftCount)))
@@ -92,7 +92,7 @@ def test_kept_counts_are_bounded_oldest_lost_first(
     store = Database(f"sqlite:///{tmp_path}/later.db")
     collector = DriftCollector(store, keep_rows=2)
     for route in ("a", "b", "c"):
-        collector.observe(route, "m", 1, watch(), [[10.0]])
+        collector.observe(route, "m", 1, watch(), [[10.0]], body_bytes=0)
         asyncio.run(collector.flush())
     assert "drift counts lost: too many kept" in caplog.text
 
@@ -108,13 +108,13 @@ def test_counts_wait_out_a_database_restart(db_url: str) -> None:
     store = Database(url)
     collector = DriftCollector(store)
     try:
-        collector.observe("a", "m", 1, watch(), [[10.0]])
+        collector.observe("a", "m", 1, watch(), [[10.0]], body_bytes=0)
         asyncio.run(collector.flush())  # the pool now holds a connection through the relay
         relay.cut()
-        collector.observe("a", "m", 1, watch(), [[60.0]])
+        collector.observe("a", "m", 1, watch(), [[60.0]], body_bytes=0)
         asyncio.run(collector.flush())  # fails: kept
         relay.restore()
-        collector.observe("a", "m", 1, watch(), [[90.0]])
+        collector.observe("a", "m", 1, watch(), [[90.0]], body_bytes=0)
         asyncio.run(collector.flush())
         with store.unit_of_work() as session:
             requests = [r.requests for r in session.scalars(select(DriftCount))]
@@ -128,13 +128,13 @@ def test_a_row_written_by_an_attempt_that_seemed_to_fail_is_not_written_twice(
     runtime: Runtime,
 ) -> None:
     collector = DriftCollector(runtime.db)
-    collector.observe("a", "m", 1, watch(), [[10.0]])
+    collector.observe("a", "m", 1, watch(), [[10.0]], body_bytes=0)
     asyncio.run(collector.flush())
     with runtime.db.unit_of_work() as session:
         (row,) = session.scalars(select(DriftCount))
         kept = {c.name: getattr(row, c.name) for c in DriftCount.__table__.columns}
     collector._unwritten.append(kept)  # its commit went through, its answer was lost
-    collector.observe("b", "m", 1, watch(), [[10.0]])
+    collector.observe("b", "m", 1, watch(), [[10.0]], body_bytes=0)
     asyncio.run(collector.flush())
     with runtime.db.unit_of_work() as session:
         assert sorted(session.scalars(select(DriftCount.route))) == ["a", "b"]
@@ -145,16 +145,16 @@ def test_the_queue_is_bounded_by_the_values_it_holds_not_by_requests(runtime: Ru
     collector = DriftCollector(runtime.db, capacity=1_000, on_drop=lambda: dropped.append(1))
     wide = [[1.0] * 10] * 60  # 600 values in one request
 
-    collector.observe("a", "m", 1, watch(), [[1.0]] * 300)  # rows of one value
+    collector.observe("a", "m", 1, watch(), [[1.0]] * 300, body_bytes=0)  # rows of one value
     assert not collector.filling
-    collector.observe("a", "m", 1, watch(), {"x": [1.0] * 300})  # the same as columns
+    collector.observe("a", "m", 1, watch(), {"x": [1.0] * 300}, body_bytes=0)  # the same as columns
     assert collector.filling
-    collector.observe("a", "m", 1, watch(), wide)  # would pass 1,000 values: dropped
+    collector.observe("a", "m", 1, watch(), wide, body_bytes=0)  # would pass 1,000 values: dropped
 
     assert (collector.dropped, len(dropped)) == (1, 1)
     asyncio.run(collector.flush())
     assert not collector.filling
-    collector.observe("a", "m", 1, watch(), wide)  # room again once flushed
+    collector.observe("a", "m", 1, watch(), wide, body_bytes=0)  # room again once flushed
     assert collector.dropped == 1
     with runtime.db.unit_of_work() as session:
         (row,) = session.scalars(select(DriftCount))
@@ -165,9 +165,11 @@ def test_a_named_tensor_counts_the_values_its_rows_hold(runtime: Runtime) -> Non
     collector = DriftCollector(runtime.db, capacity=1_000)
     tensor = {"float_input": [[1.0] * 10] * 60}  # KServe v2 / MLflow: 600 values
 
-    collector.observe("a", "m", 1, watch(), tensor)
+    collector.observe("a", "m", 1, watch(), tensor, body_bytes=0)
     assert collector.filling
-    collector.observe("a", "m", 1, watch(), tensor)  # would pass 1,000 values: dropped
+    collector.observe(
+        "a", "m", 1, watch(), tensor, body_bytes=0
+    )  # would pass 1,000 values: dropped
 
     assert collector.dropped == 1
 
@@ -196,16 +198,19 @@ def test_a_request_costs_its_rows_times_the_features_whatever_its_shape(
 ) -> None:
     # Counting reads every feature of every row: a request sending its rows as a short column
     # and a long one, or as empty objects, must not pass as two values and cost the flush
-    # thread (which shares the GIL with the gateway) 200 times its rows.
+    # thread (which shares the GIL with the gateway) 200 times its rows. (No body here: the
+    # values read alone; what a body holds besides is the next test's.)
     wide = DriftWatch(
         "ref-wide", Binner(build_profile(WIDE, [[float(i)] * 200 for i in range(100)]))
     )
     collector = DriftCollector(runtime.db, capacity=ROWS * len(WIDE))
 
-    collector.observe("a", "m", 1, wide, wide_requests(ROWS)[shape])
+    collector.observe("a", "m", 1, wide, wide_requests(ROWS)[shape], body_bytes=0)
     assert (collector.dropped, collector.filling) == (0, True)
     asyncio.run(collector.flush())
-    collector.observe("a", "m", 1, wide, wide_requests(ROWS + 1)[shape])  # one row too many
+    collector.observe(
+        "a", "m", 1, wide, wide_requests(ROWS + 1)[shape], body_bytes=0
+    )  # one row too many
 
     assert collector.dropped == 1
     with runtime.db.unit_of_work() as session:
@@ -214,14 +219,57 @@ def test_a_request_costs_its_rows_times_the_features_whatever_its_shape(
     assert [sum(feature) for feature in row.counts] == [ROWS] * len(WIDE)
 
 
+JUNK = 50_000  # values a request holds that no count reads
+
+
+def junk_requests() -> dict[str, object]:
+    """One row of feature ``x`` (or none) and 50,000 values no count reads, wherever a client
+    may put them."""
+    zeros = [0] * JUNK
+    return {
+        "keys of a later row": [{"x": 1.0}, {"x": 1.0, **{f"z{i}": 0 for i in range(JUNK)}}],
+        "keys of one object": {"x": 1.0, **{f"z{i}": 0 for i in range(JUNK)}},
+        "a list beside a row's feature": [{"x": 1.0, "z": zeros}],
+        "a list beside one object's feature": {"x": 1.0, "z": zeros},
+        "a longer later row": [[1.0], zeros],
+        "a column that is no feature": {"x": [1.0], "z": zeros},
+        "a list as a feature's value": [{"x": zeros}],
+        "a list beside a named tensor": {"X": [[1.0]], "z": zeros},
+    }
+
+
+@pytest.mark.parametrize("shape", list(junk_requests()))
+def test_what_a_request_holds_beyond_its_features_counts_against_the_queue(
+    runtime: Runtime, shape: str
+) -> None:
+    # The queue keeps each request's parsed body alive until the flush: values no count reads
+    # (keys that are no feature, rows of another width, lists in values) passed as a row or two,
+    # so a gateway held every such request of a flush interval, a megabyte of body at a time.
+    collector = DriftCollector(runtime.db, capacity=JUNK // 5)
+    inputs = junk_requests()[shape]
+    body = orjson.dumps({"inputs": inputs})
+    collector.observe("a", "m", 1, watch(), inputs, body_bytes=len(body))
+    assert collector.dropped == 1
+    small = [[10.0]]
+    body = orjson.dumps({"inputs": small})
+    collector.observe("a", "m", 1, watch(), small, body_bytes=len(body))
+    assert collector.dropped == 1
+
+    asyncio.run(collector.flush())
+
+    with runtime.db.unit_of_work() as session:
+        (row,) = session.scalars(select(DriftCount))
+    assert (row.requests, row.counts) == (1, [[1, 0, 0, 0, 0]])
+
+
 def test_a_value_nested_deep_loses_no_counts_of_other_routes(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
     plans = DriftWatch("ref-plan", Binner(build_profile(["plan"], [["basic"], ["pro"]] * 50)))
     deep = orjson.loads("[[" + "[" * 998 + "]" * 998 + "]]")  # one row: its plan nested 999 deep
     collector = DriftCollector(runtime.db)
-    collector.observe("a", "m", 1, plans, deep)
-    collector.observe("b", "m", 1, plans, [["pro"], ["basic"]])
+    collector.observe("a", "m", 1, plans, deep, body_bytes=0)
+    collector.observe("b", "m", 1, plans, [["pro"], ["basic"]], body_bytes=0)
 
     asyncio.run(collector.flush())
 

@@ -9,8 +9,12 @@ from fastapi.testclient import TestClient
 from sklearn.datasets import load_iris
 
 from mlgate.app import create_app
+from mlgate.monitoring import service as monitoring
+from mlgate.monitoring.collector import DriftCollector
+from mlgate.monitoring.schemas import DriftReferenceCreate
 from mlgate.runtime import Runtime
 from tests.conftest import KeyFactory, bearer
+from tests.faults.upstream import FaultyUpstream
 from tests.integration import world
 
 FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -63,3 +67,40 @@ def test_one_row_flat_or_as_a_named_tensor_is_counted_as_served(
     assert (target["rows"], target["requests"], target["unreadable"]) == (150, 150, 0)
     assert target["status"] == "no_drift"  # the reference itself, served a row at a time
     assert all(f["psi"] == 0.0 for f in target["features"])
+
+
+def test_a_request_costs_the_drift_queue_the_body_it_came_in(
+    runtime: Runtime, make_key: KeyFactory
+) -> None:
+    """What a served body holds beyond the reference's features is held until the flush too."""
+    with FaultyUpstream() as upstream:
+        world.upstream_route(runtime, "echo", upstream.url)
+        with runtime.db.unit_of_work() as session:
+            monitoring.set_reference(
+                session,
+                model_name="echo",
+                version=1,
+                reference_in=DriftReferenceCreate(
+                    columns=["a"], rows=[[float(i)] for i in range(100)]
+                ),
+                actor=world.REQUESTER,
+            )
+        with TestClient(create_app(runtime=runtime), raise_server_exceptions=False) as client:
+            app = client.app.state.gateway  # type: ignore[attr-defined]
+            client.portal.call(app.refresh)  # type: ignore[union-attr]
+            app.drift = DriftCollector(runtime.db, capacity=10_000)  # values; 2,000,000 served
+            caller = bearer(make_key("gateway:invoke"))
+            junk = {f"z{i}": 0 for i in range(50_000)}  # 600 kB: no feature, never counted
+            for inputs in ([{"a": 1.0}, {"a": 2.0, **junk}], [{"a": 3.0}]):
+                answer = client.post(
+                    "/v1/routes/echo/predict", json={"inputs": inputs}, headers=caller
+                )
+                assert answer.status_code == 200, answer.text
+            client.portal.call(app.drift.flush)  # type: ignore[union-attr]
+            report = client.get(
+                "/api/v1/routes/echo/drift", headers=bearer(make_key("routes:read"))
+            )
+
+    assert app.drift.dropped == 1
+    (target,) = report.json()["targets"]
+    assert (target["requests"], target["rows"]) == (1, 1)

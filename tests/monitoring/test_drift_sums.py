@@ -48,21 +48,22 @@ def stored_counts(
     version: int,
     reference_id: str,
     widths: list[int],
+    rows: int = ROWS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Write ``ROWS`` count rows, a quarter of them outside ``[SINCE, UNTIL)``.
+    """Write ``rows`` count rows (flushes), a quarter of them outside ``[SINCE, UNTIL)``.
 
     Returns what falls in the window, summed here from the generated values: requests,
     unreadable requests and every feature's bins end to end.
     """
-    seconds = rng.integers(-6 * 3600, 30 * 3600, size=ROWS)
+    seconds = rng.integers(-6 * 3600, 30 * 3600, size=rows)
     seconds[:2] = [0, 24 * 3600]  # exactly since (counted) and exactly until (not counted)
     at = [SINCE + timedelta(seconds=int(s)) for s in seconds]
-    requests = rng.integers(1, 1000, size=ROWS)
-    unreadable = rng.integers(0, 5, size=ROWS)
-    bins = rng.integers(0, 10_000, size=(ROWS, sum(widths)))
+    requests = rng.integers(1, 1000, size=rows)
+    unreadable = rng.integers(0, 5, size=rows)
+    bins = rng.integers(0, 10_000, size=(rows, sum(widths)))
     bins[0, 0] = 3_000_000_000  # beyond 32 bits
     splits = np.cumsum(widths)[:-1]
-    rows = [
+    stored = [
         {
             "id": new_id(),
             "at": at[i],
@@ -74,10 +75,10 @@ def stored_counts(
             "unreadable": int(unreadable[i]),
             "counts": [part.tolist() for part in np.split(bins[i], splits)],
         }
-        for i in range(ROWS)
+        for i in range(rows)
     ]
     with runtime.db.unit_of_work() as session:
-        session.execute(insert(DriftCount), rows)
+        session.execute(insert(DriftCount), stored)
     inside = np.array([SINCE <= t < UNTIL for t in at])
     return requests[inside].sum(), unreadable[inside].sum(), bins[inside].sum(axis=0)
 

@@ -3,7 +3,9 @@
 Per request it touches only memory (the route table, breakers, caches) and, when configured,
 Redis for shared limits and breakers. SQL is read by the refresher, off the hot path, when the
 audit-chain head moves; the new table is compiled, its backends loaded, and then swapped in
-with one assignment, so a request sees either the old table or the new one, never a mix.
+with one assignment, so a request sees either the old table or the new one, never a mix. The
+refresher also reads the subject erasures recorded since its last look, and drops their
+answers from the routes' caches.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from mlgate.gateway.watch import IncidentWatch
 from mlgate.ids import new_id
 from mlgate.monitoring.collector import DriftCollector
 from mlgate.monitoring.metrics import GatewayMetrics
+from mlgate.privacy.erasures import erased_since
 from mlgate.privacy.subjects import subject_pseudonym
 from mlgate.runtime import Runtime
 
@@ -173,6 +176,7 @@ class Gateway:
         self._stale_waiters = 0
         self._next_check: asyncio.Future[None] | None = None
         self._used_keys: set[str] = set()
+        self._erasures_seen: int | None = None  # the audit seq up to which caches forgot
         self.drift = DriftCollector(runtime.db, on_drop=self.metrics.drift_dropped.inc)
         self._last_drift_flush = time.monotonic()
         self.log = RequestLogWriter(
@@ -225,7 +229,8 @@ class Gateway:
             if self._stopping.is_set():
                 return
             try:
-                if await asyncio.to_thread(self._head) != self.table.revision:
+                head = await asyncio.to_thread(self._head)
+                if head != self.table.revision or head != self._erasures_seen:
                     await self.refresh()
             except Exception:  # the old table keeps serving; the next tick tries again
                 logger.exception("route table refresh failed")
@@ -301,11 +306,35 @@ class Gateway:
             if await asyncio.to_thread(self._head) != self.table.revision:
                 await self.refresh()
 
+    async def _forget_erased(self) -> None:
+        """Drop the cached answers of subjects erased since the last look (one small query).
+
+        Called by :meth:`refresh` before it compiles, so a table that cannot be compiled does
+        not keep an erasure from the caches; an erasure recorded meanwhile moves the head past
+        ``_erasures_seen``, and the next tick looks again.
+        """
+        after = self._erasures_seen
+
+        def read() -> tuple[int, list[str]]:
+            with self.runtime.db.unit_of_work() as session:
+                return erased_since(session, after)
+
+        head, subjects = await asyncio.to_thread(read)
+        if subjects:
+            dropped = sum(state.cache.forget(subjects) for state in self._states.values())
+            # Counted, never named: a pseudonym is personal data.
+            logger.info(
+                "cached answers of erased subjects dropped",
+                extra={"subjects": len(subjects), "answers": dropped},
+            )
+        self._erasures_seen = head
+
     async def refresh(self) -> RouteTable:
         """Compile the table from SQL, load new backends, then swap the table in."""
         from mlgate.gateway.table import compile_route_table
 
         async with self._refresh_lock:
+            await self._forget_erased()
 
             def compile_() -> RouteTable:
                 with self.runtime.db.unit_of_work() as session:
@@ -426,7 +455,10 @@ class Gateway:
         if target.validator is not None:
             target.validator.check(inputs)
 
-    async def predict(self, route_name: str, caller: Caller, payload: Any) -> Answer:
+    async def predict(
+        self, route_name: str, caller: Caller, payload: Any, *, body_bytes: int
+    ) -> Answer:
+        """Serve ``payload``, parsed from a request body of ``body_bytes``."""
         started = time.perf_counter()
         route = self.route(route_name)
         state = self._states[route.name]
@@ -470,9 +502,17 @@ class Gateway:
         if outcome.fallback:
             self.metrics.fallbacks.labels(route.name).inc()
         if route.degradation.mode == "cached":
-            state.cache.remember(inputs, parameters, outcome.value.outputs, served)
+            subject = subject_pseudonym(self.runtime.secret, caller.subject)
+            state.cache.remember(inputs, parameters, outcome.value.outputs, served, subject=subject)
         if served.drift is not None:
-            self.drift.observe(route.name, served.model, served.version, served.drift, inputs)
+            self.drift.observe(
+                route.name,
+                served.model,
+                served.version,
+                served.drift,
+                inputs,
+                body_bytes=body_bytes,
+            )
         self.finish(
             route,
             served,

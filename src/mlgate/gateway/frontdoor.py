@@ -344,7 +344,7 @@ class ClientEndpoints:
         await gateway.check_limits(compiled, grant)
         payload = await call.json_body(compiled.limits.max_body_bytes)
         caller = Caller(grant, _subject(call, compiled, payload), call.request_id)
-        answer = await gateway.predict(name, caller, payload)
+        answer = await gateway.predict(name, caller, payload, body_bytes=call.body_size)
         await call.answer_json(answer.status, answer.body, answer.headers)
 
     async def _chat(self, call: _Call, _: str) -> None:

@@ -3,16 +3,18 @@
 ``observe`` only appends to a list (a full list drops the observation and counts it), so drift
 never slows or fails a request; the gateway flushes early once the list is half full, so only
 a burst of more than ``capacity`` values within one refresh tick loses observations. The list
-is bounded by the values its inputs cost (``Binner.size``: rows times the reference's features),
-not by requests: it keeps the inputs alive until the flush, counting them takes that many steps
-on a thread sharing the GIL with the event loop, and one request may carry a megabyte of rows.
-``flush`` swaps the list and, on a worker thread, counts every queued input into its
-reference's bins and writes one ``drift_counts`` row per route, version and reference: counts
-only, never an input value. When the store cannot be reached (down, restarting, locked) the
-rows are kept, with their ids, and written with the next flush's, so an outage shorter than
-``keep_rows`` rows of flushes loses no count; a row an attempt wrote before its commit answer
-was lost is recognised by its id and not written twice. Any other failure loses the rows
-(logged).
+is bounded by what its inputs cost, not by requests: counting one reads its rows times the
+reference's features (``Binner.size``) on a thread sharing the GIL with the event loop, and
+until the flush it holds whatever its body parsed into, features or not (other keys, rows of
+another width, values nested in lists): a request costs the larger of its values read and one
+value per ``BODY_BYTES_PER_VALUE`` bytes of its body (freeing what it held is work too, done
+where the flush ends, on the event loop). ``flush`` swaps the list and, on a worker thread,
+counts every queued input into its reference's bins and writes one ``drift_counts`` row per
+route, version and reference: counts only, never an input value. When the store cannot be
+reached (down, restarting, locked) the rows are kept, with their ids, and written with the next
+flush's, so an outage shorter than ``keep_rows`` rows of flushes loses no count; a row an
+attempt wrote before its commit answer was lost is recognised by its id and not written twice.
+Any other failure loses the rows (logged).
 """
 
 from __future__ import annotations
@@ -28,12 +30,16 @@ from mlgate.monitoring.drift import DriftWatch
 from mlgate.monitoring.models import DriftCount
 from mlgate.store.database import UNREACHABLE, Database, already_written
 
-__all__ = ["DriftCollector"]
+__all__ = ["BODY_BYTES_PER_VALUE", "DriftCollector"]
 
 logger = logging.getLogger(__name__)
 
 # (route, model, version, watch, inputs)
 _Observation = tuple[str, str, int, DriftWatch, Any]
+# A parsed JSON body holds at most about 24 bytes per byte of it (a list of empty objects, with
+# orjson), a value about 38: one value per 4 bytes bounds the list's memory, at capacity, to
+# about 190 MB whatever the requests, while rows of short numbers ("0.25,") cost their values.
+BODY_BYTES_PER_VALUE = 4
 
 
 class DriftCollector:
@@ -46,7 +52,7 @@ class DriftCollector:
         on_drop: Callable[[], None] | None = None,
     ) -> None:
         self._db = db
-        self._capacity = capacity  # values: 2,000,000 parsed JSON numbers take about 77 MB
+        self._capacity = capacity  # values: 2,000,000 numbers in rows of lists take about 77 MB
         self._on_drop = on_drop
         self._pending: list[_Observation] = []
         self._size = 0  # values held by _pending
@@ -56,8 +62,18 @@ class DriftCollector:
         self._keep_rows = keep_rows
         self.dropped = 0
 
-    def observe(self, route: str, model: str, version: int, watch: DriftWatch, inputs: Any) -> None:
-        size = watch.binner.size(inputs)
+    def observe(
+        self,
+        route: str,
+        model: str,
+        version: int,
+        watch: DriftWatch,
+        inputs: Any,
+        *,
+        body_bytes: int,
+    ) -> None:
+        """Queue ``inputs``, parsed from a request body of ``body_bytes``, for the next flush."""
+        size = max(watch.binner.size(inputs), -(-body_bytes // BODY_BYTES_PER_VALUE))
         if self._size + size > self._capacity:
             self.dropped += 1
             if self._on_drop is not None:

@@ -1,19 +1,35 @@
-"""The control plane's scheduled drift check: drift alerts become incidents on their own."""
+"""The control plane's drift jobs: the check (drift becomes incidents on its own) and the
+roll-up of old counts into hours (reports over long windows read few rows)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
+from mlgate.errors import Conflict
 from mlgate.gateway import service as routes
 from mlgate.incidents.schemas import IncidentRead
+from mlgate.monitoring.counts import ROLL_UP_ROWS, roll_up
 from mlgate.monitoring.service import build_drift_report, open_drift_incidents
 from mlgate.runtime import Runtime
 
-__all__ = ["CHECK_WINDOW", "drift_check_job"]
+__all__ = [
+    "CHECK_WINDOW",
+    "ROLL_UP_AFTER",
+    "ROLL_UP_SECONDS",
+    "drift_check_job",
+    "drift_rollup_job",
+]
 
+logger = logging.getLogger(__name__)
 CHECK_WINDOW = timedelta(hours=24)
+ROLL_UP_SECONDS = 600.0
+# An hour is rolled up once another has ended since it did: the flush rows of the last one to
+# two hours stay apart, and a late one (a gateway keeps its rows while the store is down)
+# joins its hour at the next run.
+ROLL_UP_AFTER = timedelta(hours=1)
 SYSTEM = Principal.system("drift")
 
 
@@ -37,3 +53,25 @@ def drift_check_job(runtime: Runtime, *, now: datetime | None = None) -> list[In
                 threshold_minutes=runtime.settings.incident_postmortem_minutes,
             )
     return opened
+
+
+def drift_rollup_job(runtime: Runtime, *, now: datetime | None = None) -> int:
+    """Sum every route's finished hours of drift counts into a row per target and hour.
+
+    One transaction per ``ROLL_UP_ROWS`` flush rows (about 0.1 s on SQLite, 0.3 s on
+    PostgreSQL), so other writers never wait long on it; returns the flush rows rolled up. A
+    run that meets another stops (logged): what is left waits for the next.
+    """
+    now = now or utcnow()
+    before = now.replace(minute=0, second=0, microsecond=0) - ROLL_UP_AFTER
+    rolled = 0
+    while True:
+        try:
+            with runtime.db.unit_of_work() as session:
+                taken = roll_up(session, before=before)
+        except Conflict:
+            logger.warning("drift roll-up stopped: another run took the same counts")
+            return rolled
+        rolled += taken
+        if taken < ROLL_UP_ROWS:
+            return rolled

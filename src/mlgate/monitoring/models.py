@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mlgate.store.base import Base, JSONType, UTCDateTime
@@ -29,14 +29,18 @@ class DriftReference(Base):
 
 
 class DriftCount(Base):
-    """What one gateway process counted for one route and version since its previous flush.
+    """What one gateway process counted for one route and version since its previous flush,
+    or (``hourly``) every such row of the hour starting ``at``, summed by the roll-up.
 
     Only counts per bin: no input value. ``reference_id`` names the profile whose bins they
     are; counts of a replaced reference are ignored by reports.
     """
 
     __tablename__ = "drift_counts"
-    __table_args__ = (Index("ix_drift_counts_route_at", "route", "at"),)
+    __table_args__ = (
+        Index("ix_drift_counts_route_at", "route", "at"),
+        Index("ix_drift_counts_hourly_at", "hourly", "at"),  # the roll-up's oldest flush rows
+    )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -47,3 +51,4 @@ class DriftCount(Base):
     requests: Mapped[int] = mapped_column(Integer)
     unreadable: Mapped[int] = mapped_column(Integer)
     counts: Mapped[list[list[int]]] = mapped_column(JSONType)
+    hourly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

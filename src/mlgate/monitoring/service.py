@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-import numpy as np
-from sqlalchemy import Text, cast, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlgate.audit import service as audit
@@ -20,8 +17,9 @@ from mlgate.gateway import service as routes
 from mlgate.ids import new_id
 from mlgate.incidents import service as incidents
 from mlgate.incidents.schemas import IncidentRead, Severity
+from mlgate.monitoring.counts import Tally, sum_counts
 from mlgate.monitoring.drift import build_profile, check_columns, compare
-from mlgate.monitoring.models import DriftCount, DriftReference
+from mlgate.monitoring.models import DriftReference
 from mlgate.monitoring.schemas import (
     DriftFeatureProfile,
     DriftReferenceCreate,
@@ -47,7 +45,6 @@ __all__ = [
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_DRIFT_SHARE = 0.5
 DEFAULT_MIN_ROWS = 100
-_PARTITION_ROWS = 10_000  # drift-count rows summed at a time: bounds a report's memory
 
 
 def _read(model: str, version: int, row: DriftReference) -> DriftReferenceRead:
@@ -154,7 +151,10 @@ def build_drift_report(
     drift_share: float = DEFAULT_DRIFT_SHARE,
     min_rows: int = DEFAULT_MIN_ROWS,
 ) -> DriftReport:
-    """Compare what ``route`` served in ``[since, until)`` with each version's reference."""
+    """Compare what ``route`` served in ``[since, until)`` with each version's reference.
+
+    Over hours rolled up (``counts.roll_up``) the window counts the hours that start in it.
+    """
     if until <= since:
         raise Invalid.field("since", "must be before until")
     if not 0 < threshold < math.inf:
@@ -164,7 +164,7 @@ def build_drift_report(
     if min_rows < 1:
         raise Invalid.field("min_rows", "must be at least 1")
     routes.get_route(session, name=route)  # 404 for an unknown route
-    tallies = _sum_counts(session, route=route, since=since, until=until)
+    tallies = sum_counts(session, route=route, since=since, until=until)
     targets = [
         _target_drift(session, key, tally, threshold, drift_share, min_rows)
         for key, tally in tallies.items()
@@ -181,71 +181,10 @@ def build_drift_report(
     )
 
 
-@dataclass(slots=True)
-class _Tally:
-    """One target's drift counts summed over a report's window."""
-
-    requests: int
-    unreadable: int
-    widths: list[int]  # bins per feature, as the first row counted them
-    bins: np.ndarray  # every feature's bins end to end (int64)
-
-    def counts(self) -> list[list[int]]:
-        """Bins per feature, as the rows store them."""
-        parts = np.split(self.bins, np.cumsum(self.widths)[:-1])
-        return [part.tolist() for part in parts]
-
-
-def _sum_counts(
-    session: Session, *, route: str, since: datetime, until: datetime
-) -> dict[tuple[str, int, str], _Tally]:
-    """``route``'s drift counts in ``[since, until)`` summed per model, version and reference.
-
-    Every gateway replica writes a row per target and flush (a day of 10 replicas: 86,400
-    rows), so they are streamed in partitions as plain (Core) rows and their counts read as
-    the stored JSON text, which numpy parses in one call per partition: loading ORM objects,
-    decoding each row's JSON and adding bin by bin took 3 to 5 s per route for those rows
-    (``tests/monitoring/test_drift_sums.py`` pins that the sums stay exact). Rows of one
-    reference have its bins, so they all have its width.
-    """
-    query = (
-        select(
-            DriftCount.model,
-            DriftCount.version,
-            DriftCount.reference_id,
-            DriftCount.requests,
-            DriftCount.unreadable,
-            cast(DriftCount.counts, Text),
-        )
-        .where(DriftCount.route == route, DriftCount.at >= since, DriftCount.at < until)
-        .order_by(DriftCount.model, DriftCount.version)
-        .execution_options(yield_per=_PARTITION_ROWS)
-    )
-    tallies: dict[tuple[str, int, str], _Tally] = {}
-    for partition in session.connection().execute(query).partitions():
-        texts: dict[tuple[str, int, str], list[str]] = {}
-        for model, version, reference_id, requests, unreadable, counts in partition:
-            key = (model, version, reference_id)
-            tally = tallies.get(key)
-            if tally is None:
-                widths = [len(feature) for feature in json.loads(counts)]
-                bins = np.zeros(sum(widths), dtype=np.int64)
-                tally = tallies[key] = _Tally(0, 0, widths, bins)
-            tally.requests += requests
-            tally.unreadable += unreadable
-            texts.setdefault(key, []).append(counts)
-        for key, rows in texts.items():
-            tally = tallies[key]
-            numbers = ",".join(rows).replace("[", "").replace("]", "")
-            parsed = np.fromstring(numbers, dtype=np.int64, sep=",")
-            tally.bins += parsed.reshape(len(rows), tally.bins.size).sum(axis=0)
-    return tallies
-
-
 def _target_drift(
     session: Session,
     key: tuple[str, int, str],
-    tally: _Tally,
+    tally: Tally,
     threshold: float,
     drift_share: float,
     min_rows: int,
