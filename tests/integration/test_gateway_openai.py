@@ -277,3 +277,35 @@ def test_the_model_list_names_the_chat_routes_the_key_may_call(
     )
     assert (posted.status_code, posted.headers["allow"]) == (405, "GET")
     assert posted.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("percent", "listed"), [(1, False), (100, True)])
+def test_a_route_chats_only_through_a_canary_when_it_takes_all_the_traffic(
+    chat_upstreams: tuple[FaultyUpstream, FaultyUpstream],
+    runtime: Runtime,
+    live_server: LiveServer,
+    make_key: KeyFactory,
+    percent: int,
+    listed: bool,
+) -> None:
+    primary, _ = chat_upstreams
+    world.upstream_route(
+        runtime,
+        "mostly-scoring",
+        "http://127.0.0.1:9/",
+        canary={
+            "target": {
+                "model": "assistant",
+                "version": 1,
+                "upstream": {"url": primary.url, "protocol": "openai"},
+            },
+            "percent": percent,
+        },
+    )
+    client = client_for(live_server, make_key("gateway:invoke"))
+    assert ("mostly-scoring" in [m.id for m in client.models.list()]) is listed
+    if listed:
+        assert client.models.retrieve("mostly-scoring").id == "mostly-scoring"
+    else:
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve("mostly-scoring")

@@ -85,11 +85,13 @@ class CompiledRoute:
 
     @property
     def speaks_openai(self) -> bool:
-        """Whether ``/v1/chat/completions`` can serve this route: a target is OpenAI-compatible."""
+        """Whether ``/v1/chat/completions`` can serve every caller of this route: a primary or
+        fallback is OpenAI-compatible, or a canary that takes all the traffic is (a partial
+        one serves only some callers, and chat refuses the others)."""
+        every = [*self.targets, self.canary] if self.canary_percent >= 100 else self.targets
         return any(
-            t.upstream is not None and t.upstream.protocol == "openai"
-            for t in (*self.targets, self.canary)
-            if t is not None
+            t is not None and t.upstream is not None and t.upstream.protocol == "openai"
+            for t in every
         )
 
 
