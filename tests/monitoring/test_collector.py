@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
-from mlgate.monitoring.collector import DriftCollector
+from mlgate.monitoring.collector import BODY_BYTES_PER_VALUE, KEEP_FOR, DriftCollector
 from mlgate.monitoring.drift import Binner, DriftWatch, build_profile
-from mlgate.monitoring.models import DriftCount
+from mlgate.monitoring.jobs import FOLDED_KEPT, drift_rollup_job
+from mlgate.monitoring.models import DriftCount, FoldedFlush
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
 from mlgate.store.migrate import upgrade
 from tests.relay import postgres_through_relay
 
 PROFILE = build_profile(["x"], [[float(i)] for i in range(100)], bins=4)  # cuts 25, 50, 75
+T0 = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
 
 
 def watch(reference_id: str = "ref-1") -> DriftWatch:
@@ -140,6 +148,106 @@ def test_a_row_written_by_an_attempt_that_seemed_to_fail_is_not_written_twice(
         assert sorted(session.scalars(select(DriftCount.route))) == ["a", "b"]
 
 
+@contextlib.contextmanager
+def commit_answer_lost(db: Database) -> Iterator[None]:
+    """The next commit goes through, but its answer never reaches the gateway: to it the store
+    went away mid-commit, as when a connection is cut between the server's commit and its
+    reply."""
+    armed = [True]
+
+    def lose(connection: Connection) -> None:
+        if armed:
+            armed.clear()
+            connection.connection.dbapi_connection.commit()  # type: ignore[union-attr]
+            raise OperationalError("COMMIT", None, ConnectionError("server closed the connection"))
+
+    event.listen(db.engine, "commit", lose)
+    try:
+        yield
+    finally:
+        event.remove(db.engine, "commit", lose)
+
+
+def stored_requests(db: Database) -> int:
+    with db.unit_of_work() as session:
+        return int(session.scalar(select(func.sum(DriftCount.requests))) or 0)
+
+
+def test_a_flush_written_unseen_and_rolled_up_before_its_retry_is_counted_once(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The gateway keeps a flush whose commit answer was lost and skips, on retry, the ids the
+    # store has; the roll-up deletes flush rows an hour or two old, so a gateway cut off that
+    # long found no such id and wrote the counts again: doubled for good.
+    clock = [T0]
+    collector = DriftCollector(runtime.db, clock=lambda: clock[0])
+    collector.observe("a", "m", 1, watch(), [[10.0]], body_bytes=0)
+    with commit_answer_lost(runtime.db):
+        asyncio.run(collector.flush())
+    assert "drift counts kept for the next flush" in caplog.text
+    assert stored_requests(runtime.db) == 1  # written all the same
+
+    drift_rollup_job(runtime, now=T0 + timedelta(hours=2))  # summed into 9:00, the row deleted
+    clock[0] = T0 + KEEP_FOR - SECOND  # the gateway reaches the store at the end of its wait
+    drift_rollup_job(runtime, now=clock[0])  # and the roll-up has not forgotten the id yet
+    asyncio.run(collector.flush())
+
+    with runtime.db.unit_of_work() as session:
+        rows = session.execute(select(DriftCount.hourly, DriftCount.requests)).all()
+    assert rows == [(True, 1)]
+    drift_rollup_job(runtime, now=T0 + FOLDED_KEPT + SECOND)  # no gateway retries it now
+    with runtime.db.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(FoldedFlush)) == 0
+
+
+def test_counts_kept_past_the_retry_horizon_are_given_up_not_risked_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Past KEEP_FOR the roll-up may have forgotten a row's id, so a retry could no longer tell
+    # a row written unseen from one never written: such rows are lost (logged), never doubled.
+    store = Database(f"sqlite:///{tmp_path}/later.db")  # no tables yet: every write fails
+    clock = [T0]
+    collector = DriftCollector(store, clock=lambda: clock[0])
+    for route, at in (("a", T0), ("b", T0 + 2 * SECOND)):
+        clock[0] = at
+        collector.observe(route, "m", 1, watch(), [[10.0]], body_bytes=0)
+        asyncio.run(collector.flush())
+    assert "drift counts lost" not in caplog.text
+
+    upgrade(store.engine)
+    clock[0] = T0 + KEEP_FOR + SECOND
+    asyncio.run(collector.flush())
+
+    assert "drift counts lost: kept too long for the store" in caplog.text
+    with store.unit_of_work() as session:
+        assert sorted(session.scalars(select(DriftCount.route))) == ["b"]
+    store.engine.dispose()
+
+
+def test_a_body_bigger_than_the_whole_queue_is_counted_when_the_queue_is_empty(
+    runtime: Runtime,
+) -> None:
+    # A value per 4 bytes of body is charged against the capacity: a route taking bodies over
+    # 8 MiB (4 bytes x 2,000,000) never had one counted, even by an idle gateway.
+    collector = DriftCollector(runtime.db, capacity=1_000)
+    inputs = [[12.345678]] * 800  # 800 values, in a body of 8,000 bytes: 2,000 charged
+    body_bytes = len(orjson.dumps({"inputs": inputs}))
+    assert body_bytes > BODY_BYTES_PER_VALUE * 1_000
+
+    collector.observe("a", "m", 1, watch(), inputs, body_bytes=body_bytes)
+    assert (collector.dropped, collector.filling) == (0, True)  # taken, and flushed early
+    collector.observe("a", "m", 1, watch(), inputs, body_bytes=body_bytes)
+    assert collector.dropped == 1  # past the capacity once the queue holds one
+    asyncio.run(collector.flush())
+    collector.observe("a", "m", 1, watch(), inputs, body_bytes=body_bytes)
+    asyncio.run(collector.flush())
+
+    assert collector.dropped == 1
+    with runtime.db.unit_of_work() as session:
+        counted = [(r.requests, sum(r.counts[0])) for r in session.scalars(select(DriftCount))]
+    assert counted == [(1, 800), (1, 800)]
+
+
 def test_the_queue_is_bounded_by_the_values_it_holds_not_by_requests(runtime: Runtime) -> None:
     dropped: list[int] = []
     collector = DriftCollector(runtime.db, capacity=1_000, on_drop=lambda: dropped.append(1))
@@ -203,11 +311,14 @@ def test_a_request_costs_its_rows_times_the_features_whatever_its_shape(
     wide = DriftWatch(
         "ref-wide", Binner(build_profile(WIDE, [[float(i)] * 200 for i in range(100)]))
     )
-    collector = DriftCollector(runtime.db, capacity=ROWS * len(WIDE))
+    collector = DriftCollector(runtime.db, capacity=(ROWS + 1) * len(WIDE))
+    one_row = [[0.5] * len(WIDE)]  # queued first: an empty queue takes a request of any cost
 
+    collector.observe("a", "m", 1, wide, one_row, body_bytes=0)
     collector.observe("a", "m", 1, wide, wide_requests(ROWS)[shape], body_bytes=0)
     assert (collector.dropped, collector.filling) == (0, True)
     asyncio.run(collector.flush())
+    collector.observe("a", "m", 1, wide, one_row, body_bytes=0)
     collector.observe(
         "a", "m", 1, wide, wide_requests(ROWS + 1)[shape], body_bytes=0
     )  # one row too many
@@ -215,8 +326,8 @@ def test_a_request_costs_its_rows_times_the_features_whatever_its_shape(
     assert collector.dropped == 1
     with runtime.db.unit_of_work() as session:
         (row,) = session.scalars(select(DriftCount))
-    assert row.requests == 1
-    assert [sum(feature) for feature in row.counts] == [ROWS] * len(WIDE)
+    assert row.requests == 2
+    assert [sum(feature) for feature in row.counts] == [ROWS + 1] * len(WIDE)
 
 
 JUNK = 50_000  # values a request holds that no count reads
@@ -246,13 +357,12 @@ def test_what_a_request_holds_beyond_its_features_counts_against_the_queue(
     # (keys that are no feature, rows of another width, lists in values) passed as a row or two,
     # so a gateway held every such request of a flush interval, a megabyte of body at a time.
     collector = DriftCollector(runtime.db, capacity=JUNK // 5)
+    small = [[10.0]]  # queued first: an empty queue takes a request of any cost
+    body = orjson.dumps({"inputs": small})
+    collector.observe("a", "m", 1, watch(), small, body_bytes=len(body))
     inputs = junk_requests()[shape]
     body = orjson.dumps({"inputs": inputs})
     collector.observe("a", "m", 1, watch(), inputs, body_bytes=len(body))
-    assert collector.dropped == 1
-    small = [[10.0]]
-    body = orjson.dumps({"inputs": small})
-    collector.observe("a", "m", 1, watch(), small, body_bytes=len(body))
     assert collector.dropped == 1
 
     asyncio.run(collector.flush())

@@ -15,12 +15,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, Table, func, insert, select, text
 
+from mlgate.auth.schemas import Principal
+from mlgate.clock import utcnow
 from mlgate.ids import new_id
 from mlgate.monitoring import service as monitoring
 from mlgate.monitoring.counts import roll_up
 from mlgate.monitoring.jobs import ROLL_UP_AFTER, drift_rollup_job
 from mlgate.monitoring.models import DriftCount
 from mlgate.monitoring.schemas import TargetDrift
+from mlgate.privacy import service as privacy
+from mlgate.privacy.schemas import HoldCreate
 from mlgate.runtime import Runtime
 from mlgate.store.metadata import load_metadata
 from mlgate.store.migrate import alembic_config, upgrade
@@ -156,8 +160,8 @@ def _until(condition: Callable[[], bool], what: str) -> None:
 def test_two_roll_ups_at_once_count_every_row_once(
     runtime: Runtime, references: References
 ) -> None:
-    """The second reads the rows the first is rolling up, then waits for its locks: once the
-    first commits, the second must not write their sums again."""
+    """The second waits for the first (had it read the rows the first is rolling up, then
+    waited for their locks): once the first commits, it must not write their sums again."""
     if runtime.db.dialect == "sqlite":
         pytest.skip("on SQLite every transaction holds the write lock from BEGIN IMMEDIATE on")
     day = drift(runtime, SINCE, UNTIL)
@@ -174,6 +178,93 @@ def test_two_roll_ups_at_once_count_every_row_once(
     assert {hourly for *_, hourly in stored(runtime)} == {True}
 
 
+def hold(runtime: Runtime, route: str) -> str:
+    with runtime.db.unit_of_work() as session:
+        return privacy.add_hold(
+            session,
+            secret=runtime.secret,
+            hold_in=HoldCreate(kind="route", target=route, reason="case 19"),
+            actor=world.REQUESTER,
+        ).id
+
+
+def test_a_route_under_a_legal_hold_keeps_its_rows_as_the_gateways_wrote_them(
+    runtime: Runtime, references: References
+) -> None:
+    # A hold suspends the routine deletion of a route's records: the roll-up deletes flush
+    # rows (their times, which replica wrote what) for their hour's sum, so it waits too.
+    held = hold(runtime, "iris")
+    day = drift(runtime, SINCE, UNTIL)
+    now = LAST + ROLL_UP_AFTER + HOUR
+
+    assert drift_rollup_job(runtime, now=now) == ROWS  # route other's only
+
+    assert {(route, hourly) for route, *_, hourly in stored(runtime)} == {
+        ("iris", False),
+        ("other", True),
+    }
+    assert drift(runtime, SINCE, UNTIL) == day
+    with runtime.db.unit_of_work() as session:
+        privacy.remove_hold(session, hold_id=held, actor=world.REQUESTER)
+    assert drift_rollup_job(runtime, now=now) == 2 * ROWS
+    assert {hourly for *_, hourly in stored(runtime)} == {True}
+    assert drift(runtime, SINCE, UNTIL) == day
+
+
+def test_a_hold_confirmed_while_a_roll_up_runs_waits_for_it(
+    runtime: Runtime, references: References
+) -> None:
+    """The roll-up reads the holds, then rewrites rows: a hold confirmed in between was one
+    it did not see, on rows it then deleted."""
+    if runtime.db.dialect == "sqlite":
+        pytest.skip("on SQLite every transaction holds the write lock from BEGIN IMMEDIATE on")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with runtime.db.unit_of_work() as session:
+            assert roll_up(session, before=LAST + HOUR, limit=10) == 10
+            holding = pool.submit(hold, runtime, "iris")
+            _until(lambda: _waiting(runtime) >= 1 or holding.done(), "the hold never waited")
+            assert not holding.done(), holding.result()
+        holding.result(timeout=30)
+
+
+def test_a_purge_while_a_roll_up_commits_deletes_what_it_counts(runtime: Runtime) -> None:
+    """On PostgreSQL a purge's DELETE cannot see an hourly row committed after it began: run
+    beside a roll-up it deleted nothing of the hour, yet counted its flush rows as purged."""
+    if runtime.db.dialect == "sqlite":
+        pytest.skip("on SQLite every transaction holds the write lock from BEGIN IMMEDIATE on")
+    now = utcnow()
+    expired = (now - timedelta(days=40)).replace(minute=10)  # past the default 30 days
+    reference_id = new_id()
+    with runtime.db.unit_of_work() as session:
+        session.execute(
+            insert(DriftCount),
+            [
+                {
+                    "id": new_id(),
+                    "at": expired + timedelta(minutes=m),
+                    "route": "iris",
+                    "model": "iris",
+                    "version": 1,
+                    "reference_id": reference_id,
+                    "requests": 1,
+                    "unreadable": 0,
+                    "counts": [[1, 0]],
+                }
+                for m in range(3)
+            ],
+        )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with runtime.db.unit_of_work() as session:
+            assert roll_up(session, before=now) == 3
+            purging = pool.submit(
+                privacy.purge_job, runtime, now=now, actor=Principal.system("test")
+            )
+            _until(lambda: _waiting(runtime) >= 1 or purging.done(), "the purge never waited")
+        purged = purging.result(timeout=30)
+
+    assert (purged.drift_counts, stored(runtime)) == (1, [])  # the hour's row, gone
+
+
 def test_rows_stored_before_the_upgrade_are_rolled_up_and_a_downgrade_keeps_the_hours(
     runtime: Runtime,
 ) -> None:
@@ -181,7 +272,7 @@ def test_rows_stored_before_the_upgrade_are_rolled_up_and_a_downgrade_keeps_the_
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, load_metadata())
-    assert [d for d in differences if "drift_counts" in repr(d)] == []
+    assert [d for d in differences if "drift_" in repr(d)] == []
     reference_id, widths = watch(runtime)["iris"]
     command.downgrade(alembic_config(engine), BEFORE_ROLLUPS)
     with engine.begin() as connection:  # as the previous schema stored them: no hourly column

@@ -8,13 +8,16 @@ reference's features (``Binner.size``) on a thread sharing the GIL with the even
 until the flush it holds whatever its body parsed into, features or not (other keys, rows of
 another width, values nested in lists): a request costs the larger of its values read and one
 value per ``BODY_BYTES_PER_VALUE`` bytes of its body (freeing what it held is work too, done
-where the flush ends, on the event loop). ``flush`` swaps the list and, on a worker thread,
+where the flush ends, on the event loop). An empty list takes any request, whatever it costs:
+the route's body limit bounds what one holds, and a body bigger than the whole capacity would
+otherwise never be counted. ``flush`` swaps the list and, on a worker thread,
 counts every queued input into its reference's bins and writes one ``drift_counts`` row per
 route, version and reference: counts only, never an input value. When the store cannot be
 reached (down, restarting, locked) the rows are kept, with their ids, and written with the next
-flush's, so an outage shorter than ``keep_rows`` rows of flushes loses no count; a row an
-attempt wrote before its commit answer was lost is recognised by its id and not written twice.
-Any other failure loses the rows (logged).
+flush's, so an outage shorter than ``KEEP_FOR`` and than ``keep_rows`` rows of flushes loses no
+count; a row an attempt wrote before its commit answer was lost is recognised by its id and not
+written twice, also once the control plane rolled it up into its hour (``counts.roll_up`` keeps
+the ids it deleted past ``KEEP_FOR``). Any other failure loses the rows (logged).
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from mlgate.clock import utcnow
 from mlgate.ids import new_id
 from mlgate.monitoring.drift import DriftWatch
-from mlgate.monitoring.models import DriftCount
+from mlgate.monitoring.models import DriftCount, FoldedFlush
 from mlgate.store.database import UNREACHABLE, Database, already_written
 
-__all__ = ["BODY_BYTES_PER_VALUE", "DriftCollector"]
+__all__ = ["BODY_BYTES_PER_VALUE", "KEEP_FOR", "DriftCollector"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +46,13 @@ _Observation = tuple[str, str, int, DriftWatch, Any]
 # orjson), a value about 38: one value per 4 bytes bounds the list's memory, at capacity, to
 # about 190 MB whatever the requests, while rows of short numbers ("0.25,") cost their values.
 BODY_BYTES_PER_VALUE = 4
+# How long rows the store could not take are kept for another try, from their flush (the
+# gateway's clock). The roll-up keeps the ids of the rows it deleted a while longer (an hour, in
+# case this clock lags the control plane's): past that a retry could no longer tell a row it
+# wrote unseen and the roll-up summed from one never written, so such rows are given up first.
+# Six hours outlasts a restart or a maintenance window of the store, and keeps the roll-up's ids
+# to about 25,000 rows (4 MB) per target for ten gateways flushing every 10 s.
+KEEP_FOR = timedelta(hours=6)
 
 
 class DriftCollector:
@@ -50,8 +63,10 @@ class DriftCollector:
         capacity: int = 2_000_000,
         keep_rows: int = 10_000,
         on_drop: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._db = db
+        self._clock = clock  # the rows' time, and how long they have been kept
         self._capacity = capacity  # values: 2,000,000 numbers in rows of lists take about 77 MB
         self._on_drop = on_drop
         self._pending: list[_Observation] = []
@@ -74,7 +89,7 @@ class DriftCollector:
     ) -> None:
         """Queue ``inputs``, parsed from a request body of ``body_bytes``, for the next flush."""
         size = max(watch.binner.size(inputs), -(-body_bytes // BODY_BYTES_PER_VALUE))
-        if self._size + size > self._capacity:
+        if self._pending and self._size + size > self._capacity:
             self.dropped += 1
             if self._on_drop is not None:
                 self._on_drop()
@@ -124,10 +139,16 @@ class DriftCollector:
         if excess > 0:
             logger.error("drift counts lost: too many kept for the store", extra={"rows": excess})
             del self._unwritten[:excess]
+        oldest = self._clock() - KEEP_FOR
+        recent = [row for row in self._unwritten if row["at"] >= oldest]
+        if len(recent) < len(self._unwritten):
+            stale = len(self._unwritten) - len(recent)
+            logger.error("drift counts lost: kept too long for the store", extra={"rows": stale})
+            self._unwritten = recent
         with self._db.unit_of_work() as session:
             rows = self._unwritten
             if again:
-                written = already_written(session, DriftCount.id, [row["id"] for row in rows])
+                written = _written(session, rows)
                 rows = [row for row in rows if row["id"] not in written]
             session.add_all(DriftCount(**row) for row in rows)
         self._unwritten = []
@@ -146,7 +167,7 @@ class DriftCollector:
             counts = watch.binner.empty()
             _, unreadable = watch.binner.count_all(counts, requests)
             written.append((key, counts, len(requests), unreadable))
-        now = utcnow()
+        now = self._clock()
         return [
             {
                 "id": new_id(),
@@ -161,3 +182,14 @@ class DriftCollector:
             }
             for (route, model, version, reference_id), counts, requests, unreadable in written
         ]
+
+
+def _written(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """The ids of ``rows`` an earlier attempt wrote after all: still stored, or rolled up.
+
+    Stored rows are read first: a roll-up deletes a row and records its id in one transaction,
+    so a row that one read misses for being rolled up meanwhile is found by the second.
+    """
+    ids = [row["id"] for row in rows]
+    written = already_written(session, DriftCount.id, ids)
+    return written | already_written(session, FoldedFlush.id, [i for i in ids if i not in written])

@@ -11,6 +11,15 @@ A report counts every row whose ``at`` is in its window, and an hour's row is at
 start: where hours were rolled up, a window counts the hours that start inside it. Retention
 deletes an hour's row once its start is past the route's retention: up to an hour before its
 last flush row would have gone, never after.
+
+Three things must stay true. A gateway retrying a flush whose commit went through unseen skips
+the ids the store has: the roll-up records the ids it deletes (``FoldedFlush``) in the same
+transaction, and the job forgets them only once no gateway retries such a row
+(``collector.KEEP_FOR``). Roll-ups and retention purges of drift counts take one lock
+(``lock_drift_counts``), so on PostgreSQL a purge never counts rows that a roll-up is replacing
+with an hourly row its DELETE cannot see. And a route under a legal hold keeps its rows as the
+gateways wrote them: the roll-up skips it, and reads the holds under the holds' lock, as a purge
+does, so a hold confirmed meanwhile is one it sees.
 """
 
 from __future__ import annotations
@@ -22,18 +31,28 @@ from datetime import datetime
 from typing import TypeVar
 
 import numpy as np
-from sqlalchemy import Row, Select, Text, cast, delete, insert, select
+from sqlalchemy import Row, Select, Text, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from mlgate.errors import Conflict
 from mlgate.ids import new_id
-from mlgate.monitoring.models import DriftCount
+from mlgate.monitoring.models import DriftCount, FoldedFlush
+from mlgate.privacy.holds import held_routes, lock_holds_for_reading
 
-__all__ = ["ROLL_UP_ROWS", "Tally", "roll_up", "sum_counts"]
+__all__ = [
+    "ROLL_UP_ROWS",
+    "Tally",
+    "forget_folded",
+    "lock_drift_counts",
+    "roll_up",
+    "sum_counts",
+]
 
 ROLL_UP_ROWS = 5_000  # flush rows one roll-up transaction takes at most
 _PARTITION_ROWS = 10_000  # rows summed at a time: bounds a report's memory
 _DELETE_CHUNK = 500  # ids per DELETE, within any driver's limit on bound values
+# The advisory lock's key: any fixed bigint no other lock uses (see holds.py, erasures.py).
+_COUNTS_LOCK = 0x6D6C_6761_7465_4443  # "mlgateDC"
 
 # (model, version, reference id)
 TargetKey = tuple[str, int, str]
@@ -132,22 +151,31 @@ def _hour(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
+def lock_drift_counts(session: Session) -> None:
+    """Make roll-ups and purges of drift counts wait for this transaction (PostgreSQL; on
+    SQLite ``BEGIN IMMEDIATE`` orders every writer already). Take it after the holds' lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_COUNTS_LOCK)))
+
+
 def roll_up(session: Session, *, before: datetime, limit: int = ROLL_UP_ROWS) -> int:
     """Sum up to ``limit`` flush rows older than ``before`` (the oldest) into their hours' rows.
 
     An hour already rolled up (a late flush row came: a gateway keeps its rows while the store
-    is down) is summed again with its new rows into one row. The rows read are deleted and
-    their sums written in ``session``'s transaction. Two roll-ups at once cannot both count a
-    row: one that deletes fewer rows than it read raises ``Conflict`` (roll it back).
-    Returns the flush rows taken.
+    is down) is summed again with its new rows into one row. The rows read are deleted, their
+    ids kept in ``FoldedFlush`` and their sums written in ``session``'s transaction. Routes
+    under a legal hold are left as they are. Roll-ups and purges wait for each other
+    (``lock_drift_counts``); one that still deletes fewer rows than it read raises
+    ``Conflict`` (roll it back). Returns the flush rows taken.
     """
+    lock_holds_for_reading(session)  # before the holds are read, then the counts' lock
+    lock_drift_counts(session)
+    held = held_routes(session)
+    query = _columns().where(DriftCount.hourly.is_(False), DriftCount.at < before)
+    if held:
+        query = query.where(DriftCount.route.not_in(held))
     connection = session.connection()
-    flushes = connection.execute(
-        _columns()
-        .where(DriftCount.hourly.is_(False), DriftCount.at < before)
-        .order_by(DriftCount.at)
-        .limit(limit)
-    ).all()
+    flushes = connection.execute(query.order_by(DriftCount.at).limit(limit)).all()
     if not flushes:
         return 0
     wanted = {_target_hour(row) for row in flushes}
@@ -169,6 +197,7 @@ def roll_up(session: Session, *, before: datetime, limit: int = ROLL_UP_ROWS) ->
         deleted += connection.execute(delete(DriftCount).where(DriftCount.id.in_(chunk))).rowcount
     if deleted != len(ids):
         raise Conflict("drift counts were rolled up by another run meanwhile; run it again")
+    connection.execute(insert(FoldedFlush), [{"id": row.id, "at": row.at} for row in flushes])
     connection.execute(
         insert(DriftCount),
         [
@@ -188,3 +217,11 @@ def roll_up(session: Session, *, before: datetime, limit: int = ROLL_UP_ROWS) ->
         ],
     )
     return len(flushes)
+
+
+def forget_folded(session: Session, *, before: datetime, limit: int = ROLL_UP_ROWS) -> int:
+    """Forget up to ``limit`` ids of rolled-up flush rows from before ``before``; returns how
+    many. Pass a time no gateway retries a row from (``collector.KEEP_FOR``, and a margin)."""
+    oldest = select(FoldedFlush.id).where(FoldedFlush.at < before).limit(limit)
+    connection = session.connection()
+    return connection.execute(delete(FoldedFlush).where(FoldedFlush.id.in_(oldest))).rowcount

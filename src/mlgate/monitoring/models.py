@@ -1,4 +1,5 @@
-"""Monitoring tables: each version's drift reference and the gateway's binned drift counts."""
+"""Monitoring tables: each version's drift reference, the gateway's binned drift counts, and
+the ids of the counts' flush rows rolled up lately."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mlgate.store.base import Base, JSONType, UTCDateTime
 
-__all__ = ["DriftCount", "DriftReference"]
+__all__ = ["DriftCount", "DriftReference", "FoldedFlush"]
 
 
 class DriftReference(Base):
@@ -52,3 +53,17 @@ class DriftCount(Base):
     unreadable: Mapped[int] = mapped_column(Integer)
     counts: Mapped[list[list[int]]] = mapped_column(JSONType)
     hourly: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class FoldedFlush(Base):
+    """The id of a flush row that a roll-up summed into its hour and deleted, kept for a while.
+
+    A gateway whose commit went through unseen writes its rows again and skips the ids the
+    store has (``collector``): once its rows are rolled up their ids are only here. The roll-up
+    job forgets an id once a gateway can no longer retry its row (``jobs.FOLDED_KEPT``).
+    """
+
+    __tablename__ = "drift_folded_flushes"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the flush row's time

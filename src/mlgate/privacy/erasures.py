@@ -34,7 +34,7 @@ from mlgate.store.base import UTCDateTime
 __all__ = ["ERASED", "erased_since", "erasure_times", "lock_out_log_writers"]
 
 ERASED = "privacy.subject_erased"
-# The advisory lock's key: any fixed bigint no other lock uses (mlgate takes no other).
+# The advisory lock's key: any fixed bigint no other lock uses (holds.py, monitoring/counts.py).
 _ERASURE_LOCK = 0x6D6C_6761_7465_4552  # "mlgateER"
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "remove_hold",
 ]
 
-# The advisory lock's key: any fixed bigint no other lock uses (see erasures.py for the other).
+# The advisory lock's key: any fixed bigint no other lock uses (erasures.py, monitoring/counts.py).
 _HOLDS_LOCK = 0x6D6C_6761_7465_484C  # "mlgateHL"
 
 

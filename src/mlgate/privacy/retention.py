@@ -19,6 +19,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.gateway import service as routes
 from mlgate.gateway.models import RequestLog
 from mlgate.gateway.schemas import RouteBody
+from mlgate.monitoring.counts import lock_drift_counts
 from mlgate.monitoring.models import DriftCount
 from mlgate.privacy.holds import held_routes, held_subjects, lock_holds_for_reading
 from mlgate.privacy.models import RequestPayload
@@ -46,6 +47,7 @@ def purge_expired(
 ) -> PurgeResult:
     """Delete exactly the expired, unheld records (or only count them with ``dry_run``)."""
     lock_holds_for_reading(session)  # before the holds are read: see holds.py
+    lock_drift_counts(session)  # a roll-up's new hourly rows are seen (or wait): see counts.py
     retention = {route.name: route.retention_days for route in routes.get_all(session)}
     names = set(session.scalars(select(RequestLog.route).distinct())) | set(
         session.scalars(select(RequestPayload.route).distinct())
