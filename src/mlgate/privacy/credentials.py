@@ -1,5 +1,5 @@
-"""Shapes of credentials: mlgate keys, ``sk-`` keys, AWS keys, bearer and basic-auth tokens, PEM
-private keys.
+"""Shapes of credentials: mlgate keys, ``sk-`` and Stripe keys, AWS keys, bearer and basic-auth
+tokens, PEM private keys.
 
 The same shapes feed the ``CREDENTIAL`` recognizer and the log scrubber, so anything the
 detector calls a credential is also kept out of logs.
@@ -36,6 +36,8 @@ __all__ = [
 _TOKEN_SHAPES = (
     r"(?P<mlg>mlg_[0-9A-Za-z]{16,}(?:_[0-9A-Za-z]{6})?)(?![\w-])",
     r"(?P<sk>sk-(?:proj-|ant-|live-|test-)?[A-Za-z0-9_\-]{20,})(?![\w-])",
+    # Stripe's secret and restricted keys; its publishable keys (pk_) are meant to be public.
+    r"(?P<stripe>[rs]k_(?:live|test)_[0-9A-Za-z]{16,})(?![\w-])",
     r"(?P<aws>(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16})(?![A-Za-z0-9])",
     r"[Bb]earer[ \t]+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
     r"[Bb]asic[ \t]+(?P<basic>[A-Za-z0-9+/]{4,}={0,2})(?![\w+/=-])",
@@ -43,11 +45,18 @@ _TOKEN_SHAPES = (
 _TOKEN_PATTERN = re.compile(r"(?<![\w-])(?:" + "|".join(_TOKEN_SHAPES) + ")")
 
 # "Basic" is an English word, so a basic-auth token (RFC 7617: base64 of "user-id:password")
-# is one only after an Authorization header's name ("Authorization: Basic …", a JSON or dict
-# entry, a curl -H) or when it decodes to "user:password" itself. Spaces and tabs only: a
-# newline ends a header, as it ends a log record's field (scrub.py relies on that).
-_AUTHORIZATION_CUE = re.compile(r"(?i:authorization)[\"']?[ \t]*[:=,][ \t]*[\"']?[ \t]*$")
-_CUE_REACH = 40  # "Proxy-Authorization": "Basic …" and some room
+# is one only after the name of a header or key that holds one ("Authorization: Basic …", a
+# JSON or dict entry such as "auth", "authHeader" or "proxyAuthorization", a curl -H) or when
+# it decodes to "user:" and maybe a password itself. Quotes may be escaped, as in headers
+# logged as JSON inside a JSON string ("{\"Authorization\": \"Basic …"); a comma separates
+# only after a quote (a tuple of strings), so "authorization, Basic information" is prose.
+# Spaces and tabs only: a newline ends a header, as it ends a log record's field (scrub.py
+# relies on that).
+_AUTHORIZATION_CUE = re.compile(
+    r"(?i:auth(?:orization|entication)?(?:[ _-]?(?:header|value|token))?)"
+    r"(?:\\*[\"']?[ \t]*[:=]|\\*[\"'][ \t]*,)[ \t]*\\*[\"']?[ \t]*$"
+)
+_CUE_REACH = 48  # \"Proxy-Authorization\": \"Basic …" and some room
 
 # A PEM block is found in Python, not by one regex: "BEGIN.*?END" retries the lazy scan from
 # every BEGIN marker, which is quadratic when no END follows. Header and footer have no "-"
@@ -60,7 +69,8 @@ MAX_PEM_BODY = 64 * 1024
 # Every shape above starts with one of these. Looking for them with ``in`` took 0.9 µs on a
 # 124-character log line, searching with the pattern 5.5 µs (measured): most text holds none.
 CREDENTIAL_MARKERS = (
-    "-----BEGIN", "mlg_", "sk-", "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "earer", "asic",
+    "-----BEGIN", "mlg_", "sk-", "k_live_", "k_test_", "AKIA", "ASIA", "AGPA", "AIDA", "AROA",
+    "earer", "asic",
 )  # fmt: skip
 
 
@@ -131,8 +141,10 @@ def _tokens(text: str, start: int, end: int) -> Iterator[tuple[int, int, int, in
 
 def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
     """Whether "Basic <token>" is a credential: after an Authorization header, or when the
-    token is padded base64 of printable ASCII "user:password" (clients send it so). Short or
-    unpadded words that happen to decode to a colon ("Basic bzopen" is "o:)z") are not."""
+    token is padded base64 of printable UTF-8 "user:password" (RFC 7617's charset) with a
+    user; the password may be empty, as when an API key is sent as the user (Stripe's
+    "sk_live_…:"). Short or unpadded words that happen to decode to a colon ("Basic bzopen" is
+    "o:)z") are not."""
     start = match.start()
     if _AUTHORIZATION_CUE.search(text, max(0, start - _CUE_REACH), start) is not None:
         return True
@@ -140,11 +152,11 @@ def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
     if len(token) < 8 or len(token) % 4:
         return False
     try:
-        decoded = base64.b64decode(token, validate=True).decode("ascii")
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    user, _, password = decoded.partition(":")
-    return bool(user) and bool(password) and decoded.isprintable()
+    user, colon, _ = decoded.partition(":")
+    return bool(user) and bool(colon) and decoded.isprintable()
 
 
 def has_credential(text: str) -> bool:
@@ -159,7 +171,10 @@ class CredentialRecognizer:
     # Every branch starts with a plain letter, so the search jumps between the few letters
     # that can start one (4 ms per MB of prose); "[Bb]earer" as a branch made it try every
     # position (18 ms).
-    trigger = r"-----BEGIN|mlg_|sk-|A(?:KIA|SIA|GPA|IDA|ROA)|B(?:earer|asic)|b(?:earer|asic)"
+    trigger = (
+        r"-----BEGIN|mlg_|sk-|k_(?:live|test)_|A(?:KIA|SIA|GPA|IDA|ROA)"
+        r"|B(?:earer|asic)|b(?:earer|asic)"
+    )
 
     def find(self, text: str) -> Iterator[Finding]:
         for _, _, start, end in iter_credentials(text):

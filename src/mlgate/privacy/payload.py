@@ -25,14 +25,15 @@ _EXACT_FLOAT = 2**53
 _KEY_CONTEXT = 32
 _WORD_BREAK = re.compile(r"[_-]+|(?<=[a-z])(?=[A-Z])")
 # The words a recognizer reads just before a value: date-of-birth, SSN and version cues
-# (recognizers.py), the Authorization header (credentials.py), person and place cues
+# (recognizers.py), Authorization and "auth" keys (credentials.py), person and place cues
 # (names.py). Only a key holding one is worth scanning as "key: value" rather than the value
 # alone (that cost 18% of the throughput). Not "contact": a key of that name holds a note as
 # often as a person ("Call me" is no name).
 _CUE = re.compile(
     r"\b(?i:dob|d\.o\.b|birth\w*|born|name|customer|patient|client|employee|signed|"
     r"regards|sincerely|cardholder|holder|passenger|city|town|location|lives|living|located|"
-    r"address|version|ver|release|build|firmware|revision|rev|ssn|social|authorization)\b"
+    r"address|version|ver|release|build|firmware|revision|rev|ssn|social|auth|authorization|"
+    r"authentication)\b"
 )
 # A key ending in "name" names a person only when its other words say so, or when it is
 # "name" alone: "customer_name", "firstName", "contact_name", but not "model_name",
