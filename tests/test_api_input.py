@@ -61,7 +61,7 @@ def test_a_pinned_target_version_past_the_store_is_422_naming_it(
     ("method", "path", "allowed"),
     [
         ("DELETE", "/api/v1/models", "GET, POST"),
-        ("PUT", "/api/v1/models/churn/versions/1/artifacts/m.bin", "GET"),
+        ("PUT", "/api/v1/models/churn/versions/1/artifacts/m.bin", "GET, HEAD"),
         ("POST", "/api/v1/routes/r", "DELETE, GET, PATCH"),
     ],
 )

@@ -91,7 +91,9 @@ class Settings(BaseSettings):
         " and opens an incident per drifting version (0: never).",
     )
     max_upload_bytes: int = Field(
-        default=2 * 1024**3, gt=0, description="Largest artifact upload accepted (413 above)."
+        default=2 * 1024**3,
+        gt=0,
+        description="Largest upload body over HTTP; largest file for the CLI (413 above).",
     )
     api_docs: bool = Field(
         default=True,

@@ -48,7 +48,8 @@ def test_every_api_route_without_a_key_is_401(client: TestClient) -> None:
         response = client.request(method, path)
         assert response.status_code == 401, f"{method} {path}"
         assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
+        if method != "HEAD":  # its answer has the headers only
+            assert response.json()["type"] == "urn:mlgate:problem:unauthorized"
 
 
 def test_client_endpoints_refuse_a_missing_key_and_a_key_without_their_scope(
@@ -88,7 +89,8 @@ def test_every_api_route_with_a_key_lacking_its_scope_is_403(
             client.portal.call(gateway.refresh)  # type: ignore[union-attr]
         response = client.request(method, path, headers=bearer(key))
         assert response.status_code == 403, f"{method} {path} needs {needed}"
-        assert response.json()["type"] == "urn:mlgate:problem:forbidden"
+        if method != "HEAD":  # its answer has the headers only
+            assert response.json()["type"] == "urn:mlgate:problem:forbidden"
 
 
 @pytest.mark.parametrize("path", sorted(OPEN_PATHS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 
 import httpx
 import pytest
@@ -78,4 +79,54 @@ def test_bad_metadata_is_422_naming_metadata(
     problem = response.json()
     assert [e["field"] for e in problem["errors"]] == ["metadata"]
     assert message in problem["detail"]
+    assert _versions(runtime) == 0
+
+
+@pytest.mark.parametrize("digest", ["", "  ", "abc", "g" * 64, "0" * 63])
+def test_an_expected_digest_that_is_not_a_sha256_is_422_not_skipped(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, digest: str
+) -> None:
+    # An empty digest read as "no digest": the upload it named was registered unchecked.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    response = _register(client, writer, json.dumps({"artifact_sha256": {"model.bin": digest}}))
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["metadata.artifact_sha256.model.bin"]
+    assert "64 hexadecimal characters" in response.json()["errors"][0]["message"]
+    assert _versions(runtime) == 0
+
+
+def test_an_expected_digest_in_capitals_is_checked(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    digest = hashlib.sha256(b"weights").hexdigest().upper()
+    response = _register(client, writer, json.dumps({"artifact_sha256": {"model.bin": digest}}))
+    assert response.status_code == 201, response.text
+
+
+def test_an_integer_longer_than_python_converts_is_422_naming_metadata(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # json.loads raised a plain ValueError (Python's 4,300-digit limit): a 500.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    digits = sys.get_int_max_str_digits() + 1
+    response = _register(client, writer, '{"description": "x", "trainer": ' + "9" * digits + "}")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == ["metadata"]
+    assert f"longer than {digits - 1} digits" in problem["detail"]
+    assert _versions(runtime) == 0
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_json_cannot_hold_is_422_naming_metadata(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, number: str
+) -> None:
+    # Python's json reads them: PostgreSQL then refused the row (a 500), SQLite stored null.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    response = _register(client, writer, '{"input_schema": {"default": ' + number + "}}")
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == ["metadata"]
+    assert number in problem["detail"]
     assert _versions(runtime) == 0

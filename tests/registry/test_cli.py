@@ -59,3 +59,17 @@ def test_a_file_name_with_a_look_alike_letter_is_refused_in_one_line(
     assert result.err.startswith("error: the version is not valid: artifacts[0]: ")
     assert "U+0435 CYRILLIC SMALL LETTER IE" in result.err
     assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0
+
+
+def test_an_empty_expected_digest_is_refused_not_skipped(cli: Cli, tmp_path: Path) -> None:
+    # `--sha256 m.bin=` registered m.bin unchecked, as the API did with "".
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(b"weights")
+    assert cli("init").code == 0
+    assert cli("models", "create", "m1").code == 0
+    result = cli("versions", "register", str(artifact), "-m", "m1", "--sha256", "m.bin=")
+    assert result.code == 1
+    assert result.err.strip() == (
+        "error: artifact_sha256.m.bin: must be 64 hexadecimal characters (a sha256 digest)"
+    )
+    assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0

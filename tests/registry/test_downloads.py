@@ -146,3 +146,56 @@ def test_a_download_names_its_file_safely(
     response = client.get(f"/api/v1/models/churn/versions/1/artifacts/{name}", headers=writer)
     assert response.status_code == 200, response.text
     assert response.headers["content-disposition"] == disposition
+
+
+HEADERS = (
+    "content-length",
+    "content-type",
+    "content-range",
+    "accept-ranges",
+    "etag",
+    "x-content-sha256",
+    "content-disposition",
+)
+
+
+@pytest.mark.parametrize("asked", [None, "bytes=100-", "bytes=-0"], ids=["whole", "206", "416"])
+def test_head_answers_what_get_would_without_the_body(
+    live: LiveServer, writer: dict[str, str], runtime: Runtime, asked: str | None
+) -> None:
+    # HEAD was a 405: a client could not learn an artifact's size and sha256 without it.
+    data = os.urandom(2 * CHUNK + 17)
+    register(runtime, {"dir/model.bin": data})
+    path = "/api/v1/models/churn/versions/1/artifacts/dir/model.bin"
+    headers = {**writer, **({"Range": asked} if asked else {})}
+    with httpx.Client(base_url=live.url, headers=headers) as http:
+        got = http.get(path)
+        head = http.head(path)
+    assert head.status_code == got.status_code == {None: 200, "bytes=100-": 206}.get(asked, 416)
+    assert head.content == b""
+    assert {h: head.headers.get(h) for h in HEADERS} == {h: got.headers.get(h) for h in HEADERS}
+    if asked is None:
+        assert head.headers["content-length"] == str(len(data))
+        assert head.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="needs Linux /proc/self/io")
+def test_head_reads_none_of_the_artifact(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    data = os.urandom(8 * CHUNK)
+    register(runtime, {"model.bin": data})
+    before = _read_bytes()
+    response = client.head("/api/v1/models/churn/versions/1/artifacts/model.bin", headers=writer)
+    read = _read_bytes() - before
+    assert response.status_code == 200
+    assert response.headers["content-length"] == str(len(data))
+    assert read < CHUNK, f"{read} bytes read"
+
+
+def _read_bytes() -> int:
+    """Bytes this process has read so far, from any file or socket (Linux)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no rchar in /proc/self/io")

@@ -60,38 +60,101 @@ def test_new_names_in_any_script_pass(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "label"),
+    ("name", "word"),
     [
         ("mod\u0435l.onnx", "mod\u0435l"),  # Cyrillic e beside the Latin model.onnx
-        ("model-\u0430.onnx", "model-\u0430"),  # a lone Cyrillic a after a hyphen
         ("weights/m\u03bfdel.bin", "m\u03bfdel"),  # Greek omicron
         ("\u0391laska.bin", "\u0391laska"),  # Greek capital alpha
         ("model.\u043ennx", "\u043ennx"),  # the extension too
-        ("\u0440\u0430y\u0440al.bin", "\u0440\u0430y\u0440al"),  # mostly Cyrillic, Latin y and l
+        ("\u0440\u0430y\u0440al.bin", "\u0440\u0430y\u0440al"),  # mostly Cyrillic, Latin y, l
+        ("tokenizer_\u0440y.json", "\u0440y"),  # a word of its own after '_'
+        ("model\u0662.onnx", "model\u0662"),  # an Arabic-Indic digit in a Latin word
     ],
 )
-def test_new_names_that_mix_look_alike_scripts_are_refused(name: str, label: str) -> None:
+def test_new_names_that_mix_scripts_within_a_word_are_refused(name: str, word: str) -> None:
     with pytest.raises(Invalid) as caught:
         check_new_artifact_name(name, field="artifacts[2]")
     error = caught.value.errors[0]
     assert error.field == "artifacts[2]"
-    assert f"mixes scripts in {label!r}" in error.message
+    assert f"mixes scripts in the word {word!r}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "word", "reads_as"),
+    [
+        ("train.\u0440\u0443", "\u0440\u0443", "py"),  # Cyrillic ER, U
+        ("model.\u0435\u0445\u0435", "\u0435\u0445\u0435", "exe"),  # Cyrillic IE, HA, IE
+        ("\u0441\u043e\u0441\u043e.bin", "\u0441\u043e\u0441\u043e", "coco"),  # Cyrillic ES, O
+        ("model-\u0430.onnx", "\u0430", "a"),  # a lone Cyrillic a after a hyphen
+        ("weights.\u04bb5", "\u04bb5", "h5"),  # Cyrillic SHHA, then a digit
+        ("\u0391\u0392\u0395 model.bin", "\u0391\u0392\u0395", "ABE"),  # Greek capitals
+        ("\u03bd\u03b9\u03b1.bin", "\u03bd\u03b9\u03b1", "via"),  # Greek small nu, iota, alpha
+    ],
+)
+def test_new_names_with_a_word_made_of_latin_look_alikes_are_refused(
+    name: str, word: str, reads_as: str
+) -> None:
+    # One script throughout, so the script rule passed them: train.py spelled in Cyrillic.
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name(name, field="artifacts[1]")
+    error = caught.value.errors[0]
+    assert error.field == "artifacts[1]"
+    assert f"has the word {word!r}, which reads as the Latin {reads_as!r}" in error.message
+    assert f"U+{ord(word[0]):04X}" in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "char"),
+    [
+        ("model\u2024onnx", "\u2024"),  # ONE DOT LEADER: reads as model.onnx
+        ("model\uff0eonnx", "\uff0e"),  # FULLWIDTH FULL STOP
+        ("dir\uff0fmodel.onnx", "\uff0f"),  # FULLWIDTH SOLIDUS: reads as a directory
+        ("dir\u2215model.onnx", "\u2215"),  # DIVISION SLASH, which NFKC does not fold
+        ("dir\u2044model.onnx", "\u2044"),  # FRACTION SLASH
+        ("dir\uff3cmodel.onnx", "\uff3c"),  # FULLWIDTH REVERSE SOLIDUS
+        ("model\u00a0v2.bin", "\u00a0"),  # NO-BREAK SPACE
+        ("model\u3000v2.bin", "\u3000"),  # IDEOGRAPHIC SPACE
+        ("\U0001d5c6odel.onnx", "\U0001d5c6"),  # MATHEMATICAL SANS-SERIF SMALL M
+        ("model\U0001d7d0.onnx", "\U0001d7d0"),  # MATHEMATICAL BOLD DIGIT TWO
+    ],
+)
+def test_new_names_with_a_stand_in_for_a_separator_or_a_plain_letter_are_refused(
+    name: str, char: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name(name, field="artifacts[0]")
+    error = caught.value.errors[0]
+    assert error.field == "artifacts[0]"
+    assert f"U+{ord(char):04X}" in error.message
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        "\u043c\u043e\u0434\u0435\u043b\u044c.onnx",  # Russian name, Latin extension
+        "\u043c\u043e\u0434\u0435\u043b\u044c.onnx",  # Russian "model", Latin extension
+        "\u043c\u043e\u0434\u0435\u043b\u044c_v2.onnx",  # ... and a Latin word beside it
+        "\u03bc\u03bf\u03bd\u03c4\u03ad\u03bb\u03bf_int8.onnx",  # Greek "model"
+        "vocab_\u03b5\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac.txt",  # Greek "Greek"
+        "tokenizer_ru_\u0440\u0443\u0441\u0441\u043a\u0438\u0439.json",  # Russian "Russian"
+        "latency_\u03bcs.json",  # Greek mu, the micro sign's letter
+        "latency_\u00b5s.json",  # MICRO SIGN
+        "\u0646\u0645\u0648\u0630\u062c_v2.onnx",  # Arabic
+        "\u092e\u0949\u0921\u0932_fp16.bin",  # Hindi
+        "\u0e42\u0e21\u0e40\u0e14\u0e25_v2.bin",  # Thai
+        "\u05de\u05d5\u05d3\u05dc_v2.bin",  # Hebrew
         "\u6a21\u578bv2.onnx",  # Han beside Latin
         "\u30e2\u30c7\u30eb\u91cd\u307f.bin",  # Katakana, Han and Hiragana: Japanese
+        "\u6743\u91cd.onnx",
         "\u30c7\u30fc\u30bf.bin",  # the prolonged sound mark belongs to Kana
+        "\uff08\u30b3\u30d4\u30fc\uff09\u30e2\u30c7\u30eb\uff1a\uff11\uff12\u3002bin",
         "\ud55c\uad6d\uc5b4\ubaa8\ub378v2.bin",  # Hangul beside Latin
         "\u0645\u062f\u0644-2.onnx",  # Arabic with digits and a hyphen
         "n\u0308.bin",  # a combining mark goes with its letter's script
         "Stra\u00dfe_v1.2 (copy).bin",
+        "GPT-4o-mini.gguf",
     ],
 )
-def test_new_names_in_one_script_per_part_pass(name: str) -> None:
+def test_new_names_with_one_script_per_word_pass(name: str) -> None:
     assert check_new_artifact_name(name) == name
 
 

@@ -46,11 +46,13 @@ def part(name: str, filename: str | None, data: bytes) -> bytes:
     return f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
 
 
-def post_raw(client: TestClient, writer: dict[str, str], body: bytes) -> httpx.Response:
+def post_raw(
+    client: TestClient, writer: dict[str, str], body: bytes, *, params: str = ""
+) -> httpx.Response:
     return client.post(
         "/api/v1/models/churn/versions",
         content=body,
-        headers={**writer, "content-type": f"multipart/form-data; boundary={BOUNDARY}"},
+        headers={**writer, "content-type": f"multipart/form-data; boundary={BOUNDARY}{params}"},
     )
 
 
@@ -105,7 +107,6 @@ def test_artifacts_keep_their_order_and_other_parts_are_ignored(
 ) -> None:
     assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
     body = part("artifact", "b.bin", b"bee") + part("notes", "notes.txt", b"ignored")
-    body += part("artifact", None, b"no filename: not an artifact")
     body += part("artifact", "a.bin", b"a" * 70_000) + part("metadata", None, b'{"framework": "x"}')
     response = post_raw(client, writer, body + f"--{BOUNDARY}--\r\n".encode())
     assert response.status_code == 201, response.text
@@ -146,3 +147,64 @@ def test_a_client_that_goes_away_mid_upload_leaves_no_blob_behind(
         thread.join(timeout=10)
     with runtime.db.unit_of_work() as session:
         assert registry.get_model(session, name="churn").latest_version == 0
+
+
+def test_an_artifact_part_without_a_filename_is_refused_not_dropped(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # `curl -F artifact=<model.onnx` sends the file as a text part: it was dropped and the
+    # version registered without it, with a 201.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    body = part("artifact", "real.bin", b"weights") + part("artifact", None, b"the second file")
+    response = post_raw(client, writer, body + f"--{BOUNDARY}--\r\n".encode())
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "artifact"
+    assert "no filename" in problem["detail"]
+    assert "artifact=@" in problem["detail"]
+    assert client.get("/api/v1/models/churn", headers=writer).json()["latest_version"] == 0
+    assert blob_files(runtime) == []
+
+
+def test_the_same_bytes_twice_in_a_refused_upload_leave_no_blob(
+    client: TestClient, writer: dict[str, str], runtime: Runtime
+) -> None:
+    # Each part is stored as it ends; the second claimed the first one's blob, so the refused
+    # upload left it behind for good.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    data = os.urandom(100_000)
+    body = part("artifact", "a.bin", data) + part("artifact", "b.bin", data)
+    response = post_raw(
+        client,
+        writer,
+        body + part("metadata", None, b"{bad") + b"--" + BOUNDARY.encode() + b"--\r\n",
+    )
+    assert response.status_code == 422, response.text
+    assert blob_files(runtime) == []
+
+
+@pytest.mark.parametrize(
+    "charset", ["rot13", "hex", "base64", "zlib", "undefined", "idna", "bogus"]
+)
+def test_a_charset_that_is_not_a_character_set_is_ignored(
+    client: TestClient, writer: dict[str, str], charset: str
+) -> None:
+    # Python's codecs of that name decode no text (LookupError, UnicodeError): each was a 500.
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    body = part("artifact", "модель.bin", b"weights") + f"--{BOUNDARY}--\r\n".encode()
+    response = post_raw(client, writer, body, params=f"; charset={charset}")
+    assert response.status_code == 201, response.text
+    assert response.json()["artifacts"][0]["name"] == "модель.bin"  # read as UTF-8
+
+
+def test_a_charset_that_is_a_character_set_decodes_the_names(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    assert client.post("/api/v1/models", json={"name": "churn"}, headers=writer).status_code == 201
+    body = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="artifact"; '.encode()
+    body += 'filename="модель.bin"\r\n\r\nweights\r\n'.encode("koi8-r")
+    response = post_raw(
+        client, writer, body + f"--{BOUNDARY}--\r\n".encode(), params="; charset=koi8-r"
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["artifacts"][0]["name"] == "модель.bin"

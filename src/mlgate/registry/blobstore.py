@@ -1,10 +1,10 @@
 """Content-addressed artifact storage: bytes are kept once, under their sha256.
 
 ``LocalBlobStore`` streams each upload to a temporary file in the same directory tree while
-hashing it, enforces the size limit and the expected digest, fsyncs, then renames atomically,
-so a failed upload never leaves a partial blob behind. The bytes come from a stream (``put``)
-or are pushed as they arrive (``begin``): an HTTP upload writes each part straight into its
-temporary file, so its bytes touch the disk once. Bytes already stored are hashed again
+hashing it, enforces the size limit and the expected digest, fsyncs, then links it into place
+atomically, so a failed upload never leaves a partial blob behind. The bytes come from a stream
+(``put``) or are pushed as they arrive (``begin``): an HTTP upload writes each part straight
+into its temporary file, so its bytes touch the disk once. Bytes already stored are hashed again
 before an upload is deduplicated against them, so uploading the original bytes repairs a blob
 damaged on disk. Another store (S3, GCS) implements the same ``BlobStore`` protocol.
 
@@ -13,18 +13,24 @@ upload of the same bytes may already use one. So each blob's modification time i
 marker: the creator sets a token of its own; an upload that finds the blob present bumps it
 (``put`` returns ``created=False``). ``release`` moves the blob aside atomically, then deletes
 it only if the token is still the creator's: a claim made before the move puts it back, and a
-claim that comes after finds no blob and stores its own copy.
+claim that comes after finds no blob and stores its own copy. What must stay true:
+
+- one upload creates a blob: it is linked into place (``os.link`` fails when it exists), so two
+  uploads of the same bytes never both believe they created it;
+- a claim is never lost: when ``release`` cannot put a claimed blob back because another
+  upload stored its own copy meanwhile, it claims that copy;
+- an upload does not claim a blob it created itself (bytes sent twice in one upload): its
+  blobs are given back together, and its own claim would keep the blob forever.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -48,11 +54,14 @@ class StoredBlob:
 class PendingBlob(Protocol):
     """An upload being written: ``write`` its bytes as they come, then ``finish`` to store them
     (checked against ``expected_sha256``) or ``discard`` them. Leaving its ``with`` block
-    unfinished discards them."""
+    unfinished discards them. ``earlier`` are the blobs the same upload stored before: bytes
+    equal to one it created are not claimed again (see the module's docstring)."""
 
     def write(self, chunk: bytes) -> None: ...
 
-    def finish(self, *, expected_sha256: str | None = None) -> StoredBlob: ...
+    def finish(
+        self, *, expected_sha256: str | None = None, earlier: Iterable[StoredBlob] = ()
+    ) -> StoredBlob: ...
 
     def discard(self) -> None: ...
 
@@ -78,6 +87,7 @@ class BlobStore(Protocol):
         expected_sha256: str | None = None,
         field: str = "file",
         progress: Callable[[int], None] | None = None,
+        earlier: Iterable[StoredBlob] = (),
     ) -> StoredBlob: ...
 
     def open(self, sha256: str) -> BinaryIO: ...
@@ -105,6 +115,19 @@ def _claim(path: Path) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def _put_back(doomed: Path, path: Path) -> None:
+    """Put a released blob that was claimed back at ``path``; if another upload stored its own
+    copy there meanwhile, the claim carries over to that copy (its creator may fail too)."""
+    while True:  # again only when that copy was released before it could be claimed
+        try:
+            os.link(doomed, path)
+        except FileExistsError:
+            if _claim(path):
+                return
+        else:
+            return
 
 
 def _hashes_to(path: Path, digest: str) -> bool:
@@ -162,10 +185,14 @@ class _LocalPendingBlob:
         if self._progress is not None:
             self._progress(len(chunk))
 
-    def finish(self, *, expected_sha256: str | None = None) -> StoredBlob:
+    def finish(
+        self, *, expected_sha256: str | None = None, earlier: Iterable[StoredBlob] = ()
+    ) -> StoredBlob:
         field = f"{self._field}.sha256"
         try:
-            expected = check_digest(expected_sha256, field=field) if expected_sha256 else None
+            expected = (
+                None if expected_sha256 is None else check_digest(expected_sha256, field=field)
+            )
             self._out.flush()
             os.fsync(self._out.fileno())
             self._out.close()
@@ -174,7 +201,7 @@ class _LocalPendingBlob:
                 raise Invalid.field(
                     field, f"expected sha256 {expected} but the upload hashes to {digest}"
                 )
-            blob = self._store._keep(self._path, digest=digest, size=self._size)
+            blob = self._store._keep(self._path, digest=digest, size=self._size, earlier=earlier)
         except BaseException:
             self.discard()
             raise
@@ -213,14 +240,17 @@ class LocalBlobStore:
         expected_sha256: str | None = None,
         field: str = "file",
         progress: Callable[[int], None] | None = None,
+        earlier: Iterable[StoredBlob] = (),
     ) -> StoredBlob:
         expected = (
-            check_digest(expected_sha256, field=f"{field}.sha256") if expected_sha256 else None
+            None
+            if expected_sha256 is None
+            else check_digest(expected_sha256, field=f"{field}.sha256")
         )
         with self.begin(max_bytes=max_bytes, field=field, progress=progress) as pending:
             while chunk := stream.read(CHUNK):
                 pending.write(chunk)
-            return pending.finish(expected_sha256=expected)
+            return pending.finish(expected_sha256=expected, earlier=earlier)
 
     def begin(
         self,
@@ -236,21 +266,33 @@ class LocalBlobStore:
             self, os.fdopen(fd, "wb"), Path(tmp_name), max_bytes, field=field, progress=progress
         )
 
-    def _keep(self, tmp_path: Path, *, digest: str, size: int) -> StoredBlob:
+    def _keep(
+        self, tmp_path: Path, *, digest: str, size: int, earlier: Iterable[StoredBlob]
+    ) -> StoredBlob:
         """Store the temporary file ``tmp_path``, which hashes to ``digest``, as that blob."""
         final = self.path(digest)
-        damaged = final.exists() and not _hashes_to(final, digest)
-        if not damaged and _claim(final):
-            tmp_path.unlink()
+        if any(blob.created and blob.sha256 == digest for blob in earlier):
+            tmp_path.unlink()  # this upload's own blob: given back with it, so not claimed
             return StoredBlob(sha256=digest, size=size, created=False)
-        final.parent.mkdir(parents=True, exist_ok=True)
         token = time.time_ns()
         os.utime(tmp_path, ns=(token, token))
         os.chmod(tmp_path, 0o444)
-        os.replace(tmp_path, final)
-        # A damaged blob is replaced by these verified bytes, and is not this upload's to give
-        # back: versions registered before still name it.
-        return StoredBlob(sha256=digest, size=size, created=not damaged, token=token)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        while True:  # again only when the blob found was released before it could be claimed
+            if final.exists() and not _hashes_to(final, digest):
+                # A damaged blob is replaced by these verified bytes, and is not this upload's
+                # to give back: versions registered before still name it.
+                os.replace(tmp_path, final)
+                return StoredBlob(sha256=digest, size=size, created=False)
+            try:
+                os.link(tmp_path, final)  # never over another upload's copy, as a rename is
+            except FileExistsError:
+                if _claim(final):
+                    tmp_path.unlink()
+                    return StoredBlob(sha256=digest, size=size, created=False)
+                continue
+            tmp_path.unlink()
+            return StoredBlob(sha256=digest, size=size, created=True, token=token)
 
     def open(self, sha256: str) -> BinaryIO:
         path = self.path(sha256)
@@ -278,8 +320,7 @@ class LocalBlobStore:
         except FileNotFoundError:
             return
         if doomed.stat().st_mtime_ns != blob.token:  # claimed before it moved: put it back
-            with contextlib.suppress(FileExistsError):  # or a claimer stored its own copy
-                os.link(doomed, path)
+            _put_back(doomed, path)
         doomed.unlink()
 
     def iter_digests(self) -> Iterator[str]:

@@ -1,20 +1,32 @@
 """The rules for artifact names: relative paths that cannot escape a directory, and that read
-as what they are: no hidden characters, and no look-alike letters of another script."""
+as what they are: no hidden characters, no stand-ins for a separator, and no word whose letters
+pass for those of another script."""
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from typing import Any
 
 from mlgate.errors import Invalid
 
-__all__ = ["check_artifact_name", "check_new_artifact_name", "hidden_character", "mixed_scripts"]
+__all__ = [
+    "check_artifact_name",
+    "check_new_artifact_name",
+    "hidden_character",
+    "latin_look_alike",
+    "misleading_character",
+    "mixed_scripts",
+]
 
 MAX_NAME = 255
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems: scanning stages artifacts as files
 # Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private use
 _HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+# A name is judged word by word: "vocab_ελληνικά" and "tokenizer_ru_русский" are two scripts,
+# each in a word of its own, as people name files; a look-alike hides inside one word.
+_WORD_BREAK = re.compile(r"[_\-. ]")
 # Unicode TS #39 §5 ("Highly Restrictive"). Common (digits, punctuation) and Inherited (most
 # combining marks) go with any script. Han is written within Japanese, Korean and Bopomofo text,
 # so its script sets are augmented (§5.1) and 重みモデル (Han, Katakana, Hiragana) is one script;
@@ -28,11 +40,130 @@ _AUGMENTED = {
     "Bopo": ("Hanb",),
 }
 _WITH_LATIN = tuple(frozenset({"Latn", east}) for east in ("Jpan", "Hanb", "Kore"))
+# Greek mu is the micro sign's letter: MICRO SIGN (Common, so with any script) folds to it under
+# NFKC and looks the same, and people type either in "latency_μs". It passes for no Latin letter.
+_ANY_SCRIPT_LETTERS = frozenset({"\N{GREEK SMALL LETTER MU}"})
+# Cyrillic and Greek letters drawn as the Latin letter beside them is (Unicode's confusables.txt
+# maps each to it; each checked by eye). A word of only these reads as a Latin word it is not:
+# Cyrillic ER and U read as "py", IE HA IE as "exe". Left out: Greek small chi and kappa (chi
+# reaches below the line and kappa stops at x's height; confusables.txt maps them to Latin chi
+# and kra, not to x and k) and letters only roughly alike (Cyrillic small GHE, capital U and
+# SOFT SIGN; Greek small gamma and sigma), which many Russian and Greek words are made of.
+_LATIN_LOOK_ALIKES: dict[str, str] = {
+    unicodedata.lookup(letter): latin
+    for letter, latin in (
+        ("CYRILLIC SMALL LETTER A", "a"),
+        ("CYRILLIC SMALL LETTER IE", "e"),
+        ("CYRILLIC SMALL LETTER O", "o"),
+        ("CYRILLIC SMALL LETTER ER", "p"),
+        ("CYRILLIC SMALL LETTER ES", "c"),
+        ("CYRILLIC SMALL LETTER U", "y"),
+        ("CYRILLIC SMALL LETTER HA", "x"),
+        ("CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I", "i"),
+        ("CYRILLIC SMALL LETTER JE", "j"),
+        ("CYRILLIC SMALL LETTER DZE", "s"),
+        ("CYRILLIC SMALL LETTER SHHA", "h"),
+        ("CYRILLIC SMALL LETTER KOMI DE", "d"),
+        ("CYRILLIC SMALL LETTER QA", "q"),
+        ("CYRILLIC SMALL LETTER WE", "w"),
+        ("CYRILLIC SMALL LETTER STRAIGHT U", "y"),
+        ("CYRILLIC SMALL LETTER PALOCHKA", "l"),
+        ("CYRILLIC SMALL LETTER IZHITSA", "v"),
+        ("CYRILLIC CAPITAL LETTER A", "A"),
+        ("CYRILLIC CAPITAL LETTER VE", "B"),
+        ("CYRILLIC CAPITAL LETTER IE", "E"),
+        ("CYRILLIC CAPITAL LETTER KA", "K"),
+        ("CYRILLIC CAPITAL LETTER EM", "M"),
+        ("CYRILLIC CAPITAL LETTER EN", "H"),
+        ("CYRILLIC CAPITAL LETTER O", "O"),
+        ("CYRILLIC CAPITAL LETTER ER", "P"),
+        ("CYRILLIC CAPITAL LETTER ES", "C"),
+        ("CYRILLIC CAPITAL LETTER TE", "T"),
+        ("CYRILLIC CAPITAL LETTER HA", "X"),
+        ("CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I", "I"),
+        ("CYRILLIC CAPITAL LETTER JE", "J"),
+        ("CYRILLIC CAPITAL LETTER DZE", "S"),
+        ("CYRILLIC CAPITAL LETTER STRAIGHT U", "Y"),
+        ("CYRILLIC LETTER PALOCHKA", "I"),
+        ("CYRILLIC CAPITAL LETTER QA", "Q"),
+        ("CYRILLIC CAPITAL LETTER WE", "W"),
+        ("CYRILLIC CAPITAL LETTER IZHITSA", "V"),
+        ("GREEK SMALL LETTER OMICRON", "o"),
+        ("GREEK SMALL LETTER IOTA", "i"),
+        ("GREEK SMALL LETTER NU", "v"),
+        ("GREEK SMALL LETTER RHO", "p"),
+        ("GREEK SMALL LETTER UPSILON", "u"),
+        ("GREEK SMALL LETTER ALPHA", "a"),
+        ("GREEK LUNATE SIGMA SYMBOL", "c"),
+        ("GREEK LETTER YOT", "j"),
+        ("GREEK CAPITAL LETTER ALPHA", "A"),
+        ("GREEK CAPITAL LETTER BETA", "B"),
+        ("GREEK CAPITAL LETTER EPSILON", "E"),
+        ("GREEK CAPITAL LETTER ZETA", "Z"),
+        ("GREEK CAPITAL LETTER ETA", "H"),
+        ("GREEK CAPITAL LETTER IOTA", "I"),
+        ("GREEK CAPITAL LETTER KAPPA", "K"),
+        ("GREEK CAPITAL LETTER MU", "M"),
+        ("GREEK CAPITAL LETTER NU", "N"),
+        ("GREEK CAPITAL LETTER OMICRON", "O"),
+        ("GREEK CAPITAL LETTER RHO", "P"),
+        ("GREEK CAPITAL LETTER TAU", "T"),
+        ("GREEK CAPITAL LETTER UPSILON", "Y"),
+        ("GREEK CAPITAL LETTER CHI", "X"),
+        ("GREEK CAPITAL LUNATE SIGMA SYMBOL", "C"),
+        ("GREEK CAPITAL LETTER YOT", "J"),
+    )
+}
+# Separators a name may only write as themselves: '.' between a name and its type, '/' between
+# directories, '\\' (refused anyway), and spaces. A character that folds to one of them under
+# NFKC (ONE DOT LEADER, FULLWIDTH SOLIDUS, NO-BREAK SPACE) makes "model.onnx" of a name whose
+# type is not .onnx; so does a symbol drawn like one (confusables.txt), which does not fold.
+# Fullwidth CJK punctuation that folds to other characters (parentheses, colon, comma) and the
+# ideographic full stop, which folds to none, are written in CJK names and stay allowed.
+_SEPARATORS = {
+    ".": "write '.' or leave it out",
+    "/": "write '/' between directories or leave it out",
+    "\\": "write '/' between directories or leave it out",
+}
+_SEPARATOR_LOOK_ALIKES: dict[str, str] = {
+    **dict.fromkeys("\u1735\u2041\u2044\u2215\u2571\u27cb\u29f8\U0001d23a", "/"),
+    **dict.fromkeys("\u2216\u27cd\u29f5\u29f9\U0001d20f\U0001d23b", "\\"),
+    **dict.fromkeys("\u0701\u0702\ua60e\U00010a50\U0001d16d", "."),
+}
+# Mathematical Alphanumeric Symbols: bold, italic, sans-serif... forms of Latin and Greek letters
+# and digits, for formulas; in a name "𝗆odel" reads as "model" and is not it.
+_MATH_ALPHANUMERICS = range(0x1D400, 0x1D800)
 
 
 def hidden_character(text: str) -> str | None:
     """The first character of ``text`` that is invisible or reorders what is shown, if any."""
     return next((char for char in text if unicodedata.category(char) in _HIDDEN), None)
+
+
+def misleading_character(text: str) -> tuple[str, str] | None:
+    """The first character of ``text`` that stands in for another a reader would see there (a
+    separator, a space, a plain letter or digit), and why; ASCII never does."""
+    for char in text:
+        if not char.isascii() and (why := _stands_in(char)) is not None:
+            return char, why
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _stands_in(char: str) -> str | None:
+    folded = unicodedata.normalize("NFKC", char)
+    if ord(char) in _MATH_ALPHANUMERICS:
+        return f"is a styled mathematical form of {folded!r}; write {folded!r}"
+    if any(c.isspace() for c in folded):
+        return "is a space other than ' ' (U+0020); write ' ', '_' or '-'"
+    separator = next((c for c in folded if c in _SEPARATORS), None)
+    if separator is not None:
+        why = f"reads as {folded!r} (its NFKC form), a {separator!r} that is not one"
+        return f"{why}; {_SEPARATORS[separator]}"
+    separator = _SEPARATOR_LOOK_ALIKES.get(char)
+    if separator is not None:
+        return f"looks like {separator!r} and is not one; {_SEPARATORS[separator]}"
+    return None
 
 
 def _ucd() -> Any:
@@ -48,6 +179,8 @@ def _ucd() -> Any:
 @functools.lru_cache(maxsize=4096)  # a 125-character name: 203 -> 31 us
 def _scripts(char: str) -> frozenset[str] | None:
     """The scripts ``char`` is written in (its Script_Extensions, augmented); None for any."""
+    if char in _ANY_SCRIPT_LETTERS:
+        return None
     found: set[str] = set(_ucd().script_extension(char))
     if found & _ANY_SCRIPT:
         return None
@@ -75,9 +208,18 @@ def mixed_scripts(text: str) -> tuple[str, str] | None:
     return None  # unreachable: an empty intersection is met on the way
 
 
+def latin_look_alike(word: str) -> str | None:
+    """What ``word`` reads as when every letter of it is a Cyrillic or Greek look-alike of a
+    Latin letter (Cyrillic ER and U: "py"), else None. Digits and marks go with any word."""
+    letters = [char for char in word if _scripts(char) is not None]
+    if not letters or any(char not in _LATIN_LOOK_ALIKES for char in letters):
+        return None
+    return "".join(_LATIN_LOOK_ALIKES.get(char, char) for char in word)
+
+
 def _described(char: str) -> str:
     script = _ucd().script_name(_ucd().script(char))
-    return f"{script}, U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}"
+    return f"{char!r} ({script}, U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"
 
 
 def check_artifact_name(name: str, *, field: str = "artifact") -> str:
@@ -104,30 +246,43 @@ def check_artifact_name(name: str, *, field: str = "artifact") -> str:
 
 def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
     """``check_artifact_name``, and a name a reviewer reads as it is stored: no invisible or
-    reordering characters, and composed (NFC) so two names never look alike. Applied when a
-    version is registered; names stored before these rules still resolve."""
+    reordering characters, composed (NFC) so two names never look alike, no stand-in for a
+    separator, and each word (between '/', '.', '_', '-' and spaces) in one script and not
+    made of look-alikes of Latin letters. Applied when a version is registered; names stored
+    before these rules still resolve."""
     check_artifact_name(name, field=field)
+
+    def refuse(why: str) -> Invalid:
+        return Invalid.field(field, f"artifact name {name!r} {why}")
+
     hidden = hidden_character(name)
     if hidden is not None:
-        raise Invalid.field(
-            field,
-            f"artifact name {name!r} contains the invisible or reordering character"
-            f" U+{ord(hidden):04X}; rename the file",
+        raise refuse(
+            f"contains the invisible or reordering character U+{ord(hidden):04X}; rename the file"
         )
     if unicodedata.normalize("NFC", name) != name:
-        raise Invalid.field(
-            field, f"artifact name {name!r} is not in Unicode NFC form; send it composed (NFC)"
-        )
-    # Each part between dots is judged alone, as browsers judge each label of a domain name:
-    # a Russian name with the usual ".onnx" passes; "model.onnx" with a Cyrillic "e" does not.
-    for label in (label for segment in name.split("/") for label in segment.split(".")):
-        mixed = mixed_scripts(label)
+        raise refuse("is not in Unicode NFC form; send it composed (NFC)")
+    misleading = misleading_character(name)
+    if misleading is not None:
+        char, why = misleading
+        described = f"U+{ord(char):04X} {unicodedata.name(char, 'unnamed')}"
+        raise refuse(f"contains {char!r} ({described}), which {why}")
+    for word in (w for segment in name.split("/") for w in _WORD_BREAK.split(segment)):
+        if word.isascii():  # Latin letters, digits and punctuation: one script, no look-alike
+            continue
+        mixed = mixed_scripts(word)
         if mixed is not None:
-            one, other = (f"{c!r} ({_described(c)})" for c in mixed)
-            raise Invalid.field(
-                field,
-                f"artifact name {name!r} mixes scripts in {label!r}: {one} beside {other};"
-                " a letter of one script can pass for another's, so write each part of the"
-                " name in one script",
+            one, other = (_described(c) for c in mixed)
+            raise refuse(
+                f"mixes scripts in the word {word!r}: {one} beside {other}; a letter of one"
+                " script can pass for another's, so write each word of the name in one script"
+            )
+        reads_as = latin_look_alike(word)
+        if reads_as is not None:
+            first = next(char for char in word if char in _LATIN_LOOK_ALIKES)
+            raise refuse(
+                f"has the word {word!r}, which reads as the Latin {reads_as!r} but is written"
+                f" in letters that only look Latin, {_described(first)} first; write it in"
+                " Latin letters"
             )
     return name

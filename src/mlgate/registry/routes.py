@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import sys
 from typing import Annotated
 from urllib.parse import quote
 
@@ -94,8 +96,16 @@ def show_version(
     return service.get_version(session, model_name=name, version=version)
 
 
+ARTIFACT = "/{name}/versions/{version}/artifacts/{artifact:path}"
+RangeHeader = Annotated[
+    str | None,
+    Header(alias="Range", description="One byte range: bytes=A-B, bytes=A- or bytes=-N."),
+]
+IfRange = Annotated[str | None, Header(description="The ETag a partial download began with.")]
+
+
 @router.get(
-    "/{name}/versions/{version}/artifacts/{artifact:path}",
+    ARTIFACT,
     response_class=StreamingResponse,
     responses={
         200: {
@@ -121,29 +131,66 @@ def download_artifact(
     runtime: RuntimeDep,
     session: SessionDep,
     actor: Reader,
-    range_: Annotated[
-        str | None,
-        Header(alias="Range", description="One byte range: bytes=A-B, bytes=A- or bytes=-N."),
-    ] = None,
-    if_range: Annotated[
-        str | None, Header(description="The ETag a partial download began with.")
-    ] = None,
+    range_: RangeHeader = None,
+    if_range: IfRange = None,
 ) -> Response:
     opened = downloads.open_artifact(
         session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
     )
+    return _answer(opened, request=request, range_=range_, if_range=if_range, with_bytes=True)
+
+
+@router.head(
+    ARTIFACT,
+    responses={
+        200: {"description": "The headers a GET sends (Content-Length, ETag, X-Content-SHA256)"},
+        206: {"description": "The headers a GET with this Range sends"},
+        416: {"description": "The range starts past the end; Content-Range: bytes */SIZE"},
+    },
+)
+def artifact_headers(
+    name: str,
+    version: VersionNumber,
+    artifact: str,
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: Reader,
+    range_: RangeHeader = None,
+    if_range: IfRange = None,
+) -> Response:
+    """The headers a GET sends, without the bytes: none is read or hashed (a blob missing or of
+    the wrong size is still a 500), so the size and sha256 of a large artifact come cheap."""
+    opened = downloads.open_artifact(
+        session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
+    )
+    return _answer(opened, request=request, range_=range_, if_range=if_range, with_bytes=False)
+
+
+def _answer(
+    opened: downloads.OpenedArtifact,
+    *,
+    request: Request,
+    range_: str | None,
+    if_range: str | None,
+    with_bytes: bool,
+) -> Response:
+    """A GET's answer (``with_bytes``) or a HEAD's: the same status and headers."""
     read = opened.artifact
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": etag(read.sha256),
         "X-Content-SHA256": read.sha256,
-        "Content-Disposition": _attachment(artifact),
+        "Content-Disposition": _attachment(read.name),
     }
     try:
         span = requested_range(range_, size=read.size, sha256=read.sha256, if_range=if_range)
-        chunks = opened.whole() if span is None else opened.span(span.start, span.end)
-        # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
-        first = next(chunks, b"")
+        if with_bytes:
+            chunks = opened.whole() if span is None else opened.span(span.start, span.end)
+            # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
+            first = next(chunks, b"")
+        else:
+            opened.close()
     except RangeNotSatisfiable as error:
         opened.close()
         answer = problem_response(error, instance=request.url.path)
@@ -155,9 +202,12 @@ def download_artifact(
     if span is not None:
         headers["Content-Range"] = span.content_range(read.size)
     headers["Content-Length"] = str(read.size if span is None else span.length)
+    status = 200 if span is None else 206
+    if not with_bytes:
+        return Response(status_code=status, media_type="application/octet-stream", headers=headers)
     return StreamingResponse(
         itertools.chain([first], chunks),
-        status_code=200 if span is None else 206,
+        status_code=status,
         media_type="application/octet-stream",
         headers=headers,
     )
@@ -246,11 +296,19 @@ async def register_version(
 def _metadata(raw: str | None) -> VersionCreate:
     deep = f"is nested deeper than {MAX_JSON_DEPTH} levels"
     try:
-        metadata = json.loads(raw) if raw and raw.strip() else {}
+        metadata = (
+            json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+            if raw and raw.strip()
+            else {}
+        )
     except json.JSONDecodeError as error:
         raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
     except RecursionError as error:
         raise Invalid.field("metadata", deep) from error
+    except ValueError as error:  # Python converts integers of at most this many digits
+        raise Invalid.field(
+            "metadata", f"holds an integer longer than {sys.get_int_max_str_digits()} digits"
+        ) from error
     if too_deep(metadata):
         raise Invalid.field("metadata", deep)
     try:
@@ -261,3 +319,16 @@ def _metadata(raw: str | None) -> VersionCreate:
             for e in error.errors()
         ]
         raise Invalid("metadata is not valid", errors=errors) from error
+
+
+def _not_a_number(constant: str) -> float:
+    # Python's json reads NaN and Infinity, which JSON has not: PostgreSQL refused them (a 500)
+    # and SQLite stored null in their place.
+    raise Invalid.field("metadata", f"holds {constant}, which is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise Invalid.field("metadata", f"holds {text}, a number too large for a double")
+    return value

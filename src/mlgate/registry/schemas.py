@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mlgate.ids import NAME_PATTERN
 from mlgate.registry.naming import hidden_character
@@ -28,6 +29,7 @@ T = TypeVar("T")
 # RecursionError or stored and then unserializable in every answer that shows it.
 MAX_JSON_DEPTH = 64
 _TAG_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Page(BaseModel, Generic[T]):
@@ -71,6 +73,17 @@ def _check_owner(owner: str | None) -> str | None:
     if hidden is not None:
         raise ValueError(f"contains the invisible or reordering character U+{ord(hidden):04X}")
     return owner
+
+
+def _check_sha256(digest: str) -> str:
+    # An empty digest was read as "no check": the upload it named was not checked at all.
+    normal = digest.strip().lower()
+    if not _SHA256.fullmatch(normal):
+        raise ValueError("must be 64 hexadecimal characters (a sha256 digest)")
+    return normal
+
+
+Sha256 = Annotated[str, AfterValidator(_check_sha256)]
 
 
 class ModelCreate(BaseModel):
@@ -133,7 +146,7 @@ class VersionCreate(BaseModel):
     git_commit: str | None = Field(default=None, max_length=64)
     training_data_version: str | None = Field(default=None, max_length=200)
     trainer: str | None = Field(default=None, max_length=200)
-    artifact_sha256: dict[str, str] = Field(
+    artifact_sha256: dict[str, Sha256] = Field(
         default_factory=dict, description="Expected sha256 per artifact name; checked on upload."
     )
 

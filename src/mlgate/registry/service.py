@@ -266,6 +266,7 @@ def register_version(
                 expected_sha256=version_in.artifact_sha256.get(upload.name),
                 field=f"artifacts[{index}]",
                 progress=progress,
+                earlier=[blob for _, blob in stored],
             )
             if blob.created:
                 created.append(blob)
@@ -305,7 +306,7 @@ def register_stored_version(
                 f"expected sha256 {expected} but the upload hashes to {artifact.blob.sha256}",
             )
             for index, artifact in enumerate(artifacts)
-            if (expected := _expected_digest(version_in, artifact.name, index))
+            if (expected := _expected_digest(version_in, artifact.name, index)) is not None
             and expected != artifact.blob.sha256
         ]
         _raise_if(mismatches, "the upload is not what was expected")
@@ -325,7 +326,7 @@ def register_stored_version(
 
 def _expected_digest(version_in: VersionCreate, name: str, index: int) -> str | None:
     expected = version_in.artifact_sha256.get(name)
-    return check_digest(expected, field=f"artifacts[{index}].sha256") if expected else None
+    return None if expected is None else check_digest(expected, field=f"artifacts[{index}].sha256")
 
 
 def _insert_version(

@@ -2,10 +2,10 @@
 straight into the blob store, so its bytes touch the disk once (Starlette's form parser spooled
 every part to a temporary file first, and the blob store then wrote it again).
 
-Parts named ``artifact`` that carry a filename are the artifacts, in their order; one
-``metadata`` part (text or file) holds the version's JSON; other parts are read past and
-dropped. A request holds at most ``CHUNK`` bytes of a part in memory, beside the chunk of the
-body being parsed.
+Parts named ``artifact`` are the artifacts, in their order, each named by its filename (one
+without is refused, not dropped); one ``metadata`` part (text or file) holds the version's
+JSON; other parts are read past and dropped. A request holds at most ``CHUNK`` bytes of a part
+in memory, beside the chunk of the body being parsed.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ MAX_FIELDS = 10
 # Metadata as a text or a file part gets the same bound; its nesting is bounded too
 # (schemas.MAX_JSON_DEPTH), checked before a model is built from it.
 MAX_METADATA_BYTES = 1024 * 1024
+# Python's own text codecs ("Python Specific Encodings"), which no client means by a charset.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "raw-unicode-escape", "unicode-escape", "undefined"})
 
 
 @dataclass
@@ -113,7 +115,14 @@ class _Receiver:
             if self.metadata_parts > 1:
                 raise Invalid.field("metadata", "is given twice; send one metadata part")
             self.part = _Part("metadata")
-        elif name == "artifact" and b"filename" in options:
+        elif name == "artifact":
+            if b"filename" not in options:  # `curl -F artifact=<file` sends the file as text
+                raise Invalid.field(
+                    "artifact",
+                    f"part {self.files + self.fields} of the body has no filename, and an"
+                    " artifact's filename is its name: send the file as a file part"
+                    " (curl -F artifact=@FILE, not artifact=<FILE)",
+                )
             filename = self._decode(options[b"filename"])
             self.part = _Part("artifact", name=filename, index=self.artifacts)
             self.artifacts += 1
@@ -136,10 +145,11 @@ class _Receiver:
         self.ended = True
 
     def _decode(self, raw: bytes) -> str:
-        # As Starlette decodes names: the request's charset, else Latin-1 (never an error).
+        # As Starlette decodes names: the request's charset, else Latin-1 (never an error; idna
+        # and punycode raise a plain UnicodeError).
         try:
             return raw.decode(self.charset)
-        except UnicodeDecodeError:
+        except UnicodeError:
             return raw.decode("latin-1")
 
     async def drain(self) -> None:
@@ -177,7 +187,7 @@ class _Receiver:
     def finish(self, part: _Part) -> None:
         self.flush(part)
         assert part.pending is not None
-        blob = part.pending.finish()
+        blob = part.pending.finish(earlier=[stored.blob for stored in self.received.artifacts])
         self.received.artifacts.append(StoredArtifact(name=part.name, blob=blob))
         part.pending = None
 
@@ -227,7 +237,15 @@ def _metadata_text(data: bytearray) -> str:
 
 
 def _charset(value: bytes | None) -> str:
+    """The encoding of the names in the form: its charset when that names a character set,
+    else UTF-8, as when it names none. Python also has codecs from bytes to bytes (hex, base64,
+    zlib), from text to text (rot13) and of its own (undefined, the escapes): none decodes a
+    name, and each was a 500."""
+    if not value:
+        return "utf-8"
     try:
-        return codecs.lookup(value.decode("latin-1")).name if value else "utf-8"
-    except LookupError:
-        return "latin-1"
+        name = codecs.lookup(value.decode("latin-1")).name
+        "".encode(name)  # LookupError: not a text encoding; UnicodeError: "undefined"
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return "utf-8"
+    return "utf-8" if name in _NOT_CHARSETS else name
