@@ -73,3 +73,29 @@ def test_an_empty_expected_digest_is_refused_not_skipped(cli: Cli, tmp_path: Pat
         "error: artifact_sha256.m.bin: must be 64 hexadecimal characters (a sha256 digest)"
     )
     assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0
+
+
+def test_a_schema_file_json_cannot_hold_is_refused_in_one_line(cli: Cli, tmp_path: Path) -> None:
+    # The API refused these; the CLI stored NaN, or died on a ValueError or UnicodeDecodeError.
+    artifact = tmp_path / "m.bin"
+    artifact.write_bytes(b"weights")
+    assert cli("init").code == 0
+    assert cli("models", "create", "m1").code == 0
+    for content, says in (
+        (b'{"type": "number", "maximum": NaN}', "holds NaN, which is not a JSON number"),
+        (b'{"maximum": 1e999}', "a number too large for a double"),
+        (b'{"maximum": ' + b"9" * 5000 + b"}", "holds an integer longer than"),
+        (b'{"title": "caf\xe9"}', "cannot read JSON from"),
+        (b'{"title": ', "is not valid JSON"),
+    ):
+        schema = tmp_path / "schema.json"
+        schema.write_bytes(content)
+        result = cli(
+            "versions", "register", str(artifact), "-m", "m1", "--input-schema", str(schema)
+        )
+        assert result.code == 1, content
+        assert result.err.count("\n") == 1
+        assert "Traceback" not in result.err
+        assert result.err.startswith("error: input_schema: ")
+        assert says in result.err
+    assert json.loads(cli("versions", "list", "m1", "--json").out)["total"] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,6 +16,7 @@ from mlgate.cli.context import console, state
 from mlgate.cli.output import print_json, print_table
 from mlgate.errors import Invalid
 from mlgate.ids import MAX_NUMBER
+from mlgate.jsontext import load_json
 from mlgate.registry import service
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 
@@ -104,11 +104,10 @@ def _read_json_file(path: Path | None, field: str) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        value = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
         raise Invalid.field(field, f"cannot read JSON from {path}: {error}") from error
-    except RecursionError as error:
-        raise Invalid.field(field, f"{path} is nested too deeply to read") from error
+    value = load_json(text, field)
     if not isinstance(value, dict):
         raise Invalid.field(field, f"{path} must hold a JSON object")
     return value

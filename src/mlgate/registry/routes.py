@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
-import math
-import sys
 from typing import Annotated
 from urllib.parse import quote
 
@@ -24,6 +21,7 @@ from mlgate.auth.deps import (
 from mlgate.auth.schemas import Principal
 from mlgate.errors import FieldError, Invalid, message_of
 from mlgate.ids import MAX_NUMBER
+from mlgate.jsontext import load_json
 from mlgate.problems import PROBLEM_RESPONSE, problem_response
 from mlgate.registry import downloads, service
 from mlgate.registry.ranges import RangeNotSatisfiable, etag, requested_range
@@ -294,23 +292,9 @@ async def register_version(
 
 
 def _metadata(raw: str | None) -> VersionCreate:
-    deep = f"is nested deeper than {MAX_JSON_DEPTH} levels"
-    try:
-        metadata = (
-            json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
-            if raw and raw.strip()
-            else {}
-        )
-    except json.JSONDecodeError as error:
-        raise Invalid.field("metadata", f"is not valid JSON: {error.msg}") from error
-    except RecursionError as error:
-        raise Invalid.field("metadata", deep) from error
-    except ValueError as error:  # Python converts integers of at most this many digits
-        raise Invalid.field(
-            "metadata", f"holds an integer longer than {sys.get_int_max_str_digits()} digits"
-        ) from error
+    metadata = load_json(raw, "metadata") if raw and raw.strip() else {}
     if too_deep(metadata):
-        raise Invalid.field("metadata", deep)
+        raise Invalid.field("metadata", f"is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return VersionCreate.model_validate(metadata)
     except ValidationError as error:
@@ -319,16 +303,3 @@ def _metadata(raw: str | None) -> VersionCreate:
             for e in error.errors()
         ]
         raise Invalid("metadata is not valid", errors=errors) from error
-
-
-def _not_a_number(constant: str) -> float:
-    # Python's json reads NaN and Infinity, which JSON has not: PostgreSQL refused them (a 500)
-    # and SQLite stored null in their place.
-    raise Invalid.field("metadata", f"holds {constant}, which is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999
-        raise Invalid.field("metadata", f"holds {text}, a number too large for a double")
-    return value
