@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from mlgate.runtime import Runtime
 
-__all__ = ["race"]
+__all__ = ["lock_waiters", "race", "until"]
 
 T = TypeVar("T")
 JOIN_TIMEOUT = 60
@@ -37,3 +39,25 @@ def race(runtime: Runtime, *units: Callable[[Session], T]) -> list[T | Exception
         thread.join(timeout=JOIN_TIMEOUT)
     assert not any(thread.is_alive() for thread in threads)
     return outcomes
+
+
+def lock_waiters(runtime: Runtime) -> int:
+    """How many sessions of this PostgreSQL database wait on a lock."""
+    with runtime.db.engine.connect() as connection:
+        return int(
+            connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            or 0
+        )
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +26,7 @@ from mlgate.privacy.schemas import HoldCreate
 from mlgate.runtime import Runtime
 from mlgate.store.metadata import load_metadata
 from mlgate.store.migrate import alembic_config, upgrade
+from tests.concurrency import lock_waiters, until
 from tests.integration import world
 from tests.monitoring.test_drift_sums import IRIS, SINCE, UNTIL, UPSTREAM, referenced
 from tests.monitoring.test_drift_sums import stored_counts as store_flushes
@@ -136,25 +135,8 @@ def test_the_last_hours_stay_flush_rows_and_a_late_row_joins_its_hour(
     assert drift(runtime, cutoff + HOUR / 3, LAST) == recent
 
 
-def _waiting(runtime: Runtime) -> int:
-    """How many sessions of this database wait on a lock."""
-    with runtime.db.engine.connect() as connection:
-        return int(
-            connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            or 0
-        )
 
 
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
 
 
 def test_two_roll_ups_at_once_count_every_row_once(
@@ -170,7 +152,7 @@ def test_two_roll_ups_at_once_count_every_row_once(
         with runtime.db.unit_of_work() as session:
             first = roll_up(session, before=before, limit=10 * ROWS)
             second = pool.submit(drift_rollup_job, runtime, now=before + ROLL_UP_AFTER)
-            _until(lambda: _waiting(runtime) >= 1 or second.done(), "the second never waited")
+            until(lambda: lock_waiters(runtime) >= 1 or second.done(), "the second never waited")
             assert not second.done(), second.result()
 
         assert (first, second.result()) == (3 * ROWS, 0)
@@ -222,7 +204,7 @@ def test_a_hold_confirmed_while_a_roll_up_runs_waits_for_it(
         with runtime.db.unit_of_work() as session:
             assert roll_up(session, before=LAST + HOUR, limit=10) == 10
             holding = pool.submit(hold, runtime, "iris")
-            _until(lambda: _waiting(runtime) >= 1 or holding.done(), "the hold never waited")
+            until(lambda: lock_waiters(runtime) >= 1 or holding.done(), "the hold never waited")
             assert not holding.done(), holding.result()
         holding.result(timeout=30)
 
@@ -259,7 +241,7 @@ def test_a_purge_while_a_roll_up_commits_deletes_what_it_counts(runtime: Runtime
             purging = pool.submit(
                 privacy.purge_job, runtime, now=now, actor=Principal.system("test")
             )
-            _until(lambda: _waiting(runtime) >= 1 or purging.done(), "the purge never waited")
+            until(lambda: lock_waiters(runtime) >= 1 or purging.done(), "the purge never waited")
         purged = purging.result(timeout=30)
 
     assert (purged.drift_counts, stored(runtime)) == (1, [])  # the hour's row, gone

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from mlgate.audit import service as audit
 from mlgate.auth.schemas import Principal
@@ -20,6 +18,7 @@ from mlgate.privacy.models import RequestPayload
 from mlgate.privacy.schemas import HoldCreate
 from mlgate.privacy.subjects import subject_pseudonym
 from mlgate.runtime import Runtime
+from tests.concurrency import lock_waiters, until
 from tests.privacy.conftest import CliRunner, serve_upstream_route
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -206,27 +205,6 @@ def test_drift_counts_follow_their_routes_retention_and_holds(
     assert purged.change["drift_counts"] == 1
 
 
-def _waiting(runtime: Runtime) -> int:
-    """How many sessions of this database wait on a lock."""
-    with runtime.db.engine.connect() as connection:
-        return int(
-            connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            )
-            or 0
-        )
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-
-
 def test_a_hold_confirmed_while_a_purge_runs_protects_what_it_saw(
     runtime: Runtime, admin: Principal
 ) -> None:
@@ -255,10 +233,10 @@ def test_a_hold_confirmed_while_a_purge_runs_protects_what_it_saw(
     with ThreadPoolExecutor(max_workers=2) as pool, runtime.db.engine.connect() as blocker:
         blocker.execute(select(RequestLog.id).where(RequestLog.id == record).with_for_update())
         purging = pool.submit(service.purge_job, runtime, now=NOW, actor=admin)
-        _until(lambda: _waiting(runtime) >= 1 or purging.done(), "the purge never reached the row")
+        until(lambda: lock_waiters(runtime) >= 1 or purging.done(), "the purge reached no row")
         assert not purging.done(), purging.result()
         holding = pool.submit(hold)
-        _until(lambda: holding.done() or _waiting(runtime) >= 2, "the hold neither ran nor waited")
+        until(lambda: holding.done() or lock_waiters(runtime) >= 2, "the hold did not run or wait")
         blocker.rollback()  # the purge goes on
         purging.result(timeout=30)
         holding.result(timeout=30)
