@@ -135,10 +135,6 @@ def test_the_last_hours_stay_flush_rows_and_a_late_row_joins_its_hour(
     assert drift(runtime, cutoff + HOUR / 3, LAST) == recent
 
 
-
-
-
-
 def test_two_roll_ups_at_once_count_every_row_once(
     runtime: Runtime, references: References
 ) -> None:
