@@ -107,7 +107,7 @@ def _outcome(m: Machine, run: Any, stream: Stream) -> tuple[Any, ...]:
         result = ("malformed", str(exc), exc.offset)
     except (ValueError, EOFError, OverflowError, MemoryError) as exc:
         result = ("error", type(exc).__name__, str(exc), stream.tell())
-    return result, _shape(m.stack), _shape(list(m.memo.items())), stream.tell()
+    return result, _shape(m.stack), _shape(m.memo), _shape(sorted(m.far.items())), stream.tell()
 
 
 def _reference(data: bytes) -> tuple[Any, ...]:

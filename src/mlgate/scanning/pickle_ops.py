@@ -8,8 +8,9 @@ handlers in pickle_vm would apply them. The rest (text arguments, an argument ru
 window, anything malformed) is read by pickletools' own readers from the stream, so arguments,
 offsets and failures are genops' (tests/scanning/test_pickle_ops.py holds the two together).
 
-One difference: a byte or string constant longer than ``MAX_CONSTANT`` is skipped unread and
-replayed as UNKNOWN, for no check reads that far into a constant (genops read it into memory).
+One difference: a constant longer than ``MAX_CONSTANT`` is skipped unread and replayed as
+UNKNOWN, for no check reads that far into a constant (genops read it into memory). The nested
+pickle check is handed its start and last byte instead (a ``Skipped``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple, cast
 
-from mlgate.scanning.pickle_vm import HANDLERS, MARK, MEMO_AS_IS, UNKNOWN, Handler, Machine
+from mlgate.scanning.pickle_vm import (
+    HANDLERS,
+    MARK,
+    MEMO_AS_IS,
+    UNKNOWN,
+    Handler,
+    Machine,
+    Skipped,
+)
 from mlgate.scanning.stream import Stream
 
 __all__ = ["MAX_CONSTANT", "replay"]
@@ -29,6 +38,7 @@ __all__ = ["MAX_CONSTANT", "replay"]
 MAX_CONSTANT = 64 << 20
 _AHEAD = 1 << 20  # the read-ahead window
 _LONGEST_HEAD = 9  # an opcode and its longest fixed argument or length field
+_SKIPPED_HEAD = 64 << 10  # how much of a skipped constant the nested pickle check is shown
 
 # How the loop takes an opcode. The first five decode their argument from the window and call
 # the handler; the next five are applied in the loop; _READER and _SYNC (STOP, BUILD, whose hook
@@ -101,7 +111,9 @@ _HANDLERS.append(HANDLERS["STOP"])  # never called: those kinds are _READER
 _UNPACKS: list[Any] = [None if op is None else op.unpack for op in _TABLE] + [None]
 _SPANS = [1 if op is None else 1 + op.size for op in _TABLE] + [1]  # opcode and fixed argument
 _STOP, _BUILD = ord(pickle.STOP), ord(pickle.BUILD)
-_NUMBERS = frozenset({"long1", "long4"})  # counted, but not constants to skip: read as genops did
+_NUMBERS = frozenset({"long1", "long4"})  # counted, but numbers: skipped as UNKNOWN
+_TEXT = {"string1": "latin-1", "string4": "latin-1"}  # how text arguments decode, as above
+_TEXT |= dict.fromkeys(("unicodestring1", "unicodestring4", "unicodestring8"), "utf-8")
 
 
 def replay(stream: Stream, m: Machine, tick: Callable[[], None], every: int) -> Any:
@@ -117,7 +129,7 @@ def replay(stream: Stream, m: Machine, tick: Callable[[], None], every: int) -> 
     base, end = stream.tell() - at, len(buf)  # buf[at] is at offset base + at of the stream
     tick_at = base + at + every  # the stream offset of the next tick
     limit = min(end - _LONGEST_HEAD, tick_at - base)  # past it: tick, or the window runs short
-    stack, memo, as_is = m.stack, m.memo, MEMO_AS_IS
+    stack, memo, far, as_is = m.stack, m.memo, m.far, MEMO_AS_IS
     kinds, handlers, unpacks, spans = _KINDS, _HANDLERS, _UNPACKS, _SPANS
     synced = False  # True while the stream, not ``at``, says how far the replay got
     try:
@@ -138,10 +150,10 @@ def replay(stream: Stream, m: Machine, tick: Callable[[], None], every: int) -> 
                 at += 2
                 try:
                     stack.append(memo[buf[at - 1]])
-                except KeyError:
-                    handlers[code](m, buf[at - 1], base + at - 2)  # raises the machine's error
-            elif kind == _MEMOIZE and stack and type(stack[-1]) in as_is:
-                memo[len(memo)] = stack[-1]
+                except IndexError:
+                    handlers[code](m, buf[at - 1], base + at - 2)  # a far key, or the error
+            elif kind == _MEMOIZE and stack and not far and type(stack[-1]) in as_is:
+                memo.append(stack[-1])
                 at += 1
             elif kind == _PUSH_FIXED and at < limit:
                 stack.append(unpacks[code](buf, at + 1)[0])
@@ -211,16 +223,32 @@ def _decode(stream: Stream, op: _Op, buf: bytes, at: int, end: int) -> tuple[Any
                 return op.convert(buf[start : start + length]), start + length, False  # type: ignore[misc]
             except ValueError:
                 pass  # not valid text: the reader below raises it in genops' words
-        elif MAX_CONSTANT < length <= sys.maxsize and op.arg_name not in _NUMBERS:
+        elif MAX_CONSTANT < length <= sys.maxsize:
             stream.consume(start)
             before = stream.tell()
-            if not stream.skip(length):
+            head = stream.peek(_SKIPPED_HEAD)
+            last = stream.read(1) if stream.skip(length - 1) else b""
+            if not last and op.arg_name in _NUMBERS:  # in pickletools' words, as above
+                raise ValueError(f"not enough data in stream to read {op.arg_name}")
+            if not last:
                 remain = stream.tell() - before
                 raise ValueError(
                     f"expected {length} bytes in a {op.arg_name}, but only {remain} remain"
                 )
-            return UNKNOWN, 0, True
+            if op.arg_name in _NUMBERS:
+                return UNKNOWN, 0, True
+            return Skipped(length, _loaded(op.arg_name, head), last), 0, True
     if op.reader is None:
         return None, at + 1, False
     stream.consume(at + 1)
     return op.reader(cast(IO[bytes], stream)), 0, True
+
+
+def _loaded(arg_name: str, head: bytes) -> bytes:
+    """What ``pickle.loads`` is handed of a constant starting with ``head``, as _const does it:
+    bytes as they are, text only when it starts with U+0080 (as latin-1)."""
+    encoding = _TEXT.get(arg_name)
+    if encoding is None:
+        return head
+    text = head.decode(encoding, "ignore")
+    return text.encode("latin-1", "replace") if text.startswith("\x80") else b""

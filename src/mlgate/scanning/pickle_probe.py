@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 
 from mlgate.scanning.context import Location, Sink
-from mlgate.scanning.pickle_vm import UNKNOWN, Call, Machine, Malformed, step
+from mlgate.scanning.pickle_vm import UNKNOWN, Call, Machine, Malformed, Skipped, step
 from mlgate.scanning.stream import Stream
 
 __all__ = ["Replay", "probe", "replay"]
@@ -93,7 +93,7 @@ def _judge_import(m: Machine, module: Any, name: Any, offset: int, op: str) -> A
     raise Malformed("the unpickler cannot import this name", offset)
 
 
-def _ignore_bytes(m: Machine, value: bytes, offset: int) -> None:
+def _ignore_bytes(m: Machine, value: bytes | Skipped, offset: int) -> None:
     return None
 
 

@@ -1,18 +1,47 @@
 """An inert pickle machine: replays opcodes on a simulated stack and memo, calling nothing.
 
-Values are constants, containers of values, ``GlobalRef`` for imports, ``Call`` for REDUCE/NEWOBJ
-/OBJ/INST results, or ``UNKNOWN``. Imports, byte constants and BUILDs are handed to hooks so
-the policy (pickles.py) stays apart from the mechanics here.
+Values are constants, ``GlobalRef`` for imports, ``Call`` for REDUCE/NEWOBJ/OBJ/INST results,
+small tuples and dicts of those, or the shared ``UNKNOWN`` (pickle_values). Imports, byte
+constants and BUILDs are handed to hooks so the policy (pickles.py) stays apart from the
+mechanics here. ``Machine.check`` bounds what the replay holds: past ``Machine.limit`` bytes,
+or ``MAX_STACK`` values on the stack, it raises TooComplex.
 """
 
 from __future__ import annotations
 
 import pickletools
+import sys
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from mlgate.scanning.context import Location
+from mlgate.scanning.pickle_values import (
+    MARK,
+    MAX_FAR,
+    MAX_HELD,
+    MAX_STACK,
+    MAX_TEXT,
+    MEMO_AS_IS,
+    PLAIN,
+    SENTINEL_SIZE,
+    SMALL,
+    SMALL_BYTES,
+    UNKNOWN,
+    Call,
+    GlobalRef,
+    Malformed,
+    Skipped,
+    TooComplex,
+    TrackedDict,
+    as_dict,
+    held,
+    set_item,
+    small_tuple,
+    update_dict,
+)
 
 __all__ = [
     "HANDLERS",
@@ -24,73 +53,59 @@ __all__ = [
     "Handler",
     "Machine",
     "Malformed",
+    "Skipped",
+    "TooComplex",
     "TrackedDict",
     "step",
 ]
 
-
-class _Sentinel:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-MARK = _Sentinel("MARK")
-UNKNOWN = _Sentinel("UNKNOWN")
-
-
-@dataclass(frozen=True)
-class GlobalRef:
-    module: str
-    name: str
-
-
-@dataclass(eq=False)
-class Call:
-    func: Any
-    args: Any
-    state: Any = None
-
-
-class TrackedDict(dict[Any, Any]):
-    """A pickled dict as far as the replay follows it; ``partial`` once it lost track.
-
-    Only small dicts with constant keys are followed. A dict that grew past that, or got a key
-    the replay cannot know (the result of a call), may hold entries the replay never saw:
-    anything read from it then must be treated as unknown (a joblib wrapper's state).
-    """
-
-    # A class attribute, set on an instance only when it turns True: building a TrackedDict
-    # then costs what building a dict does (a pickle of many rows makes one per row).
-    partial = False
-
-
-class Malformed(Exception):
-    """The stream is not a valid pickle; carries the offset where that became clear."""
-
-    def __init__(self, message: str, offset: int | None) -> None:
-        super().__init__(message)
-        self.offset = offset
+_SLOT = 8  # a pointer in a list (stack, memo), or a running count in stack_sums
+_FAR_ENTRY = 100  # a memo key past the memo's end: a dict entry and an int
 
 
 @dataclass(slots=True)
 class Machine:
-    """The state of replaying one pickle stream, and the hooks that judge what it meets."""
+    """The state of replaying one pickle stream, and the hooks that judge what it meets.
+
+    The memo is a list while its keys are 0, 1, 2... as every pickler writes them; a key past
+    its end (a crafted PUT) goes to ``far``. ``stateful`` names the calls whose arguments and
+    state are kept (None: every call's, as the tests compare them).
+    """
 
     loc: Location
     on_import: Callable[[Machine, Any, Any, int, str], Any]
-    on_bytes: Callable[[Machine, bytes, int], None]
+    on_bytes: Callable[[Machine, bytes | Skipped, int], None]
     on_build: Callable[[Machine, Call, int], None]
     stack: list[Any] = field(default_factory=list)
-    memo: dict[int, Any] = field(default_factory=dict)
+    memo: list[Any] = field(default_factory=list)
+    far: dict[int, Any] = field(default_factory=dict)
     globals_seen: int = 0
+    reported: set[Any] = field(default_factory=set)  # the policy's: what it already reported
+    stateful: frozenset[GlobalRef] | None = None
+    limit: int = MAX_HELD
+    attached: int = 0  # bytes kept by calls (their arguments, state) and imported names
+    memo_held: int = 0  # bytes of the memo's first ``memo_counted`` entries, and overwrites
+    memo_counted: int = 0
+    # stack[:stack_counted] is as the last check found it, and held stack_sums[i] in stack[:i].
+    # Only the top of the stack changes (a dict is followed through one reference: DUP of one
+    # is UNKNOWN), so each check walks what was pushed since, not the whole stack again.
+    stack_counted: int = 0
+    stack_sums: array[int] = field(default_factory=lambda: array("q", [0]))
+    last_held: int = 0  # what ``check`` counted last
+
+    def cut(self, length: int) -> None:
+        """The stack was cut to ``length``: its new top may change (SETITEM into it) next."""
+        if length <= self.stack_counted:
+            self.stack_counted = max(length - 1, 0)
 
     def pop(self, offset: int) -> Any:
-        if not self.stack:
+        stack = self.stack
+        if not stack:
             raise Malformed("stack underflow", offset)
-        return self.stack.pop()
+        value = stack.pop()
+        if len(stack) <= self.stack_counted:  # cut(), without a call per POP
+            self.stack_counted = max(len(stack) - 1, 0)
+        return value
 
     def top(self, offset: int) -> Any:
         if not self.stack:
@@ -103,56 +118,83 @@ class Machine:
             if stack[index] is MARK:
                 items = stack[index + 1 :]
                 del stack[index:]
+                self.cut(index)
                 return items
         raise Malformed("no MARK on the stack", offset)
+
+    def get(self, key: int, offset: int) -> Any:
+        if 0 <= key < len(self.memo):
+            return self.memo[key]
+        try:
+            return self.far[key]
+        except KeyError:
+            raise Malformed(f"memo key {key} was never stored", offset) from None
+
+    def put(self, key: int, value: Any, offset: int) -> None:
+        memo, size = self.memo, len(self.memo)
+        if key == size:
+            memo.append(value)  # counted by the next check
+            if self.far:
+                self.far.pop(key, None)
+        elif 0 <= key < size:
+            memo[key] = value
+            self.memo_held += held(value)
+        elif key > size:
+            if len(self.far) >= MAX_FAR and key not in self.far:
+                raise TooComplex(f"more than {MAX_FAR} memo keys written out of order")
+            self.far[key] = value
+            self.memo_held += _FAR_ENTRY + held(value)
+        else:
+            raise Malformed("negative memo key", offset)
+
+    def keeps(self, func: Any) -> bool:
+        return self.stateful is None or func in self.stateful
+
+    def check(self) -> None:
+        """Raises TooComplex once the replay holds more than its bounds allow.
+
+        Called every so many bytes of opcodes (each opcode adds a few dozen bytes at most); the
+        memo and the stack are counted as far as they changed since the last call.
+        """
+        stack, memo, sums = self.stack, self.memo, self.stack_sums
+        if len(stack) > MAX_STACK:
+            raise TooComplex(f"more than {MAX_STACK} values on the unpickler's stack at once")
+        if self.memo_counted < len(memo):
+            new = memo[self.memo_counted :]
+            self.memo_counted = len(memo)
+            kept = sum(map(sys.getsizeof, new)) - SENTINEL_SIZE * new.count(UNKNOWN)
+            self.memo_held += _SLOT * len(new) + kept
+        start = self.stack_counted
+        below = sums[start]
+        del sums[start:]
+        sums.extend(accumulate(map(held, stack[start:]), initial=below))
+        self.stack_counted = len(stack)
+        total = self.memo_held + self.attached + 2 * _SLOT * len(stack) + sums[-1]
+        self.last_held = total
+        if total > self.limit:
+            raise TooComplex(
+                f"replaying it would hold more than {self.limit >> 20} MiB of values (memo and "
+                "stack) at once"
+            )
 
 
 Handler = Callable[[Machine, Any, int], None]
 
 
-def _as_dict(items: list[Any]) -> Any:
-    if len(items) > 2 * _SMALL:
-        return UNKNOWN
-    merged = TrackedDict()
-    _update(merged, items)
-    return merged
-
-
-def _known_key(key: Any, depth: int = 0) -> bool:
-    """Keys the replay can compare as the unpickler would: constants, not calls or unknowns."""
-    if isinstance(key, tuple):  # nested past a few levels: unknown, and no recursion limit hit
-        return depth < 8 and all(_known_key(k, depth + 1) for k in key)
-    return isinstance(key, str | bytes | int | float | complex) or key is None
-
-
-def _set(target: TrackedDict, key: Any, value: Any) -> None:
-    """SETITEM into a followed dict: existing keys always, new ones while it is small."""
-    if (type(key) is str or _known_key(key)) and (len(target) < _SMALL or key in target):
-        target[key] = value
-    else:
-        target.partial = True
-
-
-def _update(target: TrackedDict, items: list[Any]) -> None:
-    for index in range(0, len(items) - 1, 2):  # a lone last key has no value: ignored
-        key, value = items[index], items[index + 1]
-        if type(key) is str and (len(target) < _SMALL or key in target):
-            target[key] = value  # _set's common case, without the call
-        else:
-            _set(target, key, value)
-
-
-def _small_tuple(items: list[Any]) -> Any:
-    return tuple(items) if len(items) <= _SMALL else UNKNOWN
-
-
 def _const(m: Machine, arg: Any, offset: int) -> None:
-    if isinstance(arg, str):
+    kind = type(arg)
+    if kind is str:
         if arg.startswith("\x80"):
             m.on_bytes(m, arg.encode("latin-1", "replace"), offset)
-    elif isinstance(arg, bytes | bytearray):
+        m.stack.append(arg if len(arg) <= MAX_TEXT else UNKNOWN)
+    elif kind is bytes or kind is bytearray:
         m.on_bytes(m, bytes(arg), offset)
-    m.stack.append(arg)
+        m.stack.append(arg if len(arg) <= SMALL_BYTES else UNKNOWN)
+    elif kind is Skipped:
+        m.on_bytes(m, arg, offset)
+        m.stack.append(UNKNOWN)
+    else:
+        m.stack.append(arg)
 
 
 def _number(m: Machine, arg: Any, offset: int) -> None:
@@ -160,58 +202,54 @@ def _number(m: Machine, arg: Any, offset: int) -> None:
     m.stack.append(arg)
 
 
-# Containers are tracked only while small: the policy needs short things (a joblib wrapper's
-# state, an array shape, a dtype's arguments), and keeping a million rows alive costs memory
-# and garbage-collector time for nothing.
-_SMALL = 64
-
-
-# Types the memo keeps as they are, whatever their size: the common case needs one type test.
-MEMO_AS_IS = frozenset({str, int, float, bool, type(None), GlobalRef, Call, _Sentinel})
-
-
 def _memorable(value: Any) -> Any:
-    if type(value) is tuple:  # the common case, first
-        return value if len(value) <= _SMALL else UNKNOWN
-    if isinstance(value, bytes | bytearray) and len(value) > 256:
-        return UNKNOWN
-    if isinstance(value, list | dict) or (isinstance(value, tuple) and len(value) > _SMALL):
-        return UNKNOWN
-    return value
+    return value if type(value) in MEMO_AS_IS else UNKNOWN
 
 
 def _memoize(m: Machine, arg: Any, offset: int) -> None:
     if not m.stack:
         raise Malformed("the stack is empty", offset)
-    value, memo = m.stack[-1], m.memo
-    memo[len(memo)] = value if type(value) in MEMO_AS_IS else _memorable(value)
+    m.put(len(m.memo) + len(m.far), _memorable(m.stack[-1]), offset)
 
 
 def _put(m: Machine, arg: Any, offset: int) -> None:
-    m.memo[int(arg)] = _memorable(m.top(offset))
+    m.put(int(arg), _memorable(m.top(offset)), offset)
 
 
 def _get(m: Machine, arg: Any, offset: int) -> None:
-    try:
-        m.stack.append(m.memo[int(arg)])
-    except KeyError:
-        raise Malformed(f"memo key {arg} was never stored", offset) from None
+    m.stack.append(m.get(int(arg), offset))
+
+
+def _imported(m: Machine, ref: Any) -> Any:
+    if type(ref) is GlobalRef:
+        m.attached += len(ref.module) + len(ref.name)
+    return ref
 
 
 def _global(m: Machine, arg: Any, offset: int) -> None:
     module, _, attr = str(arg).partition(" ")
-    m.stack.append(m.on_import(m, module, attr, offset, "GLOBAL"))
+    m.stack.append(_imported(m, m.on_import(m, module, attr, offset, "GLOBAL")))
+
+
+def _call(m: Machine, func: Any, args: Any) -> Call:
+    if type(func) is not GlobalRef:
+        func = UNKNOWN
+    if not m.keeps(func):
+        return Call(func, UNKNOWN)
+    m.attached += held(args)
+    return Call(func, args)
 
 
 def _inst(m: Machine, arg: Any, offset: int) -> None:
     module, _, attr = str(arg).partition(" ")
-    ref = m.on_import(m, module, attr, offset, "INST")
-    m.stack.append(Call(ref, tuple(m.pop_mark(offset))))
+    ref = _imported(m, m.on_import(m, module, attr, offset, "INST"))
+    m.stack.append(_call(m, ref, small_tuple(m.pop_mark(offset))))
 
 
 def _stack_global(m: Machine, arg: Any, offset: int) -> None:
     attr = m.pop(offset)
-    m.stack.append(m.on_import(m, m.pop(offset), attr, offset, "STACK_GLOBAL"))
+    ref = m.on_import(m, m.pop(offset), attr, offset, "STACK_GLOBAL")
+    m.stack.append(_imported(m, ref))
 
 
 def _ext(m: Machine, arg: Any, offset: int) -> None:
@@ -221,7 +259,7 @@ def _ext(m: Machine, arg: Any, offset: int) -> None:
 
 def _reduce(m: Machine, arg: Any, offset: int) -> None:
     args = m.pop(offset)
-    m.stack.append(Call(m.pop(offset), args))
+    m.stack.append(_call(m, m.pop(offset), args))
 
 
 def _newobj_ex(m: Machine, arg: Any, offset: int) -> None:
@@ -233,36 +271,36 @@ def _obj(m: Machine, arg: Any, offset: int) -> None:
     items = m.pop_mark(offset)
     if not items:
         raise Malformed("OBJ without a class", offset)
-    m.stack.append(Call(items[0], tuple(items[1:])))
+    m.stack.append(_call(m, items[0], small_tuple(items[1:])))
 
 
 def _build(m: Machine, arg: Any, offset: int) -> None:
     state = m.pop(offset)
     target = m.top(offset)
-    if isinstance(target, Call):
-        # A second BUILD of the same object updates its __dict__ (no __setstate__): merge, so
-        # a key set by the first one and left out of the second is still seen.
+    if type(target) is not Call:
+        return
+    if m.keeps(target.func):
         if isinstance(target.state, TrackedDict) and isinstance(state, TrackedDict):
+            # A second BUILD of the same object updates its __dict__ (no __setstate__): merge,
+            # so a key set by the first one and left out of the second is still seen.
             merged = TrackedDict(target.state)
-            merged.update(state)
-            merged.partial = target.state.partial or state.partial
+            for key, value in state.items():
+                set_item(merged, key, value)  # no bigger than any dict: a BUILD loop cannot grow it
+            merged.partial = merged.partial or target.state.partial or state.partial
             state = merged
+        m.attached += held(state)
         target.state = state
-        m.on_build(m, target, offset)
+    m.on_build(m, target, offset)
 
 
 def _append(m: Machine, arg: Any, offset: int) -> None:
-    item = m.pop(offset)
-    target = m.top(offset)
-    if isinstance(target, list) and len(target) < _SMALL:
-        target.append(item)
+    m.pop(offset)
+    m.top(offset)  # lists are not followed: no check reads one
 
 
 def _appends(m: Machine, arg: Any, offset: int) -> None:
-    items = m.pop_mark(offset)
-    target = m.top(offset)
-    if isinstance(target, list) and len(target) + len(items) <= _SMALL:
-        target.extend(items)
+    m.pop_mark(offset)
+    m.top(offset)
 
 
 def _setitem(m: Machine, arg: Any, offset: int) -> None:
@@ -271,7 +309,7 @@ def _setitem(m: Machine, arg: Any, offset: int) -> None:
     target = m.top(offset)
     if isinstance(target, TrackedDict):
         try:  # noqa: SIM105 - contextlib.suppress costs a context manager per SETITEM
-            _set(target, key, value)
+            set_item(target, key, value)
         except TypeError:  # an unhashable key fails the unpickler too
             pass
 
@@ -280,11 +318,11 @@ def _setitems(m: Machine, arg: Any, offset: int) -> None:
     items = m.pop_mark(offset)
     target = m.top(offset)
     if isinstance(target, TrackedDict):
-        if len(items) > 2 * _SMALL:
+        if len(items) > 2 * SMALL:
             target.partial = True
             return
         try:  # noqa: SIM105 - as in _setitem
-            _update(target, items)
+            update_dict(target, items)
         except TypeError:  # an unhashable key fails the unpickler too
             pass
 
@@ -294,9 +332,10 @@ def _tuple_n(count: int) -> Handler:
         stack = m.stack
         if len(stack) < count:
             raise Malformed("stack underflow", offset)
-        items = tuple(stack[-count:])
+        items = stack[-count:]
         del stack[-count:]
-        stack.append(items)
+        m.cut(len(stack))
+        stack.append(tuple([item if type(item) in PLAIN else UNKNOWN for item in items]))
 
     return handler
 
@@ -312,8 +351,13 @@ def _mark(m: Machine, arg: Any, offset: int) -> None:
     m.stack.append(MARK)
 
 
-def _empty_list(m: Machine, arg: Any, offset: int) -> None:
-    m.stack.append([])
+def _unknown(m: Machine, arg: Any, offset: int) -> None:
+    m.stack.append(UNKNOWN)
+
+
+def _list(m: Machine, arg: Any, offset: int) -> None:
+    m.pop_mark(offset)
+    m.stack.append(UNKNOWN)
 
 
 def _empty_dict(m: Machine, arg: Any, offset: int) -> None:
@@ -329,7 +373,8 @@ def _pop_mark(m: Machine, arg: Any, offset: int) -> None:
 
 
 def _dup(m: Machine, arg: Any, offset: int) -> None:
-    m.stack.append(m.top(offset))
+    value = m.top(offset)
+    m.stack.append(UNKNOWN if type(value) is TrackedDict else value)  # see Machine.cut
 
 
 def _binpersid(m: Machine, arg: Any, offset: int) -> None:
@@ -364,10 +409,10 @@ _SPECIFIC: dict[str, Handler] = {
     "NEWOBJ_EX": _newobj_ex,
     "OBJ": _obj,
     "BUILD": _build,
-    "TUPLE": lambda m, a, o: m.stack.append(_small_tuple(m.pop_mark(o))),
-    "FROZENSET": lambda m, a, o: m.stack.append(tuple(m.pop_mark(o))),
-    "LIST": lambda m, a, o: m.stack.append(m.pop_mark(o)),
-    "DICT": lambda m, a, o: m.stack.append(_as_dict(m.pop_mark(o))),
+    "TUPLE": lambda m, a, o: m.stack.append(small_tuple(m.pop_mark(o))),
+    "FROZENSET": lambda m, a, o: m.stack.append(small_tuple(m.pop_mark(o))),
+    "LIST": _list,
+    "DICT": lambda m, a, o: m.stack.append(as_dict(m.pop_mark(o))),
     "TUPLE1": _tuple_n(1),
     "TUPLE2": _tuple_n(2),
     "TUPLE3": _tuple_n(3),
@@ -379,13 +424,13 @@ _SPECIFIC: dict[str, Handler] = {
     "POP": _pop_n,
     "POP_MARK": _pop_mark,
     "DUP": _dup,
-    "EMPTY_LIST": _empty_list,
+    "EMPTY_LIST": _unknown,
     "EMPTY_DICT": _empty_dict,
     "EMPTY_TUPLE": _push(tuple),
-    "EMPTY_SET": _push(lambda: UNKNOWN),
-    "PERSID": _push(lambda: UNKNOWN),
+    "EMPTY_SET": _unknown,
+    "PERSID": _unknown,
     "BINPERSID": _binpersid,
-    "NEXT_BUFFER": _push(lambda: UNKNOWN),
+    "NEXT_BUFFER": _unknown,
 }
 
 

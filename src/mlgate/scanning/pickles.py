@@ -3,7 +3,8 @@
 The scanner replays the unpickler's stack and memo with inert values (pickle_vm), so a global
 whose module and name were assembled from memoised strings (STACK_GLOBAL after BINGET) is still
 resolved. What cannot be resolved to constant strings is itself a finding: a benign pickler never
-does that.
+does that. Nor is a pickle the replay cannot follow within its bound on memory (pickle_values)
+a pass: like a malformed one, it is a HIGH finding.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from typing import Any
 
 from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
-from mlgate.scanning.pickle_ops import MAX_CONSTANT, replay
+from mlgate.scanning.pickle_ops import replay
 from mlgate.scanning.pickle_probe import Replay, probe
+from mlgate.scanning.pickle_values import MAX_HELD, MAX_TEXT
 from mlgate.scanning.pickle_vm import (
     UNKNOWN,
     Call,
     GlobalRef,
     Machine,
     Malformed,
+    Skipped,
+    TooComplex,
     TrackedDict,
 )
 from mlgate.scanning.policy import EXTERNAL_FILE_WRAPPERS, classify_global, normalise_global
@@ -30,22 +34,27 @@ from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import looks_like_pickle
 from mlgate.scanning.stream import Stream
 
-__all__ = ["scan_pickle_bytes", "scan_pickle_stream"]
+__all__ = ["MAX_IMPORTS", "scan_pickle_bytes", "scan_pickle_stream"]
 
-_MAX_NESTED = MAX_CONSTANT  # longer constants are not even read: the replay skips them
 _MAX_STREAMS = 64
+# Distinct imports reported from one pickle. A pickler imports each class once (the memo holds
+# it after), and the largest honest pickles above import a few hundred; a crafted one importing
+# millions would make as many findings (20 MiB of GLOBAL opcodes: 4 GB of them).
+MAX_IMPORTS = 10_000
 _LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
 _LEGACY_WRAPPERS = frozenset(GlobalRef(*n.rsplit(".", 1)) for n in EXTERNAL_FILE_WRAPPERS)
-# The time budget is checked at each pickle's start and every _BATCH bytes of opcodes after (so
-# at most _BATCH opcodes apart): a small fraction of a second of replay between checks.
+# The time budget and what the replay holds are checked at each pickle's start and every _BATCH
+# bytes of opcodes after (so at most _BATCH opcodes apart): a small fraction of a second of
+# replay, and of what it may allocate (a few dozen bytes an opcode), between checks.
 _BATCH = 1 << 16
 
 
 def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
     if op == "EXT":
-        m.loc.report(
+        _report_once(
+            m,
             Severity.HIGH,
             "pickle.extension-code",
             "an extension-registry code imports a global the scanner cannot see",
@@ -54,7 +63,8 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
         )
         return UNKNOWN
     if not isinstance(module, str) or not isinstance(name, str):
-        m.loc.report(
+        _report_once(
+            m,
             Severity.HIGH,
             "pickle.unresolved-global",
             f"{op} operands are not constant strings, so the imported name cannot be known",
@@ -62,35 +72,57 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
             offset=offset,
         )
         return UNKNOWN
+    # No module or attribute is longer (a GLOBAL line may be a MiB): judged by its first
+    # MAX_TEXT characters, as a finding that repeats it is no longer either.
+    module, name = module.strip()[:MAX_TEXT], name.strip()[:MAX_TEXT]
     m.globals_seen += 1
     verdict = classify_global(module, name)
     mod, attr = normalise_global(module.strip(), name.strip())
     if verdict is not None:
-        m.loc.report(
-            verdict.severity, verdict.rule, verdict.reason, subject=f"{mod}.{attr}", offset=offset
+        _report_once(
+            m,
+            verdict.severity,
+            verdict.rule,
+            verdict.reason,
+            subject=f"{mod}.{attr}",
+            offset=offset,
         )
     return GlobalRef(mod, attr)
 
 
-def _nested(m: Machine, value: bytes, offset: int) -> None:
-    """A bytes constant that parses as a pickle is scanned: something may ``loads`` it."""
-    if (
-        m.loc.depth >= MAX_DEPTH
-        or len(value) > _MAX_NESTED
-        or not looks_like_pickle(value[:256], value[-1:])
-    ):
+def _report_once(
+    m: Machine, severity: Severity, rule: str, message: str, *, subject: str, offset: int
+) -> None:
+    """A pickle importing the same name again is the same finding (at its first offset)."""
+    key = (rule, subject)
+    if key in m.reported:
         return
-    probe = Sink(deadline=m.loc.sink.deadline)
-    nested = _machine(Location(m.loc.file, probe, m.loc.member, m.loc.depth + 1))
+    if len(m.reported) >= MAX_IMPORTS:
+        raise TooComplex(f"more than {MAX_IMPORTS} distinct imports to report")
+    m.reported.add(key)
+    m.loc.report(severity, rule, message, subject=subject, offset=offset)
+
+
+def _nested(m: Machine, value: bytes | Skipped, offset: int) -> None:
+    """A bytes constant that parses as a pickle is scanned: something may ``loads`` it."""
+    if isinstance(value, Skipped) or m.loc.depth >= MAX_DEPTH:
+        _unscanned(m, value, offset)
+        return
+    if not looks_like_pickle(value[:256], value[-1:]):
+        return
+    sink = Sink(deadline=m.loc.sink.deadline)
+    nested = _machine(Location(m.loc.file, sink, m.loc.member, m.loc.depth + 1), limit=_rest(m))
     try:
         _disassemble(Stream(io.BytesIO(value)), nested)
     except Malformed:
         if nested.globals_seen == 0:
             return  # raw data that merely starts like a pickle
+    except TooComplex as exc:
+        _too_complex(nested.loc, exc, None)
     m.loc.report(
         Severity.INFO, "pickle.nested", "a bytes constant holds another pickle", offset=offset
     )
-    for finding in probe.findings:
+    for finding in sink.findings:
         m.loc.sink.findings.append(
             finding.model_copy(
                 update={"message": f"nested pickle: {finding.message}", "offset": offset}
@@ -98,10 +130,43 @@ def _nested(m: Machine, value: bytes, offset: int) -> None:
         )
 
 
+def _unscanned(m: Machine, value: bytes | Skipped, offset: int) -> None:
+    """A constant too long to read, or nested too deeply, that a loader would still run."""
+    if isinstance(value, Skipped):
+        head, last, size, why = value.head, value.last, value.size, "too long"
+    else:
+        head, last, size, why = value[:_LOOK_AHEAD], value[-1:], len(value), "nested too deeply"
+    if not looks_like_pickle(head[:256], last) or probe(head, size) is Replay.NOT_PICKLE:
+        return  # raw data, or a pickle that imports nothing: no loader runs anything from it
+    m.loc.report(
+        Severity.HIGH,  # unscanned content is no pass
+        "pickle.nested-unscanned",
+        f"a constant holds what looks like another pickle but is {why} to scan; "
+        "whatever unpickles it was not checked",
+        offset=offset,
+    )
+
+
+def _rest(m: Machine) -> int:
+    """The bound left for a pickle replayed inside ``m``'s (m holds its own values meanwhile)."""
+    return max(m.limit - m.last_held, 0)
+
+
+def _too_complex(loc: Location, exc: TooComplex, offset: int | None) -> None:
+    loc.report(
+        Severity.HIGH,  # unscanned content is no pass
+        "pickle.too-complex",
+        f"{exc}; the scanner stopped reading this pickle there, so the rest of it was not scanned",
+        offset=offset,
+    )
+
+
 # Where a pickled dtype's BUILD state keeps its elsize, by the state tuple's length (NumPy's
 # arraydescr_setstate): 9 and 8 carry version 3/4 fields, 7 and 6 older ones, 5 has no version.
 _ELSIZE_AT = {9: 5, 8: 5, 7: 5, 6: 4, 5: 3}
 _NUMPY_DTYPE = GlobalRef("numpy", "dtype")
+# The calls whose arguments and BUILD state a check reads; the replay keeps no other call's.
+_STATEFUL = frozenset({_NUMPY_DTYPE, _JOBLIB_WRAPPER} | _LEGACY_WRAPPERS)
 _HASOBJECT = 0x01  # NPY_ITEM_HASOBJECT in the state's dtypeflags
 
 
@@ -188,7 +253,7 @@ class _Joblib:
             raise Malformed("joblib array wrapper whose state the scanner cannot follow", offset)
         shape, size = state.get("shape"), _itemsize(state.get("dtype"))
         if size == 0:  # object arrays are written as a complete pickle inline
-            _disassemble(stream, _machine(m.loc, stream))
+            _disassemble(stream, _machine(m.loc, stream, limit=_rest(m)))
             return
         if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not size:
             raise Malformed("joblib array wrapper with an unreadable shape or dtype", offset)
@@ -223,15 +288,27 @@ def _legacy_wrapper(m: Machine, target: Call, offset: int) -> None:
         )
 
 
-def _machine(loc: Location, stream: Stream | None = None) -> Machine:
+def _machine(loc: Location, stream: Stream | None = None, *, limit: int = MAX_HELD) -> Machine:
     on_build = _Joblib(stream) if stream is not None else (lambda m, target, offset: None)
-    return Machine(loc, on_import=_import, on_bytes=_nested, on_build=on_build)
+    return Machine(
+        loc,
+        on_import=_import,
+        on_bytes=_nested,
+        on_build=on_build,
+        stateful=_STATEFUL,
+        limit=limit,
+    )
 
 
 def _disassemble(stream: Stream, m: Machine) -> Any:
     """Runs one pickle to its STOP; returns the value left on the stack."""
+
+    def tick() -> None:
+        m.loc.sink.check_time()
+        m.check()
+
     try:
-        return replay(stream, m, m.loc.sink.check_time, _BATCH)
+        return replay(stream, m, tick, _BATCH)
     except (ValueError, EOFError, OverflowError, MemoryError, UnicodeError) as exc:
         raise Malformed(str(exc), stream.tell()) from exc
 
@@ -257,6 +334,9 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
                 f"the pickle stream is malformed or truncated ({exc}); it cannot be vouched for",
                 offset=exc.offset if exc.offset is not None else start,
             )
+            return
+        except TooComplex as exc:
+            _too_complex(loc, exc, stream.tell())
             return
         if index == 0 and value == _TORCH_LEGACY_MAGIC:
             legacy_left = 4  # protocol, sys_info, the model, storage keys; then raw storages
