@@ -160,7 +160,7 @@ def test_a_json_file_nested_past_reading_is_one_line(cli: Cli, tmp_path: Path) -
         "versions", "register", str(artifact), "--model", "m1", "--input-schema", str(deep)
     )
     assert result.code == 1
-    assert result.err.strip() == f"error: input_schema: {deep} is nested too deeply to read"
+    assert result.err.strip() == "error: input_schema: is nested deeper than can be read"
 
 
 def test_a_bad_setting_names_the_variable_to_fix(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

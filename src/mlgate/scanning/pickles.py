@@ -72,12 +72,25 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
             offset=offset,
         )
         return UNKNOWN
-    # No module or attribute is longer (a GLOBAL line may be a MiB): judged by its first
-    # MAX_TEXT characters, as a finding that repeats it is no longer either.
-    module, name = module.strip()[:MAX_TEXT], name.strip()[:MAX_TEXT]
+    # No module or attribute path is longer (a GLOBAL line may be a MiB). Never judged by a
+    # cut: a dotted name resolves attribute by attribute, so its dangerous end could be past
+    # any cut (torch.nn. ... .Linear.forward.__builtins__.get), and what is not seen is not
+    # passed.
+    module, name = module.strip(), name.strip()
+    if len(module) > MAX_TEXT or len(name) > MAX_TEXT:
+        _report_once(
+            m,
+            Severity.HIGH,
+            "pickle.unresolved-global",
+            f"{op} names a global longer than {MAX_TEXT} characters, which no library has; "
+            "it is not judged by a part of its name",
+            subject=f"{module[:64]}.{name[:64]}…",
+            offset=offset,
+        )
+        return UNKNOWN
     m.globals_seen += 1
     verdict = classify_global(module, name)
-    mod, attr = normalise_global(module.strip(), name.strip())
+    mod, attr = normalise_global(module, name)
     if verdict is not None:
         _report_once(
             m,

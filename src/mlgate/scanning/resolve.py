@@ -122,7 +122,9 @@ def resolve_global(module: str, name: str) -> Resolved | None:
 
 def _look_up(module: str, name: str) -> Resolved | None:
     fence = _Fence()
-    sys.meta_path.insert(0, fence)
+    # New lists, never edits in place: another thread's import may be looping over the list
+    # (an element removed under it would make it skip a finder and fail that import).
+    sys.meta_path = [fence, *sys.meta_path]
     try:
         obj: Any = importlib.import_module(module)
         for part in name.split("."):
@@ -136,7 +138,7 @@ def _look_up(module: str, name: str) -> Resolved | None:
                 return Resolved(Kind.REFUSED, cause.name, "")
         return None
     finally:
-        sys.meta_path.remove(fence)
+        sys.meta_path = [finder for finder in sys.meta_path if finder is not fence]
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
