@@ -100,7 +100,11 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
             subject=f"{mod}.{attr}",
             offset=offset,
         )
-    return GlobalRef(mod, attr)
+    # By its full dotted path: protocol 4 reads "joblib" + "numpy_pickle.NumpyArrayWrapper" as
+    # the same class as "joblib.numpy_pickle" + "NumpyArrayWrapper", and so must every check
+    # that compares what was imported (the wrapper's array data is skipped only for the
+    # wrapper; read as other opcodes, it hid a payload).
+    return GlobalRef(*f"{mod}.{attr}".rsplit(".", 1))
 
 
 def _report_once(
@@ -277,7 +281,17 @@ class _Joblib:
             padding = stream.read(1)
             if not padding or not stream.skip(padding[0]):
                 raise Malformed("joblib array padding is truncated", stream.tell())
-        if count < 0 or not stream.skip(count * size):
+        data = count * size
+        # joblib reads these bytes as the array; pickle.load, torch.load or pandas would read
+        # them as opcodes, so data that replays to an import is a payload for those loaders.
+        if data > 0 and probe(stream.peek(min(data, _LOOK_AHEAD)), data) is Replay.PICKLE:
+            m.loc.report(
+                Severity.HIGH,
+                "pickle.array-data-runs",
+                "joblib array data that a plain unpickler would run as a pickle with imports",
+                offset=stream.tell(),
+            )
+        if count < 0 or not stream.skip(data):
             raise Malformed("joblib array data is truncated", stream.tell())
 
 
