@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ALIAS",
     "MARK",
     "MAX_FAR",
     "MAX_HELD",
@@ -64,6 +65,11 @@ class _Sentinel:
 
 MARK = _Sentinel("MARK")
 UNKNOWN = _Sentinel("UNKNOWN")
+# A second reference to a dict (DUP, or the memo). An unpickler writes a dict's items right
+# after building it, never through DUP or GET; a write through a second reference could change
+# a state a check has read (a joblib wrapper's shape), so it marks the whole replay
+# (Machine.aliased_write) rather than the dict: one shared sentinel costs the memo nothing.
+ALIAS = _Sentinel("ALIAS")
 # What sys.getsizeof says of a shared sentinel: the accounting charges only the slot that
 # points at it, so this is taken back for each one counted.
 SENTINEL_SIZE = sys.getsizeof(UNKNOWN)
@@ -150,10 +156,10 @@ def held(value: Any) -> int:
 SMALL = 64
 
 
-# What the memo keeps as it is: names and calls, and constants (no longer than MAX_TEXT and
-# SMALL_BYTES, as _const pushes them). Containers are UNKNOWN there: the policy reads a
-# dtype's arguments or an array's shape where they were built, and a pickler memoises every
-# row of a table.
+# What the memo keeps as it is: names and calls, constants (no longer than MAX_TEXT and
+# SMALL_BYTES, as _const pushes them). Containers are UNKNOWN there, dicts ALIAS: the policy
+# reads a dtype's arguments or an array's shape where they were built, and a pickler memoises
+# every row of a table.
 MEMO_AS_IS = frozenset({str, int, float, bool, complex, type(None), bytes, bytearray})
 MEMO_AS_IS |= {GlobalRef, Call, _Sentinel}
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlgate.scanning.context import Location
 from mlgate.scanning.pickle_values import (
+    ALIAS,
     MARK,
     MAX_FAR,
     MAX_HELD,
@@ -87,11 +88,12 @@ class Machine:
     memo_held: int = 0  # bytes of the memo's first ``memo_counted`` entries, and overwrites
     memo_counted: int = 0
     # stack[:stack_counted] is as the last check found it, and held stack_sums[i] in stack[:i].
-    # Only the top of the stack changes (a dict is followed through one reference: DUP of one
-    # is UNKNOWN), so each check walks what was pushed since, not the whole stack again.
+    # Only the top of the stack changes (a dict is followed through one reference: a second
+    # one is ALIAS), so each check walks what was pushed since, not the whole stack again.
     stack_counted: int = 0
     stack_sums: array[int] = field(default_factory=lambda: array("q", [0]))
     last_held: int = 0  # what ``check`` counted last
+    aliased_write: bool = False  # a dict was written through a second reference (ALIAS)
 
     def cut(self, length: int) -> None:
         """The stack was cut to ``length``: its new top may change (SETITEM into it) next."""
@@ -203,7 +205,10 @@ def _number(m: Machine, arg: Any, offset: int) -> None:
 
 
 def _memorable(value: Any) -> Any:
-    return value if type(value) in MEMO_AS_IS else UNKNOWN
+    kind = type(value)
+    if kind in MEMO_AS_IS:
+        return value
+    return ALIAS if kind is TrackedDict else UNKNOWN
 
 
 def _memoize(m: Machine, arg: Any, offset: int) -> None:
@@ -277,7 +282,13 @@ def _obj(m: Machine, arg: Any, offset: int) -> None:
 def _build(m: Machine, arg: Any, offset: int) -> None:
     state = m.pop(offset)
     target = m.top(offset)
+    if state is ALIAS:
+        state = UNKNOWN
     if type(target) is not Call:
+        if type(target) is TrackedDict:
+            target.partial = True  # no pickler writes this (it fails on a dict) but a check
+        elif target is ALIAS:  # must not read a dict it may have changed
+            m.aliased_write = True
         return
     if m.keeps(target.func):
         if isinstance(target.state, TrackedDict) and isinstance(state, TrackedDict):
@@ -312,12 +323,16 @@ def _setitem(m: Machine, arg: Any, offset: int) -> None:
             set_item(target, key, value)
         except TypeError:  # an unhashable key fails the unpickler too
             pass
+    elif target is ALIAS:
+        m.aliased_write = True
 
 
 def _setitems(m: Machine, arg: Any, offset: int) -> None:
     items = m.pop_mark(offset)
     target = m.top(offset)
-    if isinstance(target, TrackedDict):
+    if target is ALIAS:
+        m.aliased_write = True
+    elif isinstance(target, TrackedDict):
         if len(items) > 2 * SMALL:
             target.partial = True
             return
@@ -374,7 +389,7 @@ def _pop_mark(m: Machine, arg: Any, offset: int) -> None:
 
 def _dup(m: Machine, arg: Any, offset: int) -> None:
     value = m.top(offset)
-    m.stack.append(UNKNOWN if type(value) is TrackedDict else value)  # see Machine.cut
+    m.stack.append(ALIAS if type(value) is TrackedDict else value)  # see Machine.cut
 
 
 def _binpersid(m: Machine, arg: Any, offset: int) -> None:

@@ -266,7 +266,7 @@ class _Joblib:
         stream, state = self.stream, target.state
         if target.args != ():  # REDUCE/INST/OBJ would run __init__, setting what BUILD leaves
             raise Malformed("joblib array wrapper built with constructor arguments", offset)
-        if not isinstance(state, TrackedDict) or state.partial:
+        if not isinstance(state, TrackedDict) or state.partial or m.aliased_write:
             raise Malformed("joblib array wrapper whose state the scanner cannot follow", offset)
         shape, size = state.get("shape"), _itemsize(state.get("dtype"))
         if size == 0:  # object arrays are written as a complete pickle inline
