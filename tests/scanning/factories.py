@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import tracemalloc
 import uuid
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from mlgate.auth.schemas import Principal
 from mlgate.registry import service as registry
 from mlgate.registry.schemas import ModelCreate, VersionCreate
 from mlgate.runtime import Runtime
-from mlgate.scanning import service
+from mlgate.scanning import ScanReport, scan_path, service
 from mlgate.scanning.schemas import SignatureRead
 
 ADMIN = Principal(name="alice", scopes=frozenset({"admin"}))
@@ -157,3 +158,13 @@ def serve(runtime: Runtime, model: str, version: int, **route: object) -> None:
         _approve_and_deploy(session, model, version)
         spec = {"name": model, "model": model, **route}
         routes.create_route(session, route_in=RouteCreate.model_validate(spec), actor=ADMIN)
+
+
+def peak_memory_of_scan(path: Path) -> tuple[ScanReport, int]:
+    """Scan ``path``; its report and the most memory Python held meanwhile (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        report = scan_path(path)
+        return report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()

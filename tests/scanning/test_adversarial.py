@@ -14,7 +14,6 @@ import pickle
 import struct
 import tarfile
 import tempfile
-import tracemalloc
 import warnings
 import zipfile
 from pathlib import Path
@@ -33,7 +32,7 @@ from mlgate.scanning.onnx_proto import NotOnnx, TooDeep, read_onnx
 from mlgate.scanning.schemas import ScanReport, Severity
 from mlgate.scanning.stream import Stream
 from tests.scanning.corpus import Exploit, _onnx_external
-from tests.scanning.factories import write_keypair
+from tests.scanning.factories import peak_memory_of_scan, write_keypair
 
 
 def _worst(report: ScanReport) -> Severity | None:
@@ -317,19 +316,10 @@ def _deflate_bomb(path: Path, member: str, size: int, extra: dict[str, bytes]) -
                 out.write(chunk)
 
 
-def _peak_memory_of_scan(path: Path) -> tuple[ScanReport, int]:
-    tracemalloc.start()
-    try:
-        report = scan_path(path)
-        return report, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_keras_config_bomb_is_not_inflated_into_memory(tmp_path: Path) -> None:
     path = tmp_path / "model.keras"
     _deflate_bomb(path, "config.json", 96 << 20, {"metadata.json": b"{}"})
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert peak < 48 << 20
     assert "keras.unscannable" in _rules(report)
     assert _at_least_high(report)
@@ -339,7 +329,7 @@ def test_skops_members_inflating_past_the_cap_are_not_handed_to_skops(tmp_path: 
     pytest.importorskip("skops.io")  # imported before memory is measured
     path = tmp_path / "model.skops"
     _deflate_bomb(path, "data.npy", 520 << 20, {"schema.json": b'{"__class__": "dict"}'})
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert peak < 64 << 20
     assert "skops.unscannable" in _rules(report)
 
@@ -383,7 +373,7 @@ def test_archives_nested_in_archives_are_scanned_without_holding_them_in_memory(
     spills = tmp_path / "spills"
     spills.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spills))  # where nested archives are copied
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert peak < 16 << 20  # each nested archive is over 32 MiB
     assert [(f.member, f.subject) for f in report.findings if f.severity is Severity.CRITICAL] == [
         (member, "posix.system")

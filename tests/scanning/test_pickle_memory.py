@@ -26,20 +26,12 @@ from mlgate.scanning.pickle_vm import Call, GlobalRef, Machine, Skipped, TooComp
 from mlgate.scanning.pickles import MAX_IMPORTS
 from mlgate.scanning.stream import Stream
 from tests.scanning.corpus import Exploit
+from tests.scanning.factories import peak_memory_of_scan
 
 _PROTO = b"\x80\x04"
 # Past the stack bound by more than the values one check interval (64 KiB of opcodes) can add.
 _DEEP = MAX_STACK + (MAX_STACK >> 2)
 _LINKS = 1 << 18
-
-
-def _peak_memory_of_scan(path: Path) -> tuple[ScanReport, int]:
-    tracemalloc.start()
-    try:
-        report = scan_path(path)
-        return report, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def _rules(report: ScanReport) -> list[tuple[str, Severity]]:
@@ -67,7 +59,7 @@ def test_a_stack_grown_without_end_stops_with_a_high_finding(tmp_path: Path, bod
 def test_a_stack_grown_without_end_is_not_held(tmp_path: Path) -> None:
     path = tmp_path / "deep.pkl"
     path.write_bytes(_PROTO + b"(" * (8 * MAX_STACK) + b"N.")
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert _rules(report) == [("pickle.too-complex", Severity.HIGH)]
     assert peak < 32 << 20  # the stack it stopped at; all of it is 8 million values (64 MB)
 
@@ -76,7 +68,7 @@ def test_repeated_memoize_holds_a_pointer_an_entry(tmp_path: Path) -> None:
     count = 1 << 20
     path = tmp_path / "memo.pkl"
     path.write_bytes(_PROTO + b"N" + b"\x94" * count + b".")
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert report.findings == []  # it builds nothing: harmless, and held cheaply
     assert peak < count * 8 * 2  # the memo's list; it held ~70 bytes an entry in a dict
 
@@ -101,7 +93,7 @@ def test_memo_keys_written_out_of_order_stop_with_a_high_finding(tmp_path: Path)
 def test_values_nested_in_the_last_one_do_not_accumulate(tmp_path: Path, body: bytes) -> None:
     path = tmp_path / "chain.pkl"
     path.write_bytes(_PROTO + body + b".")
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert report.findings == []  # no import anywhere: nothing could run
     assert peak < 8 << 20  # each link held the one before: 13 to 25 MB
 
@@ -176,7 +168,7 @@ def test_a_pickle_of_many_small_rows_is_clean_and_held_small(tmp_path: Path, pro
     path = tmp_path / "rows.pkl"
     path.write_bytes(pickle.dumps(rows, protocol=protocol))
     del rows
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert report.findings == []
     assert peak < 8 << 20  # the memo kept every row: 13 MB
 
@@ -202,7 +194,7 @@ def test_large_forests_are_clean(tmp_path: Path) -> None:
 def test_a_global_imported_again_and_again_is_one_finding(tmp_path: Path) -> None:
     path = tmp_path / "imports.pkl"
     path.write_bytes(_PROTO + b"cos\nsystem\n0" * 50_000 + b"N.")
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert _rules(report) == [("pickle.dangerous-global", Severity.CRITICAL)]
     assert report.findings[0].offset == len(_PROTO)  # where it was first imported
     assert peak < 16 << 20  # a finding an import: 100 MB
@@ -262,7 +254,7 @@ def _write_long_constant(path: Path, opcode: bytes, payload: bytes) -> None:
 def test_a_number_longer_than_any_check_reads_is_skipped_not_held(tmp_path: Path) -> None:
     path = tmp_path / "long.pkl"
     _write_long_constant(path, b"\x8b", b"\x01")  # LONG4: genops read and decoded 65 MiB
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert report.findings == []
     assert peak < 16 << 20
 
@@ -283,7 +275,7 @@ def test_a_pickle_in_a_constant_too_long_to_scan_is_high(
 ) -> None:
     path = tmp_path / "hidden.pkl"
     _write_long_constant(path, opcode, payload)
-    report, peak = _peak_memory_of_scan(path)
+    report, peak = peak_memory_of_scan(path)
     assert _rules(report) == [("pickle.nested-unscanned", Severity.HIGH)]
     assert peak < 16 << 20
 
