@@ -23,6 +23,7 @@ from mlgate.app import create_app
 from mlgate.auth import service as auth
 from mlgate.auth.schemas import ApiKeyCreate, Principal, Scope
 from mlgate.config import Settings
+from mlgate.privacy.keys import PrivacyKeys
 from mlgate.runtime import Runtime
 from mlgate.store.database import Database
 from mlgate.store.migrate import upgrade
@@ -146,3 +147,13 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def control(settings: Settings) -> Iterator[tuple[Runtime, PrivacyKeys]]:
+    """The control plane (or ``mlgate privacy erase``): another process's handles on the stores."""
+    runtime = Runtime.from_settings(settings)
+    keys = PrivacyKeys(runtime)
+    yield runtime, keys
+    keys.close()
+    runtime.close()

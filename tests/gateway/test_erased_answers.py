@@ -15,7 +15,6 @@ from fastapi.testclient import TestClient
 
 from mlgate.app import create_app
 from mlgate.auth.schemas import Principal
-from mlgate.config import Settings
 from mlgate.privacy import service
 from mlgate.privacy.keys import PrivacyKeys
 from mlgate.runtime import Runtime
@@ -32,15 +31,6 @@ BOB = "bob-4711"
 def upstream() -> Iterator[FaultyUpstream]:
     with FaultyUpstream() as server:
         yield server
-
-
-@pytest.fixture
-def control(settings: Settings) -> Iterator[tuple[Runtime, PrivacyKeys]]:
-    runtime = Runtime.from_settings(settings)
-    keys = PrivacyKeys(runtime)
-    yield runtime, keys
-    keys.close()
-    runtime.close()
 
 
 def _predict(client: TestClient, key: str, value: int, subject: str) -> Any:

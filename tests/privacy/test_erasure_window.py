@@ -11,7 +11,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import anyio
@@ -72,16 +72,6 @@ def _record(
         request_id=new_id(),
         payload=None if mode == "metadata" else CapturedPayload(mode, {"who": subject}, {"ok": 1}),
     )
-
-
-@pytest.fixture
-def control(settings: Settings) -> Iterator[tuple[Runtime, PrivacyKeys]]:
-    """The control plane (or ``mlgate privacy erase``): another process's handles on the stores."""
-    runtime = Runtime.from_settings(settings)
-    keys = PrivacyKeys(runtime)
-    yield runtime, keys
-    keys.close()
-    runtime.close()
 
 
 def _writer(runtime: Runtime, keys: PrivacyKeys) -> RequestLogWriter:
