@@ -1,9 +1,11 @@
-"""Shared bits of the benchmarks: percentiles, a throw-away store, writing results."""
+"""Shared bits of the benchmarks: percentiles, a throw-away store, child servers, results."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import socket
 import statistics
 import time
 import uuid
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 
 RESULTS = Path(__file__).parent / "results"
@@ -72,6 +75,38 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_up(url: str, timeout: float = 30) -> None:
+    """Poll ``url`` until a server answers it (any status), or raise after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process (all its threads) has spent so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def io_counters(pid: int | str = "self") -> dict[str, int]:
+    """A process's I/O so far, from /proc/<pid>/io (Linux; readable for our own processes).
+
+    ``write_bytes`` counts what it sent towards the disk (page-cache pages it dirtied),
+    ``wchar`` every byte it passed to write() and send() alike.
+    """
+    pairs = (line.split(":") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return {name: int(value) for name, value in pairs}

@@ -12,6 +12,13 @@ served data (mlgate: the counts; Evidently: the rows).
 
     .venv/bin/pip install -e '.[bench]'   # Evidently
     .venv/bin/python bench/drift.py [--repeat 3]
+
+With ``--stored-rows [N]`` it runs only the section on the store instead (bench/drift_store.py:
+the report over N stored flush rows, 200,000 when N is left out, before and after the hourly
+roll-up, on SQLite and PostgreSQL) and writes bench/results/drift_store.json, leaving the
+comparison's drift.json as it is:
+
+    .venv/bin/python bench/drift.py --stored-rows [N] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 os.environ.setdefault("DO_NOT_TRACK", "1")  # Evidently's usage telemetry: off, and offline here
 
+import drift_store
 from common import write_result
 from mlgate.monitoring.drift import Binner, build_profile, compare
 
@@ -116,7 +124,20 @@ def evidently_run(reference: np.ndarray, served: np.ndarray) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and scenario")
+    parser.add_argument(
+        "--stored-rows",
+        type=int,
+        nargs="?",
+        const=200_000,
+        metavar="N",
+        help="run only the report over N stored count rows (default N: 200,000)",
+    )
     args = parser.parse_args()
+    if args.stored_rows is not None:
+        stored = drift_store.run(args.stored_rows, args.repeat)
+        print(json.dumps(stored, indent=2))
+        print(f"wrote {write_result('drift_store', stored)}")
+        return
     rng = np.random.default_rng(20261203)
     reference = rng.normal(size=(10_000, 10))
     results: dict[str, Any] = {"reference_rows": len(reference), "features": len(FEATURES)}
