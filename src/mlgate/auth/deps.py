@@ -84,12 +84,16 @@ def presented_key(request: Request) -> str | None:
 
 
 def get_principal(request: Request, runtime: RuntimeDep) -> Principal:
-    # Its own short transaction: authentication (and its last_used_at touch) must not hold the
-    # request's transaction open, nor roll back with it.
-    with runtime.db.unit_of_work() as session:
-        return service.authenticate(
-            session, secret=runtime.secret, presented=presented_key(request)
-        )
+    # Its own short transactions: authentication must not hold the request's transaction open,
+    # nor roll back with it. The key is read without the write lock (SQLite's), so a read-only
+    # route never waits for writers; the last-use touch, once a minute per key, writes apart.
+    presented = presented_key(request)
+    with runtime.db.read_only() as session:
+        principal, stale = service.identify(session, secret=runtime.secret, presented=presented)
+    if stale and principal.key_id is not None:
+        with runtime.db.unit_of_work() as session:
+            service.mark_used(session, key_ids=[principal.key_id])
+    return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -26,6 +26,8 @@ __all__ = [
     "create",
     "get",
     "get_all",
+    "identify",
+    "mark_used",
     "principal_of_key",
     "revoke",
     "rotate",
@@ -204,7 +206,24 @@ def rotate(
 def authenticate(
     session: Session, *, secret: bytes, presented: str | None, now: datetime | None = None
 ) -> Principal:
-    """The principal behind a presented key, or Unauthorized saying why (never echoing it)."""
+    """The principal behind a presented key, or Unauthorized saying why (never echoing it).
+
+    Touches the key's ``last_used_at`` (at most once per LAST_USED_RESOLUTION): a write.
+    """
+    now = now or utcnow()
+    principal, stale = identify(session, secret=secret, presented=presented, now=now)
+    if stale and principal.key_id is not None:
+        mark_used(session, key_ids=[principal.key_id], now=now)
+    return principal
+
+
+def identify(
+    session: Session, *, secret: bytes, presented: str | None, now: datetime | None = None
+) -> tuple[Principal, bool]:
+    """``authenticate`` without its write: the principal, and whether its last use is stale.
+
+    It reads only, so a read-only unit of work (no SQLite write lock) can run it.
+    """
     if not presented:
         raise Unauthorized("an API key is required: send 'Authorization: Bearer mlg_…'")
     parsed = parse_key(presented.strip())
@@ -216,26 +235,32 @@ def authenticate(
     row = next((c for c in candidates if hmac.compare_digest(c.key_hash, presented_hash)), None)
     if row is None:
         raise Unauthorized("the API key is not known")
-    return _principal(session, row, now)
+    return _principal(row, now), _stale(row, now)
 
 
 def principal_of_key(session: Session, *, key_id: str, now: datetime | None = None) -> Principal:
     """The principal of a key known by its id (a web UI session), checked as on every call:
     a key revoked or expired since the session began is refused."""
+    now = now or utcnow()
     row = session.get(ApiKey, key_id)
     if row is None:
         raise Unauthorized("the API key is not known")
-    return _principal(session, row, now or utcnow())
+    principal = _principal(row, now)
+    if _stale(row, now):
+        row.last_used_at = now
+        session.flush()
+    return principal
 
 
-def _principal(session: Session, row: ApiKey, now: datetime) -> Principal:
+def _stale(row: ApiKey, now: datetime) -> bool:
+    return row.last_used_at is None or now - ensure_utc(row.last_used_at) >= LAST_USED_RESOLUTION
+
+
+def _principal(row: ApiKey, now: datetime) -> Principal:
     if row.revoked_at is not None:
         raise Unauthorized("the API key was revoked")
     if row.expires_at is not None and ensure_utc(row.expires_at) <= now:
         raise Unauthorized("the API key has expired")
-    if row.last_used_at is None or now - ensure_utc(row.last_used_at) >= LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        session.flush()
     return Principal(
         name=row.owner,
         scopes=frozenset(row.scopes),

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from mlgate.auth.deps import RuntimeDep, SessionDep, VersionNumber, require_scope
+from mlgate.auth.deps import (
+    ReadOnlySessionDep,
+    RuntimeDep,
+    SessionDep,
+    VersionNumber,
+    require_scope,
+)
 from mlgate.auth.schemas import Principal
 from mlgate.clock import utcnow
 from mlgate.incidents.schemas import IncidentRead
@@ -52,7 +58,7 @@ def set_reference(
 
 @router.get(REFERENCE, response_model=DriftReferenceRead)
 def get_reference(
-    model: str, version: VersionNumber, session: SessionDep, actor: RegistryReader
+    model: str, version: VersionNumber, session: ReadOnlySessionDep, actor: RegistryReader
 ) -> DriftReferenceRead:
     return service.get_reference(session, model_name=model, version=version)
 
@@ -95,14 +101,16 @@ def _report(session: Session, name: str, rules: DriftRules) -> DriftReport:
 
 
 @router.get("/api/v1/routes/{name}/drift", response_model=DriftReport)
-def route_drift(name: str, session: SessionDep, actor: RoutesReader, rules: Rules) -> DriftReport:
+def route_drift(
+    name: str, session: ReadOnlySessionDep, actor: RoutesReader, rules: Rules
+) -> DriftReport:
     """How the inputs the route served compare with each version's reference."""
     return _report(session, name, rules)
 
 
 @router.get("/api/v1/routes/{name}/drift.html", response_class=HTMLResponse)
 def route_drift_page(
-    name: str, session: SessionDep, actor: RoutesReader, rules: Rules
+    name: str, session: ReadOnlySessionDep, actor: RoutesReader, rules: Rules
 ) -> HTMLResponse:
     """The drift report as a self-contained HTML page (inline SVG charts, no scripts)."""
     return HTMLResponse(drift_page.render(_report(session, name, rules)))
