@@ -99,6 +99,34 @@ async def test_abort_drops_what_was_gathered() -> None:
     peer.close()
 
 
+class _Paused(asyncio.Protocol):
+    """Remembers the transport asking it to stop writing (its buffer passed the high mark)."""
+
+    paused = False
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+
+async def test_a_turn_that_gathers_much_sends_it_at_once_so_flow_control_can_pause() -> None:
+    """An app streaming a body without yielding must not be held whole: what passes SEND_AT
+    leaves within the turn, and a reader that does not keep up pauses the writer."""
+    ours, peer = socket.socketpair()
+    transport, paused = await asyncio.get_running_loop().connect_accepted_socket(_Paused, ours)
+    counting = _Counting(transport)  # type: ignore[arg-type]
+    writes = _CoalescedWrites(counting, asyncio.get_running_loop())  # type: ignore[arg-type]
+    chunk = b"x" * (64 << 10)
+
+    for _ in range(64):  # 4 MiB within one turn; the peer reads nothing
+        writes.write(chunk)
+        assert writes.get_write_buffer_size() - transport.get_write_buffer_size() < writes.SEND_AT
+
+    assert sum(map(len, counting.writes)) >= 4 * 1024 * 1024 - writes.SEND_AT
+    assert paused.paused
+    writes.abort()
+    peer.close()
+
+
 def test_the_server_answers_keep_alive_requests_whole_through_it(runtime: Any) -> None:
     from mlgate.app import create_app
 

@@ -86,21 +86,30 @@ class _CoalescedWrites:
 
     Everything else goes to the real transport; ``close`` and ``abort`` settle what is
     gathered first (sent, or dropped on abort), so no byte is reordered, lost or sent late.
+    A turn that gathers ``SEND_AT`` bytes sends them at once: an app streaming a body without
+    yielding would otherwise be held whole in memory, and the transport's flow control
+    (``pause_writing``, which makes uvicorn's ``send`` wait) never see it.
     """
 
-    __slots__ = ("_loop", "_pending", "_transport")
+    __slots__ = ("_held", "_loop", "_pending", "_transport")
+
+    SEND_AT = 256 << 10  # above any answer of the API or the gateway, which stay one send
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] | None = None
+        self._held = 0
 
     def write(self, data: bytes) -> None:
         if self._pending is None:
-            self._pending = [data]
+            self._pending, self._held = [data], len(data)
             self._loop.call_soon(self._flush)
         else:
             self._pending.append(data)
+            self._held += len(data)
+        if self._held >= self.SEND_AT:
+            self._flush()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None
@@ -119,7 +128,7 @@ class _CoalescedWrites:
         self._transport.abort()
 
     def get_write_buffer_size(self) -> int:
-        pending = sum(map(len, self._pending)) if self._pending else 0
+        pending = self._held if self._pending else 0
         return int(self._transport.get_write_buffer_size()) + pending
 
     def __getattr__(self, name: str) -> Any:
