@@ -33,7 +33,6 @@ import asyncio
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,14 +41,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from common import summarise_ms, write_result
+from common import cpu_seconds, free_port, summarise_ms, wait_up, write_result
 from loadgen import fixed_rate, wrk_throughput
 from mlgate.approvals import deployments, policy
 from mlgate.approvals import service as approvals
@@ -82,29 +80,6 @@ RATIOS = (
     ("drift_counted_vs_not", "through_mlgate_onnx_drift", "through_mlgate_onnx"),
     ("access_lines_vs_none", "through_mlgate_http_access_lines", "through_mlgate_http"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process (all its threads) has spent so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_up(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise TimeoutError(url)
 
 
 def serve_model(
