@@ -296,3 +296,24 @@ def test_a_name_with_a_look_alike_letter_is_422_naming_the_artifact(
     assert "U+0435 CYRILLIC SMALL LETTER IE" in problem["detail"]
     assert row_counts(runtime) == (1, 0, 0)
     assert blob_files(runtime) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("\u217fodel.onnx", "U+217F SMALL ROMAN NUMERAL ONE THOUSAND"),  # reads as model.onnx
+        ("model\u3164.onnx", "U+3164 HANGUL FILLER"),  # drawn as nothing
+    ],
+)
+def test_a_name_with_a_compatibility_or_filler_character_is_a_422_problem(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, name: str, shown: str
+) -> None:
+    create(client, writer)
+    response = upload(client, writer, "churn", [("model.onnx", b"a"), (name, b"b")])
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["errors"][0]["field"] == "artifacts[1]"
+    assert shown in problem["errors"][0]["message"]
+    assert row_counts(runtime) == (1, 0, 0)
+    assert blob_files(runtime) == []

@@ -72,15 +72,35 @@ def test_a_damaged_small_blob_is_a_500_problem_not_its_bytes(
     assert "'model.bin' of churn@1 is damaged in the blob store" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("asked", [None, "bytes=0-", "bytes=10-20"], ids=["whole", "all", "part"])
+def test_head_on_a_damaged_small_blob_answers_what_get_does(
+    client: TestClient, writer: dict[str, str], runtime: Runtime, asked: str | None
+) -> None:
+    # HEAD said 200 with the registered size and sha256 where GET said 500: a client checked
+    # with HEAD, then could not download. A part is not checked, by HEAD or GET (span's doc).
+    data = b"weights " * 100
+    register(runtime, {"model.bin": data})
+    damage(runtime, data, at=3)  # the same size, other bytes
+    path = "/api/v1/models/churn/versions/1/artifacts/model.bin"
+    headers = {**writer, **({"Range": asked} if asked else {})}
+    got = client.get(path, headers=headers)
+    head = client.head(path, headers=headers)
+    assert head.status_code == got.status_code == (206 if asked == "bytes=10-20" else 500)
+
+
 def test_a_large_damaged_blob_is_cut_off_before_its_last_byte(
     live: LiveServer, writer: dict[str, str], runtime: Runtime
 ) -> None:
     """Past the first chunk the status is sent already: the connection breaks instead, so a
-    client never holds the whole damaged file as if it were the artifact."""
+    client never holds the whole damaged file as if it were the artifact. HEAD cannot tell
+    without reading it all, and answers the 200 GET sends."""
     data = os.urandom(3 * CHUNK + 17)
     register(runtime, {"model.bin": data})
     damage(runtime, data, at=2 * CHUNK + 5)
     received = bytearray()
+    with httpx.Client(base_url=live.url, headers=writer) as http:
+        head = http.head("/api/v1/models/churn/versions/1/artifacts/model.bin")
+    assert head.status_code == 200
 
     def download() -> None:
         path = "/api/v1/models/churn/versions/1/artifacts/model.bin"

@@ -1,6 +1,6 @@
 """The rules for artifact names: relative paths that cannot escape a directory, and that read
-as what they are: no hidden characters, no stand-ins for a separator, and no word whose letters
-pass for those of another script."""
+as what they are: no hidden characters, no stand-ins for a separator or a plain letter (NFKC
+form), and no word whose letters pass for those of another script."""
 
 from __future__ import annotations
 
@@ -22,8 +22,34 @@ __all__ = [
 
 MAX_NAME = 255
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems: scanning stages artifacts as files
-# Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private use
-_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+# Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private
+# use (each font draws its own glyph there), and code points this Python's Unicode data does not
+# assign: it cannot say how they fold or what they are.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+# Default_Ignorable_Code_Point (DerivedCoreProperties.txt; a test checks this list against the
+# regex package's copy of Unicode's data): drawn as nothing. Most are Cf or unassigned, which
+# _HIDDEN has; the rest are letters and marks that renderers hide: the Hangul fillers (U+3164
+# between "model" and ".onnx" shows as a gap or not at all), the grapheme joiner, the Khmer
+# inherent vowels, variation selectors.
+_DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
 # A name is judged word by word: "vocab_ελληνικά" and "tokenizer_ru_русский" are two scripts,
 # each in a word of its own, as people name files; a look-alike hides inside one word.
 _WORD_BREAK = re.compile(r"[_\-. ]")
@@ -133,11 +159,45 @@ _SEPARATOR_LOOK_ALIKES: dict[str, str] = {
 # Mathematical Alphanumeric Symbols: bold, italic, sans-serif... forms of Latin and Greek letters
 # and digits, for formulas; in a name "𝗆odel" reads as "model" and is not it.
 _MATH_ALPHANUMERICS = range(0x1D400, 0x1D800)
+# A name is in NFKC form (UTS #39 restricts what is not): a compatibility character is another
+# one drawn differently: SMALL ROMAN NUMERAL ONE THOUSAND or FULLWIDTH LATIN SMALL LETTER M in
+# "model", SCRIPT SMALL E, KANGXI RADICAL TREE (drawn as the ideograph 木). Allowed all the same:
+# - letters of everyday words that their scripts' keyboards type and that fold into letters of
+#   the same script, so they pass for nothing else: Thai SARA AM (น้ำ), Lao AM, HO NO and
+#   HO MO (ໜ້າ), Armenian ECH YIWN (և, "and");
+# - MICRO SIGN, which keyboards type for Greek mu (see _ANY_SCRIPT_LETTERS);
+# - fullwidth forms of ASCII punctuation and symbols (parentheses, colon, comma), which CJK
+#   input methods type. Fullwidth letters and digits are refused: "resnet" and FULLWIDTH
+#   DIGIT FIVE and ZERO pass for "resnet50". Fullwidth '.', '/' and '\\' are refused as
+#   separators that are not ones (_SEPARATORS).
+_COMPATIBLE_LETTERS = frozenset("\u0e33\u0eb3\u0edc\u0edd\u0587\N{MICRO SIGN}")
+_FULLWIDTH_ASCII = range(0xFF01, 0xFF5F)
 
 
 def hidden_character(text: str) -> str | None:
-    """The first character of ``text`` that is invisible or reorders what is shown, if any."""
-    return next((char for char in text if unicodedata.category(char) in _HIDDEN), None)
+    """The first character of ``text`` that is invisible, reorders what is shown, or is no
+    assigned character (private use, a surrogate, unassigned), if any."""
+    return next((char for char in text if _hidden(char)), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _hidden(char: str) -> bool:
+    if unicodedata.category(char) in _HIDDEN:
+        return True
+    point = ord(char)
+    return any(low <= point <= high for low, high in _DEFAULT_IGNORABLE)
+
+
+def _described_hidden(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    category = unicodedata.category(char)
+    if category == "Co":
+        return f"the private-use character {code}, which each font draws as it likes"
+    if category == "Cs":
+        return f"{code}, a lone surrogate (bytes that were not UTF-8)"
+    if category == "Cn":
+        return f"{code}, which this server's Unicode {unicodedata.unidata_version} does not assign"
+    return f"the invisible or reordering character {code} {unicodedata.name(char, '')}".rstrip()
 
 
 def misleading_character(text: str) -> tuple[str, str] | None:
@@ -154,7 +214,7 @@ def _stands_in(char: str) -> str | None:
     folded = unicodedata.normalize("NFKC", char)
     if ord(char) in _MATH_ALPHANUMERICS:
         return f"is a styled mathematical form of {folded!r}; write {folded!r}"
-    if any(c.isspace() for c in folded):
+    if folded.isspace():
         return "is a space other than ' ' (U+0020); write ' ', '_' or '-'"
     separator = next((c for c in folded if c in _SEPARATORS), None)
     if separator is not None:
@@ -163,7 +223,17 @@ def _stands_in(char: str) -> str | None:
     separator = _SEPARATOR_LOOK_ALIKES.get(char)
     if separator is not None:
         return f"looks like {separator!r} and is not one; {_SEPARATORS[separator]}"
+    if folded != char and not _compatible(char):
+        write = "leave it out" if any(c.isspace() for c in folded) else f"write {folded!r}"
+        return f"is a compatibility form of {folded!r} (its NFKC form) and can pass for it; {write}"
     return None
+
+
+def _compatible(char: str) -> bool:
+    """Whether ``char``, which NFKC folds to another, is one a name may hold all the same."""
+    if char in _COMPATIBLE_LETTERS:
+        return True
+    return ord(char) in _FULLWIDTH_ASCII and not char.isalnum()
 
 
 def _ucd() -> Any:
@@ -245,11 +315,12 @@ def check_artifact_name(name: str, *, field: str = "artifact") -> str:
 
 
 def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
-    """``check_artifact_name``, and a name a reviewer reads as it is stored: no invisible or
-    reordering characters, composed (NFC) so two names never look alike, no stand-in for a
-    separator, and each word (between '/', '.', '_', '-' and spaces) in one script and not
-    made of look-alikes of Latin letters. Applied when a version is registered; names stored
-    before these rules still resolve."""
+    """``check_artifact_name``, and a name a reviewer reads as it is stored: no invisible,
+    reordering or unassigned characters, composed (NFC) so two names never look alike, no
+    stand-in for a separator and no compatibility form of another character (NFKC, but for
+    the few ``_compatible`` ones), and each word (between '/', '.', '_', '-' and spaces) in
+    one script and not made of look-alikes of Latin letters. Applied when a version is
+    registered; names stored before these rules still resolve."""
     check_artifact_name(name, field=field)
 
     def refuse(why: str) -> Invalid:
@@ -257,9 +328,7 @@ def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
 
     hidden = hidden_character(name)
     if hidden is not None:
-        raise refuse(
-            f"contains the invisible or reordering character U+{ord(hidden):04X}; rename the file"
-        )
+        raise refuse(f"contains {_described_hidden(hidden)}; rename the file")
     if unicodedata.normalize("NFC", name) != name:
         raise refuse("is not in Unicode NFC form; send it composed (NFC)")
     misleading = misleading_character(name)

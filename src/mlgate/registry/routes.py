@@ -24,6 +24,7 @@ from mlgate.ids import MAX_NUMBER
 from mlgate.jsontext import load_json
 from mlgate.problems import PROBLEM_RESPONSE, problem_response
 from mlgate.registry import downloads, service
+from mlgate.registry.blobstore import CHUNK
 from mlgate.registry.ranges import RangeNotSatisfiable, etag, requested_range
 from mlgate.registry.schemas import (
     MAX_JSON_DEPTH,
@@ -157,8 +158,11 @@ def artifact_headers(
     range_: RangeHeader = None,
     if_range: IfRange = None,
 ) -> Response:
-    """The headers a GET sends, without the bytes: none is read or hashed (a blob missing or of
-    the wrong size is still a 500), so the size and sha256 of a large artifact come cheap."""
+    """The status and headers a GET sends, without the bytes. A GET checks the sha256 of a
+    blob of one chunk before it answers (a damaged one is a 500), so HEAD reads and checks
+    those too; of a larger one, GET has sent its 200 before it can tell, so HEAD reads none of
+    it (a blob missing or of the wrong size is still a 500): the size and sha256 of a large
+    artifact come cheap."""
     opened = downloads.open_artifact(
         session, blobs=runtime.blobs, model_name=name, version=version, name=artifact
     )
@@ -183,11 +187,11 @@ def _answer(
     }
     try:
         span = requested_range(range_, size=read.size, sha256=read.sha256, if_range=if_range)
-        if with_bytes:
+        if with_bytes or read.size <= CHUNK:
             chunks = opened.whole() if span is None else opened.span(span.start, span.end)
             # Read ahead: a damaged blob of one chunk is a problem answer, not a 200 cut short.
             first = next(chunks, b"")
-        else:
+        if not with_bytes:
             opened.close()
     except RangeNotSatisfiable as error:
         opened.close()

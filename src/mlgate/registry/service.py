@@ -3,9 +3,11 @@ back is ``registry.downloads``).
 
 Registering a version writes its blobs first (before any SQL, so the database is not locked
 during a long upload), then the rows and the audit entry in the caller's transaction. If
-anything fails, blobs this call created are deleted again, so no partial state remains. An HTTP
-upload streams each artifact into the blob store as it arrives (``registry.uploads``) and then
-registers the blobs it wrote (``register_stored_version``), with the same checks.
+anything fails, blobs this call created are deleted again, so no partial state remains: also
+when the caller's transaction fails to commit after the call has returned (see
+``registry.giveback``). An HTTP upload streams each artifact into the blob store as
+it arrives (``registry.uploads``) and then registers the blobs it wrote
+(``register_stored_version``), with the same checks.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, FieldError, Invalid, NotFound
 from mlgate.ids import new_id
 from mlgate.registry.blobstore import BlobStore, StoredBlob, check_digest
+from mlgate.registry.giveback import give_back_unless_committed
 from mlgate.registry.models import Artifact, Model, ModelTag, ModelVersion
 from mlgate.registry.naming import check_new_artifact_name
 from mlgate.registry.schemas import (
@@ -271,7 +274,7 @@ def register_version(
             if blob.created:
                 created.append(blob)
             stored.append((upload.name, blob))
-        return _insert_version(
+        version = _insert_version(
             session,
             model_name=model_name,
             version_in=version_in,
@@ -283,6 +286,8 @@ def register_version(
         for blob in created:  # a concurrent upload of the same bytes may use it: see release
             blobs.release(blob)
         raise
+    give_back_unless_committed(session, blobs=blobs, created=created, model_name=model_name)
+    return version
 
 
 def register_stored_version(
@@ -310,7 +315,7 @@ def register_stored_version(
             and expected != artifact.blob.sha256
         ]
         _raise_if(mismatches, "the upload is not what was expected")
-        return _insert_version(
+        version = _insert_version(
             session,
             model_name=model_name,
             version_in=version_in,
@@ -322,6 +327,9 @@ def register_stored_version(
         for artifact in artifacts:  # a concurrent upload of the same bytes may use it
             blobs.release(artifact.blob)
         raise
+    created = [artifact.blob for artifact in artifacts if artifact.blob.created]
+    give_back_unless_committed(session, blobs=blobs, created=created, model_name=model_name)
+    return version
 
 
 def _expected_digest(version_in: VersionCreate, name: str, index: int) -> str | None:
