@@ -37,6 +37,9 @@ HOSTILE = {
     "basics glued into one token": "Basic " * 80_000 + "QUFB",
     "auth cues without a separator": ("Authorization" + "\\" * 40 + " Basic QUFBQUFB ") * 8_000,
     "stripe prefixes ending in a letter": "sk_live_" * 60_000 + "é",
+    "bearer and words": "Bearer authentication " * 25_000,
+    "bearers glued into one word": "bearer-" * 80_000 + "instrument",
+    "authorization headers and words": "Authorization: Basic information\n" * 16_000,
 }
 
 

@@ -13,6 +13,7 @@ from mlgate.privacy import (
     Detector,
     Finding,
     PresidioRecognizer,
+    SecretScrubFilter,
     default_detector,
     detect,
     redact_json,
@@ -106,6 +107,22 @@ def test_invalid_look_alikes_are_not_reported(text: str) -> None:
         ("('Authorization', 'Basic Zm9vYmFy')", "Zm9vYmFy"),  # a tuple of strings
         ('auth="Basic Zm9vYmFy"', "Zm9vYmFy"),
         ("proxy_auth_header: Basic Zm9vYmFy", "Zm9vYmFy"),
+        # After the header: short, with an empty user (a token sent as the password), in
+        # Latin-1, unpadded, or a key sent raw.
+        (f"Authorization: Basic {basic('a:b')}", basic("a:b")),
+        (f"Authorization: Basic {basic(':pat0123')}", basic(":pat0123")),
+        (
+            "Authorization: Basic "
+            + base64.b64encode("jürgen:pässwort".encode("latin-1")).decode(),
+            base64.b64encode("jürgen:pässwort".encode("latin-1")).decode(),
+        ),
+        ("Authorization: Basic dXNlcjpwdw", "dXNlcjpwdw"),
+        (
+            "Authorization: Basic 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+            "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
+        ),
+        # A word that is base64 of "user:password" ("k:fj9q") is a credential all the same.
+        ("Authorization: Basic azpmajlx", "azpmajlx"),
     ],
 )
 def test_basic_credentials_are_found(text: str, secret: str) -> None:
@@ -123,10 +140,51 @@ def test_basic_credentials_are_found(text: str, secret: str) -> None:
         "authorization, Basic information",
         f"sent Basic {basic(':no user')}",
         f"sent Basic {basic('no colon at all')}",
+        # A header or key says what its value is, but a plain word is no base64 token.
+        "authorization: Basic information",
+        "Authorization: Basic INFORMATION.",
+        "Authorization: Basic Information",
+        'headers: {"Authorization": "Basic credentials"}',
+        "auth_token: Basic authenticate",
     ],
 )
 def test_the_word_basic_alone_is_no_credential(text: str) -> None:
     assert found(text) == []
+    assert SecretScrubFilter().scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        (
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+        ),
+        ("bearer AbCdEfGhIjKlMnOp", "AbCdEfGhIjKlMnOp"),
+        ("Bearer abcdef0123456789", "abcdef0123456789"),
+        ("Bearer opaque_token.v2", "opaque_token.v2"),
+        # RFC 6750 allows any run of its characters: after the header, a word is one too.
+        ("Authorization: Bearer supersecrettoken", "supersecrettoken"),
+        ('{"authorization": "Bearer changeme-please"}', "changeme-please"),
+    ],
+)
+def test_bearer_tokens_are_found(text: str, token: str) -> None:
+    assert found(text) == [("CREDENTIAL", token)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bearer authentication is enabled for this route",
+        "use Bearer authentication.",
+        "the bearer instrument is transferable",
+        "bearer self-contained tokens are described in RFC 6750",
+        "Bearer SECURITIES are transferable by delivery",
+    ],
+)
+def test_a_word_after_bearer_is_no_token(text: str) -> None:
+    assert found(text) == []
+    assert SecretScrubFilter().scrub(text) == text
 
 
 @pytest.mark.parametrize(
@@ -173,6 +231,8 @@ def test_an_ssn_without_dashes_is_found_after_its_cue(text: str, number: str) ->
         "ssn 536220000",  # serial 0000
         "ssn 078051120",  # the Woolworth wallet card, never anyone's
         "ssn 5362212345",  # ten digits
+        "SSN: 536221234.5",  # a cue, but a decimal number
+        "ssn 536.22.1234.5",  # a cue, but four dotted groups
     ],
 )
 def test_nine_digits_that_are_no_ssn_are_left_alone(text: str) -> None:

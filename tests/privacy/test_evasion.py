@@ -9,6 +9,7 @@ import json
 import sys
 import tracemalloc
 import unicodedata
+from itertools import chain
 from typing import Any
 
 import pytest
@@ -98,6 +99,36 @@ def test_a_lone_surrogate_hides_no_part_of_an_address(text: str) -> None:
     assert value == "mail <EMAIL_ADDRESS> now"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail jo\ue000hn@example.com now", "mail <EMAIL_ADDRESS> now"),  # private use
+        ("mail john@exa\U000f0000mple.com now", "mail <EMAIL_ADDRESS> now"),  # plane 15
+        ("mail john@example.c\U0010fffdom now", "mail <EMAIL_ADDRESS> now"),  # plane 16
+        ("mail jo\u0378hn@example.com now", "mail <EMAIL_ADDRESS> now"),  # unassigned
+        ("mail john@exa\U0001f02cmple.com now", "mail <EMAIL_ADDRESS> now"),  # among emoji
+        ("mail john@example.c\U00050000om now", "mail <EMAIL_ADDRESS> now"),  # plane 5, empty
+        ("mail john.doe@example.co\ufdd0m now", "mail <EMAIL_ADDRESS> now"),  # noncharacter
+        ("mail jo\ue000hn\uff20example.com now", "mail <EMAIL_ADDRESS> now"),  # and full-width
+        ("call (212) 555-\ue0000199 today", "call <PHONE_NUMBER> today"),
+        ("to DE89 3704 0044 05\ue00032 0130 00 please", "to <IBAN_CODE> please"),
+        ("card 4111 1111 1111 11\U000f000011 ok", "card <CREDIT_CARD> ok"),
+        ("ssn 536-22-\U000500001234 x", "ssn <US_SSN> x"),
+        ("a 1\u0378\ue0002\U0001f600 emoji stays", "a 1\u0378\ue0002\U0001f600 emoji stays"),
+    ],
+)
+def test_private_use_and_unassigned_code_points_hide_no_pii(text: str, expected: str) -> None:
+    """Neither is a character anyone typed: folded away, they split nothing, and the span
+    redacted is the original one, code point included."""
+    assert redact_text(text) == expected
+    assert redact_json({"note": text}) == {"note": expected}
+
+
+def test_a_private_use_character_is_redacted_with_the_address_it_is_in() -> None:
+    text = "to jo\ue000hn@exa\U000f0000mple.com\ue001"
+    assert [text[f.start : f.end] for f in detect(text)] == [text[3:]]
+
+
 def test_a_lone_surrogate_from_a_json_body_hides_no_part_of_an_address() -> None:
     body = json.loads('{"note": "write to jo\\ud800hn@example.com"}')
     assert redact_json(body) == {"note": "write to <EMAIL_ADDRESS>"}
@@ -111,9 +142,19 @@ def test_every_combining_mark_is_folded_away() -> None:
     assert [m for m in marks if fold(f"1{m}2")[0] != "12"] == []
 
 
+def test_every_code_point_that_is_no_character_is_folded_away() -> None:
+    """Private-use, unassigned and surrogate code points, each alone in text otherwise NFKC:
+    the fast path must send every one to folding. All of the BMP and plane 1 (where the
+    fast path lists them) are tried, and a sample of the planes it takes whole."""
+    codes = chain(range(0x20000), range(0x20000, sys.maxunicode + 1, 97))
+    chars = [chr(c) for c in codes if unicodedata.category(chr(c)) in ("Co", "Cn", "Cs")]
+    assert [hex(ord(c)) for c in chars if fold(f"1{c}2")[0] != "12"] == []
+    assert fold("well done \U0001f600\U0001f44d") == ("well done \U0001f600\U0001f44d", None)
+
+
 def _folded_alone(char: str) -> str:
     """What folding.py's docstring says becomes of one character (invisible ones aside)."""
-    if unicodedata.category(char) in ("Cs", "Mn", "Me"):
+    if unicodedata.category(char) in ("Cs", "Co", "Cn", "Mn", "Me"):
         return ""
     if char.isdecimal():
         return str(unicodedata.decimal(char))
@@ -135,17 +176,19 @@ def test_every_character_of_a_text_is_folded_and_mapped_back() -> None:
         hex(ord(char))
         for char, out in zip(text, map("".join, came_from), strict=True)
         if out != _folded_alone(char)
-        and not (out == "" and unicodedata.category(char) in ("Cf", "Lo", "Cn"))  # invisible
+        and not (out == "" and unicodedata.category(char) in ("Cf", "Lo"))  # invisible
     ]
     assert wrong == []
 
 
 # Characters kept, folded to one (full-width, digits of other scripts, the no-break space, a
-# mathematical letter, "qa" less its nukta), to none (invisible, marks, a lone surrogate) and
-# to several ("½", "℅").
+# mathematical letter, "qa" less its nukta), to none (invisible, marks, a lone surrogate,
+# private-use and unassigned code points) and to several ("½", "℅"); an emoji and a CJK
+# ideograph past the BMP are kept.
 _MIXED = (
     "a1@. \u0915\uff41\uff11\uff20\u0967\u00a0\u00aa\U0001d400\u0958"
-    "\u200b\u0301\u093c\ud800\u00bd\u2105"
+    "\u200b\u0301\u093c\ud800\ue000\U000f0000\u0378\U0001f02c\U00050000\U00030000\u00bd\u2105"
+    "\U0001f600\U00020bb7"
 )
 
 

@@ -45,9 +45,10 @@ _TOKEN_SHAPES = (
 _TOKEN_PATTERN = re.compile(r"(?<![\w-])(?:" + "|".join(_TOKEN_SHAPES) + ")")
 
 # "Basic" is an English word, so a basic-auth token (RFC 7617: base64 of "user-id:password")
-# is one only after the name of a header or key that holds one ("Authorization: Basic …", a
-# JSON or dict entry such as "auth", "authHeader" or "proxyAuthorization", a curl -H) or when
-# it decodes to "user:" and maybe a password itself. Quotes may be escaped, as in headers
+# is one only when it decodes to "user:" and maybe a password itself, or when it is no plain
+# word and follows the name of a header or key that holds one ("Authorization: Basic …", a
+# JSON or dict entry such as "auth", "authHeader" or "proxyAuthorization", a curl -H). The
+# same cue makes a plain word after "Bearer" a token. Quotes may be escaped, as in headers
 # logged as JSON inside a JSON string ("{\"Authorization\": \"Basic …"); a comma separates
 # only after a quote (a tuple of strings), so "authorization, Basic information" is prose.
 # Spaces and tabs only: a newline ends a header, as it ends a log record's field (scrub.py
@@ -57,6 +58,10 @@ _AUTHORIZATION_CUE = re.compile(
     r"(?:\\*[\"']?[ \t]*[:=]|\\*[\"'][ \t]*,)[ \t]*\\*[\"']?[ \t]*$"
 )
 _CUE_REACH = 48  # \"Proxy-Authorization\": \"Basic …" and some room
+
+# A word, not a token: letters in one case (or capitalised), maybe hyphenated or ending a
+# sentence. "Basic" and "Bearer" are English words, and so is what often follows them.
+_WORD = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:-(?:[a-z]+|[A-Z]+))*\.?")
 
 # A PEM block is found in Python, not by one regex: "BEGIN.*?END" retries the lazy scan from
 # every BEGIN marker, which is quadratic when no END follows. Header and footer have no "-"
@@ -129,7 +134,9 @@ def _tokens(text: str, start: int, end: int) -> Iterator[tuple[int, int, int, in
     position = start
     while (match := _TOKEN_PATTERN.search(text, position, end)) is not None:
         group = match.lastgroup
-        if group == "basic" and not _is_basic_credential(text, match):
+        if (group == "basic" and not _is_basic_credential(text, match)) or (
+            group == "bearer" and not _is_bearer_token(text, match)
+        ):
             # Not one: look again from the token, which may hold another shape ("Basic
             # AKIA…"). The token is read at most twice, so the scan stays linear.
             position = match.start(group)
@@ -139,16 +146,26 @@ def _tokens(text: str, start: int, end: int) -> Iterator[tuple[int, int, int, in
         position = match.end()
 
 
-def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
-    """Whether "Basic <token>" is a credential: after an Authorization header, or when the
-    token is padded base64 of printable UTF-8 "user:password" (RFC 7617's charset) with a
-    user; the password may be empty, as when an API key is sent as the user (Stripe's
-    "sk_live_…:"). Short or unpadded words that happen to decode to a colon ("Basic bzopen" is
-    "o:)z") are not."""
+def _after_authorization(text: str, match: re.Match[str]) -> bool:
     start = match.start()
-    if _AUTHORIZATION_CUE.search(text, max(0, start - _CUE_REACH), start) is not None:
-        return True
+    return _AUTHORIZATION_CUE.search(text, max(0, start - _CUE_REACH), start) is not None
+
+
+def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
+    """Whether "Basic <token>" is a credential: after an Authorization header or key, unless
+    the token is a plain word; or when it is padded base64 of printable UTF-8
+    "user:password" (RFC 7617's charset) with a user. The password may be empty, as when an
+    API key is sent as the user (Stripe's "sk_live_…:").
+
+    The header says what its value is, but not that any word after it is one: in
+    "Authorization: Basic information" the word is no base64, while a token (base64, or a
+    key sent raw) has digits, mixed case or "+/=", as "Zm9vYmFy" ("foobar") does. A word
+    that happens to be base64 of "user:password" is one still. Short or unpadded words that
+    happen to decode to a colon ("Basic bzopen" is "o:)z") are not.
+    """
     token = match.group("basic")
+    if _WORD.fullmatch(token) is None and _after_authorization(text, match):
+        return True
     if len(token) < 8 or len(token) % 4:
         return False
     try:
@@ -157,6 +174,14 @@ def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
         return False
     user, colon, _ = decoded.partition(":")
     return bool(user) and bool(colon) and decoded.isprintable()
+
+
+def _is_bearer_token(text: str, match: re.Match[str]) -> bool:
+    """Whether "Bearer <token>" is a credential. RFC 6750 allows any run of its characters,
+    so after an Authorization header or key every one is; elsewhere a plain word is not:
+    "Bearer authentication is enabled", "the bearer instrument". A token has digits, mixed
+    case or symbols: 16 random letters and digits look like a word 3 times in a million."""
+    return _WORD.fullmatch(match.group("bearer")) is None or _after_authorization(text, match)
 
 
 def has_credential(text: str) -> bool:

@@ -97,7 +97,9 @@ _DATE_RE = (
 
 # Nine digits are an SSN only after a word that says so, as in Presidio ("SSN: 536221234",
 # "social security no. 536 22 1234", "my SSN is …"): without one they are an order number as
-# often as anything. The dashed form needs no cue.
+# often as anything. The dashed form needs no cue. The cue says what the number is, not that
+# any number after it is one: nine digits followed by a decimal part ("536221234.5",
+# "536.22.1234.5") are a measure or a version, and are left alone.
 _SSN_GLUE = r"[\s:=#.,\"'()-]"
 _SSN_CUE = re.compile(
     r"(?i:\b(?:ssns?|ss#|social[ _-]?security(?:[ _-]?(?:number|num|nr|no))?)(?![a-z]))"
@@ -251,7 +253,7 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
         ),
         PatternRecognizer(
             "US_SSN",
-            rx(rf"{_NUM_START}\d{{3}}(?P<sep>[ .]?)\d{{2}}(?P=sep)\d{{4}}{_NUM_END}"),
+            rx(rf"{_NUM_START}\d{{3}}(?P<sep>[ .]?)\d{{2}}(?P=sep)\d{{4}}{_NUM_END}(?!\.\d)"),
             validators.stdnum_validator(us_ssn, 0.85, digits=True),
             digits,
             cue=_SSN_CUE,
