@@ -284,6 +284,20 @@ def test_an_owner_or_tag_that_misleads_is_422(
     assert (shown["owner"], shown["tags"]) == ("team-a", ["fraud"])
 
 
+def test_an_owner_with_an_emoji_is_kept_and_a_hidden_character_is_named(
+    client: TestClient, writer: dict[str, str]
+) -> None:
+    # VS16 after the heart was refused as "the invisible or reordering character U+FE0F".
+    create(client, writer, owner="Zo\u00eb \u2764\ufe0f team")
+    shown = client.get("/api/v1/models/churn", headers=writer).json()
+    assert shown["owner"] == "Zo\u00eb \u2764\ufe0f team"
+    response = client.patch("/api/v1/models/churn", json={"owner": "team\ue000"}, headers=writer)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["message"].endswith(
+        "contains the private-use character U+E000, which each font draws as it likes; remove it"
+    )
+
+
 def test_a_name_with_a_look_alike_letter_is_422_naming_the_artifact(
     client: TestClient, writer: dict[str, str], runtime: Runtime
 ) -> None:

@@ -179,3 +179,85 @@ def test_blobs_stay_when_the_database_cannot_say_whether_a_version_names_them(
     assert versions(runtime) == []
     assert [path.read_bytes() for path in blob_files(runtime)] == [DATA]
     assert "blobs of a registration that did not commit were kept" in caplog.text
+
+
+@pytest.mark.usefixtures("churn")
+def test_a_registration_whose_savepoint_rolls_back_leaves_no_blob_though_the_rest_commits(
+    runtime: Runtime,
+) -> None:
+    # Only the end of the whole transaction was watched: it committed, so the blob stayed.
+    with runtime.db.unit_of_work() as session:
+        register(session, runtime, ("kept.bin", b"kept"))
+        savepoint = session.begin_nested()
+        register(session, runtime, ("model.bin", DATA))
+        savepoint.rollback()
+    assert versions(runtime) == [1]
+    assert [path.read_bytes() for path in blob_files(runtime)] == [b"kept"]
+
+
+@pytest.mark.usefixtures("churn")
+def test_a_registration_whose_savepoint_is_released_keeps_its_blob(runtime: Runtime) -> None:
+    with runtime.db.unit_of_work() as session:
+        outer = session.begin_nested()
+        inner = session.begin_nested()
+        register(session, runtime, ("model.bin", DATA))
+        inner.commit()
+        outer.commit()
+    assert versions(runtime) == [1]
+    assert [path.read_bytes() for path in blob_files(runtime)] == [DATA]
+
+
+@pytest.mark.usefixtures("churn")
+def test_bytes_of_a_rolled_back_savepoint_registered_again_keep_their_blob(
+    runtime: Runtime,
+) -> None:
+    # The second registration finds the first's blob and names it: the commit keeps it.
+    with runtime.db.unit_of_work() as session:
+        savepoint = session.begin_nested()
+        register(session, runtime, ("model.bin", DATA))
+        savepoint.rollback()
+        register(session, runtime, ("again.bin", DATA))
+    assert versions(runtime) == [1]
+    with runtime.db.unit_of_work() as session:
+        opened = registry.get_version(session, model_name="churn", version=1)
+    assert [artifact.name for artifact in opened.artifacts] == ["again.bin"]
+    assert [path.read_bytes() for path in blob_files(runtime)] == [DATA]
+
+
+@pytest.mark.usefixtures("churn")
+def test_the_same_bytes_registered_twice_in_a_transaction_that_fails_leave_no_blob(
+    runtime: Runtime,
+) -> None:
+    # The second registration claimed the first's blob, and the claim kept it forever.
+    fail_commits_that_register_a_version(runtime)
+
+    def register_the_same_bytes_twice(session: Session) -> None:
+        register(session, runtime, ("model.bin", DATA))
+        register(session, runtime, ("copy.bin", DATA), ("vocab.txt", b"a b"))
+
+    with pytest.raises(IntegrityError), runtime.db.unit_of_work() as session:
+        register_the_same_bytes_twice(session)
+    assert versions(runtime) == []
+    assert blob_files(runtime) == []
+
+
+@pytest.mark.usefixtures("churn")
+def test_a_session_holds_one_pair_of_give_back_listeners_however_much_it_registers(
+    runtime: Runtime,
+) -> None:
+    # Each registration added two listeners that stayed: 400 in one session made 800, and
+    # every commit and transaction end called them all.
+    session = runtime.db.sessions()
+    try:
+        before = len(session.dispatch.after_transaction_end)
+        for number in range(5):
+            register(session, runtime, ("model.bin", b"%d" % number))
+            register(session, runtime, ("vocab.txt", b"v%d" % number))
+            session.commit()
+        assert len(session.dispatch.after_transaction_end) == before + 1
+        assert len(session.dispatch.after_commit) == before + 1
+        assert giveback.pending_blobs(session) == []
+    finally:
+        session.close()
+    assert sorted(versions(runtime)) == list(range(1, 11))
+    assert len(blob_files(runtime)) == 10

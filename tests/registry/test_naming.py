@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 import unicodedata
 
 import pytest
 
 from mlgate.errors import Invalid
-from mlgate.registry.naming import check_artifact_name, check_new_artifact_name
+from mlgate.registry.naming import (
+    check_artifact_name,
+    check_new_artifact_name,
+    hidden_character,
+    misleading_character,
+)
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "dir/vocab.txt", "a-b_c.1/x.bin", "a%00b"])
@@ -109,16 +116,21 @@ def test_every_default_ignorable_code_point_is_refused() -> None:
         ("resnet\uff15\uff10.onnx", "\uff15", "5"),  # FULLWIDTH DIGIT FIVE: "resnet50"
         ("\u210cead.bin", "\u210c", "H"),  # BLACK-LETTER CAPITAL H, Common script
         ("mod\u212fl.onnx", "\u212f", "e"),  # SCRIPT SMALL E
-        ("\ufb01le.bin", "\ufb01", "fi"),  # LATIN SMALL LIGATURE FI
-        ("model\u00b2.bin", "\u00b2", "2"),  # SUPERSCRIPT TWO
+        ("\ufb01le.bin", "\ufb01", "fi"),  # LATIN SMALL LIGATURE FI: "file.bin"
+        ("\u0133s.onnx", "\u0133", "ij"),  # LATIN SMALL LIGATURE IJ: "ijs.onnx"
         ("\u2f4a\u6a21.bin", "\u2f4a", "\u6728"),  # KANGXI RADICAL TREE, drawn as 木
-        ("\uff93\uff83\uff9e\uff99.bin", "\uff93", "\u30e2"),  # HALFWIDTH KATAKANA MO
+        ("model\u2474.bin", "\u2474", "(1)"),  # PARENTHESIZED DIGIT ONE
+        ("wow\u203c.bin", "\u203c", "!!"),  # DOUBLE EXCLAMATION MARK
+        ("resnet50\ufe63v2.onnx", "\ufe63", "-"),  # SMALL HYPHEN-MINUS
+        ("\u0644\ufeeb.bin", "\ufeeb", "\u0647"),  # ARABIC LETTER HEH INITIAL FORM
+        ("\u5e74\ufe13\u6708.bin", "\ufe13", ":"),  # VERTICAL COLON, drawn as two dots
     ],
 )
 def test_new_names_with_a_compatibility_character_are_refused_saying_what_it_folds_to(
     name: str, char: str, folded: str
 ) -> None:
     # One script per word and no separator in the fold, so each passed: "ⅿodel.onnx" is Latin.
+    # Fullwidth digits stay refused though CJK names hold them: they make "resnet50" of "resnet".
     assert unicodedata.normalize("NFKC", char) == folded
     with pytest.raises(Invalid) as caught:
         check_new_artifact_name(name, field="artifacts[4]")
@@ -258,3 +270,149 @@ def test_new_names_with_one_script_per_word_pass(name: str) -> None:
 
 def test_names_stored_before_the_script_rule_still_resolve() -> None:
     assert check_artifact_name("mod\u0435l.onnx") == "mod\u0435l.onnx"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "modelo_2\u00ba_intento.onnx",  # MASCULINE ORDINAL INDICATOR (<super>)
+        "1\u00aa_versi\u00f3n.onnx",
+        "r\u00e9sultats_r\u00b2.json",  # SUPERSCRIPT TWO
+        "volumen_m\u00b3.csv",
+        "model_x\u2082.bin",  # SUBSCRIPT TWO
+        "\u043c\u043e\u0434\u0435\u043b\u044c_\u21165.onnx",  # NUMERO SIGN (<compat>, a symbol)
+        "model_\u00bd.bin",  # VULGAR FRACTION ONE HALF
+        "\u30c7\u30fc\u30bf\u2460.csv",  # CIRCLED DIGIT ONE
+        "\u91cd\u91cf_\u338f.csv",  # SQUARE KG
+        "\u6e29\u5ea6_\u2103.csv",  # DEGREE CELSIUS
+        "acme\u2122_model.onnx",  # TRADE MARK SIGN (<super>)
+        "\ubaa8\ub378_\u314b\u314b.bin",  # Korean compatibility jamo, as keyboards type them
+        "\u0642\u06cc\u0645\u062a_\ufdfc.csv",  # RIAL SIGN (<isolated>, a currency sign)
+        "\uff93\uff83\uff9e\uff99.onnx",  # halfwidth katakana: they fold to katakana, not Latin
+        "\u4fa1\u683c\uffe5.csv",  # FULLWIDTH YEN SIGN
+        "price_\u20a8.csv",  # RUPEE SIGN
+    ],
+)
+def test_new_names_with_a_compatibility_symbol_people_type_pass(name: str) -> None:
+    # Each was refused as "not in NFKC form" though it reads as what it is.
+    assert check_new_artifact_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("char", "write"),
+    [
+        ("\uffbb", "\u314b"),  # HALFWIDTH HANGUL LETTER KHIEUKH: the jamo keyboards type
+        ("\uff61", "\u3002"),  # HALFWIDTH IDEOGRAPHIC FULL STOP
+        ("\u2011", "\u2010"),  # NON-BREAKING HYPHEN
+    ],
+)
+def test_a_refused_compatibility_form_advises_the_character_it_stands_for(
+    char: str, write: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name(f"\ubaa8\ub378{char}.bin")
+    assert caught.value.errors[0].message.endswith(f"write {write!r}")
+    assert check_new_artifact_name(f"\ubaa8\ub378{write}.bin")
+
+
+def test_no_refusal_advises_a_replacement_that_is_refused_in_turn() -> None:
+    """Every code point: what a refusal says to write passes the same check. VULGAR FRACTION
+    ONE HALF advised '1\u20442', whose FRACTION SLASH is refused as a '/' that is not one; a
+    Korean letter advised a conjoining jamo."""
+    advised = re.compile(r"(?:compatibility|mathematical) form .*; write ('.*'|\".*\")$")
+    checked, wrong = 0, []
+    for point in range(0x80, sys.maxunicode + 1):
+        found = misleading_character(chr(point))
+        if found is None or (match := advised.search(found[1])) is None:
+            continue
+        checked += 1
+        write = ast.literal_eval(match.group(1))
+        if misleading_character(write) is not None or hidden_character(write) is not None:
+            wrong.append(f"U+{point:04X} -> {write!r}")
+        elif unicodedata.normalize("NFC", write) != write:
+            wrong.append(f"U+{point:04X} -> {write!r} (not NFC)")
+    assert checked > 3000  # the refusals were read: the mathematical letters alone are 996
+    assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "model_\u2764\ufe0f.onnx",  # HEAVY BLACK HEART, VS16: the red heart emoji
+        "done_\u2714\ufe0e.bin",  # HEAVY CHECK MARK, VS15: its text drawing
+        "\U0001f44d\ufe0f.bin",
+        "swap_\u2194\ufe0f.bin",  # LEFT RIGHT ARROW, an emoji though a math symbol
+        "model_\U0001fa77.onnx",  # PINK HEART, Unicode 15: newer than this Python's data
+        "\u0cae\u0cbe\u0ca6\u0cb0\u0cbf\u0cf3.onnx",  # KANNADA SIGN COMBINING ANUSVARA ABOVE RIGHT
+    ],
+)
+def test_new_names_with_an_emoji_selector_or_a_newer_character_pass(name: str) -> None:
+    # Variation selectors and code points Unicode 14 does not assign were refused wholesale.
+    assert check_new_artifact_name(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "described"),
+    [
+        (
+            "model1\ufe0f.onnx",
+            "U+FE0F VARIATION SELECTOR-16, which shows nothing unless it follows",
+        ),
+        ("\ufe0fmodel.onnx", "U+FE0F VARIATION SELECTOR-16"),
+        ("\u2764\ufe0f\ufe0f.onnx", "U+FE0F VARIATION SELECTOR-16"),  # one selector only
+        ("\u00e9\ufe0e.bin", "U+FE0E VARIATION SELECTOR-15"),
+        ("\U0001ccd6.bin", "U+1CCD6, which this server's Unicode"),  # OUTLINED LATIN CAPITAL A
+        ("\ua7cb.bin", "U+A7CB, which this server's Unicode"),  # a Latin letter of Unicode 16
+        ("\u0378.bin", "U+0378, which this server's Unicode"),  # unassigned in any Unicode
+    ],
+)
+def test_new_names_with_a_stray_selector_or_an_unjudged_newer_character_are_refused(
+    name: str, described: str
+) -> None:
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name(name)
+    assert described in caught.value.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("name", "word", "reads_as"),
+    [
+        ("mode\u01c0.onnx", "mode\u01c0", "model"),  # LATIN LETTER DENTAL CLICK
+        ("adm\u0269n.onnx", "adm\u0269n", "admin"),  # LATIN SMALL LETTER IOTA
+        ("\u0251lexnet.onnx", "\u0251lexnet", "alexnet"),  # LATIN SMALL LETTER ALPHA
+        ("\u1d00dmin.onnx", "\u1d00dmin", "admin"),  # LATIN LETTER SMALL CAPITAL A
+        ("weights/\u0261pt2.bin", "\u0261pt2", "gpt2"),  # LATIN SMALL LETTER SCRIPT G
+        ("\ua4d1\ua4e3\ua4f3\ua4d3/model.onnx", "\ua4d1\ua4e3\ua4f3\ua4d3", "PROD"),  # Lisu
+        ("\u13da\u13ac\u13aa\u13a2.bin", "\u13da\u13ac\u13aa\u13a2", "SEAT"),  # Cherokee
+    ],
+)
+def test_new_names_with_a_word_of_ascii_letters_and_look_alikes_are_refused(
+    name: str, word: str, reads_as: str
+) -> None:
+    # Latin letters of phonetic alphabets pass the script rule beside ASCII ones, and a Lisu
+    # or Cherokee word is in one script: each passed.
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name(name, field="artifacts[1]")
+    error = caught.value.errors[0]
+    assert f"has the word {word!r}, which reads as the Latin {reads_as!r}" in error.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "e\u028be_model.bin",  # Ewe: V WITH HOOK, an everyday letter
+        "\u0256evi.bin",  # Ewe: D WITH TAIL
+        "\u025bn\u0254.bin",  # OPEN E, OPEN O
+        "\u13e3\u13b3\u13a9.bin",  # Cherokee "Tsalagi": TSA is drawn like no Latin letter
+        "\ua4d5\ua4ef.bin",  # Lisu THA and AE: turned letters, not Latin ones
+    ],
+)
+def test_new_names_in_orthographies_with_phonetic_letters_pass(name: str) -> None:
+    assert check_new_artifact_name(name) == name
+
+
+def test_lisu_tone_letters_drawn_as_a_full_stop_are_refused() -> None:
+    with pytest.raises(Invalid) as caught:
+        check_new_artifact_name("\ua4d5\ua4f8\ua4f3\ua4e0\ua4e0\ua4eb")  # reads as "⊥.ONNX"
+    assert "U+A4F8" in caught.value.errors[0].message
+    assert "looks like '.' and is not one" in caught.value.errors[0].message

@@ -1,6 +1,7 @@
 """The rules for artifact names: relative paths that cannot escape a directory, and that read
-as what they are: no hidden characters, no stand-ins for a separator or a plain letter (NFKC
-form), and no word whose letters pass for those of another script."""
+as what they are: no hidden characters, no stand-ins for a separator or a plain letter (the
+compatibility forms that read as the characters NFKC folds them to), and no word whose letters
+pass for those of another script or for ASCII letters."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import unicodedata
 from typing import Any
 
 from mlgate.errors import Invalid
+from mlgate.registry.lookalikes import LATIN_LOOK_ALIKES, SEPARATOR_LOOK_ALIKES
 
 __all__ = [
     "check_artifact_name",
     "check_new_artifact_name",
+    "described_hidden",
     "hidden_character",
     "latin_look_alike",
     "misleading_character",
@@ -24,7 +27,7 @@ MAX_NAME = 255
 MAX_SEGMENT_BYTES = 255  # NAME_MAX of common file systems: scanning stages artifacts as files
 # Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private
 # use (each font draws its own glyph there), and code points this Python's Unicode data does not
-# assign: it cannot say how they fold or what they are.
+# assign: it cannot say how they fold or what they are (but see _newer).
 _HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 # Default_Ignorable_Code_Point (DerivedCoreProperties.txt; a test checks this list against the
 # regex package's copy of Unicode's data): drawn as nothing. Most are Cf or unassigned, which
@@ -50,6 +53,22 @@ _DEFAULT_IGNORABLE = (
     (0x1D173, 0x1D17A),
     (0xE0000, 0xE0FFF),
 )
+# VARIATION SELECTOR-15 and -16 pick the text or the emoji drawing of the emoji just before
+# them ("\u2764\ufe0f", a red heart): seen there, and allowed there only. Anywhere else they
+# show nothing ("model1\ufe0f.onnx" reads as "model1.onnx"). Emoji are symbols (So) but for
+# these few; ASCII digits, '#' and '*' take VS16 only in keycaps, which names do without.
+_PRESENTATION_SELECTORS = frozenset("\ufe0e\ufe0f")
+_EMOJI_NOT_SYMBOLS = frozenset("\u2194\u25fb\u25fc\u25fd\u25fe\u2934\u2935\u3030\u303d")
+# Code points Unicode keeps for pictographs to come (emoji-data.txt gives the unassigned ones of
+# these blocks Extended_Pictographic): an emoji newer than this Python (U+1FA77 PINK HEART in
+# Unicode 15) is one, and can pass for no letter.
+_PICTOGRAPHS = ((0x1F000, 0x1FAFF), (0x1FC00, 0x1FFFD))
+# Scripts a newer character may be of and still be judged: a letter of Kannada (U+0CF3, Unicode
+# 15) is judged with its word as any Kannada letter is. Not Common or Inherited (symbols,
+# punctuation, format characters, styled letters such as the outlined Latin letters of Unicode
+# 16), nor Latin (a new Latin letter may pass for an ASCII one): this server cannot tell what
+# they look like, so they are refused until its Unicode data knows them.
+_UNJUDGED_SCRIPTS = frozenset({"Zzzz", "Zyyy", "Zinh", "Latn"})
 # A name is judged word by word: "vocab_ελληνικά" and "tokenizer_ru_русский" are two scripts,
 # each in a word of its own, as people name files; a look-alike hides inside one word.
 _WORD_BREAK = re.compile(r"[_\-. ]")
@@ -69,81 +88,11 @@ _WITH_LATIN = tuple(frozenset({"Latn", east}) for east in ("Jpan", "Hanb", "Kore
 # Greek mu is the micro sign's letter: MICRO SIGN (Common, so with any script) folds to it under
 # NFKC and looks the same, and people type either in "latency_μs". It passes for no Latin letter.
 _ANY_SCRIPT_LETTERS = frozenset({"\N{GREEK SMALL LETTER MU}"})
-# Cyrillic and Greek letters drawn as the Latin letter beside them is (Unicode's confusables.txt
-# maps each to it; each checked by eye). A word of only these reads as a Latin word it is not:
-# Cyrillic ER and U read as "py", IE HA IE as "exe". Left out: Greek small chi and kappa (chi
-# reaches below the line and kappa stops at x's height; confusables.txt maps them to Latin chi
-# and kra, not to x and k) and letters only roughly alike (Cyrillic small GHE, capital U and
-# SOFT SIGN; Greek small gamma and sigma), which many Russian and Greek words are made of.
-_LATIN_LOOK_ALIKES: dict[str, str] = {
-    unicodedata.lookup(letter): latin
-    for letter, latin in (
-        ("CYRILLIC SMALL LETTER A", "a"),
-        ("CYRILLIC SMALL LETTER IE", "e"),
-        ("CYRILLIC SMALL LETTER O", "o"),
-        ("CYRILLIC SMALL LETTER ER", "p"),
-        ("CYRILLIC SMALL LETTER ES", "c"),
-        ("CYRILLIC SMALL LETTER U", "y"),
-        ("CYRILLIC SMALL LETTER HA", "x"),
-        ("CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I", "i"),
-        ("CYRILLIC SMALL LETTER JE", "j"),
-        ("CYRILLIC SMALL LETTER DZE", "s"),
-        ("CYRILLIC SMALL LETTER SHHA", "h"),
-        ("CYRILLIC SMALL LETTER KOMI DE", "d"),
-        ("CYRILLIC SMALL LETTER QA", "q"),
-        ("CYRILLIC SMALL LETTER WE", "w"),
-        ("CYRILLIC SMALL LETTER STRAIGHT U", "y"),
-        ("CYRILLIC SMALL LETTER PALOCHKA", "l"),
-        ("CYRILLIC SMALL LETTER IZHITSA", "v"),
-        ("CYRILLIC CAPITAL LETTER A", "A"),
-        ("CYRILLIC CAPITAL LETTER VE", "B"),
-        ("CYRILLIC CAPITAL LETTER IE", "E"),
-        ("CYRILLIC CAPITAL LETTER KA", "K"),
-        ("CYRILLIC CAPITAL LETTER EM", "M"),
-        ("CYRILLIC CAPITAL LETTER EN", "H"),
-        ("CYRILLIC CAPITAL LETTER O", "O"),
-        ("CYRILLIC CAPITAL LETTER ER", "P"),
-        ("CYRILLIC CAPITAL LETTER ES", "C"),
-        ("CYRILLIC CAPITAL LETTER TE", "T"),
-        ("CYRILLIC CAPITAL LETTER HA", "X"),
-        ("CYRILLIC CAPITAL LETTER BYELORUSSIAN-UKRAINIAN I", "I"),
-        ("CYRILLIC CAPITAL LETTER JE", "J"),
-        ("CYRILLIC CAPITAL LETTER DZE", "S"),
-        ("CYRILLIC CAPITAL LETTER STRAIGHT U", "Y"),
-        ("CYRILLIC LETTER PALOCHKA", "I"),
-        ("CYRILLIC CAPITAL LETTER QA", "Q"),
-        ("CYRILLIC CAPITAL LETTER WE", "W"),
-        ("CYRILLIC CAPITAL LETTER IZHITSA", "V"),
-        ("GREEK SMALL LETTER OMICRON", "o"),
-        ("GREEK SMALL LETTER IOTA", "i"),
-        ("GREEK SMALL LETTER NU", "v"),
-        ("GREEK SMALL LETTER RHO", "p"),
-        ("GREEK SMALL LETTER UPSILON", "u"),
-        ("GREEK SMALL LETTER ALPHA", "a"),
-        ("GREEK LUNATE SIGMA SYMBOL", "c"),
-        ("GREEK LETTER YOT", "j"),
-        ("GREEK CAPITAL LETTER ALPHA", "A"),
-        ("GREEK CAPITAL LETTER BETA", "B"),
-        ("GREEK CAPITAL LETTER EPSILON", "E"),
-        ("GREEK CAPITAL LETTER ZETA", "Z"),
-        ("GREEK CAPITAL LETTER ETA", "H"),
-        ("GREEK CAPITAL LETTER IOTA", "I"),
-        ("GREEK CAPITAL LETTER KAPPA", "K"),
-        ("GREEK CAPITAL LETTER MU", "M"),
-        ("GREEK CAPITAL LETTER NU", "N"),
-        ("GREEK CAPITAL LETTER OMICRON", "O"),
-        ("GREEK CAPITAL LETTER RHO", "P"),
-        ("GREEK CAPITAL LETTER TAU", "T"),
-        ("GREEK CAPITAL LETTER UPSILON", "Y"),
-        ("GREEK CAPITAL LETTER CHI", "X"),
-        ("GREEK CAPITAL LUNATE SIGMA SYMBOL", "C"),
-        ("GREEK CAPITAL LETTER YOT", "J"),
-    )
-}
 # Separators a name may only write as themselves: '.' between a name and its type, '/' between
 # directories, '\\' (refused anyway), and spaces. A character that folds to one of them under
 # NFKC (ONE DOT LEADER, FULLWIDTH SOLIDUS, NO-BREAK SPACE) makes "model.onnx" of a name whose
-# type is not .onnx; so does a symbol drawn like one (confusables.txt), which does not fold.
+# type is not .onnx; so does a symbol drawn like one (SEPARATOR_LOOK_ALIKES), which does not
+# fold.
 # Fullwidth CJK punctuation that folds to other characters (parentheses, colon, comma) and the
 # ideographic full stop, which folds to none, are written in CJK names and stay allowed.
 _SEPARATORS = {
@@ -151,53 +100,95 @@ _SEPARATORS = {
     "/": "write '/' between directories or leave it out",
     "\\": "write '/' between directories or leave it out",
 }
-_SEPARATOR_LOOK_ALIKES: dict[str, str] = {
-    **dict.fromkeys("\u1735\u2041\u2044\u2215\u2571\u27cb\u29f8\U0001d23a", "/"),
-    **dict.fromkeys("\u2216\u27cd\u29f5\u29f9\U0001d20f\U0001d23b", "\\"),
-    **dict.fromkeys("\u0701\u0702\ua60e\U00010a50\U0001d16d", "."),
-}
 # Mathematical Alphanumeric Symbols: bold, italic, sans-serif... forms of Latin and Greek letters
 # and digits, for formulas; in a name "𝗆odel" reads as "model" and is not it.
 _MATH_ALPHANUMERICS = range(0x1D400, 0x1D800)
-# A name is in NFKC form (UTS #39 restricts what is not): a compatibility character is another
-# one drawn differently: SMALL ROMAN NUMERAL ONE THOUSAND or FULLWIDTH LATIN SMALL LETTER M in
-# "model", SCRIPT SMALL E, KANGXI RADICAL TREE (drawn as the ideograph 木). Allowed all the same:
-# - letters of everyday words that their scripts' keyboards type and that fold into letters of
-#   the same script, so they pass for nothing else: Thai SARA AM (น้ำ), Lao AM, HO NO and
-#   HO MO (ໜ້າ), Armenian ECH YIWN (և, "and");
-# - MICRO SIGN, which keyboards type for Greek mu (see _ANY_SCRIPT_LETTERS);
-# - fullwidth forms of ASCII punctuation and symbols (parentheses, colon, comma), which CJK
-#   input methods type. Fullwidth letters and digits are refused: "resnet" and FULLWIDTH
-#   DIGIT FIVE and ZERO pass for "resnet50". Fullwidth '.', '/' and '\\' are refused as
-#   separators that are not ones (_SEPARATORS).
+# Compatibility characters (those NFKC folds to others) are judged by the kind of form their
+# decomposition names. Refused, as another character drawn differently that reads as it:
+# - <font> (SCRIPT SMALL E, the mathematical bold and sans-serif letters and digits), <wide>
+#   letters and digits ("resnet" and FULLWIDTH DIGIT FIVE and ZERO pass for "resnet50"),
+#   <small> and <noBreak> forms of punctuation, <vertical> forms (drawn for vertical text:
+#   VERTICAL COLON shows as two dots side by side), and the positional Arabic presentation
+#   forms, drawn as the letters they fold to;
+# - <narrow> forms but halfwidth katakana (halfwidth Hangul, punctuation and symbols);
+# - <compat> letters and numbers, which read as the letters and digits they fold to: SMALL
+#   ROMAN NUMERAL ONE THOUSAND in "model", the ligatures fi and ij ("\ufb01le.bin" reads as
+#   "file.bin"), the Latin digraph dz, PARENTHESIZED DIGIT ONE;
+# - <compat> symbols drawn as one letter (KANGXI RADICAL TREE is the ideograph 木) or made of
+#   ASCII punctuation, digits or a space ('\u203c' is "!!", '\u2474' is "(1)", '\u00b4' is a
+#   space and an accent).
+# Allowed, as symbols people type that read as what they are and pass for nothing else:
+# <super> and <sub> forms ("r²", "1ª", "™"), <circle>, <fraction> ('½'), <square> ('㎏'),
+# <wide> punctuation and symbols (CJK input methods type them; '.', '/' and '\\' aside, see
+# _SEPARATORS), halfwidth katakana (legacy systems write them, and they fold to katakana, not
+# Latin), RIAL SIGN, and <compat> symbols such as NUMERO SIGN, DEGREE CELSIUS and RUPEE SIGN.
+# Allowed letters of everyday words that their scripts' keyboards type, folding into letters
+# of the same script: Thai SARA AM (น้ำ), Lao AM, HO NO and HO MO (ໜ້າ), Armenian ECH YIWN
+# (և, "and"), the Korean compatibility jamo (ㅋㅋ; they fold to conjoining jamo), and MICRO
+# SIGN, which keyboards type for Greek mu (see _ANY_SCRIPT_LETTERS).
 _COMPATIBLE_LETTERS = frozenset("\u0e33\u0eb3\u0edc\u0edd\u0587\N{MICRO SIGN}")
-_FULLWIDTH_ASCII = range(0xFF01, 0xFF5F)
+_COMPATIBILITY_JAMO = range(0x3131, 0x318F)
+_TYPED_FORMS = frozenset({"<super>", "<sub>", "<circle>", "<fraction>", "<square>"})
+_HALFWIDTH_KATAKANA = range(0xFF66, 0xFFA0)
 
 
 def hidden_character(text: str) -> str | None:
     """The first character of ``text`` that is invisible, reorders what is shown, or is no
-    assigned character (private use, a surrogate, unassigned), if any."""
-    return next((char for char in text if _hidden(char)), None)
+    character this server can judge (private use, a surrogate, unassigned), if any. VS15 and
+    VS16 right after an emoji are not: they pick how it is drawn."""
+    before = ""
+    for char in text:
+        if _hidden(char) and not (char in _PRESENTATION_SELECTORS and _emoji(before)):
+            return char
+        before = char
+    return None
 
 
 @functools.lru_cache(maxsize=4096)
 def _hidden(char: str) -> bool:
-    if unicodedata.category(char) in _HIDDEN:
+    if _ignorable(char):
         return True
+    category = unicodedata.category(char)
+    if category == "Cn":
+        return not _newer(char)
+    return category in _HIDDEN
+
+
+def _newer(char: str) -> bool:
+    """Whether ``char``, which this Python's Unicode data does not assign, is a character of
+    a newer Unicode that can be judged all the same (see _PICTOGRAPHS, _UNJUDGED_SCRIPTS)."""
     point = ord(char)
-    return any(low <= point <= high for low, high in _DEFAULT_IGNORABLE)
+    if any(low <= point <= high for low, high in _PICTOGRAPHS):
+        return True
+    return _ucd().script(char) not in _UNJUDGED_SCRIPTS
 
 
-def _described_hidden(char: str) -> str:
+def _emoji(char: str) -> bool:
+    if not char or char.isascii():
+        return False
+    if char in _EMOJI_NOT_SYMBOLS or unicodedata.category(char) == "So":
+        return True
+    return any(low <= ord(char) <= high for low, high in _PICTOGRAPHS)
+
+
+def described_hidden(char: str) -> str:
+    """What ``char``, which ``hidden_character`` found, is, for a message that says why."""
     code = f"U+{ord(char):04X}"
     category = unicodedata.category(char)
+    if char in _PRESENTATION_SELECTORS:
+        name = unicodedata.name(char)
+        return f"{code} {name}, which shows nothing unless it follows an emoji"
     if category == "Co":
         return f"the private-use character {code}, which each font draws as it likes"
     if category == "Cs":
         return f"{code}, a lone surrogate (bytes that were not UTF-8)"
-    if category == "Cn":
+    if category == "Cn" and not _ignorable(char):
         return f"{code}, which this server's Unicode {unicodedata.unidata_version} does not assign"
     return f"the invisible or reordering character {code} {unicodedata.name(char, '')}".rstrip()
+
+
+def _ignorable(char: str) -> bool:
+    return any(low <= ord(char) <= high for low, high in _DEFAULT_IGNORABLE)
 
 
 def misleading_character(text: str) -> tuple[str, str] | None:
@@ -212,7 +203,7 @@ def misleading_character(text: str) -> tuple[str, str] | None:
 @functools.lru_cache(maxsize=4096)
 def _stands_in(char: str) -> str | None:
     folded = unicodedata.normalize("NFKC", char)
-    if ord(char) in _MATH_ALPHANUMERICS:
+    if ord(char) in _MATH_ALPHANUMERICS and folded != char:  # not the unassigned holes
         return f"is a styled mathematical form of {folded!r}; write {folded!r}"
     if folded.isspace():
         return "is a space other than ' ' (U+0020); write ' ', '_' or '-'"
@@ -220,20 +211,68 @@ def _stands_in(char: str) -> str | None:
     if separator is not None:
         why = f"reads as {folded!r} (its NFKC form), a {separator!r} that is not one"
         return f"{why}; {_SEPARATORS[separator]}"
-    separator = _SEPARATOR_LOOK_ALIKES.get(char)
+    separator = SEPARATOR_LOOK_ALIKES.get(char)
     if separator is not None:
         return f"looks like {separator!r} and is not one; {_SEPARATORS[separator]}"
     if folded != char and not _compatible(char):
-        write = "leave it out" if any(c.isspace() for c in folded) else f"write {folded!r}"
+        replacement = _replacement(char)
+        write = "leave it out" if replacement is None else f"write {replacement!r}"
         return f"is a compatibility form of {folded!r} (its NFKC form) and can pass for it; {write}"
     return None
 
 
 def _compatible(char: str) -> bool:
     """Whether ``char``, which NFKC folds to another, is one a name may hold all the same."""
-    if char in _COMPATIBLE_LETTERS:
+    if char in _COMPATIBLE_LETTERS or ord(char) in _COMPATIBILITY_JAMO:
         return True
-    return ord(char) in _FULLWIDTH_ASCII and not char.isalnum()
+    form = _compatibility_form(char)
+    if form in _TYPED_FORMS:
+        return True
+    if form == "<wide>":
+        return not char.isalnum()
+    if form == "<narrow>":
+        return ord(char) in _HALFWIDTH_KATAKANA
+    category = unicodedata.category(char)
+    if form == "<isolated>":
+        return category.startswith("S")  # RIAL SIGN; the letters are presentation forms
+    if form != "<compat>" or category[0] not in "SP":
+        return False
+    folded = unicodedata.normalize("NFKC", char)
+    if len(folded) == 1 and folded.isalnum():
+        return False
+    return not any(c.isascii() and not c.isalpha() for c in folded)
+
+
+def _compatibility_form(char: str) -> str | None:
+    """The tag of the compatibility decomposition in ``char``'s ("<font>", "<compat>"...),
+    looked for through its canonical decomposition too (LONG S WITH DOT ABOVE holds LONG S)."""
+    decomposition = unicodedata.decomposition(char)
+    if decomposition.startswith("<"):
+        return decomposition.split(" ", 1)[0]
+    codes = decomposition.split()
+    return next(filter(None, (_compatibility_form(chr(int(code, 16))) for code in codes)), None)
+
+
+def _replacement(char: str) -> str | None:
+    """What to write for ``char``, a compatibility character refused: what it decomposes to
+    (the Korean letter a halfwidth one stands for, not NFKC's conjoining jamo), else its NFKC
+    form, if that passes every check itself; None when neither does (leave it out)."""
+    decomposition = unicodedata.decomposition(char)
+    candidates = [unicodedata.normalize("NFKC", char)]
+    if decomposition.startswith("<"):
+        own = "".join(chr(int(code, 16)) for code in decomposition.split()[1:])
+        candidates.insert(0, unicodedata.normalize("NFC", own))
+    return next((c for c in candidates if _writable(c)), None)
+
+
+def _writable(text: str) -> bool:
+    return (
+        not any(c.isspace() or c in _SEPARATORS for c in text)
+        and not unicodedata.category(text[0]).startswith("M")
+        and unicodedata.normalize("NFC", text) == text
+        and hidden_character(text) is None
+        and misleading_character(text) is None
+    )
 
 
 def _ucd() -> Any:
@@ -279,12 +318,15 @@ def mixed_scripts(text: str) -> tuple[str, str] | None:
 
 
 def latin_look_alike(word: str) -> str | None:
-    """What ``word`` reads as when every letter of it is a Cyrillic or Greek look-alike of a
-    Latin letter (Cyrillic ER and U: "py"), else None. Digits and marks go with any word."""
+    """What ``word`` reads as when each letter of it is an ASCII letter or a look-alike of one,
+    and one at least is a look-alike (Cyrillic ER and U: "py"; "adm" LATIN SMALL LETTER IOTA
+    "n": "admin"), else None. Digits and marks go with any word."""
     letters = [char for char in word if _scripts(char) is not None]
-    if not letters or any(char not in _LATIN_LOOK_ALIKES for char in letters):
+    if not any(char in LATIN_LOOK_ALIKES for char in letters):
         return None
-    return "".join(_LATIN_LOOK_ALIKES.get(char, char) for char in word)
+    if any(not char.isascii() and char not in LATIN_LOOK_ALIKES for char in letters):
+        return None
+    return "".join(LATIN_LOOK_ALIKES.get(char, char) for char in word)
 
 
 def _described(char: str) -> str:
@@ -317,10 +359,10 @@ def check_artifact_name(name: str, *, field: str = "artifact") -> str:
 def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
     """``check_artifact_name``, and a name a reviewer reads as it is stored: no invisible,
     reordering or unassigned characters, composed (NFC) so two names never look alike, no
-    stand-in for a separator and no compatibility form of another character (NFKC, but for
-    the few ``_compatible`` ones), and each word (between '/', '.', '_', '-' and spaces) in
-    one script and not made of look-alikes of Latin letters. Applied when a version is
-    registered; names stored before these rules still resolve."""
+    stand-in for a separator and no compatibility form that reads as another character (see
+    ``_compatible``), and each word (between '/', '.', '_', '-' and spaces) in one script and
+    not made of look-alikes of ASCII letters. Applied when a version is registered; names
+    stored before these rules still resolve."""
     check_artifact_name(name, field=field)
 
     def refuse(why: str) -> Invalid:
@@ -328,7 +370,7 @@ def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
 
     hidden = hidden_character(name)
     if hidden is not None:
-        raise refuse(f"contains {_described_hidden(hidden)}; rename the file")
+        raise refuse(f"contains {described_hidden(hidden)}; rename the file")
     if unicodedata.normalize("NFC", name) != name:
         raise refuse("is not in Unicode NFC form; send it composed (NFC)")
     misleading = misleading_character(name)
@@ -348,10 +390,10 @@ def check_new_artifact_name(name: str, *, field: str = "artifact") -> str:
             )
         reads_as = latin_look_alike(word)
         if reads_as is not None:
-            first = next(char for char in word if char in _LATIN_LOOK_ALIKES)
+            first = next(char for char in word if char in LATIN_LOOK_ALIKES)
             raise refuse(
                 f"has the word {word!r}, which reads as the Latin {reads_as!r} but is written"
-                f" in letters that only look Latin, {_described(first)} first; write it in"
-                " Latin letters"
+                f" with letters that only look like its letters, {_described(first)} first;"
+                " write it in plain Latin letters (ASCII)"
             )
     return name

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mlgate.ids import NAME_PATTERN
-from mlgate.registry.naming import hidden_character
+from mlgate.registry.naming import described_hidden, hidden_character
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -69,9 +69,11 @@ def _check_owner(owner: str | None) -> str | None:
         return None
     if not owner.strip():
         raise ValueError("must not be empty; name the owning team or person")
+    # The rule artifact names follow: a VS16 right after an emoji ('Zoë \u2764\ufe0f team') is no
+    # hidden character.
     hidden = hidden_character(owner)
     if hidden is not None:
-        raise ValueError(f"contains the invisible or reordering character U+{ord(hidden):04X}")
+        raise ValueError(f"contains {described_hidden(hidden)}; remove it")
     return owner
 
 

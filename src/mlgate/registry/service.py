@@ -4,10 +4,10 @@ back is ``registry.downloads``).
 Registering a version writes its blobs first (before any SQL, so the database is not locked
 during a long upload), then the rows and the audit entry in the caller's transaction. If
 anything fails, blobs this call created are deleted again, so no partial state remains: also
-when the caller's transaction fails to commit after the call has returned (see
-``registry.giveback``). An HTTP upload streams each artifact into the blob store as
-it arrives (``registry.uploads``) and then registers the blobs it wrote
-(``register_stored_version``), with the same checks.
+when the caller's transaction fails to commit after the call has returned, or commits after the
+savepoint the call ran in rolled back (see ``registry.giveback``). An HTTP upload streams each
+artifact into the blob store as it arrives (``registry.uploads``) and then registers the blobs
+it wrote (``register_stored_version``), with the same checks.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from mlgate.clock import utcnow
 from mlgate.errors import Conflict, FieldError, Invalid, NotFound
 from mlgate.ids import new_id
 from mlgate.registry.blobstore import BlobStore, StoredBlob, check_digest
-from mlgate.registry.giveback import give_back_unless_committed
+from mlgate.registry.giveback import give_back_unless_committed, pending_blobs
 from mlgate.registry.models import Artifact, Model, ModelTag, ModelVersion
 from mlgate.registry.naming import check_new_artifact_name
 from mlgate.registry.schemas import (
@@ -260,6 +260,9 @@ def register_version(
     """Store the artifacts and record version N+1 of ``model_name``."""
     _validate_version(version_in, [upload.name for upload in uploads])
     created: list[StoredBlob] = []
+    # Bytes a registration earlier in this transaction stored are not claimed again: its blob
+    # goes with the transaction, and this claim would keep it (see registry.giveback).
+    pending = pending_blobs(session)
     try:
         stored: list[tuple[str, StoredBlob]] = []
         for index, upload in enumerate(uploads):
@@ -269,7 +272,7 @@ def register_version(
                 expected_sha256=version_in.artifact_sha256.get(upload.name),
                 field=f"artifacts[{index}]",
                 progress=progress,
-                earlier=[blob for _, blob in stored],
+                earlier=[*pending, *(blob for _, blob in stored)],
             )
             if blob.created:
                 created.append(blob)
