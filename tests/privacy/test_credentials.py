@@ -40,6 +40,9 @@ HOSTILE = {
     "bearer and words": "Bearer authentication " * 25_000,
     "bearers glued into one word": "bearer-" * 80_000 + "instrument",
     "authorization headers and words": "Authorization: Basic information\n" * 16_000,
+    "header shapes and blanks": ('{"Authorization":[' + " \t" * 10 + 'Basic information"]') * 8_000,
+    "header tuples and words": "(b'authorization', b'Basic information'), " * 12_000,
+    "auth names and blanks": ("authentication" + " \t" * 20 + "Bearer authentication ") * 8_000,
 }
 
 

@@ -26,6 +26,10 @@ def found(text: str) -> list[tuple[str, str]]:
     return [(f.entity_type, text[f.start : f.end]) for f in detect(text)]
 
 
+def credentials(text: str) -> list[str]:
+    return [text[f.start : f.end] for f in detect(text) if f.entity_type == "CREDENTIAL"]
+
+
 def basic(user_password: str) -> str:
     """The token of an Authorization: Basic header (RFC 7617: base64 of UTF-8 user:password)."""
     return base64.b64encode(user_password.encode()).decode()
@@ -48,6 +52,7 @@ STRIPE_KEY = "sk_" + "live_" + "4eC39HqLyjWDarjtT1zdp7dc"
         ("from 192.168.10.1.", ("IP_ADDRESS", "192.168.10.1")),
         ("from 2001:db8::8a2e:370:7334 ok", ("IP_ADDRESS", "2001:db8::8a2e:370:7334")),
         ("ssn 123-45-6789", ("US_SSN", "123-45-6789")),
+        ("ssn 536-22-1234.0", ("US_SSN", "536-22-1234")),
         ("DNI 12345678Z", ("ES_NIF", "12345678Z")),
         ("CF RSSMRA85T10A562S", ("IT_FISCAL_CODE", "RSSMRA85T10A562S")),
         ("BSN 111222333", ("NL_BSN", "111222333")),
@@ -166,10 +171,34 @@ def test_the_word_basic_alone_is_no_credential(text: str) -> None:
         # RFC 6750 allows any run of its characters: after the header, a word is one too.
         ("Authorization: Bearer supersecrettoken", "supersecrettoken"),
         ('{"authorization": "Bearer changeme-please"}', "changeme-please"),
+        # Even a word the prose list holds, after the header or key.
+        ("Authorization: Bearer authentication", "authentication"),
     ],
 )
 def test_bearer_tokens_are_found(text: str, token: str) -> None:
     assert found(text) == [("CREDENTIAL", token)]
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        # A hand-chosen token is a word, and the header's name is often out of sight.
+        ("Bearer supersecret", "supersecret"),
+        ("retrying with Bearer changeme-please", "changeme-please"),
+        ("Bearer internal-service-token", "internal-service-token"),
+        ("Bearer fslebptdqxdkgpksirib", "fslebptdqxdkgpksirib"),
+        # The header shapes logs hold: Go's http.Header as JSON, an ASGI scope's headers, a
+        # HAR entry, a subscript, the name and a blank.
+        ('{"Authorization":["Bearer authentication"]}', "authentication"),
+        ("[(b'authorization', b'Bearer authentication')]", "authentication"),
+        ('{"name":"Authorization","value":"Bearer authentication"}', "authentication"),
+        ('headers["Authorization"] = "Bearer authentication"', "authentication"),
+        ("Authorization Bearer authentication", "authentication"),
+    ],
+)
+def test_a_word_after_bearer_is_a_token_unless_prose_puts_it_there(text: str, token: str) -> None:
+    assert credentials(text) == [token]
+    assert token not in SecretScrubFilter().scrub(text)
 
 
 @pytest.mark.parametrize(
@@ -178,8 +207,10 @@ def test_bearer_tokens_are_found(text: str, token: str) -> None:
         "Bearer authentication is enabled for this route",
         "use Bearer authentication.",
         "the bearer instrument is transferable",
-        "bearer self-contained tokens are described in RFC 6750",
+        "bearer instruments, bearer securities and bearer cheques",
         "Bearer SECURITIES are transferable by delivery",
+        "see the Bearer schemes.",
+        "authentication Bearer authentication",  # "authentication" is not the header's name
     ],
 )
 def test_a_word_after_bearer_is_no_token(text: str) -> None:
@@ -205,6 +236,35 @@ def test_a_basic_token_under_an_authorization_key_is_a_credential(payload: Any) 
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        '{"Authorization":["Basic Zm9vYmFy"]}',  # Go's http.Header as JSON
+        '{\\"Authorization\\": [\\"Basic Zm9vYmFy\\"]}',  # the same inside a JSON string
+        "[(b'authorization', b'Basic Zm9vYmFy')]",  # an ASGI scope's headers
+        '{"name": "Proxy-Authorization", "value": "Basic Zm9vYmFy"}',  # a HAR entry
+        'headers["Authorization"] = "Basic Zm9vYmFy"',
+        "Authorization Basic Zm9vYmFy",
+    ],
+)
+def test_a_basic_token_after_a_logged_header_shape_is_a_credential(text: str) -> None:
+    """ "Zm9vYmFy" is base64 of "foobar": no "user:", so only the header makes it one."""
+    assert credentials(text) == ["Zm9vYmFy"]
+    assert "Zm9vYmFy" not in SecretScrubFilter().scrub(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"Authorization":["Basic information"]}',
+        "[(b'authorization', b'Basic information')]",
+        "Authorization Basic information",
+    ],
+)
+def test_a_word_after_a_logged_header_shape_and_basic_is_none(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
     ("text", "number"),
     [
         ("SSN: 536221234", "536221234"),
@@ -213,6 +273,10 @@ def test_a_basic_token_under_an_authorization_key_is_a_credential(payload: Any) 
         ("Social Security No. 536.22.1234", "536.22.1234"),
         ("my SSN is 536221234", "536221234"),
         ("SSN#536221234", "536221234"),
+        # A decimal part of zeros: an SSN column read as floats, written back by pandas.
+        ("ssn=536221234.0", "536221234"),
+        ("SSN: 536221234.00 on file", "536221234"),
+        ("ssn 536 22 1234.0", "536 22 1234"),
     ],
 )
 def test_an_ssn_without_dashes_is_found_after_its_cue(text: str, number: str) -> None:
@@ -233,6 +297,9 @@ def test_an_ssn_without_dashes_is_found_after_its_cue(text: str, number: str) ->
         "ssn 5362212345",  # ten digits
         "SSN: 536221234.5",  # a cue, but a decimal number
         "ssn 536.22.1234.5",  # a cue, but four dotted groups
+        "SSN: 536221234.05",
+        "ssn 536 22 1234.5",
+        "ssn 536-22-1234.5",  # dashed, the same
     ],
 )
 def test_nine_digits_that_are_no_ssn_are_left_alone(text: str) -> None:
@@ -243,6 +310,7 @@ def test_nine_digits_that_are_no_ssn_are_left_alone(text: str) -> None:
     ("payload", "expected"),
     [
         ({"ssn": "536221234"}, {"ssn": "<US_SSN>"}),
+        ({"ssn": "536221234.0"}, {"ssn": "<US_SSN>.0"}),
         ({"social_security_number": 536221234}, {"social_security_number": "<US_SSN>"}),
         ({"customer": {"SSN": "536 22 1234"}}, {"customer": {"SSN": "<US_SSN>"}}),
         ({"order_id": "536221234"}, {"order_id": "536221234"}),

@@ -88,6 +88,43 @@ def test_headers_logged_as_json_inside_a_json_line_are_scrubbed(logged: Logged) 
     assert stream.getvalue().count(REDACTED) == 4
 
 
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Bearer internal-service-token", f"Bearer {REDACTED}"),
+        ("Basic Zm9vYmFy", f"Basic {REDACTED}"),  # "foobar": no "user:", only the name says
+        (["Basic Zm9vYmFy"], f"['Basic {REDACTED}']"),
+        (b"Basic Zm9vYmFy", f"b'Basic {REDACTED}'"),
+        ("Bearer authentication", f"Bearer {REDACTED}"),
+    ],
+    ids=["bearer", "basic", "list", "bytes", "bearer-word"],
+)
+def test_an_extra_field_is_read_after_its_name(value: object, shown: str) -> None:
+    """The scrubber never saw the field's name, and so no Authorization header."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s|%(authorization)s|%(note)s"))
+    handler.addFilter(SecretScrubFilter())
+    logger = logging.getLogger("tests.privacy.scrub.named")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("upstream call", extra={"authorization": value, "note": "Basic Zm9vYmFy"})
+    finally:
+        logger.removeHandler(handler)
+    # The name is context, not text: "note" is no header, and nothing of a name is replaced.
+    assert stream.getvalue() == f"upstream call|{shown}|Basic Zm9vYmFy\n"
+
+
+def test_a_word_in_a_field_named_as_a_header_is_kept() -> None:
+    record = logging.makeLogRecord({"msg": "x", "authorization": "Basic information"})
+    SecretScrubFilter().filter(record)
+    assert record.authorization == "Basic information"  # type: ignore[attr-defined]
+    scrubber = SecretScrubFilter()
+    assert scrubber.scrub("Basic Zm9vYmFy", name="auth") == f"Basic {REDACTED}"
+    assert scrubber.scrub("Basic Zm9vYmFy", name="note") == "Basic Zm9vYmFy"
+
+
 def test_exception_text_is_scrubbed(logged: Logged) -> None:
     logger, stream, _ = logged
     try:

@@ -44,24 +44,49 @@ _TOKEN_SHAPES = (
 )
 _TOKEN_PATTERN = re.compile(r"(?<![\w-])(?:" + "|".join(_TOKEN_SHAPES) + ")")
 
-# "Basic" is an English word, so a basic-auth token (RFC 7617: base64 of "user-id:password")
-# is one only when it decodes to "user:" and maybe a password itself, or when it is no plain
-# word and follows the name of a header or key that holds one ("Authorization: Basic …", a
-# JSON or dict entry such as "auth", "authHeader" or "proxyAuthorization", a curl -H). The
-# same cue makes a plain word after "Bearer" a token. Quotes may be escaped, as in headers
-# logged as JSON inside a JSON string ("{\"Authorization\": \"Basic …"); a comma separates
-# only after a quote (a tuple of strings), so "authorization, Basic information" is prose.
-# Spaces and tabs only: a newline ends a header, as it ends a log record's field (scrub.py
-# relies on that).
+# "Basic" is an English word, so a basic-auth token (RFC 7617: base64 of "user-id:password") is one
+# only when it decodes to "user:" and maybe a password itself, or when it is no plain word and
+# follows the name of a header or key that holds one. The cue is that name and what separates it
+# from its value in the shapes headers are logged in: "Authorization: Basic …", a JSON or dict entry
+# such as "auth", "authHeader" or "proxyAuthorization", a curl -H, Go's http.Header as JSON
+# ({"Authorization":["Bearer …"]}), an ASGI scope's tuple of bytes ((b'authorization', b'Bearer
+# …')), a HAR entry ({"name":"Authorization","value":"…"}), a subscript (headers["Authorization"] =
+# "…"), or the header's full name and a blank ("Authorization Bearer …"; not "authentication Bearer
+# …", which is prose). Quotes may be escaped, as in headers logged as JSON inside a JSON string
+# ("{\"Authorization\": \"Basic …"); a comma separates only after a quote (a tuple of strings), so
+# "authorization, Basic information" is prose. Spaces and tabs only: a newline ends a header, as it
+# ends a log record's field (scrub.py relies on that). Every repeat is possessive, so no try
+# backtracks into blanks (the cue is looked for only within ``_CUE_REACH`` characters before each
+# "Basic" or "Bearer": linear in all).
+_QUOTE = r"(?:\\*+[\"'])"  # maybe escaped
 _AUTHORIZATION_CUE = re.compile(
     r"(?i:auth(?:orization|entication)?(?:[ _-]?(?:header|value|token))?)"
-    r"(?:\\*[\"']?[ \t]*[:=]|\\*[\"'][ \t]*,)[ \t]*\\*[\"']?[ \t]*$"
+    rf"(?:{_QUOTE}?+\]?+[ \t]*+[:=][ \t]*+\[?+"  # "name": value, name=, "name": [, ["name"] =
+    rf"|{_QUOTE}[ \t]*+,[ \t]*+(?:{_QUOTE}(?i:value){_QUOTE}[ \t]*+:[ \t]*+)?+"  # tuple, HAR
+    r"|(?<=(?i:authorization))(?=[ \t]))"  # the header's name, then blanks
+    rf"(?:[ \t]*+b?{_QUOTE})?+[ \t]*+$"
 )
-_CUE_REACH = 48  # \"Proxy-Authorization\": \"Basic …" and some room
+_CUE_REACH = 64  # \"Proxy-Authorization\", \"value\": \"Basic …" and some room
 
 # A word, not a token: letters in one case (or capitalised), maybe hyphenated or ending a
-# sentence. "Basic" and "Bearer" are English words, and so is what often follows them.
+# sentence. "Basic" is an English word, and so is what often follows it.
 _WORD = re.compile(r"(?:[A-Z]?[a-z]+|[A-Z]+)(?:-(?:[a-z]+|[A-Z]+))*\.?")
+
+# Words that follow "bearer" in prose ("Bearer authentication is enabled", "bearer
+# instruments", "bearer bonds", "the bearer scheme"): after a bare "Bearer" these alone are no
+# token. Any other word is one: RFC 6750 allows any run of its characters, and hand-chosen
+# tokens are words ("changeme-please", "internal-service-token"); a header's name is often out
+# of sight (a logger's extra field, a list of header tuples), so leaking those cost more than
+# redacting a sentence's word now and then. The list is short on purpose: each word on it is a
+# token that leaks. Words under 8 characters are listed too, as the shape reaches 8 with dots
+# ("schemes.", "tokens..").
+_BEARER_PROSE = frozenset(
+    {
+        "auth", "authentication", "authorization", "token", "tokens", "scheme", "schemes",
+        "instrument", "instruments", "bond", "bonds", "securities", "share", "shares",
+        "cheque", "cheques", "check", "checks",
+    }
+)  # fmt: skip
 
 # A PEM block is found in Python, not by one regex: "BEGIN.*?END" retries the lazy scan from
 # every BEGIN marker, which is quadratic when no END follows. Header and footer have no "-"
@@ -177,11 +202,10 @@ def _is_basic_credential(text: str, match: re.Match[str]) -> bool:
 
 
 def _is_bearer_token(text: str, match: re.Match[str]) -> bool:
-    """Whether "Bearer <token>" is a credential. RFC 6750 allows any run of its characters,
-    so after an Authorization header or key every one is; elsewhere a plain word is not:
-    "Bearer authentication is enabled", "the bearer instrument". A token has digits, mixed
-    case or symbols: 16 random letters and digits look like a word 3 times in a million."""
-    return _WORD.fullmatch(match.group("bearer")) is None or _after_authorization(text, match)
+    """Whether "Bearer <token>" is a credential: always after an Authorization header or key,
+    and elsewhere unless the token is a word prose puts after "bearer" (``_BEARER_PROSE``)."""
+    word = match.group("bearer").rstrip(".").lower()
+    return word not in _BEARER_PROSE or _after_authorization(text, match)
 
 
 def has_credential(text: str) -> bool:

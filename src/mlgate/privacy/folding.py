@@ -6,24 +6,24 @@ an e-mail address would leave its first part unredacted. So would a combining ma
 typed decomposed (NFD: "o", then U+0301) holds a character that is neither letter nor digit,
 which splits the word for the recognizers' patterns. :func:`fold` removes invisible format
 characters (zero-width spaces and joiners, soft hyphens, bidi controls, BOM, tag characters),
-code points that are no character (lone surrogates, private-use and unassigned ones: only
-"hn@example.com" of "jo\\ue000hn@example.com" was found) and combining marks (categories Mn
-and Me: accents typed apart, the keycap U+20E3), applies NFKC to each character (full-width
-forms, no-break spaces, the small "@" U+FE6B) and turns every decimal digit into its ASCII
-one. The detector runs on the folded text and maps each finding back, so what gets redacted
-is the original span, disguise included.
+code points that are no character (lone surrogates, private-use ones and unassigned ones but
+among symbols and emoji: only "hn@example.com" of "jo\\ue000hn@example.com" was found) and
+combining marks (categories Mn and Me: accents typed apart, the keycap U+20E3), applies NFKC
+to each character (full-width forms, no-break spaces, the small "@" U+FE6B) and turns every
+decimal digit into its ASCII one. The detector runs on the folded text and maps each finding
+back, so what gets redacted is the original span, disguise included.
 
 What must stay true: text that needs no folding (all ASCII, or already NFKC without format
-characters, combining marks, code points that are no character, foreign digits, or
-characters past the BMP other than emoji, which is nearly all text) costs one or two
-C-speed checks. Text that does (Hindi, Thai or vowelled Arabic hold a mark every few
-characters) is folded in C: characters folding to one character each (full-width forms) are
-translated in one pass, which moves no position, and the text is split at the others (marks,
-invisible characters, "½"; foreign digits too in text already NFKC), which alone are visited
-in Python. Visiting every character took 110 ms per MB of Hindi, more than the detection
+characters, combining marks, code points that are no character, foreign digits, or characters of
+plane 1 below its emoji, which is nearly all text: CJK ideographs past the BMP and emoji
+included) costs one or two C-speed checks. Text that does (Hindi, Thai or vowelled Arabic hold a
+mark every few characters) is folded in C: characters folding to one character each (full-width
+forms) are translated in one pass, which moves no position, and the text is split at the others
+(marks, invisible characters, "½"; foreign digits too in text already NFKC), which alone are
+visited in Python. Visiting every character took 110 ms per MB of Hindi, more than the detection
 after it (60 ms); splitting takes 41 ms (measured). The map back holds a piece per character
-split at, and no more: one per character that changed held 86 MiB while 1 MiB of full-width
-card numbers was scanned.
+split at, and no more: one per character that changed held 86 MiB while 1 MiB of full-width card
+numbers was scanned.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cache, lru_cache, partial
-from itertools import accumulate, chain, compress, repeat, zip_longest
+from itertools import accumulate, chain, compress, filterfalse, repeat, zip_longest
 from typing import NamedTuple
 
 __all__ = ["FoldMap", "fold", "original_span"]
@@ -50,17 +50,33 @@ _DROPPED = re.compile(f"[{_INVISIBLE}]")
 _MARKS = frozenset({"Mn", "Me"})
 # Code points that are no character anyone typed, folded away as invisible ones are: private
 # use (Co: an icon font's glyphs, a vendor's placeholders, U+E000 inside "jo\ue000hn@…"),
-# unassigned (Cn, in the Unicode version of this Python: a newer character folds away too)
-# and lone surrogates (Cs: a JSON string may hold "\ud800", half of a UTF-16 pair).
-_NO_CHARACTER = frozenset({"Co", "Cn", "Cs"})
-_FOLDED_AWAY = _MARKS | _NO_CHARACTER
-# The planes past the BMP hold characters folding to something else (historic scripts,
-# mathematical letters, enclosed alphanumerics, CJK compatibility ideographs, tags, variation
-# selectors) and unassigned or private-use code points nearly everywhere: the slow path
-# visits each of their characters, folded or not. Listed one by one, the ranges cost a
-# comparison each for every character of the text.
-_ASTRAL = "\U00010000-\U0010ffff"
+# unassigned ones (Cn, in the Unicode version of this Python) but those of
+# ``_VISIBLE_UNASSIGNED``, and lone surrogates (Cs: a JSON string may hold "\ud800", half of
+# a UTF-16 pair).
+#
+# The trade-off: what is folded away glues its neighbours. "212-555-0199\ue0001234" is read
+# as one longer number, no phone, and "john@example.com\ue000Phone" as an address ending in
+# "comPhone", redacted with the word. Private use is folded away all the same: an icon font's
+# glyph between two numbers is rarer than one put inside an address to split it.
+_FOLDED_AWAY = _MARKS | {"Co", "Cs"}
+# Unassigned code points in the blocks that keep gaining symbols and emoji: currency signs
+# (U+20A0-U+20CF), letterlike symbols to the miscellaneous symbols and arrows (U+2100-U+2BFF:
+# arrows, technical symbols, control pictures), the symbols for legacy computing's supplement
+# (U+1CC00-U+1CEBF), and emoji and symbols from U+1F000 to the end of plane 1. There they are
+# characters of a later Unicode than this Python's (Python 3.11 has Unicode 14, where the emoji
+# U+1FA77 and U+1FAE8 are unassigned), seen as a glyph or a box; folded away, they glued their
+# neighbours ("4111111111111111\U0001fa7712/26" was one number too long to be a card). Kept, they
+# are visible characters as every emoji is. Elsewhere (between the letters of a script, as in
+# "jo\u0378hn@…") an unassigned code point is folded away.
+_VISIBLE_UNASSIGNED = (
+    (0x20A0, 0x20CF), (0x2100, 0x2BFF), (0x1CC00, 0x1CEBF), (0x1F000, 0x1FFFF),
+)  # fmt: skip
+# Each of their code points: looked up for every unassigned one folded (a flood of them is
+# folded one by one), where trying the ranges in turn tripled the time.
+_VISIBLE = frozenset(chain.from_iterable(range(low, high + 1) for low, high in _VISIBLE_UNASSIGNED))
 _EMOJI = 0x1F000  # from here to the end of plane 1: emoji and symbols
+_PAST_CJK = 0x40000  # from here: tags, variation selectors, private use and unassigned
+_ASTRAL = "\U00010000-\U0010ffff"
 _DIGIT = re.compile(r"\d")  # any script's
 _TRANSLATED = 0x20000  # the code points the table of characters folding to one covers
 _BYTES = bytes(range(256))
@@ -79,11 +95,71 @@ def _code_points(start: int, stop: int) -> str:
     return utf32.decode("utf-32-le", "surrogatepass")
 
 
+def _folds_away(char: str) -> bool:
+    category = unicodedata.category(char)
+    if category == "Cn":
+        return ord(char) not in _VISIBLE
+    return category in _FOLDED_AWAY
+
+
 @cache
 def _folded_away_in_bmp() -> array[int]:
     """Marks, private-use, unassigned and surrogate code points of the BMP (about 6 ms)."""
     categories = map(unicodedata.category, _code_points(0, 0x10000))
-    return array("I", compress(range(0x10000), map(_FOLDED_AWAY.__contains__, categories)))
+    codes = compress(range(0x10000), map(_FOLDED_AWAY.union({"Cn"}).__contains__, categories))
+    visible = {
+        code for code in _VISIBLE if code < 0x10000 and unicodedata.category(chr(code)) == "Cn"
+    }
+    return array("I", filterfalse(visible.__contains__, codes))
+
+
+@cache
+def _past_the_bmp() -> str:
+    """A lookbehind that lets through, of the characters past the BMP, only those the slow
+    path must take, and every one of the BMP (built in about 15 ms).
+
+    The slow path's classes take every code point past the BMP (``_ASTRAL``, one range), then
+    this refines them. It runs only where a class matched, and a character of the BMP passes
+    its first range: listed in the class itself, each range cost a comparison for every
+    character of the text not in the BMP's bitmap (Chinese in the BMP searched at 74 MB/s, 461
+    with one range; Hindi, a mark every few characters, was split at 54 MB/s, 88 so, 77 with a
+    negative lookbehind of the characters kept; measured). Taken: plane 1 below its emoji,
+    whole (historic scripts, mathematical letters and digits, marks in 124 ranges); of its
+    emoji and symbols, the few that fold (enclosed alphanumerics, segmented digits); of
+    planes 2 and 3, the unassigned code points and the compatibility ideographs, so that CJK
+    ideographs stay on the fast path (random CJK Extension B folded at 3.4 MB/s when each of
+    them was visited); planes 4 to 16 whole (tags, variation selectors, private use,
+    unassigned).
+    """
+    taken = [[0x0000, 0xFFFF], [0x10000, _EMOJI - 1]]
+    position = _EMOJI
+    for first, last in _kept(_EMOJI, _PAST_CJK):
+        if first > position:
+            _add(taken, position, first - 1)
+        position = last + 1
+    _add(taken, position, 0x10FFFF)
+    return f"(?<=[{_class(taken)}])"
+
+
+def _kept(start: int, stop: int) -> list[list[int]]:
+    """The ranges of code points from ``start`` to ``stop`` (multiples of 256) that folding
+    leaves as they are, found block by block: a block of letters and digits, NFKC, without a
+    decimal digit (a CJK block) is kept whole, and one all unassigned (most of plane 3) is
+    not; only the others are visited in Python."""
+    ranges: list[list[int]] = []
+    text = _code_points(start, stop)
+    for offset in range(0, stop - start, 256):
+        block = text[offset : offset + 256]
+        low = start + offset
+        if block.isalnum() and _DIGIT.search(block) is None and _normalized(block):
+            _add(ranges, low, low + 255)
+        elif set(map(unicodedata.category, block)) != {"Cn"} or not _VISIBLE.isdisjoint(
+            range(low, low + 256)
+        ):
+            for code, char in enumerate(block, low):
+                if not _may_change(char):
+                    _add(ranges, code, code)
+    return ranges
 
 
 @cache
@@ -93,24 +169,12 @@ def _needs_folding() -> re.Pattern[str]:
     One class, no alternative: with "|(?![0-9])\\d" for foreign digits the search tried each
     position in turn, five times slower than the class's scan (28 MB/s of Spanish, 146
     without: measured). The BMP's characters are listed: a class of them compiles to one
-    bitmap lookup each. Past the BMP, a class of the marks' 124 ranges made the search six
-    times slower, so the planes take the slow path whole (CJK extensions too: they are rare,
-    and planes 2 and 3 hold unassigned code points), but for the emoji and symbols of plane 1
-    (U+1F000 on): common in chat, and of them only the unassigned ones need folding. The
-    lookbehind lists the others; it runs only where the class matched. Characters NFKC
-    changes need no listing: the text is not NFKC then.
+    bitmap lookup each; past the BMP, see :func:`_past_the_bmp`.
     """
     bmp = _code_points(0, 0x10000)
     folded = set(_folded_away_in_bmp())
     folded.update(match.start() for match in _DIGIT.finditer(bmp, 0x80))
-    unchanged = [
-        code
-        for code, char in enumerate(_code_points(_EMOJI, 0x20000), _EMOJI)
-        if unicodedata.category(char) not in _FOLDED_AWAY and not char.isdecimal()
-    ]
-    return re.compile(
-        f"[{_INVISIBLE}{_char_class(sorted(folded))}{_ASTRAL}](?<![{_char_class(unchanged)}])"
-    )
+    return re.compile(f"[{_INVISIBLE}{_char_class(sorted(folded))}{_ASTRAL}]{_past_the_bmp()}")
 
 
 class _Folding(NamedTuple):
@@ -124,7 +188,8 @@ class _Folding(NamedTuple):
 
 @cache
 def _folding() -> _Folding:
-    """Exact in the BMP; past it, every character is split at (``_ASTRAL``).
+    """Exact in the BMP; past it, the characters :func:`_past_the_bmp` lets through are
+    split at.
 
     Latin-1 characters folding to one (the no-break space, "ª", "²") are split at, not
     translated: they are sparse in the texts that hold them, mostly Latin-1, where a
@@ -157,11 +222,28 @@ def _folding() -> _Folding:
     starts = [0, *(code + 1 for code in changed)]
     kept = map(table.__getitem__, map(slice, starts, [*changed, _TRANSLATED]))
     digits = [code for code in changed if chr(code).isdecimal()]
+    past_the_bmp = _past_the_bmp()
     return _Folding(
         "".join(chain.from_iterable(zip_longest(kept, into, fillvalue=""))),
         re.compile(f"[{_char_class(changed)}]"),
-        re.compile(f"([{_char_class(sorted(others))}{_ASTRAL}])"),
-        re.compile(f"([{_char_class(sorted(others.union(digits)))}{_ASTRAL}])"),
+        re.compile(f"([{_char_class(sorted(others))}{_ASTRAL}]{past_the_bmp})"),
+        re.compile(f"([{_char_class(sorted(others.union(digits)))}{_ASTRAL}]{past_the_bmp})"),
+    )
+
+
+def _add(ranges: list[list[int]], first: int, last: int) -> None:
+    """Add ``first`` to ``last`` to ``ranges``, past all of them, joining the last if they touch."""
+    if ranges and ranges[-1][1] == first - 1:
+        ranges[-1][1] = last
+    else:
+        ranges.append([first, last])
+
+
+def _class(ranges: Iterable[list[int]]) -> str:
+    """The inside of a character class matching ``ranges`` (``[first, last]`` each)."""
+    return "".join(
+        re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}"
+        for low, high in ranges
     )
 
 
@@ -169,18 +251,33 @@ def _char_class(codes: Iterable[int]) -> str:
     """The inside of a character class matching ``codes`` (ascending), as ranges."""
     ranges: list[list[int]] = []
     for code in codes:
-        if ranges and ranges[-1][1] == code - 1:
-            ranges[-1][1] = code
-        else:
-            ranges.append([code, code])
-    return "".join(
-        re.escape(chr(low)) if low == high else f"{re.escape(chr(low))}-{re.escape(chr(high))}"
-        for low, high in ranges
+        _add(ranges, code, code)
+    return _class(ranges)
+
+
+def _normalized(text: str) -> bool:
+    return unicodedata.is_normalized("NFKC", text)
+
+
+def _may_change(char: str) -> bool:
+    """Cheap checks that every character :func:`_fold_one` changes passes."""
+    return (
+        _folds_away(char)
+        or char.isdecimal()
+        or not _normalized(char)
+        or _DROPPED.match(char) is not None
     )
 
 
 def _fold_one(char: str) -> str:
-    if unicodedata.category(char) in _FOLDED_AWAY or _DROPPED.match(char):
+    # _folds_away() inline: a text of private-use or unassigned code points calls this for
+    # each, and the call cost 40 % more.
+    category = unicodedata.category(char)
+    if (
+        category in _FOLDED_AWAY
+        or (category == "Cn" and ord(char) not in _VISIBLE)
+        or _DROPPED.match(char)
+    ):
         return ""
     if char.isdecimal():
         return str(unicodedata.decimal(char))

@@ -99,8 +99,11 @@ _DATE_RE = (
 # "social security no. 536 22 1234", "my SSN is …"): without one they are an order number as
 # often as anything. The dashed form needs no cue. The cue says what the number is, not that
 # any number after it is one: nine digits followed by a decimal part ("536221234.5",
-# "536.22.1234.5") are a measure or a version, and are left alone.
+# "536.22.1234.5") are a measure or a version, and are left alone, but not when the part is
+# zero: "536221234.0" is how pandas writes an SSN column read as floats. Dashed, the same
+# holds ("536-22-1234.5" is none): every form of the number ends alike.
 _SSN_GLUE = r"[\s:=#.,\"'()-]"
+_SSN_END = rf"{_NUM_END}(?!\.0*+[1-9])"  # possessive: a run of zeros is read once
 _SSN_CUE = re.compile(
     r"(?i:\b(?:ssns?|ss#|social[ _-]?security(?:[ _-]?(?:number|num|nr|no))?)(?![a-z]))"
     rf"(?:{_SSN_GLUE}{{1,4}}(?i:is|was|number|num|nr|no|of))?{_SSN_GLUE}{{0,4}}$"
@@ -247,13 +250,13 @@ def builtin_recognizers(*, phone_region: str = "US") -> Sequence[Recognizer]:
         ),
         PatternRecognizer(
             "US_SSN",
-            rx(rf"{_NUM_START}\d{{3}}-\d{{2}}-\d{{4}}{_NUM_END}"),
+            rx(rf"{_NUM_START}\d{{3}}-\d{{2}}-\d{{4}}{_SSN_END}"),
             validators.stdnum_validator(us_ssn, 0.85),
             digits,
         ),
         PatternRecognizer(
             "US_SSN",
-            rx(rf"{_NUM_START}\d{{3}}(?P<sep>[ .]?)\d{{2}}(?P=sep)\d{{4}}{_NUM_END}(?!\.\d)"),
+            rx(rf"{_NUM_START}\d{{3}}(?P<sep>[ .]?)\d{{2}}(?P=sep)\d{{4}}{_SSN_END}"),
             validators.stdnum_validator(us_ssn, 0.85, digits=True),
             digits,
             cue=_SSN_CUE,

