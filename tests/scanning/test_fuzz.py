@@ -8,6 +8,7 @@ import pickle
 import zipfile
 from collections import OrderedDict
 
+import joblib
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -86,6 +87,28 @@ def test_mutated_pickle_is_never_silently_clean_when_it_breaks(data: bytes) -> N
         pickletools_ok = False
     if not pickletools_ok:
         assert sink.findings, "a stream pickletools rejects must produce a finding"
+
+
+def _joblib_dumps() -> list[bytes]:
+    objects = np.empty(2, dtype=object)
+    objects[:] = ["a", (1, 2)]
+    dumps = []
+    for protocol in (0, 2, 4):  # copyreg._reconstructor, then NEWOBJ, makes each wrapper
+        out = io.BytesIO()
+        joblib.dump({"w": np.arange(3, dtype=np.uint8), "o": objects}, out, protocol=protocol)
+        dumps.append(out.getvalue())
+    return dumps
+
+
+JOBLIB_SEEDS = _joblib_dumps()
+
+
+@FUZZ
+@given(mutated(JOBLIB_SEEDS))
+def test_joblib_wrappers_used_every_which_way_never_raise(data: bytes) -> None:
+    """Once a wrapper class is imported every opcode is looked at (pickle_watch)."""
+    sink = Sink()
+    scan_pickle_bytes(data, Location("fuzz.joblib", sink))
 
 
 def _parses(data: bytes) -> bool:

@@ -9,6 +9,7 @@ grows the replay past its bounds (values on the stack, bytes held) stops with a 
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import struct
 import tracemalloc
@@ -216,7 +217,8 @@ def test_a_global_named_longer_than_any_module_is_high_not_judged_by_its_start(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "long.pkl"
-    path.write_bytes(_PROTO + b"cos\n" + b"x" * 100_000 + b"\n0" + b"cos   \nsystem\n0N.")
+    long = b"ccollections\nOrderedDict" + b"x" * 100_000 + b"\n0"  # starts like a safe name
+    path.write_bytes(_PROTO + long + b"cos   \nsystem\n0N.")
     report = scan_path(path)
     assert sorted(_rules(report)) == [
         ("pickle.dangerous-global", Severity.CRITICAL),
@@ -235,6 +237,54 @@ def test_a_dangerous_tail_past_any_cut_of_a_long_name_is_not_passed(tmp_path: Pa
     report = scan_path(path)
     assert report.max_severity is not None
     assert report.max_severity.rank >= Severity.HIGH.rank
+
+
+def _text(value: str) -> bytes:
+    raw = value.encode()
+    return b"X" + struct.pack("<I", len(raw)) + raw  # BINUNICODE
+
+
+# Protocol 4 resolves a dotted name attribute by attribute: os.path is posixpath, whose os is
+# os again, so this runs os.getcwd() however long it is.
+_BACK_TO_OS = "path.os." * (MAX_TEXT // len("path.os.") + 1) + "getcwd"
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        pytest.param("os", _BACK_TO_OS, id="a-dangerous-module"),
+        pytest.param("numpy", "lib._utils_impl.os." + _BACK_TO_OS, id="os-among-its-first-parts"),
+    ],
+)
+@pytest.mark.parametrize("opcode", ["STACK_GLOBAL", "STACK_GLOBAL-from-the-memo", "GLOBAL"])
+def test_a_long_name_whose_seen_start_reaches_os_is_critical_as_a_short_one(
+    tmp_path: Path, module: str, name: str, opcode: str
+) -> None:
+    if opcode == "STACK_GLOBAL":
+        data = _PROTO + _text(module) + _text(name) + b"\x93)R."
+    elif opcode == "STACK_GLOBAL-from-the-memo":  # memoised, popped, fetched back
+        data = _PROTO + _text(module) + b"\x94" + _text(name) + b"\x9400h\x00h\x01\x93)R."
+    else:
+        data = _PROTO + f"c{module}\n{name}\n".encode() + b")R."
+    assert pickle.loads(data) == os.getcwd()  # what any loader runs
+    path = tmp_path / "long.pkl"
+    path.write_bytes(data)
+    assert _rules(scan_path(path)) == [("pickle.dangerous-global", Severity.CRITICAL)]
+
+
+def test_a_name_too_long_to_read_is_judged_by_its_start_too(tmp_path: Path) -> None:
+    # A BINUNICODE8 past MAX_CONSTANT is skipped unread; its start is still what the unpickler
+    # would import (numpy.lib._utils_impl.os, then an attribute of os).
+    path = tmp_path / "long.pkl"
+    head = b"lib._utils_impl.os."
+    size = MAX_CONSTANT + (1 << 20)
+    with path.open("wb") as out:
+        out.write(_PROTO + _text("numpy") + b"\x8d" + size.to_bytes(8, "little") + head)
+        out.write(b"x" * (size - len(head)))
+        out.write(b"\x93N.")
+    report, peak = peak_memory_of_scan(path)
+    assert _rules(report) == [("pickle.dangerous-global", Severity.CRITICAL)]
+    assert peak < 16 << 20
 
 
 def _write_long_constant(path: Path, opcode: bytes, payload: bytes) -> None:

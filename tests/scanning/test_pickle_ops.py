@@ -24,7 +24,16 @@ from hypothesis import strategies as st
 from mlgate.scanning import scan_path
 from mlgate.scanning.context import Location, Sink
 from mlgate.scanning.pickle_ops import MAX_CONSTANT, replay
-from mlgate.scanning.pickle_vm import Call, GlobalRef, Machine, Malformed, TrackedDict, step
+from mlgate.scanning.pickle_vm import (
+    PLAIN_TABLE,
+    Call,
+    GlobalRef,
+    Machine,
+    Malformed,
+    TrackedDict,
+    step,
+)
+from mlgate.scanning.pickle_watch import watch
 from mlgate.scanning.stream import Stream
 from tests.scanning.corpus import Exploit, memo_stack_global
 from tests.scanning.test_fuzz import SEEDS, mutated
@@ -138,6 +147,27 @@ def test_the_loop_replays_real_pickles_as_genops_did(data: bytes) -> None:
 @given(mutated(_SEEDS) | st.binary(max_size=256))
 def test_the_loop_replays_broken_pickles_as_genops_did(data: bytes) -> None:
     assert _replayed(data) == _reference(data)
+
+
+def _replayed_watching(data: bytes) -> tuple[Any, ...]:
+    """As _replayed, with the handlers a machine swaps in once it imports a class it follows
+    (pickle_watch): without that class, they replay every pickle as the plain ones."""
+    calls: list[Any] = []
+    m, stream = _machine(calls), Stream(io.BytesIO(data))
+    m.table, m.watched = list(PLAIN_TABLE), frozenset({GlobalRef("never", "imported")})
+    watch(m)
+    return (*_outcome(m, lambda: replay(stream, m, lambda: None, 1 << 16), stream), calls)
+
+
+@pytest.mark.parametrize("data", _SEEDS, ids=range(len(_SEEDS)))
+def test_the_watching_handlers_replay_real_pickles_as_the_plain_ones(data: bytes) -> None:
+    assert _replayed_watching(data) == _replayed(data)
+
+
+@settings(max_examples=400)
+@given(mutated(_SEEDS) | st.binary(max_size=256))
+def test_the_watching_handlers_replay_broken_pickles_as_the_plain_ones(data: bytes) -> None:
+    assert _replayed_watching(data) == _replayed(data)
 
 
 def test_opcodes_straddling_the_read_ahead_window_are_replayed_whole() -> None:

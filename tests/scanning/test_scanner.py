@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -82,6 +83,20 @@ def test_stack_global_with_non_constant_operands_is_high(malicious: list[Path]) 
     report = scan_path(_by_name(malicious, "unresolved_stack_global.pkl"))
     assert report.findings[0].rule == "pickle.unresolved-global"
     assert report.findings[0].severity is Severity.HIGH
+
+
+def test_stack_global_whose_seen_module_is_dangerous_is_critical(tmp_path: Path) -> None:
+    """The name is made by a call (builtins.str, allowlisted), so it cannot be known; but any
+    name under os is critical, and so is this one."""
+    name = b"\x8c\x08builtins\x8c\x03str\x93\x8c\x06getcwd\x85R"
+    data = b"\x80\x04\x8c\x02os" + name + b"\x93)R."
+    assert pickle.loads(data) == os.getcwd()  # what any loader runs
+    path = tmp_path / "call.pkl"
+    path.write_bytes(data)
+    findings = scan_path(path).findings
+    assert [(f.rule, f.severity) for f in findings] == [
+        ("pickle.dangerous-global", Severity.CRITICAL)
+    ]
 
 
 def test_truncated_pickle_is_a_high_finding_not_a_pass(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ pickle check is handed its start and last byte instead (a ``Skipped``).
 
 from __future__ import annotations
 
+import codecs
 import pickle
 import pickletools
 import struct
@@ -22,15 +23,8 @@ import sys
 from collections.abc import Callable
 from typing import IO, Any, NamedTuple, cast
 
-from mlgate.scanning.pickle_vm import (
-    HANDLERS,
-    MARK,
-    MEMO_AS_IS,
-    UNKNOWN,
-    Handler,
-    Machine,
-    Skipped,
-)
+from mlgate.scanning.pickle_values import CUT_HEAD
+from mlgate.scanning.pickle_vm import MARK, MEMO_AS_IS, UNKNOWN, Machine, Skipped
 from mlgate.scanning.stream import Stream
 
 __all__ = ["MAX_CONSTANT", "replay"]
@@ -55,7 +49,6 @@ class _Op(NamedTuple):
     unpack: Callable[[bytes, int], tuple[Any, ...]] | None  # _FIXED: the value; _COUNTED: length
     convert: Callable[[bytes], Any] | None  # _COUNTED: the argument from its bytes
     reader: Callable[[IO[bytes]], Any] | None  # pickletools' reader of the argument
-    handler: Handler
     arg_name: str  # pickletools' name of the argument's type, as its errors say it
 
 
@@ -80,7 +73,7 @@ _COUNTED_FORMATS: dict[str, tuple[str, Callable[[bytes], Any]]] = {
 
 
 def _op(info: pickletools.OpcodeInfo) -> _Op:
-    desc, handler, name = info.arg, HANDLERS[info.name], info.name
+    desc, name = info.arg, info.name
     reader, arg_name = (None, "") if desc is None else (desc.reader, desc.name)
     kind, size, unpack, convert = _NO_ARG, 0, None, None
     if name in ("STOP", "BUILD"):
@@ -98,7 +91,7 @@ def _op(info: pickletools.OpcodeInfo) -> _Op:
         kind, size, unpack = _COUNTED, layout.size, layout.unpack_from
     else:
         kind = _READER  # text up to a newline
-    return _Op(_IN_LOOP.get(name, kind), size, unpack, convert, reader, handler, arg_name)
+    return _Op(_IN_LOOP.get(name, kind), size, unpack, convert, reader, arg_name)
 
 
 _TABLE: list[_Op | None] = [None] * 256
@@ -106,8 +99,6 @@ for _info in pickletools.opcodes:
     _TABLE[ord(_info.code)] = _op(_info)
 # The loop's view of the table, a list per field; index -1 stands for the end of the data.
 _KINDS = [_READER if op is None else op.kind for op in _TABLE] + [_READER]
-_HANDLERS: list[Handler] = [HANDLERS["STOP"] if op is None else op.handler for op in _TABLE]
-_HANDLERS.append(HANDLERS["STOP"])  # never called: those kinds are _READER
 _UNPACKS: list[Any] = [None if op is None else op.unpack for op in _TABLE] + [None]
 _SPANS = [1 if op is None else 1 + op.size for op in _TABLE] + [1]  # opcode and fixed argument
 _STOP, _BUILD = ord(pickle.STOP), ord(pickle.BUILD)
@@ -130,7 +121,7 @@ def replay(stream: Stream, m: Machine, tick: Callable[[], None], every: int) -> 
     tick_at = base + at + every  # the stream offset of the next tick
     limit = min(end - _LONGEST_HEAD, tick_at - base)  # past it: tick, or the window runs short
     stack, memo, far, as_is = m.stack, m.memo, m.far, MEMO_AS_IS
-    kinds, handlers, unpacks, spans = _KINDS, _HANDLERS, _UNPACKS, _SPANS
+    kinds, handlers, unpacks, spans = _KINDS, m.table, _UNPACKS, _SPANS
     synced = False  # True while the stream, not ``at``, says how far the replay got
     try:
         for _ in range(1 << 62):  # ends at STOP, or with an error where the data does
@@ -191,12 +182,12 @@ def replay(stream: Stream, m: Machine, tick: Callable[[], None], every: int) -> 
                         stream.consume(at)
                     return stack[-1] if stack else None
                 if not synced and code != _BUILD:
-                    op.handler(m, arg, offset)
+                    handlers[code](m, arg, offset)
                     continue
                 if not synced:
                     stream.consume(at)
                     synced = True
-                op.handler(m, arg, offset)
+                handlers[code](m, arg, offset)
                 buf, at = stream.window(_LONGEST_HEAD + 1)  # the rest of the window, if any
                 base, end = stream.tell() - at, len(buf)
                 limit = min(end - _LONGEST_HEAD, tick_at - base)
@@ -237,11 +228,27 @@ def _decode(stream: Stream, op: _Op, buf: bytes, at: int, end: int) -> tuple[Any
                 )
             if op.arg_name in _NUMBERS:
                 return UNKNOWN, 0, True
-            return Skipped(length, _loaded(op.arg_name, head), last), 0, True
+            skipped = Skipped(length, _loaded(op.arg_name, head), last, _start(op.arg_name, head))
+            return skipped, 0, True
     if op.reader is None:
         return None, at + 1, False
     stream.consume(at + 1)
     return op.reader(cast(IO[bytes], stream)), 0, True
+
+
+def _start(arg_name: str, head: bytes) -> str | None:
+    """The first CUT_HEAD characters of a text constant starting with ``head``, as the unpickler
+    decodes them (a character cut by the end of ``head`` is left out); None for bytes, or text
+    it fails to decode (so it makes no name)."""
+    encoding = _TEXT.get(arg_name)
+    if encoding is None:
+        return None
+    errors = "surrogatepass" if encoding == "utf-8" else "strict"
+    try:
+        text = codecs.getincrementaldecoder(encoding)(errors).decode(head[: 4 * CUT_HEAD])
+    except UnicodeDecodeError:
+        return None
+    return text[:CUT_HEAD]
 
 
 def _loaded(arg_name: str, head: bytes) -> bytes:

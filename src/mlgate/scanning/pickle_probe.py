@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from mlgate.scanning.context import Location, Sink
+from mlgate.scanning.pickle_values import Cut
 from mlgate.scanning.pickle_vm import UNKNOWN, Call, Machine, Malformed, Skipped, step
 from mlgate.scanning.stream import Stream
 
@@ -86,7 +87,7 @@ def _importable(text: str) -> bool:
 def _judge_import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
     if op == "EXT":  # the extension registry is empty unless the loading process fills it
         raise Malformed("unregistered extension code", offset)
-    if module is UNKNOWN or name is UNKNOWN:
+    if module is UNKNOWN or name is UNKNOWN or type(module) is Cut or type(name) is Cut:
         raise _Decided(Replay.PICKLE)  # operands the replay cannot see: the scanner must judge
     if isinstance(module, str) and isinstance(name, str) and _importable(module + "." + name):
         raise _Decided(Replay.PICKLE)

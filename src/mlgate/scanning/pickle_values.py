@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "ALIAS",
+    "CUT_HEAD",
     "MARK",
     "MAX_FAR",
     "MAX_HELD",
@@ -27,7 +28,9 @@ __all__ = [
     "UNKNOWN",
     "VALUES",
     "Call",
+    "Cut",
     "GlobalRef",
+    "Holding",
     "Malformed",
     "Skipped",
     "TooComplex",
@@ -94,11 +97,37 @@ class Call:
 @dataclass(frozen=True, slots=True)
 class Skipped:
     """A byte or string constant too long to read: its size, and the start and last byte of
-    what ``pickle.loads`` would be handed (empty for text not starting like a pickle)."""
+    what ``pickle.loads`` would be handed (empty for text not starting like a pickle); for text,
+    its first CUT_HEAD characters too (None for bytes, or text the unpickler cannot decode)."""
 
     size: int
     head: bytes
     last: bytes
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A string constant longer than MAX_TEXT, of which only the first CUT_HEAD characters are
+    kept. It is UNKNOWN everywhere but on the stack and in the memo, for an import's operand:
+    what its start already decides (a module that reaches the OS, whatever name follows) is not
+    lost with the rest."""
+
+    head: str
+
+    def __sizeof__(self) -> int:  # what the replay's bound counts (sys.getsizeof)
+        return object.__sizeof__(self) + sys.getsizeof(self.head)
+
+
+class Holding(tuple[Any, ...]):
+    """A tuple holding a class a check follows (a joblib array wrapper; pickle_watch): the
+    arguments of a constructor it is handed to, as ``copyreg._reconstructor(cls, object, None)``.
+    The memo keeps it as it is, so the constructor called with it later is still recognised."""
+
+    __slots__ = ()
+
+    def __sizeof__(self) -> int:
+        return tuple.__sizeof__(self) + sum(map(sys.getsizeof, self))
 
 
 class TrackedDict(dict[Any, Any]):
@@ -129,6 +158,8 @@ class TooComplex(Exception):
 # Strings longer than this are no name, dict key or path a check reads: UNKNOWN once the nested
 # pickle check saw them. Bytes are never read past that check; short ones are kept as dict keys.
 MAX_TEXT = 4096
+# What is kept of a longer one (Cut): more than any module path a check compares with.
+CUT_HEAD = 256
 SMALL_BYTES = 256
 # Atoms a tuple holds (anything else in one is UNKNOWN), and what a tracked dict's values may
 # be: the policy reads a shape, a dtype call or a name, never a container inside a container.
@@ -159,9 +190,11 @@ SMALL = 64
 # What the memo keeps as it is: names and calls, constants (no longer than MAX_TEXT and
 # SMALL_BYTES, as _const pushes them). Containers are UNKNOWN there, dicts ALIAS: the policy
 # reads a dtype's arguments or an array's shape where they were built, and a pickler memoises
-# every row of a table.
+# every row of a table. A Holding is the one tuple kept (protocols 0 and 1 memoise the arguments
+# of copyreg._reconstructor before calling it); only a pickle importing a wrapper makes one. A
+# Cut is kept too, for an import's operand fetched from the memo is judged as one pushed.
 MEMO_AS_IS = frozenset({str, int, float, bool, complex, type(None), bytes, bytearray})
-MEMO_AS_IS |= {GlobalRef, Call, _Sentinel}
+MEMO_AS_IS |= {GlobalRef, Call, _Sentinel, Holding, Cut}
 
 
 def as_dict(items: list[Any]) -> Any:

@@ -1,10 +1,11 @@
 """An inert pickle machine: replays opcodes on a simulated stack and memo, calling nothing.
 
 Values are constants, ``GlobalRef`` for imports, ``Call`` for REDUCE/NEWOBJ/OBJ/INST results,
-small tuples and dicts of those, or the shared ``UNKNOWN`` (pickle_values). Imports, byte
-constants and BUILDs are handed to hooks so the policy (pickles.py) stays apart from the
-mechanics here. ``Machine.check`` bounds what the replay holds: past ``Machine.limit`` bytes,
-or ``MAX_STACK`` values on the stack, it raises TooComplex.
+small tuples and dicts of those, the start of a long string (``Cut``), or the shared ``UNKNOWN``
+(pickle_values). Imports, byte constants and BUILDs are handed to hooks so the policy
+(pickles.py) stays apart from the mechanics here; a machine that imports a class it follows
+swaps these handlers for pickle_watch's. ``Machine.check`` bounds what the replay holds: past
+``Machine.limit`` bytes, or ``MAX_STACK`` values on the stack, it raises TooComplex.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from mlgate.scanning.context import Location
 from mlgate.scanning.pickle_values import (
     ALIAS,
+    CUT_HEAD,
     MARK,
     MAX_FAR,
     MAX_HELD,
@@ -32,6 +34,7 @@ from mlgate.scanning.pickle_values import (
     SMALL_BYTES,
     UNKNOWN,
     Call,
+    Cut,
     GlobalRef,
     Malformed,
     Skipped,
@@ -48,6 +51,7 @@ __all__ = [
     "HANDLERS",
     "MARK",
     "MEMO_AS_IS",
+    "PLAIN_TABLE",
     "UNKNOWN",
     "Call",
     "GlobalRef",
@@ -57,6 +61,7 @@ __all__ = [
     "Skipped",
     "TooComplex",
     "TrackedDict",
+    "by_code",
     "step",
 ]
 
@@ -70,7 +75,10 @@ class Machine:
 
     The memo is a list while its keys are 0, 1, 2... as every pickler writes them; a key past
     its end (a crafted PUT) goes to ``far``. ``stateful`` names the calls whose arguments and
-    state are kept (None: every call's, as the tests compare them).
+    state are kept (None: every call's, as the tests compare them). ``table`` holds the handler
+    of each opcode byte. It is PLAIN_TABLE, shared, unless the machine may follow classes
+    (``watched``): then it is the machine's own, for pickle_watch swaps its handlers in place
+    when one is imported (the replay loop reads the list once).
     """
 
     loc: Location
@@ -94,6 +102,8 @@ class Machine:
     stack_sums: array[int] = field(default_factory=lambda: array("q", [0]))
     last_held: int = 0  # what ``check`` counted last
     aliased_write: bool = False  # a dict was written through a second reference (ALIAS)
+    table: list[Handler] = field(default_factory=lambda: PLAIN_TABLE)
+    watched: frozenset[GlobalRef] = frozenset()
 
     def cut(self, length: int) -> None:
         """The stack was cut to ``length``: its new top may change (SETITEM into it) next."""
@@ -188,13 +198,13 @@ def _const(m: Machine, arg: Any, offset: int) -> None:
     if kind is str:
         if arg.startswith("\x80"):
             m.on_bytes(m, arg.encode("latin-1", "replace"), offset)
-        m.stack.append(arg if len(arg) <= MAX_TEXT else UNKNOWN)
+        m.stack.append(arg if len(arg) <= MAX_TEXT else Cut(arg[:CUT_HEAD]))
     elif kind is bytes or kind is bytearray:
         m.on_bytes(m, bytes(arg), offset)
         m.stack.append(arg if len(arg) <= SMALL_BYTES else UNKNOWN)
     elif kind is Skipped:
         m.on_bytes(m, arg, offset)
-        m.stack.append(UNKNOWN)
+        m.stack.append(UNKNOWN if arg.text is None else Cut(arg.text[:CUT_HEAD]))
     else:
         m.stack.append(arg)
 
@@ -483,11 +493,24 @@ def _table() -> dict[str, Handler]:
 
 
 HANDLERS = _table()
+_CODES = {info.name: ord(info.code) for info in pickletools.opcodes}
+
+
+def by_code(handlers: dict[str, Handler]) -> list[Handler]:
+    """``handlers`` indexed by opcode byte, with one more slot (-1, the data's end); a byte that
+    is no opcode, and that slot, are never dispatched (the replay raises there first)."""
+    table: list[Handler] = [_nothing] * 257
+    for name, code in _CODES.items():
+        table[code] = handlers[name]
+    return table
+
+
+PLAIN_TABLE: list[Handler] = by_code(HANDLERS)
 
 
 def step(m: Machine, name: str, arg: Any, offset: int) -> bool:
     """Applies one opcode; True at STOP."""
     if name == "STOP":
         return True
-    HANDLERS[name](m, arg, offset)
+    m.table[_CODES[name]](m, arg, offset)
     return False

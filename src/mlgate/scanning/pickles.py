@@ -18,8 +18,9 @@ from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
 from mlgate.scanning.pickle_ops import replay
 from mlgate.scanning.pickle_probe import Replay, probe
-from mlgate.scanning.pickle_values import MAX_HELD, MAX_TEXT
+from mlgate.scanning.pickle_values import CUT_HEAD, MAX_HELD, MAX_TEXT, Cut
 from mlgate.scanning.pickle_vm import (
+    PLAIN_TABLE,
     UNKNOWN,
     Call,
     GlobalRef,
@@ -29,7 +30,14 @@ from mlgate.scanning.pickle_vm import (
     TooComplex,
     TrackedDict,
 )
-from mlgate.scanning.policy import EXTERNAL_FILE_WRAPPERS, classify_global, normalise_global
+from mlgate.scanning.pickle_watch import watch
+from mlgate.scanning.policy import (
+    EXTERNAL_FILE_WRAPPERS,
+    classify_cut,
+    classify_global,
+    normalise_global,
+)
+from mlgate.scanning.resolve import Kind, resolve_global
 from mlgate.scanning.schemas import Severity
 from mlgate.scanning.sniff import looks_like_pickle
 from mlgate.scanning.stream import Stream
@@ -45,6 +53,9 @@ _LOOK_AHEAD = 64 << 10
 _TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _JOBLIB_WRAPPER = GlobalRef("joblib.numpy_pickle", "NumpyArrayWrapper")
 _LEGACY_WRAPPERS = frozenset(GlobalRef(*n.rsplit(".", 1)) for n in EXTERNAL_FILE_WRAPPERS)
+# Classes whose instances joblib.load treats apart at their BUILD (pickle_watch follows them).
+_WRAPPERS = _LEGACY_WRAPPERS | {_JOBLIB_WRAPPER}
+_WRAPPER_NAMES = frozenset(ref.name for ref in _WRAPPERS)
 # The time budget and what the replay holds are checked at each pickle's start and every _BATCH
 # bytes of opcodes after (so at most _BATCH opcodes apart): a small fraction of a second of
 # replay, and of what it may allocate (a few dozen bytes an opcode), between checks.
@@ -62,31 +73,9 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
             offset=offset,
         )
         return UNKNOWN
-    if not isinstance(module, str) or not isinstance(name, str):
-        _report_once(
-            m,
-            Severity.HIGH,
-            "pickle.unresolved-global",
-            f"{op} operands are not constant strings, so the imported name cannot be known",
-            subject=op,
-            offset=offset,
-        )
-        return UNKNOWN
-    # No module or attribute path is longer (a GLOBAL line may be a MiB). Never judged by a
-    # cut: a dotted name resolves attribute by attribute, so its dangerous end could be past
-    # any cut (torch.nn. ... .Linear.forward.__builtins__.get), and what is not seen is not
-    # passed.
-    module, name = module.strip(), name.strip()
-    if len(module) > MAX_TEXT or len(name) > MAX_TEXT:
-        _report_once(
-            m,
-            Severity.HIGH,
-            "pickle.unresolved-global",
-            f"{op} names a global longer than {MAX_TEXT} characters, which no library has; "
-            "it is not judged by a part of its name",
-            subject=f"{module[:64]}.{name[:64]}…",
-            offset=offset,
-        )
+    module, name = _seen(module), _seen(name)
+    if type(module) is not str or type(name) is not str:
+        _unjudged(m, op, module, name, offset)
         return UNKNOWN
     m.globals_seen += 1
     verdict = classify_global(module, name)
@@ -104,7 +93,88 @@ def _import(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
     # the same class as "joblib.numpy_pickle" + "NumpyArrayWrapper", and so must every check
     # that compares what was imported (the wrapper's array data is skipped only for the
     # wrapper; read as other opcodes, it hid a payload).
-    return GlobalRef(*f"{mod}.{attr}".rsplit(".", 1))
+    ref = GlobalRef(*f"{mod}.{attr}".rsplit(".", 1))
+    if ref.name in _WRAPPER_NAMES and ref not in _WRAPPERS:
+        ref = _wrapper_alias(m, ref, (mod, attr), offset)
+    if ref in m.watched:
+        watch(m)
+    return ref
+
+
+def _seen(operand: Any) -> str | Cut | None:
+    """What is seen of an import's operand: all its text, a start (Cut), or nothing (None).
+
+    No module or attribute path is longer than MAX_TEXT (a GLOBAL line may be a MiB): past it
+    only a start is kept, as a longer string constant is.
+    """
+    if type(operand) is str:
+        operand = operand.strip()
+        return operand if len(operand) <= MAX_TEXT else Cut(operand[:CUT_HEAD])
+    if type(operand) is Cut:
+        return Cut(operand.head.lstrip())
+    return None
+
+
+def _unjudged(
+    m: Machine, op: str, module: str | Cut | None, name: str | Cut | None, offset: int
+) -> None:
+    """An import whose name is not all seen. Never judged by a part of its name: a dotted name
+    resolves attribute by attribute, so its dangerous end could lie past any cut (torch.nn. ...
+    .Linear.forward.__builtins__.get), and what is not seen is not passed. But what is seen may
+    already decide the worst whatever follows (a module under os): that is not lost with it."""
+    seen_module, seen_name = _text(module), _text(name)
+    subject = f"{seen_module[:64]}.{seen_name[:64]}…"
+    verdict = classify_cut(
+        seen_module, seen_name, module_cut=type(module) is not str, name_cut=type(name) is not str
+    )
+    if verdict is not None:
+        reason = verdict.reason
+        _report_once(m, verdict.severity, verdict.rule, reason, subject=subject, offset=offset)
+    elif module is not None and name is not None:
+        _report_once(
+            m,
+            Severity.HIGH,
+            "pickle.unresolved-global",
+            f"{op} names a global longer than {MAX_TEXT} characters, which no library has; "
+            "it is not judged by a part of its name",
+            subject=subject,
+            offset=offset,
+        )
+    else:
+        _report_once(
+            m,
+            Severity.HIGH,
+            "pickle.unresolved-global",
+            f"{op} operands are not constant strings, so the imported name cannot be known",
+            subject=op,
+            offset=offset,
+        )
+
+
+def _text(seen: str | Cut | None) -> str:
+    return seen if type(seen) is str else seen.head if type(seen) is Cut else ""
+
+
+def _wrapper_alias(m: Machine, ref: GlobalRef, named: tuple[str, str], offset: int) -> GlobalRef:
+    """A class named like a joblib wrapper elsewhere (joblib 0.9 pickled the legacy ones as
+    ``joblib.numpy_pickle.NDArrayWrapper``, which still is the class): it is the wrapper when it
+    resolves to one. One that cannot be resolved is not followed, and a wrapper not followed
+    has joblib read array data where the scanner reads opcodes."""
+    found = resolve_global(*named)
+    if found is None or found.kind is not Kind.CLASS:
+        if found is None or found.kind is Kind.REFUSED:
+            _report_once(
+                m,
+                Severity.HIGH,
+                "pickle.unresolved-global",
+                f"'{ref.module}.{ref.name}' may be a joblib array wrapper, which the scanner "
+                "follows only where it can resolve it",
+                subject=f"{ref.module}.{ref.name}",
+                offset=offset,
+            )
+        return ref
+    origin = GlobalRef(found.origin_module, found.origin_name)
+    return origin if origin in _WRAPPERS else ref
 
 
 def _report_once(
@@ -269,8 +339,10 @@ class _Joblib:
         if not isinstance(state, TrackedDict) or state.partial or m.aliased_write:
             raise Malformed("joblib array wrapper whose state the scanner cannot follow", offset)
         shape, size = state.get("shape"), _itemsize(state.get("dtype"))
-        if size == 0:  # object arrays are written as a complete pickle inline
-            _disassemble(stream, _machine(m.loc, stream, limit=_rest(m)))
+        if size == 0:
+            # Object arrays are written as a complete pickle inline, which joblib reads with a
+            # plain Unpickler: no BUILD there reads array data, so none is skipped.
+            _disassemble(stream, _machine(m.loc, limit=_rest(m)))
             return
         if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not size:
             raise Malformed("joblib array wrapper with an unreadable shape or dtype", offset)
@@ -299,23 +371,37 @@ def _legacy_wrapper(m: Machine, target: Call, offset: int) -> None:
     """joblib.load joins the wrapper's filename to the dump's directory and unpickles that file.
 
     An absolute name or one climbing with '..' reads a file outside the model: another upload,
-    anything on the host. A relative name is the HIGH finding the policy already gave.
+    anything on the host. So does a name the scanner cannot read for sure (a state it stopped
+    following or that was written through a second reference, a name too long or made by a
+    call, none but what the constructor was given): it is judged the worst it could be. A
+    relative name is the HIGH finding the policy already gave.
     """
     state = target.state
-    filename = state.get("filename") if isinstance(state, dict) else None
-    if not isinstance(filename, str):
+    followed = isinstance(state, TrackedDict) and not state.partial and not m.aliased_write
+    filename = state.get("filename") if followed else None
+    if isinstance(filename, str) and not escapes_directory(filename):
         return
-    if escapes_directory(filename):
-        m.loc.report(
-            Severity.CRITICAL,
-            "pickle.external-file",
+    if isinstance(filename, str):
+        message, subject = (
             "a legacy joblib wrapper loads a file outside the model's directory",
-            subject=filename[:200],
-            offset=offset,
+            filename[:200],
         )
+    else:
+        message = (
+            "a legacy joblib wrapper loads a file whose name the scanner cannot read for sure; "
+            "it may lie outside the model's directory"
+        )
+        subject = f"{target.func.module}.{target.func.name}.filename"  # not the import's
+    # Once a name: a wrapper BUILT again costs the pickle three bytes.
+    _report_once(
+        m, Severity.CRITICAL, "pickle.external-file", message, subject=subject, offset=offset
+    )
 
 
 def _machine(loc: Location, stream: Stream | None = None, *, limit: int = MAX_HELD) -> Machine:
+    """A machine for a pickle of ``loc``; with the ``stream`` it is read from, for a pickle
+    joblib.load reads (its wrappers followed, their array data skipped), else for one a plain
+    unpickler reads (a nested one, or a joblib object array's)."""
     on_build = _Joblib(stream) if stream is not None else (lambda m, target, offset: None)
     return Machine(
         loc,
@@ -324,6 +410,8 @@ def _machine(loc: Location, stream: Stream | None = None, *, limit: int = MAX_HE
         on_build=on_build,
         stateful=_STATEFUL,
         limit=limit,
+        watched=_WRAPPERS if stream is not None else frozenset(),
+        table=list(PLAIN_TABLE) if stream is not None else PLAIN_TABLE,
     )
 
 

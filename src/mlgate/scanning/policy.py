@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from mlgate.scanning.resolve import Kind, resolve_global
 from mlgate.scanning.schemas import Severity
 
-__all__ = ["Verdict", "classify_global", "normalise_global"]
+__all__ = ["Verdict", "classify_cut", "classify_global", "normalise_global"]
 
 # Exact "module.name" globals that rebuild tensors, arrays and plain containers and run no code.
 SAFE_GLOBALS: frozenset[str] = frozenset(
@@ -369,6 +369,49 @@ def classify_global(module: str, name: str) -> Verdict | None:
     return _unlisted_high(full)
 
 
+def classify_cut(module: str, name: str, *, module_cut: bool, name_cut: bool) -> Verdict | None:
+    """The critical verdict of a global only a start of whose name is seen, when what follows
+    cannot change it; else None (the caller's finding is then high: unjudged is no pass).
+
+    ``module`` and ``name`` are what is seen of each: all of it, or (cut) a start that goes on
+    unseen, empty when nothing is seen. A cut text's last dotted part is unfinished, so only the
+    parts before it count, as classify_global reads them: the root module, a dangerous module or
+    dunder among the name's parts, a dangerous callable the dotted path lies under.
+    """
+    if not module_cut:
+        module = normalise_global(module, "")[0]
+    # The dotted path as far as it is known, whatever follows: nothing past a cut module.
+    path = module if module_cut else f"{module}.{name}" if module else name
+    known = path.split(".")[:-1] if module_cut or name_cut else path.split(".")
+    shown = path[:128]
+    parts = name.split(".")  # the name's parts that are surely there, and those before its last
+    if name_cut:
+        parts.pop()
+    inner = parts if name_cut else parts[:-1]
+    under = next((g for g in sorted(DANGEROUS_GLOBALS) if path.startswith(g + ".")), None)
+    if under is not None:
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dangerous-global",
+            f"'{shown}…' lies under '{under}', which can execute code, touch files or load "
+            "another pickle",
+        )
+    root = known[0] if known else ""
+    if root in DANGEROUS_MODULES or any(p in DANGEROUS_MODULES for p in inner):
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dangerous-global",
+            f"'{shown}…' reaches '{root}' or a module that touches the OS, network or interpreter",
+        )
+    if any(p.startswith("__") and p.endswith("__") for p in parts):
+        return Verdict(
+            Severity.CRITICAL,
+            "pickle.dunder-access",
+            f"'{shown}…' reaches a dunder attribute, a common sandbox escape",
+        )
+    return None
+
+
 def _unlisted_high(full: str) -> Verdict:
     return Verdict(
         Severity.HIGH,
@@ -407,9 +450,14 @@ def _classify_ml(mod: str, name: str) -> Verdict | None:
             "scanner does not do for a pickle; loading this pickle imports it",
         )
     origin = f"{found.origin_module}.{found.origin_name}".removeprefix(".")
-    if origin.split(".", 1)[0] not in KNOWN_ML_ROOTS or origin in DANGEROUS_GLOBALS:
+    if (
+        origin.split(".", 1)[0] not in KNOWN_ML_ROOTS
+        or origin in DANGEROUS_GLOBALS
+        or origin in EXTERNAL_FILE_WRAPPERS  # joblib 0.9's own name for them still works
+    ):
         # The recursion stops: classify_global comes back here only for an ML root, which origin
-        # is not (a Python 2 alias like UserDict -> collections would be, but no object has one).
+        # is not (a Python 2 alias like UserDict -> collections would be, but no object has one),
+        # or not for a dangerous callable or a legacy wrapper (both judged before it gets here).
         verdict = classify_global(found.origin_module, found.origin_name)
         if verdict is None:
             return None
