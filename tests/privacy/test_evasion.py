@@ -23,6 +23,16 @@ from mlgate.privacy.redact import Mask
 CARD = "4111111111111111"
 
 
+def redacted_with_peak(text: str) -> tuple[str, int]:
+    """``redact_text(text)`` and the peak of memory traced while it ran, in bytes."""
+    tracemalloc.start()
+    try:
+        redacted = redact_text(text)
+        return redacted, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def fullwidth(text: str) -> str:
     """``text`` in the full-width forms of East Asian typing (U+FF01 to U+FF5E)."""
     return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
@@ -189,12 +199,7 @@ def test_cjk_ideographs_past_the_bmp_take_the_fast_path() -> None:
     )  # all but the compatibility ideographs, which fold to others
     assert fold(ideographs) == (ideographs, None)
     text = ideographs * (2**18 // len(ideographs.encode()) + 1)  # 256 KiB of UTF-8 or more
-    tracemalloc.start()
-    try:
-        redacted = redact_text(text)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    redacted, peak = redacted_with_peak(text)
     assert redacted == text
     assert peak < len(text.encode()), f"peak {peak} bytes traced"
 
@@ -264,12 +269,7 @@ def test_a_text_of_full_width_forms_is_redacted_in_little_memory() -> None:
     now)."""
     card = fullwidth("4111 1111 1111 1111")
     text = f"{card} x " * (2**18 // len(f"{card} x ".encode()))  # 256 KiB of UTF-8
-    tracemalloc.start()
-    try:
-        redacted = redact_text(text)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    redacted, peak = redacted_with_peak(text)
     assert redacted == "<CREDIT_CARD> x " * text.count(card)
     assert peak < 16 * len(text.encode()), f"peak {peak} bytes traced"
 
