@@ -104,6 +104,10 @@ class Machine:
     aliased_write: bool = False  # a dict was written through a second reference (ALIAS)
     table: list[Handler] = field(default_factory=lambda: PLAIN_TABLE)
     watched: frozenset[GlobalRef] = frozenset()
+    # Where the last FRAME ends (its offset + 9 + its length): joblib's pure-Python unpickler
+    # reads a frame whole, so what it reads from the file itself comes from there, not from
+    # the opcode after the one it is running (pickles._Joblib refuses a read inside a frame).
+    frame_end: int = 0
 
     def cut(self, length: int) -> None:
         """The stack was cut to ``length``: its new top may change (SETITEM into it) next."""
@@ -411,9 +415,16 @@ def _nothing(m: Machine, arg: Any, offset: int) -> None:
     return None
 
 
+_FRAME_HEAD = 9  # the FRAME opcode and its eight-byte length
+
+
+def _frame(m: Machine, arg: Any, offset: int) -> None:
+    m.frame_end = offset + _FRAME_HEAD + int(arg)
+
+
 _SPECIFIC: dict[str, Handler] = {
     "PROTO": _nothing,
-    "FRAME": _nothing,
+    "FRAME": _frame,
     "READONLY_BUFFER": _nothing,
     "MARK": _mark,
     "GLOBAL": _global,

@@ -10,12 +10,12 @@ a pass: like a malformed one, it is a HIGH finding.
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from typing import Any
 
 from mlgate.scanning.archives import escapes_directory
 from mlgate.scanning.context import MAX_DEPTH, Location, Sink
+from mlgate.scanning.pickle_dtypes import NUMPY_DTYPE, itemsize
 from mlgate.scanning.pickle_ops import replay
 from mlgate.scanning.pickle_probe import Replay, probe
 from mlgate.scanning.pickle_values import CUT_HEAD, MAX_HELD, MAX_TEXT, Cut
@@ -248,77 +248,18 @@ def _too_complex(loc: Location, exc: TooComplex, offset: int | None) -> None:
     )
 
 
-# Where a pickled dtype's BUILD state keeps its elsize, by the state tuple's length (NumPy's
-# arraydescr_setstate): 9 and 8 carry version 3/4 fields, 7 and 6 older ones, 5 has no version.
-_ELSIZE_AT = {9: 5, 8: 5, 7: 5, 6: 4, 5: 3}
-_NUMPY_DTYPE = GlobalRef("numpy", "dtype")
 # The calls whose arguments and BUILD state a check reads; the replay keeps no other call's.
-_STATEFUL = frozenset({_NUMPY_DTYPE, _JOBLIB_WRAPPER} | _LEGACY_WRAPPERS)
-_HASOBJECT = 0x01  # NPY_ITEM_HASOBJECT in the state's dtypeflags
+_STATEFUL = frozenset({NUMPY_DTYPE, _JOBLIB_WRAPPER} | _LEGACY_WRAPPERS)
 
 
-def _state_elsize(state: Any) -> int | None:
-    if not isinstance(state, tuple) or len(state) not in _ELSIZE_AT:
-        return None
-    elsize = state[_ELSIZE_AT[len(state)]]
-    return elsize if type(elsize) is int else None
+class _Desync(Malformed):
+    """joblib.load would read the bytes from here on otherwise than the scanner follows them: no
+    joblib writer makes such a file, so it is judged as crafted to run what was not checked."""
 
 
-def _state_has_objects(state: Any) -> bool | None:
-    """Whether NumPy will call the unpickled dtype ``hasobject``; None when it cannot be told.
-
-    Version 3 and 4 states carry the dtype's flags and NumPy takes them as they are: a float64
-    whose flags say "holds objects" makes joblib unpickle the bytes after it instead of reading
-    floats. Older states have NumPy derive the flags from fields and subarrays: with any of
-    those the answer is not this module's to guess.
-    """
-    if state is None:
-        return False
-    if not isinstance(state, tuple) or len(state) not in _ELSIZE_AT:
-        return None
-    if len(state) >= 8:
-        flags = state[7]
-        return bool(flags & _HASOBJECT) if type(flags) in (int, bool) else None
-    if any(part is not None for part in state[2 : _ELSIZE_AT[len(state)]]):
-        return None
-    return False
-
-
-def _itemsize(dtype: Any) -> int | None:
-    """The item size of a pickled ``numpy.dtype('f8', ...)``; 0 when it holds objects.
-
-    For the flexible kinds (S, U, V) NumPy takes the item size from the BUILD state's elsize,
-    not from the constructor argument: reading it anywhere else would let a crafted elsize skip
-    the scanner past a pickle joblib then loads. The BUILD state's flags decide whether joblib
-    reads the data as a nested pickle, whatever the kind. Anything not told is None.
-    """
-    if (
-        not isinstance(dtype, Call)
-        or dtype.func != _NUMPY_DTYPE
-        or not isinstance(dtype.args, tuple)
-        or not dtype.args
-    ):
-        return None
-    match = re.fullmatch(r"[<>|=]?([a-zA-Z?])(\d*)", str(dtype.args[0]))
-    has_objects = _state_has_objects(dtype.state)
-    if match is None or has_objects is None:
-        return None
-    kind, digits = match.group(1), match.group(2)
-    if kind == "O" or has_objects:
-        return 0
-    if kind in "SUVa":
-        elsize = _state_elsize(dtype.state)
-        per_char = 4 if kind == "U" else 1
-        if elsize is None or elsize <= 0 or elsize % per_char:
-            return None
-        if digits and int(digits) * per_char != elsize:
-            return None  # a benign pickler writes both from one dtype
-        return elsize
-    if kind in "?b" and not digits:
-        return 1
-    if not digits:
-        return None
-    return int(digits)
+# A wrapper's ``args`` once its array was read: joblib replaced it on the stack by the array,
+# but the memo keeps the wrapper itself, and a BUILD of it there reads array data again.
+_READ = object()
 
 
 class _Joblib:
@@ -330,19 +271,42 @@ class _Joblib:
     def __call__(self, m: Machine, target: Call, offset: int) -> None:
         if target.func in _LEGACY_WRAPPERS:
             _legacy_wrapper(m, target, offset)
+            _replace_top(m)  # by what joblib loaded: an array
             return
         if target.func != _JOBLIB_WRAPPER:
             return
-        stream, state = self.stream, target.state
+        if target.args is _READ:  # joblib writes a fresh wrapper for every array
+            raise _Desync("a joblib array wrapper built again reads array data again", offset)
+        stream = self.stream
         if target.args != ():  # REDUCE/INST/OBJ would run __init__, setting what BUILD leaves
             raise Malformed("joblib array wrapper built with constructor arguments", offset)
+        if stream.tell() < m.frame_end:
+            # joblib's unpickler holds the frame in memory and reads the array (its padding
+            # byte, its data or an object array's pickle) from the file, past the frame; the
+            # frame's opcodes left then run after it. joblib closes the frame before every array.
+            raise _Desync(
+                f"joblib would read this array from past the end of its pickle frame, then run "
+                f"the {m.frame_end - stream.tell()} bytes of opcodes left in the frame",
+                stream.tell(),
+            )
+        self._read(m, target, offset)
+        # joblib pushes what read() returned in the wrapper's place: nothing a check follows (an
+        # object array's pickle may return anything but a wrapper: _in_array).
+        target.args = _READ
+        _replace_top(m)
+
+    def _read(self, m: Machine, target: Call, offset: int) -> None:
+        stream, state = self.stream, target.state
         if not isinstance(state, TrackedDict) or state.partial or m.aliased_write:
             raise Malformed("joblib array wrapper whose state the scanner cannot follow", offset)
-        shape, size = state.get("shape"), _itemsize(state.get("dtype"))
+        shape, size = state.get("shape"), itemsize(state.get("dtype"))
         if size == 0:
             # Object arrays are written as a complete pickle inline, which joblib reads with a
-            # plain Unpickler: no BUILD there reads array data, so none is skipped.
-            _disassemble(stream, _machine(m.loc, limit=_rest(m)))
+            # new plain Unpickler (a memo of its own): no BUILD there reads array data, so none
+            # is skipped.
+            inner = _machine(m.loc, limit=_rest(m))
+            inner.on_import = _in_array
+            _disassemble(stream, inner)
             return
         if not isinstance(shape, tuple) or not all(isinstance(d, int) for d in shape) or not size:
             raise Malformed("joblib array wrapper with an unreadable shape or dtype", offset)
@@ -365,6 +329,31 @@ class _Joblib:
             )
         if count < 0 or not stream.skip(data):
             raise Malformed("joblib array data is truncated", stream.tell())
+
+
+def _replace_top(m: Machine) -> None:
+    m.stack[-1] = UNKNOWN
+    m.cut(len(m.stack))  # the top changed: counted again at the next check
+
+
+def _in_array(m: Machine, module: Any, name: Any, offset: int, op: str) -> Any:
+    """An import in an object array's pickle. A joblib wrapper made there is not read (the
+    plain Unpickler's BUILD reads nothing), but it is what the array read may return to the
+    outer pickle, and joblib reads array data at a BUILD of it there, where the scanner sees an
+    unknown value. No array of objects joblib writes holds a wrapper: the rest is still read,
+    to report what else it imports."""
+    ref = _import(m, module, name, offset, op)
+    if ref in _WRAPPERS:
+        _report_once(
+            m,
+            Severity.CRITICAL,  # crafted: joblib reads array data where the scanner cannot tell
+            "pickle.malformed",
+            "an object array's pickle imports a joblib array wrapper, whose array joblib would "
+            "read wherever the outer pickle builds it; no joblib writer does this",
+            subject=f"{ref.module}.{ref.name}",
+            offset=offset,
+        )
+    return ref
 
 
 def _legacy_wrapper(m: Machine, target: Call, offset: int) -> None:
@@ -423,9 +412,18 @@ def _disassemble(stream: Stream, m: Machine) -> Any:
         m.check()
 
     try:
-        return replay(stream, m, tick, _BATCH)
+        value = replay(stream, m, tick, _BATCH)
     except (ValueError, EOFError, OverflowError, MemoryError, UnicodeError) as exc:
         raise Malformed(str(exc), stream.tell()) from exc
+    if stream.tell() < m.frame_end:
+        # A pure-Python unpickler (joblib's, for the dump and an object array's pickle) has
+        # read the whole frame: the file goes on past it, where the scanner does not.
+        raise _Desync(
+            f"the pickle stops {m.frame_end - stream.tell()} bytes before the end of its frame, "
+            "where joblib would go on reading",
+            stream.tell(),
+        )
+    return value
 
 
 def scan_pickle_stream(stream: Stream, loc: Location) -> None:
@@ -442,6 +440,15 @@ def _scan_streams(stream: Stream, loc: Location) -> None:
         start = stream.tell()
         try:
             value = _disassemble(stream, _machine(loc, stream))
+        except _Desync as exc:
+            loc.report(
+                Severity.CRITICAL,  # crafted to be read apart: benign writers never do this
+                "pickle.malformed",
+                f"joblib.load would not read this pickle as the scanner does ({exc}); no joblib "
+                "writer makes such a file, and what joblib would run was not checked",
+                offset=exc.offset,
+            )
+            return
         except Malformed as exc:
             loc.report(
                 Severity.HIGH,
